@@ -1,0 +1,60 @@
+import { DyffError, ErrorType } from '../domain/errors.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { translated } from './errors.js';
+
+/** What `datasets/<id>/manifest.json` promises; written last by the ingest step. */
+interface DatasetManifest {
+  rowCount: number;
+  artifacts: { kind: string; path: string; rows?: number; size?: number; digest: { md5: string } }[];
+  schema?: { columns?: { name: string; type: string }[] };
+}
+
+export interface VerifiedDataset {
+  rowCount: number;
+  artifacts: DatasetManifest['artifacts'];
+  columns: { name: string; type: string }[];
+  location: string;
+}
+
+export const createDatasetActivities = (objects: ObjectStore) => ({
+  /** Check every artifact the manifest lists against the object store: present, same size, same md5. */
+  async verifyDataset(input: { id: string }): Promise<VerifiedDataset> {
+    return translated(async () => {
+      let manifest: DatasetManifest;
+      try {
+        manifest = JSON.parse((await objects.getBuffer('datasets', `${input.id}/manifest.json`)).toString('utf8'));
+      } catch (err) {
+        if (err instanceof DyffError && err.type === ErrorType.NotFound) {
+          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${input.id}/manifest.json is missing`);
+        }
+        throw err;
+      }
+      if (!Array.isArray(manifest.artifacts) || manifest.artifacts.length === 0) {
+        throw new DyffError(ErrorType.ManifestMismatch, `datasets/${input.id}/manifest.json lists no artifacts`);
+      }
+      let rows = 0;
+      for (const a of manifest.artifacts) {
+        const key = `${input.id}/${a.path}`;
+        const info = await objects.stat('datasets', key);
+        if (!info) throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: listed in the manifest but missing`);
+        if (a.size !== undefined && info.size !== a.size) {
+          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: size ${info.size}, manifest says ${a.size}`);
+        }
+        if (info.md5 !== a.digest.md5) {
+          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: md5 ${info.md5}, manifest says ${a.digest.md5}`);
+        }
+        rows += a.rows ?? 0;
+      }
+      if (manifest.artifacts.every((a) => a.rows !== undefined) && rows !== manifest.rowCount) {
+        throw new DyffError(ErrorType.ManifestMismatch, `shards hold ${rows} rows, manifest says ${manifest.rowCount}`);
+      }
+      return {
+        rowCount: manifest.rowCount,
+        artifacts: manifest.artifacts,
+        columns: manifest.schema?.columns ?? [],
+        location: objects.uri('datasets', `${input.id}/manifest.json`).replace(/manifest\.json$/, ''),
+      };
+    });
+  },
+});
+

@@ -1,0 +1,91 @@
+/**
+ * The one place that switches on backend kind: configuration in, adapters out. Production adapters are imported
+ * lazily so that the embedded default loads none of the cloud clients.
+ */
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { configEnv } from '../config.js';
+import type { EntityStore } from '../ports/entity-store.js';
+import type { JobRunner } from '../ports/job-runner.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { LocalProcessJobRunner } from './job-runner/local-process.js';
+
+export interface Adapters {
+  entityStore: EntityStore;
+  objectStore: ObjectStore;
+  jobRunner: JobRunner;
+  close(): Promise<void>;
+}
+
+/** The program a local job runs: this project's CLI, `dyffctl step …`. */
+export const STEP_COMMAND = [process.execPath, resolve(import.meta.dirname, '../../bin/dyffctl.mjs'), 'step'];
+
+export async function createObjectStore(config: Config): Promise<ObjectStore> {
+  switch (config.objectStore) {
+    case 'filesystem': {
+      const { FilesystemObjectStore } = await import('./object-store/filesystem.js');
+      return new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
+    }
+    case 'gcs': {
+      const { GcsObjectStore } = await import('./object-store/gcs.js');
+      return new GcsObjectStore({
+        buckets: config.gcs.buckets,
+        projectId: config.gcs.projectId,
+        apiEndpoint: config.gcs.apiEndpoint,
+      });
+    }
+  }
+}
+
+export async function createEntityStore(config: Config): Promise<EntityStore> {
+  switch (config.entityStore) {
+    case 'sqlite': {
+      const { SqliteEntityStore } = await import('./entity-store/sqlite.js');
+      return new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
+    }
+    case 'datastore': {
+      const { DatastoreEntityStore } = await import('./entity-store/datastore.js');
+      return new DatastoreEntityStore({
+        projectId: config.datastore.projectId,
+        apiEndpoint: config.datastore.apiEndpoint,
+        namespace: config.datastore.namespace,
+      });
+    }
+  }
+}
+
+export async function createJobRunner(config: Config): Promise<JobRunner> {
+  switch (config.runner) {
+    case 'local':
+      return new LocalProcessJobRunner({
+        root: join(config.dataHome, 'jobs'),
+        command: STEP_COMMAND,
+        env: configEnv(config),
+      });
+    case 'kubernetes': {
+      const { KubernetesJobRunner } = await import('./job-runner/kubernetes.js');
+      return new KubernetesJobRunner({
+        namespace: config.kubernetes.namespace,
+        image: config.kubernetes.image,
+        kubeConfig: config.kubernetes.kubeconfig,
+        env: configEnv(config),
+      });
+    }
+  }
+}
+
+export async function createAdapters(config: Config): Promise<Adapters> {
+  const [entityStore, objectStore, jobRunner] = await Promise.all([
+    createEntityStore(config),
+    createObjectStore(config),
+    createJobRunner(config),
+  ]);
+  return {
+    entityStore,
+    objectStore,
+    jobRunner,
+    async close() {
+      await Promise.all([entityStore.close(), jobRunner.close()]);
+    },
+  };
+}

@@ -1,0 +1,230 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, watch } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
+import { readLogTail } from './log-tail.js';
+
+export interface LocalProcessJobRunnerOptions {
+  /** Directory holding one sub-directory of state per job. */
+  root: string;
+  /** The program and leading args that run a step, e.g. [node, bin/dyffctl.mjs, 'step']. */
+  command: string[];
+  /** Base environment for every job (JobSpec.env is merged over it). */
+  env?: Record<string, string>;
+  /** A job whose directory exists this long without a recorded process counts as lost. @default 15000 */
+  startGraceMs?: number;
+}
+
+/*
+ * Each job runs under a detached `sh` that records the step's exit code in the job directory. Detached means its
+ * own process group: the job outlives a killed worker, and a new worker adopts it by name, reading the state from
+ * the directory instead of from the (gone) parent's memory.
+ */
+const WRAPPER = 'd="$1"; shift; "$@" >>"$d/output.log" 2>&1 </dev/null; c=$?; echo "$c" >"$d/exit.tmp"; mv "$d/exit.tmp" "$d/exit"';
+
+export class LocalProcessJobRunner implements JobRunner {
+  private readonly startGraceMs: number;
+  constructor(private readonly opts: LocalProcessJobRunnerOptions) {
+    this.startGraceMs = opts.startGraceMs ?? 15_000;
+  }
+
+  private dir(name: string): string {
+    if (!/^[a-z0-9][-a-z0-9]*$/.test(name)) throw new Error(`invalid job name ${JSON.stringify(name)}`);
+    return join(this.opts.root, name);
+  }
+
+  async start(spec: JobSpec): Promise<StartResult> {
+    const dir = this.dir(spec.name);
+    await mkdir(this.opts.root, { recursive: true });
+    try {
+      await mkdir(dir); // atomic: exactly one starter wins, every other one adopts
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return { adopted: true, status: (await this.status(spec.name)) ?? { name: spec.name, phase: 'pending' } };
+    }
+    await writeFile(join(dir, 'spec.json'), JSON.stringify({ ...spec, startTime: new Date().toISOString() }));
+    const [program, ...lead] = this.opts.command;
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'dyff-job', dir, program!, ...lead, ...spec.args], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, ...this.opts.env, ...spec.env, DYFF_JOB_NAME: spec.name },
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    });
+    child.unref();
+    await writeFile(join(dir, 'pid.tmp'), String(pid));
+    await rename(join(dir, 'pid.tmp'), join(dir, 'pid'));
+    if (spec.activeDeadlineSeconds) this.enforceDeadline(spec.name, spec.activeDeadlineSeconds);
+    return { adopted: false, status: { name: spec.name, phase: 'running', startTime: new Date().toISOString() } };
+  }
+
+  private enforceDeadline(name: string, seconds: number): void {
+    const timer = setTimeout(() => {
+      void this.status(name).then(async (s) => {
+        if (s && (s.phase === 'running' || s.phase === 'pending')) {
+          await writeFile(join(this.dir(name), 'deadline'), String(seconds));
+          await this.kill(name);
+        }
+      });
+    }, seconds * 1000);
+    timer.unref();
+  }
+
+  async status(name: string): Promise<JobStatus | undefined> {
+    const dir = this.dir(name);
+    let meta;
+    try {
+      meta = JSON.parse(await readFile(join(dir, 'spec.json'), 'utf8')) as { startTime?: string };
+    } catch {
+      if (!existsSync(dir)) return undefined;
+      return { name, phase: 'pending' };
+    }
+    const tail = await readLogTail(join(dir, 'output.log'));
+    const base = { name, startTime: meta.startTime, logTail: tail.lines, progress: tail.progress };
+    const exit = await readText(join(dir, 'exit'));
+    if (exit !== undefined) {
+      const code = Number(exit.trim());
+      const done = (await stat(join(dir, 'exit'))).mtime.toISOString();
+      if (code === 0) return { ...base, phase: 'succeeded', exitCode: 0, completionTime: done };
+      return { ...base, phase: 'failed', exitCode: code, reason: await this.failureReason(dir, code), completionTime: done };
+    }
+    const pid = await readText(join(dir, 'pid'));
+    if (pid !== undefined && isAlive(Number(pid), dir)) return { ...base, phase: 'running' };
+    // Re-read: the wrapper may have written its exit code between the two reads.
+    if (existsSync(join(dir, 'exit'))) return this.status(name);
+    if (await exists(join(dir, 'cancelled'))) return { ...base, phase: 'failed', reason: 'cancelled' };
+    const age = Date.now() - (meta.startTime ? Date.parse(meta.startTime) : 0);
+    if (pid === undefined && age < this.startGraceMs) return { ...base, phase: 'pending' };
+    return {
+      ...base,
+      phase: 'failed',
+      reason: 'lost: the job process ended without recording an exit code (killed from outside or machine restart)',
+    };
+  }
+
+  private async failureReason(dir: string, code: number): Promise<string> {
+    if (await exists(join(dir, 'cancelled'))) return 'cancelled';
+    const deadline = await readText(join(dir, 'deadline'));
+    if (deadline !== undefined) return `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`;
+    if (code > 128) return `killed by signal ${code - 128}`;
+    return `exit code ${code}`;
+  }
+
+  async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {
+    const dir = this.dir(name);
+    let wake: () => void = () => {};
+    const watcher = existsSync(dir) ? watch(dir, () => wake()) : undefined;
+    try {
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const s = (await this.status(name)) ?? {
+          name,
+          phase: 'failed' as const,
+          reason: 'deleted: the job no longer exists',
+        };
+        opts.onUpdate?.(s);
+        if (s.phase === 'succeeded' || s.phase === 'failed') return s;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          opts.signal?.addEventListener('abort', wake, { once: true });
+        });
+      }
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  async cancel(name: string): Promise<void> {
+    const dir = this.dir(name);
+    if (!existsSync(dir)) return;
+    const s = await this.status(name);
+    if (s && (s.phase === 'succeeded' || s.phase === 'failed')) return;
+    await writeFile(join(dir, 'cancelled'), new Date().toISOString());
+    await this.kill(name);
+  }
+
+  /** SIGTERM the job's process group, then SIGKILL whatever is left after a grace period. */
+  private async kill(name: string): Promise<void> {
+    const dir = this.dir(name);
+    const pid = Number(await readText(join(dir, 'pid')));
+    if (!pid) return;
+    signalGroup(pid, 'SIGTERM');
+    for (let i = 0; i < 50 && groupAlive(pid); i++) await sleep(100);
+    if (groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+    for (let i = 0; i < 20 && groupAlive(pid); i++) await sleep(50);
+    if (!existsSync(join(dir, 'exit'))) {
+      const fd = await open(join(dir, 'exit'), 'w');
+      await fd.writeFile('143\n');
+      await fd.close();
+    }
+  }
+
+  async list(entityId: string): Promise<JobStatus[]> {
+    if (!existsSync(this.opts.root)) return [];
+    const out: JobStatus[] = [];
+    for (const name of (await readdir(this.opts.root)).sort()) {
+      const spec = await readText(join(this.opts.root, name, 'spec.json'));
+      if (!spec || (JSON.parse(spec) as JobSpec).entityId !== entityId) continue;
+      const s = await this.status(name);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await readText(path)) !== undefined;
+}
+
+/** Alive and still ours: a recycled pid running something else does not count. */
+function isAlive(pid: number, dir: string): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (!existsSync('/proc/self')) return true;
+  try {
+    // A zombie has an empty cmdline, a recycled pid another one.
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,43 @@
+/**
+ * dyffctl: the command line. `step` is dispatched before anything else is loaded, since every job starts it.
+ */
+import { DyffError } from '../domain/errors.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'step') {
+    const { stepMain } = await import('./step.js');
+    return stepMain(argv.slice(1));
+  }
+  const { Command, CommanderError } = await import('commander');
+  const program = new Command('dyffctl')
+    .description('Run AI-model evaluations as durable Temporal workflows')
+    .exitOverride()
+    .showHelpAfterError();
+  const { registerEntityCommands } = await import('./commands/entities.js');
+  const { registerServerCommands } = await import('./commands/servers.js');
+  const { registerDemoCommand } = await import('./commands/demo.js');
+  registerServerCommands(program);
+  registerEntityCommands(program);
+  registerDemoCommand(program);
+  program.command('step <name>').description('run a step program (what a job runs): fetch-data, ingest-dataset');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? ExitCode.Ok);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.InvalidInput;
+    }
+    throw err;
+  }
+}
+
+let code: number;
+try {
+  code = await main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`error: ${err instanceof DyffError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+  code = exitCodeFor(err);
+}
+// Exit explicitly: an idle gRPC channel or DuckDB handle must not keep a finished command alive.
+process.exit(code);

@@ -1,0 +1,16 @@
+import { createObjectStore } from '../adapters/index.js';
+import { loadConfig } from '../config.js';
+import { ExitCode } from './exit-codes.js';
+
+/** `dyffctl step <name> …`: the program a job runs. Kept free of Temporal and commander for a fast start. */
+export async function stepMain(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name) {
+    process.stderr.write('usage: dyffctl step <fetch-data|ingest-dataset> --id <entity id> --spec <json>\n');
+    return ExitCode.InvalidInput;
+  }
+  const config = loadConfig();
+  const objectStore = await createObjectStore(config);
+  const { runStep } = await import('../steps/run.js');
+  return runStep(name, rest, { objectStore, config });
+}

@@ -1,0 +1,215 @@
+/**
+ * DyffClient: create entities from manifests, read them, wait for them, follow their logs, cancel them.
+ *
+ *   const dyff = await DyffClient.connect(loadConfig());
+ *   const { id } = await dyff.create(parseManifest(text, 'dataset.yaml'), { baseDir });
+ *   const entity = await dyff.wait(id, { onProgress: console.log });
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { StepHeartbeat } from './activities/index.js';
+import type { Adapters } from './adapters/index.js';
+import { createEntityStore, createObjectStore } from './adapters/index.js';
+import type { Config } from './config.js';
+import type { Entity, Progress } from './domain/entity.js';
+import { DyffError, ErrorType } from './domain/errors.js';
+import { newId } from './domain/ids.js';
+import type { EntityKind } from './domain/kinds.js';
+import { CATEGORY_OF_KIND, logKeyFor, workflowIdFor } from './domain/kinds.js';
+import type { Manifest } from './domain/manifest.js';
+import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
+import type { DatasetSpec } from './domain/specs.js';
+import { isTerminal } from './domain/status.js';
+import type { EntityQuery, EntityStore } from './ports/entity-store.js';
+import type { ObjectStore } from './ports/object-store.js';
+import type { DatasetWorkflowInput } from './workflows/index.js';
+
+export interface EntityView extends Entity {
+  workflowId: string;
+  /** The step running now and its progress, from the step activity's heartbeat. */
+  stage?: string;
+  progress?: Progress;
+  uiUrl: string;
+}
+
+export interface CreateOptions {
+  /** Relative local paths in the spec resolve against this directory (the manifest's). @default cwd */
+  baseDir?: string;
+}
+
+const WORKFLOW_OF_KIND: Partial<Record<EntityKind, string>> = { Dataset: 'datasetWorkflow' };
+
+export class DyffClient {
+  private constructor(
+    readonly config: Config,
+    readonly temporal: Client,
+    private readonly entities: EntityStore,
+    private readonly objects: ObjectStore,
+    private readonly owned: boolean,
+  ) {}
+
+  static async connect(config: Config, adapters?: Pick<Adapters, 'entityStore' | 'objectStore'>): Promise<DyffClient> {
+    let connection: Connection;
+    try {
+      connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+    } catch (err) {
+      throw new DyffError(
+        ErrorType.SourceUnavailable,
+        `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}); start one with \`dyffctl dev\``,
+      );
+    }
+    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const entities = adapters?.entityStore ?? (await createEntityStore(config));
+    const objects = adapters?.objectStore ?? (await createObjectStore(config));
+    return new DyffClient(config, temporal, entities, objects, !adapters);
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.entities.close();
+    await this.temporal.connection.close();
+  }
+
+  /** Start the entity's workflow; returns at once with the new id. */
+  async create(manifest: Manifest, opts: CreateOptions = {}): Promise<{ id: string; workflowId: string }> {
+    const workflowType = WORKFLOW_OF_KIND[manifest.kind];
+    if (!workflowType) {
+      throw new DyffError(ErrorType.InvalidSpec, `kind ${manifest.kind}: not supported by this version yet (Dataset is)`);
+    }
+    const id = newId();
+    const workflowId = workflowIdFor(manifest.kind, id);
+    const spec = resolveLocalPaths(manifest.spec as DatasetSpec, opts.baseDir ?? process.cwd());
+    const input: DatasetWorkflowInput = {
+      id,
+      account: manifest.account,
+      name: manifest.metadata.name,
+      labels: manifest.metadata.labels,
+      annotations: manifest.metadata.annotations,
+      spec,
+    };
+    await this.temporal.workflow.start(workflowType, {
+      workflowId,
+      taskQueue: this.config.temporal.taskQueue,
+      args: [input],
+      typedSearchAttributes: [
+        { key: DyffKind, value: manifest.kind },
+        { key: DyffAccount, value: manifest.account },
+        { key: DyffEntityId, value: id },
+        { key: DyffStatus, value: 'Created' },
+      ],
+      staticSummary: `${manifest.kind} ${manifest.metadata.name ?? id} (${manifest.account})`,
+    });
+    return { id, workflowId };
+  }
+
+  /** The stored entity, with the running step's progress; undefined for an unknown id. */
+  async get(id: string): Promise<EntityView | undefined> {
+    const stored = await this.entities.get(id);
+    const kind = stored?.kind ?? (await this.kindFromWorkflow(id));
+    if (!kind) return undefined;
+    const workflowId = workflowIdFor(kind, id);
+    const view: EntityView = stored
+      ? { ...stored, workflowId, uiUrl: this.uiUrl(workflowId) }
+      : placeholder(id, kind, workflowId, this.uiUrl(workflowId));
+    if (!isTerminal(view.status)) Object.assign(view, await this.liveProgress(workflowId));
+    return view;
+  }
+
+  async list(query: EntityQuery): Promise<Entity[]> {
+    return this.entities.list(query);
+  }
+
+  /** Wait until the entity reaches a terminal status, reporting progress on the way. */
+  async wait(
+    id: string,
+    opts: { onProgress?: (view: EntityView) => void; signal?: AbortSignal; intervalMs?: number } = {},
+  ): Promise<EntityView> {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const view = await this.get(id);
+      if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
+      opts.onProgress?.(view);
+      if (isTerminal(view.status)) return view;
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+    }
+  }
+
+  /** Everything the entity's steps logged so far (they outlive the processes or pods that wrote them). */
+  async logs(id: string, from = 0): Promise<{ text: string; next: number }> {
+    const kind = (await this.get(id))?.kind;
+    if (!kind) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
+    let buf: Buffer;
+    try {
+      buf = await this.objects.getBuffer(CATEGORY_OF_KIND[kind], logKeyFor(id));
+    } catch (err) {
+      if (err instanceof DyffError && err.type === ErrorType.NotFound) return { text: '', next: from };
+      throw err;
+    }
+    return { text: buf.subarray(from).toString('utf8'), next: buf.length };
+  }
+
+  /** Request cancellation: the running job is stopped and the entity ends Terminated. */
+  async cancel(id: string): Promise<void> {
+    const view = await this.get(id);
+    if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
+    await this.temporal.workflow.getHandle(view.workflowId).cancel();
+  }
+
+  uiUrl(workflowId: string): string {
+    return `${this.config.temporal.uiUrl}/namespaces/${this.config.temporal.namespace}/workflows/${workflowId}`;
+  }
+
+  location(kind: EntityKind, id: string): string {
+    return this.objects.uri(CATEGORY_OF_KIND[kind], `${id}/manifest.json`).replace(/manifest\.json$/, '');
+  }
+
+  private async kindFromWorkflow(id: string): Promise<EntityKind | undefined> {
+    for (const kind of Object.keys(WORKFLOW_OF_KIND) as EntityKind[]) {
+      try {
+        await this.temporal.workflow.getHandle(workflowIdFor(kind, id)).describe();
+        return kind;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  private async liveProgress(workflowId: string): Promise<{ stage?: string; progress?: Progress }> {
+    try {
+      const desc = await this.temporal.workflow.getHandle(workflowId).describe();
+      for (const act of desc.raw.pendingActivities ?? []) {
+        const payload = act.heartbeatDetails?.payloads?.[0];
+        if (!payload) continue;
+        const hb = defaultPayloadConverter.fromPayload<StepHeartbeat>(payload);
+        return { stage: hb.stage, progress: hb.progress ? { stage: hb.stage, ...hb.progress } : undefined };
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    return {};
+  }
+}
+
+function placeholder(id: string, kind: EntityKind, workflowId: string, uiUrl: string): EntityView {
+  const now = new Date().toISOString();
+  return {
+    id,
+    kind,
+    account: '',
+    status: 'Created',
+    labels: {},
+    annotations: {},
+    spec: undefined,
+    creationTime: now,
+    lastTransitionTime: now,
+    workflowId,
+    uiUrl,
+  };
+}
+
+/** Local sources are read by a step in another process: make their paths absolute now. */
+function resolveLocalPaths(spec: DatasetSpec, baseDir: string): DatasetSpec {
+  if (spec.source.kind !== 'local' || isAbsolute(spec.source.path)) return spec;
+  return { ...spec, source: { ...spec.source, path: resolve(baseDir, spec.source.path) } };
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { resolveTemporalCli } from './temporal-cli.js';
+
+export interface DevServerOptions {
+  /** Persist the server's state here; in memory when unset. */
+  dbFilename?: string;
+  /** @default 7233 (0 picks a free port) */
+  port?: number;
+  /** Serve the Temporal UI on this port. */
+  uiPort?: number;
+  namespace?: string;
+}
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  env: TestWorkflowEnvironment;
+  stop(): Promise<void>;
+}
+
+/** Start `temporal server start-dev` (the pinned CLI) with the project's search attributes registered. */
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const path = await resolveTemporalCli();
+  if (opts.dbFilename) mkdirSync(dirname(opts.dbFilename), { recursive: true });
+  const namespace = opts.namespace ?? 'default';
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+      dbFilename: opts.dbFilename,
+      port: opts.port === 0 ? undefined : (opts.port ?? 7233),
+      ui: opts.uiPort !== undefined,
+      uiPort: opts.uiPort,
+      namespace,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+  const address = env.address;
+  await registerSearchAttributes(env.connection, namespace);
+  return { address, namespace, env, stop: () => env.teardown() };
+}
+
+/** Register the project's search attributes; idempotent, so it also works on an existing database. */
+export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (customAttributes ?? {})));
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+  });
+}

@@ -1,0 +1,45 @@
+/** Entity kinds of the lifecycle, the object-store category each one lives in, and its workflow id prefix. */
+export const ENTITY_KINDS = [
+  'DataSource',
+  'Dataset',
+  'Model',
+  'InferenceService',
+  'Evaluation',
+  'Report',
+  'Audit',
+] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
+
+export const CATEGORIES = [
+  'rawdata',
+  'datasets',
+  'models',
+  'inferenceservices',
+  'outputs',
+  'reports',
+  'auditprocedures',
+  'auditreports',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export const CATEGORY_OF_KIND: Record<EntityKind, Category> = {
+  DataSource: 'rawdata',
+  Dataset: 'datasets',
+  Model: 'models',
+  InferenceService: 'inferenceservices',
+  Evaluation: 'outputs',
+  Report: 'reports',
+  Audit: 'auditreports',
+};
+
+/** Job kinds end Complete | Failed; resource kinds end Ready | Error. */
+export const JOB_KINDS: ReadonlySet<EntityKind> = new Set(['Evaluation', 'Report', 'Audit']);
+
+export function workflowIdFor(kind: EntityKind, id: string): string {
+  return `${kind.toLowerCase()}-${id}`;
+}
+
+/** Where a step writes its log lines, so they outlive the process or pod that wrote them. */
+export function logKeyFor(id: string): string {
+  return `${id}/.dyff/logs.txt`;
+}

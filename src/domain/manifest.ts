@@ -1,0 +1,53 @@
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { DyffError, ErrorType } from './errors.js';
+import type { EntityKind } from './kinds.js';
+import { ManifestHeader, SPEC_OF_KIND } from './specs.js';
+
+/** A validated manifest: what `dyffctl create -f` submits. */
+export interface Manifest<S = unknown> {
+  kind: EntityKind;
+  account: string;
+  metadata: { name?: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: S;
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[], source: string): string {
+  const lines = issues.map((i) => {
+    const path = [...prefix, ...i.path].map(String).join('.') || '(root)';
+    return `${path}: ${i.message}`;
+  });
+  return `${source}: invalid manifest\n  ${lines.join('\n  ')}`;
+}
+
+/** Validate a parsed object as a manifest; errors name the path (`spec.source.url: expected http(s) URL`). */
+export function validateManifest(doc: unknown, source = 'manifest'): Manifest {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: expected a mapping with kind, account and spec`);
+  }
+  const head = ManifestHeader.safeParse(doc);
+  if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
+  const { kind, account, metadata } = head.data;
+  if (head.data.spec === undefined) {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: invalid manifest\n  spec: required`);
+  }
+  const spec = SPEC_OF_KIND[kind].safeParse(head.data.spec);
+  if (!spec.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+  return {
+    kind,
+    account,
+    metadata: { name: metadata?.name, labels: metadata?.labels ?? {}, annotations: metadata?.annotations ?? {} },
+    spec: spec.data,
+  };
+}
+
+/** Parse YAML text (one document) into a validated manifest. */
+export function parseManifest(text: string, source = 'manifest'): Manifest {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  return validateManifest(doc, source);
+}

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+
+/** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
+
+const httpUrl = z
+  .string({ error: 'expected a URL string' })
+  .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { error: 'expected http(s) URL' });
+const hex = (n: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
+export const entityId = hex(32);
+const labels = z.record(
+  z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$/, { error: 'invalid label key' }),
+  z.string().max(63),
+);
+
+export const Checksums = z.strictObject({ md5: hex(32).optional(), sha256: hex(64).optional() });
+
+/** Where raw data comes from (Dyff's DataSource). */
+export const DataSourceSpec = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('url'),
+    url: httpUrl,
+    /** File name to store under; defaults to the last path segment of the URL. */
+    fileName: z.string().min(1).optional(),
+    checksum: Checksums.optional(),
+    maxFileBytes: z.number().int().positive().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('zenodo'),
+    record: z.string().regex(/^\d+$/, { error: 'expected a numeric Zenodo record id' }),
+    /** @default https://zenodo.org */
+    server: httpUrl.optional(),
+    maxFileBytes: z.number().int().positive().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('local'),
+    /** A file or directory; relative paths resolve against the spec file's directory. */
+    path: z.string().min(1),
+    include: z.string().optional(),
+    maxFileBytes: z.number().int().positive().optional(),
+  }),
+]);
+export type DataSourceSpec = z.infer<typeof DataSourceSpec>;
+
+export const IngestSpec = z.strictObject({
+  /** @default auto (from file extensions) */
+  format: z.enum(['auto', 'csv', 'jsonl', 'json', 'parquet', 'text-folders']).default('auto'),
+  /** Glob relative to the raw data root selecting the files to ingest. */
+  include: z.string().optional(),
+  /** Columns to keep (after renaming), in order. */
+  columns: z.array(z.string().min(1)).min(1).optional(),
+  rename: z.record(z.string(), z.string().min(1)).optional(),
+  /** A split column: either copied from an existing column, or assigned deterministically by fraction. */
+  split: z
+    .strictObject({
+      column: z.string().min(1).default('split'),
+      from: z.string().min(1).optional(),
+      fractions: z.record(z.string(), z.number().positive()).optional(),
+      seed: z.string().default('dyff'),
+    })
+    .optional(),
+  /** Options for `text-folders`: one row per file, labelled by its sub-folder. */
+  text: z
+    .strictObject({
+      textColumn: z.string().default('text'),
+      labelColumn: z.string().default('label'),
+      /** A regex applied to the folder name; its first group (or whole match) is the label. */
+      labelPattern: z.string().optional(),
+      /** strict: non-UTF-8 files are an error; replace: invalid bytes become U+FFFD; latin1: decode as ISO-8859-1. */
+      encoding: z.enum(['strict', 'replace', 'latin1']).default('strict'),
+    })
+    .optional(),
+  /** Rows per Parquet shard. @default 1000000 */
+  shardRows: z.number().int().positive().optional(),
+});
+export type IngestSpec = z.infer<typeof IngestSpec>;
+
+export const DatasetSpec = z.strictObject({
+  source: DataSourceSpec,
+  ingest: IngestSpec.default({ format: 'auto' }),
+});
+export type DatasetSpec = z.infer<typeof DatasetSpec>;
+
+export const ModelSpec = z.strictObject({
+  source: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('local'), path: z.string().min(1) }),
+    z.strictObject({ kind: z.literal('urls'), urls: z.array(httpUrl).min(1) }),
+    z.strictObject({
+      kind: z.literal('huggingFaceHub'),
+      repoID: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: 'expected owner/name' }),
+      revision: z.string().default('main'),
+      allowPatterns: z.array(z.string()).optional(),
+      ignorePatterns: z.array(z.string()).optional(),
+    }),
+  ]),
+  resources: z.strictObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+});
+
+export const SchemaAdapter = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('TransformJSON'), configuration: z.record(z.string(), z.unknown()) }),
+  z.strictObject({ kind: z.literal('ExplodeCollections'), configuration: z.record(z.string(), z.unknown()) }),
+]);
+
+export const InferenceServiceSpec = z.strictObject({
+  model: entityId.optional(),
+  runner: z.strictObject({
+    kind: z.enum(['standalone', 'openai', 'http']),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    endpoint: httpUrl.optional(),
+    accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
+  }),
+  interface: z
+    .strictObject({
+      endpoint: z.string().default('generate'),
+      inputPipeline: z.array(SchemaAdapter).optional(),
+      outputPipeline: z.array(SchemaAdapter).optional(),
+    })
+    .optional(),
+});
+
+export const EvaluationSpec = z.strictObject({
+  dataset: entityId,
+  inferenceService: entityId,
+  replications: z.number().int().positive().default(1),
+  workersPerReplica: z.number().int().positive().default(4),
+  client: z
+    .strictObject({
+      badRequestPolicy: z.enum(['Abort', 'Skip']).default('Abort'),
+      transientErrorRetryLimit: z.number().int().nonnegative().default(120),
+      transientErrorRetryDelaySeconds: z.number().nonnegative().default(30),
+      duplicateOutputPolicy: z.enum(['Deduplicate', 'Error', 'Ignore']).default('Deduplicate'),
+      missingOutputPolicy: z.enum(['Error', 'Ignore']).default('Error'),
+      requestTimeoutSeconds: z.number().positive().default(30),
+    })
+    .default({
+      badRequestPolicy: 'Abort',
+      transientErrorRetryLimit: 120,
+      transientErrorRetryDelaySeconds: 30,
+      duplicateOutputPolicy: 'Deduplicate',
+      missingOutputPolicy: 'Error',
+      requestTimeoutSeconds: 30,
+    }),
+});
+
+export const ReportSpec = z.strictObject({
+  evaluation: entityId,
+  rubric: z.string().min(1),
+  modules: z.array(entityId).optional(),
+});
+
+export const AuditSpec = z.strictObject({ auditProcedure: entityId, inferenceService: entityId });
+
+export const SPEC_OF_KIND = {
+  DataSource: z.strictObject({ source: DataSourceSpec }),
+  Dataset: DatasetSpec,
+  Model: ModelSpec,
+  InferenceService: InferenceServiceSpec,
+  Evaluation: EvaluationSpec,
+  Report: ReportSpec,
+  Audit: AuditSpec,
+} as const;
+
+export const Metadata = z.strictObject({
+  name: z.string().min(1).max(253).optional(),
+  labels: labels.optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  documentation: z.string().optional(),
+});
+
+export const ManifestHeader = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.enum(['DataSource', 'Dataset', 'Model', 'InferenceService', 'Evaluation', 'Report', 'Audit'], {
+    error: (iss) =>
+      `unknown kind ${JSON.stringify(iss.input)}; expected one of DataSource, Dataset, Model, InferenceService, Evaluation, Report, Audit`,
+  }),
+  account: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error: 'expected a lowercase account name (letters, digits, dashes)',
+  }),
+  metadata: Metadata.optional(),
+  spec: z.unknown(),
+});

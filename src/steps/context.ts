@@ -1,0 +1,115 @@
+import type { Category } from '../domain/kinds.js';
+import { logKeyFor } from '../domain/kinds.js';
+import type { ObjectStore } from '../ports/object-store.js';
+
+/** What a step program gets from its runner: the store, a log, limits, a cancel signal and a scratch directory. */
+export interface StepContext {
+  objectStore: ObjectStore;
+  log: StepLog;
+  limits: { maxFileBytes: number };
+  /** Aborted on SIGTERM: steps stop their transfers and queries and throw. */
+  signal?: AbortSignal;
+  /** Scratch space that survives a rerun on the same machine (partial downloads, DuckDB spill files). */
+  workDir: string;
+  /** Retries for transient source errors (5xx, connection resets). @default { attempts: 4, baseDelayMs: 500 } */
+  retry?: RetryPolicy;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+export interface Progress {
+  done: number;
+  total?: number;
+  unit: string;
+  message?: string;
+}
+
+export interface StepLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  /**
+   * Printed as one `::progress::{json}` line, at most about once a second; a report with done == total is printed
+   * at once, and the newest held-back report is printed by `close` unless an error was logged.
+   */
+  progress(p: Progress): void;
+  /** Write buffered lines to the object store. */
+  flush(): Promise<void>;
+  /** Print a held-back progress report and flush. */
+  close(): Promise<void>;
+}
+
+export const PROGRESS_PREFIX = '::progress::';
+
+export interface StepLogOptions {
+  objectStore: ObjectStore;
+  category: Category;
+  id: string;
+  /** Where lines go besides the store. @default process.stdout */
+  write?: (line: string) => void;
+  progressIntervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Every line goes to stdout (the job runner tails it) and to `<category>/<id>/.dyff/logs.txt`, so logs outlive
+ * the process or pod. Store appends are buffered and chained, so lines arrive in order and a slow store does not
+ * slow the step down; they are flushed on each progress line and at the end.
+ */
+export function createStepLog(opts: StepLogOptions): StepLog {
+  const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const now = opts.now ?? Date.now;
+  const interval = opts.progressIntervalMs ?? 1000;
+  const key = logKeyFor(opts.id);
+  let buffer: string[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let lastProgressAt = -Infinity;
+  let pending: Progress | undefined;
+  let failed = false;
+
+  const emit = (line: string) => {
+    write(line);
+    buffer.push(`${new Date(now()).toISOString()} ${line}\n`);
+  };
+  const flush = (): Promise<void> => {
+    if (buffer.length === 0) return chain;
+    const text = buffer.join('');
+    buffer = [];
+    chain = chain.then(() =>
+      opts.objectStore.append(opts.category, key, text).catch((err: unknown) => {
+        // Losing a log line must not fail the step; say so where someone will see it.
+        process.stderr.write(`warn: could not append to ${opts.category}/${key}: ${(err as Error).message}\n`);
+      }),
+    );
+    return chain;
+  };
+  const printProgress = (p: Progress) => {
+    emit(`${PROGRESS_PREFIX}${JSON.stringify(p)}`);
+    lastProgressAt = now();
+    pending = undefined;
+    void flush();
+  };
+
+  return {
+    info: (msg) => emit(msg),
+    warn: (msg) => emit(`warn: ${msg}`),
+    error(msg) {
+      failed = true;
+      emit(`error: ${msg}`);
+    },
+    progress(p) {
+      const complete = p.total !== undefined && p.done >= p.total;
+      if (complete || now() - lastProgressAt >= interval) printProgress(p);
+      else pending = p;
+    },
+    flush,
+    async close() {
+      // After an error the held-back report is stale, and the error must stay the last line.
+      if (pending && !failed) printProgress(pending);
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { join } from 'node:path';
+import { ErrorType } from '../../domain/errors.js';
+import { errorMessage, invalidInput } from '../errors.js';
+
+export interface Engine {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * A DuckDB database file in the scratch directory rather than in memory: staged rows spill to disk under the
+ * buffer manager's memory limit, so a dataset larger than RAM still ingests. An abort interrupts the running query.
+ */
+export async function openEngine(dir: string, signal?: AbortSignal): Promise<Engine> {
+  const instance = await DuckDBInstance.create(join(dir, 'stage.duckdb'), {
+    temp_directory: join(dir, 'spill'),
+    preserve_insertion_order: 'true',
+  });
+  const connection = await instance.connect();
+  const interrupt = () => connection.interrupt();
+  signal?.addEventListener('abort', interrupt, { once: true });
+  return {
+    connection,
+    close() {
+      signal?.removeEventListener('abort', interrupt);
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Messages DuckDB gives for bad input data, as opposed to resource trouble (memory, disk) worth a retry. */
+const INPUT_ERRORS = /^(Invalid Input|Conversion|IO|Binder|Parser|Invalid Error|Not implemented) Error/;
+
+/**
+ * A DuckDB error about the data, restated for the user: local scratch paths become dataset paths, the first
+ * line (the cause) is kept, and CSV errors are condensed to `file: line N: …`.
+ */
+export function dataError(err: unknown, localToPath: ReadonlyMap<string, string>): Error {
+  let message = errorMessage(err);
+  if (!INPUT_ERRORS.test(message)) return err instanceof Error ? err : new Error(message);
+  for (const [local, path] of localToPath) message = message.split(local).join(path);
+  const csv = csvError(message);
+  if (csv) return invalidInput(csv);
+  const firstLine = (message.split('\n')[0] ?? message).replace(INPUT_ERRORS, '').replace(/^:\s*/, '');
+  return invalidInput(firstLine.trim(), ErrorType.InvalidSpec);
+}
+
+function csvError(message: string): string | undefined {
+  const line = /CSV Error on Line: (\d+)/.exec(message)?.[1];
+  const file = /^\s*file = (.*)$/m.exec(message)?.[1]?.trim();
+  if (line === undefined || file === undefined) return undefined;
+  const columns = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
+  const cause = columns
+    ? `expected ${columns[1]} columns, found ${columns[2]} (ragged CSV)`
+    : (message.split('\n')[1]?.trim() ?? 'invalid CSV');
+  return `${file}: line ${line}: ${cause}`;
+}

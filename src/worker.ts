@@ -1,0 +1,60 @@
+/**
+ * The worker entry point: configuration → adapters → activities → Worker. No logic of its own.
+ *
+ *   const worker = await createWorker({ config });
+ *   await worker.run();
+ */
+import { resolve } from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import type { Adapters } from './adapters/index.js';
+import { createAdapters } from './adapters/index.js';
+import type { Config } from './config.js';
+
+export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
+
+export interface CreateWorkerOptions {
+  config: Config;
+  /** Reuse an open connection (tests, `dyffctl dev`); otherwise one is opened to config.temporal.address. */
+  connection?: NativeConnection;
+  /** Reuse adapters; otherwise they are created from config and closed when the worker stops. */
+  adapters?: Adapters;
+  /** A prebuilt workflow bundle, to skip bundling (tests). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+}
+
+export interface DyffWorker {
+  worker: Worker;
+  adapters: Adapters;
+  /** Run until shutdown() or a fatal error, then release what this worker opened. */
+  run(): Promise<void>;
+}
+
+export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorker> {
+  const { config } = opts;
+  const connection = opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const adapters = opts.adapters ?? (await createAdapters(config));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(adapters),
+    // Step activities mostly wait on jobs; many can be in flight on one worker.
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+  return {
+    worker,
+    adapters,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        if (!opts.adapters) await adapters.close();
+        if (!opts.connection) await connection.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { Activities, VerifiedDataset } from '../activities/index.js';
+import { NON_RETRYABLE } from '../domain/errors.js';
+import type { DatasetSpec } from '../domain/specs.js';
+import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
+
+export interface DatasetWorkflowInput {
+  id: string;
+  account: string;
+  name?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  spec: DatasetSpec;
+}
+
+export interface DatasetWorkflowResult {
+  id: string;
+  status: 'Ready';
+  rowCount: number;
+  location: string;
+}
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+});
+
+/** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
+export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
+  const { id, spec } = input;
+  const life = new EntityLifecycle(id, 'datasets', 'Error');
+  await acts.createEntity({
+    id,
+    kind: 'Dataset',
+    account: input.account,
+    name: input.name,
+    labels: input.labels,
+    annotations: input.annotations,
+    spec,
+  });
+  return life.run(async () => {
+    await life.transition(['Created'], 'Admitted');
+    const specArg = JSON.stringify(spec);
+    await life.runStep('fetch', ['fetch-data', '--id', id, '--spec', specArg], 'FetchFailed', {
+      serviceAccount: 'data-fetcher',
+    });
+    await life.runStep('ingest', ['ingest-dataset', '--id', id, '--spec', specArg], 'IngestFailed', {
+      serviceAccount: 'dataset-ingester',
+    });
+    life.view.stage = 'verify';
+    let verified: VerifiedDataset;
+    try {
+      verified = await acts.verifyDataset({ id });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
+      throw new StageFailure('VerifyFailed', cause instanceof Error ? cause.message : String(err));
+    }
+    life.view.stage = undefined;
+    await life.transition(['Admitted'], 'Ready', undefined, `${verified.rowCount} rows`, {
+      rowCount: verified.rowCount,
+      artifacts: verified.artifacts,
+      columns: verified.columns,
+      location: verified.location,
+    });
+    return { id, status: 'Ready', rowCount: verified.rowCount, location: verified.location };
+  });
+}

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
+import { objectStoreContract } from './object-store.case.js';
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+const tempRoot = () => mkdtemp(path.join(tmpdir(), 'dyff-objects-'));
+
+objectStoreContract('FilesystemObjectStore', async () => {
+  const root = await tempRoot();
+  return {
+    store: new FilesystemObjectStore({ root }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+describe('FilesystemObjectStore on disk', () => {
+  let root: string;
+  let store: FilesystemObjectStore;
+  beforeAll(async () => {
+    root = await tempRoot();
+    store = new FilesystemObjectStore({ root });
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it('stores <root>/<category>/<key>, names it by a file URL and a local path', async () => {
+    await store.put('reports', 'r1/report.json', '{}');
+    const file = path.join(root, 'reports', 'r1', 'report.json');
+    expect(store.localPath('reports', 'r1/report.json')).toBe(file);
+    expect(fileURLToPath(store.uri('reports', 'r1/report.json'))).toBe(file);
+    expect(await readFile(file, 'utf8')).toBe('{}');
+  });
+
+  it('removes its temp file when a streaming write fails', async () => {
+    const failing = Readable.from(
+      (async function* () {
+        yield Buffer.alloc(64 * 1024, 1);
+        throw new Error('source broke');
+      })(),
+    );
+    await expect(store.put('outputs', 'e1/data/part-0.parquet', failing)).rejects.toThrow('source broke');
+    expect(await readdir(path.join(root, 'outputs', '.dyff-tmp'))).toEqual([]);
+  });
+
+  it('never lists a temp file, even while a write is in progress', async () => {
+    await store.put('rawdata', 'd1/a.csv', 'a');
+    const body = new PassThrough();
+    const writing = store.put('rawdata', 'd1/b.csv', body);
+    body.write(Buffer.alloc(64 * 1024, 1));
+    const tmpDir = path.join(root, 'rawdata', '.dyff-tmp');
+    while ((await readdir(tmpDir).catch(() => [])).length === 0) await new Promise(setImmediate);
+    expect((await store.list('rawdata', '')).map((o) => o.key)).toEqual(['d1/a.csv']);
+    body.end();
+    await writing;
+    expect((await store.list('rawdata', '')).map((o) => o.key)).toEqual(['d1/a.csv', 'd1/b.csv']);
+  });
+
+  it('stat sees a file rewritten in place by another process, even with the same size and mtime', async () => {
+    const key = 'm1/config.json';
+    const file = store.localPath('models', key);
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await store.put('models', key, 'one');
+    await utimes(file, longAgo, longAgo);
+    expect((await store.stat('models', key))?.md5).toBe(md5('one'));
+    await writeFile(file, 'two');
+    await utimes(file, longAgo, longAgo);
+    expect(await store.stat('models', key)).toMatchObject({ size: 3, md5: md5('two') });
+  });
+
+  it('refuses the reserved temp directory as a key', async () => {
+    await expect(store.put('outputs', '.dyff-tmp/x', 'x')).rejects.toMatchObject({ type: 'InvalidSpec' });
+    expect(() => store.localPath('outputs', '../../etc/passwd')).toThrow(/InvalidSpec|invalid object key/);
+  });
+});
