@@ -93,7 +93,7 @@ async function tailOfStoredLog(objects: ObjectStore, input: RunStepInput): Promi
     const text = (await objects.getBuffer(input.category, logKeyFor(input.entityId))).toString('utf8');
     return text
       .split('\n')
-      .filter((l) => l && !l.startsWith('::progress::'))
+      .filter((l) => l && !l.includes('::progress::'))
       .slice(-20);
   } catch {
     return [];

@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
+// A missing field reads "required" rather than zod's "expected string, received undefined".
+z.config({ customError: (iss) => (iss.input === undefined && iss.code === 'invalid_type' ? 'required' : undefined) });
+
 const httpUrl = z
   .string({ error: 'expected a URL string' })
   .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { error: 'expected http(s) URL' });

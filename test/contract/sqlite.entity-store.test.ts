@@ -96,10 +96,10 @@ it('SqliteEntityStore: two processes racing on the same entities never fail a tr
     );
     const pairs = ids.map((_, i) => [a?.[i], b?.[i]].sort().join('|'));
     expect(new Set(pairs)).toEqual(new Set(['noop|won']));
+    expect(await store.list({ account: 'race', status: 'Ready', limit: 1000 })).toHaveLength(ids.length);
   } finally {
     for (const { child } of racers) if (child.exitCode === null) child.kill();
+    await store.close();
+    await removeTemp(file);
   }
-  expect(await store.list({ account: 'race', status: 'Ready', limit: 1000 })).toHaveLength(ids.length);
-  await store.close();
-  await removeTemp(file);
 });

@@ -1,9 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { once } from 'node:events';
 import { ErrorType } from '../../domain/errors.js';
 import { errorMessage, invalidInput } from '../errors.js';
 import { TransientError, contentRange, httpGet, rejectClientError } from './http.js';
@@ -72,29 +70,29 @@ export async function downloadAttempt(t: DownloadTarget): Promise<AttemptResult>
   const result = { resumedFrom: offset, restarted: have > 0 && !resumed };
   t.onStart?.(result);
   let onDisk = offset;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  const out = createWriteStream(t.partial, { flags: resumed ? 'a' : 'w' });
+  let failure: unknown;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
       onDisk += chunk.length;
       // Content-Length can be absent or wrong: the limit is enforced on the bytes that actually arrive.
-      if (onDisk > t.maxBytes) return done(tooLarge(t, `exceeded ${t.maxBytes} bytes while downloading`));
+      if (onDisk > t.maxBytes) throw tooLarge(t, `exceeded ${t.maxBytes} bytes while downloading`);
+      if (!out.write(chunk)) await once(out, 'drain');
       t.onBytes?.(onDisk, total);
-      done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(
-      Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
-      counter,
-      createWriteStream(t.partial, { flags: resumed ? 'a' : 'w' }),
-      { signal: t.signal },
-    );
-  } catch (err) {
-    if (t.signal?.aborted) throw t.signal.reason;
-    if (isTooLarge(err)) {
-      await rm(t.partial, { force: true });
-      throw err;
     }
-    throw new TransientError(`${t.url}: connection lost after ${onDisk} bytes (${errorMessage(err)})`);
+  } catch (err) {
+    failure = err;
+  } finally {
+    // Every byte received so far reaches the disk, even after a cut connection: a resume must not refetch it.
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+  if (failure !== undefined) {
+    if (t.signal?.aborted) throw t.signal.reason;
+    if (isTooLarge(failure)) {
+      await rm(t.partial, { force: true });
+      throw failure;
+    }
+    throw new TransientError(`${t.url}: connection lost after ${onDisk} bytes (${errorMessage(failure)})`);
   }
   if (total !== undefined && onDisk !== total) {
     throw new TransientError(`${t.url}: got ${onDisk} of ${total} bytes`);

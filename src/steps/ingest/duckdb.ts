@@ -32,7 +32,7 @@ export async function openEngine(dir: string, signal?: AbortSignal): Promise<Eng
 }
 
 /** Messages DuckDB gives for bad input data, as opposed to resource trouble (memory, disk) worth a retry. */
-const INPUT_ERRORS = /^(Invalid Input|Conversion|IO|Binder|Parser|Invalid Error|Not implemented) Error/;
+const INPUT_ERRORS = /^(Invalid Input|Conversion) Error/;
 
 /**
  * A DuckDB error about the data, restated for the user: local scratch paths become dataset paths, the first
@@ -53,8 +53,12 @@ function csvError(message: string): string | undefined {
   const file = /^\s*file = (.*)$/m.exec(message)?.[1]?.trim();
   if (line === undefined || file === undefined) return undefined;
   const columns = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
-  const cause = columns
-    ? `expected ${columns[1]} columns, found ${columns[2]} (ragged CSV)`
-    : (message.split('\n')[1]?.trim() ?? 'invalid CSV');
+  // After the header line comes the cause; "Original Line" only echoes the data.
+  const detail = message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('Original Line'));
+  const cause = columns ? `expected ${columns[1]} columns, found ${columns[2]} (ragged CSV)` : (detail ?? 'invalid CSV');
   return `${file}: line ${line}: ${cause}`;
 }

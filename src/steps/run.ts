@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Config } from '../config.js';
+import { DyffError } from '../domain/errors.js';
+import { entityId } from '../domain/specs.js';
+import type { ZodType } from 'zod';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { RetryPolicy } from './context.js';
+import { createStepLog } from './context.js';
+import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_TERMINATED, errorMessage, exitCodeFor } from './errors.js';
+import { STEPS } from './index.js';
+
+export interface StepDeps {
+  objectStore: ObjectStore;
+  config: Config;
+  /** Where log lines go besides the object store. @default process.stdout */
+  write?: (line: string) => void;
+  /** Stops the step like SIGTERM does. */
+  signal?: AbortSignal;
+  retry?: RetryPolicy;
+}
+
+const ARGS = {
+  id: { type: 'string' },
+  spec: { type: 'string' },
+  /** @default <dataHome>/work/<step name> */
+  'work-dir': { type: 'string' },
+} as const;
+
+/**
+ * `dyffctl step <name> --id <entityId> --spec '<json>' [--work-dir <dir>]`. Returns the exit code: 0 done,
+ * 1 failed (a retry may help), 2 invalid input (spec, source or file: the user must fix it), 143 terminated.
+ * The last line logged before a non-zero exit is `error: <message>` naming the field or file.
+ */
+export async function runStep(name: string, argv: string[], deps: StepDeps): Promise<number> {
+  const write = deps.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const step = STEPS[name];
+  if (!step) {
+    write(`error: unknown step ${JSON.stringify(name)}; known steps: ${Object.keys(STEPS).join(', ')}`);
+    return EXIT_INVALID_INPUT;
+  }
+  let args: { id?: string; spec?: string; 'work-dir'?: string };
+  try {
+    args = parseArgs({ args: argv, options: ARGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    write(`error: ${errorMessage(err)}; usage: dyffctl step ${name} --id <entityId> --spec '<json>'`);
+    return EXIT_INVALID_INPUT;
+  }
+  if (!args.id || !entityId.safeParse(args.id).success) {
+    write(`error: --id: expected an entity id (32 lowercase hex digits), got ${JSON.stringify(args.id ?? '')}`);
+    return EXIT_INVALID_INPUT;
+  }
+
+  const log = createStepLog({ objectStore: deps.objectStore, category: step.logCategory, id: args.id, write });
+  const spec = parseSpec(args.spec, step.spec);
+  if (!spec.ok) {
+    log.error(spec.error);
+    await log.close();
+    return EXIT_INVALID_INPUT;
+  }
+
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => abort.abort(new Error(`stopped by ${signal}`));
+  const onExternalAbort = () => abort.abort(deps.signal?.reason ?? new Error('stopped'));
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  deps.signal?.addEventListener('abort', onExternalAbort, { once: true });
+  let code: number;
+  try {
+    log.info(`${name} ${args.id}: start`);
+    await step.run(
+      {
+        objectStore: deps.objectStore,
+        log,
+        limits: { maxFileBytes: deps.config.limits.maxFileBytes },
+        signal: abort.signal,
+        workDir: args['work-dir'] ?? join(deps.config.dataHome, 'work', name),
+        retry: deps.retry,
+      },
+      args.id,
+      spec.value,
+    );
+    log.info(`${name} ${args.id}: done`);
+    code = EXIT_OK;
+  } catch (err) {
+    if (abort.signal.aborted) {
+      log.error(`${name} ${args.id}: ${errorMessage(abort.signal.reason)}`);
+      code = EXIT_TERMINATED;
+    } else {
+      // An unexpected error's stack helps whoever debugs it; the message stays the last line either way.
+      if (!(err instanceof DyffError) && err instanceof Error && err.stack) log.info(err.stack);
+      log.error(oneLine(errorMessage(err)));
+      code = exitCodeFor(err);
+    }
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    deps.signal?.removeEventListener('abort', onExternalAbort);
+  }
+  await log.close();
+  return code;
+}
+
+type Parsed<S> = { ok: true; value: S } | { ok: false; error: string };
+
+function parseSpec<S>(raw: string | undefined, schema: ZodType<S>): Parsed<S> {
+  if (raw === undefined) return { ok: false, error: "--spec: required (the entity's spec as JSON)" };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch (err) {
+    return { ok: false, error: `--spec: not valid JSON: ${errorMessage(err)}` };
+  }
+  const result = schema.safeParse(doc);
+  if (result.success) return { ok: true, value: result.data };
+  const issues = result.error.issues.map((i) => `${['spec', ...i.path.map(String)].join('.')}: ${i.message}`);
+  return { ok: false, error: `invalid spec: ${issues.join('; ')}` };
+}
+
+const oneLine = (message: string) => message.trim().replace(/\s*\n\s*/g, '; ');

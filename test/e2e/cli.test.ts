@@ -1,0 +1,97 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
+import type { RunningWorker } from '../support/temporal.js';
+import { startWorker, testConfig } from '../support/temporal.js';
+import { cliEnv, run } from '../support/worker-process.js';
+
+let config: Config;
+let cleanup: () => Promise<void>;
+let worker: RunningWorker;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  ({ config, cleanup } = await testConfig());
+  worker = await startWorker(config);
+  env = cliEnv(config);
+});
+afterAll(async () => {
+  await worker.stop();
+  await cleanup();
+});
+
+async function manifest(name: string, body: string): Promise<string> {
+  const path = join(config.dataHome, name);
+  await writeFile(path, body);
+  return path;
+}
+
+describe('dyffctl', () => {
+  it('create -f --wait, then get, list and logs, as a user runs them', async () => {
+    await writeFile(join(config.dataHome, 'pets.jsonl'), '{"name":"rex","kind":"dog"}\n{"name":"tom","kind":"cat"}\n');
+    const spec = await manifest(
+      'pets.yaml',
+      'kind: Dataset\naccount: cli\nmetadata: { name: pets }\nspec:\n  source: { kind: local, path: pets.jsonl }\n  ingest: { format: jsonl }\n',
+    );
+    const created = await run(['create', '-f', spec, '--wait'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /Dataset ([0-9a-f]{32}) created/.exec(created.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(created.stdout).toMatch(/status: +Ready/);
+    expect(created.stdout).toMatch(/rows: +2/);
+
+    const got = await run(['get', id!, '-o', 'json'], env);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id, kind: 'Dataset', status: 'Ready', name: 'pets' });
+
+    const listed = await run(['list', '--kind', 'Dataset', '--account', 'cli'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).toMatch(/^ID +KIND +NAME/);
+
+    const logs = await run(['logs', id!], env);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain('pets.jsonl');
+  });
+
+  it('an entity that ends in Error exits 1 and says why', async () => {
+    const spec = await manifest(
+      'broken.yaml',
+      'kind: Dataset\naccount: cli\nspec:\n  source: { kind: local, path: does-not-exist.csv }\n',
+    );
+    const r = await run(['create', '-f', spec, '--wait'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/status: +Error \(FetchFailed\)/);
+    expect(r.stdout).toContain('does-not-exist.csv');
+  });
+
+  it('a bad manifest exits 2 naming the field; nothing is created', async () => {
+    const spec = await manifest('bad.yaml', 'kind: Dataset\naccount: cli\nspec:\n  source: { kind: url, url: notaurl }\n');
+    const r = await run(['create', '-f', spec], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad.yaml');
+    expect(r.stderr).toContain('spec.source.url: expected http(s) URL');
+    const listed = await run(['list', '--account', 'cli', '-o', 'json'], env);
+    expect((JSON.parse(listed.stdout) as unknown[]).length).toBeLessThanOrEqual(2);
+  });
+
+  it('usage errors exit 2, unknown ids exit 3, an unreachable server exits 4 with what to do', async () => {
+    expect((await run(['list', '--kind', 'Nope'], env)).code).toBe(2);
+    expect((await run(['create'], env)).code).toBe(2);
+    const missing = await run(['get', 'f'.repeat(32)], env);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('no entity with id');
+    const down = await run(['list'], { ...env, DYFF_TEMPORAL_ADDRESS: '127.0.0.1:9' });
+    expect(down.code).toBe(4);
+    expect(down.stderr).toContain('dyffctl dev');
+  });
+
+  it('demo: the README quick start creates the SpamAssassin dataset and prints where it is', { timeout: 240_000 }, async () => {
+    const r = await run(['demo'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Dataset [0-9a-f]{32} is Ready: 6046 rows/);
+    expect(r.stdout).toContain('Parquet shards:');
+    expect(r.stdout).toContain('Temporal UI:');
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FilesystemObjectStore } from '../../../../src/adapters/object-store/filesystem.js';
+import type { Config } from '../../../../src/config.js';
+import { loadConfig } from '../../../../src/config.js';
+import { newId } from '../../../../src/domain/ids.js';
+import { logKeyFor } from '../../../../src/domain/kinds.js';
+import type { RetryPolicy } from '../../../../src/steps/context.js';
+import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
+import { runStep } from '../../../../src/steps/run.js';
+
+export interface StepRun {
+  code: number;
+  /** Everything the step printed, progress lines included. */
+  lines: string[];
+  /** The last line that is not a progress report: where an error must name its field or file. */
+  last: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  retry?: RetryPolicy;
+  /** Sees each line as it is printed, to await a point in the run. */
+  onLine?: (line: string) => void;
+}
+
+/** A temp dir with a filesystem object store and a config whose data home is inside it. */
+export interface StepEnv {
+  root: string;
+  store: FilesystemObjectStore;
+  config: Config;
+  run(step: string, id: string, spec: unknown, opts?: RunOptions): Promise<StepRun>;
+  /** The step log as the object store keeps it. */
+  storedLog(id: string): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export { newId };
+
+export async function createStepEnv(): Promise<StepEnv> {
+  const root = await mkdtemp(join(tmpdir(), 'dyff-steps-'));
+  const store = new FilesystemObjectStore({ root: join(root, 'store') });
+  // An explicit, absent config file: the test must not pick up a dyff.config.yaml from the working directory.
+  const config = loadConfig({ dataHome: join(root, 'home') }, { DYFF_CONFIG: join(root, 'none.yaml') });
+  return {
+    root,
+    store,
+    config,
+    async run(step, id, spec, opts = {}) {
+      const lines: string[] = [];
+      const code = await runStep(step, ['--id', id, '--spec', JSON.stringify(spec)], {
+        objectStore: store,
+        config,
+        write: (line) => {
+          lines.push(line);
+          opts.onLine?.(line);
+        },
+        signal: opts.signal,
+        retry: opts.retry ?? { attempts: 3, baseDelayMs: 5 },
+      });
+      const last = lines.filter((l) => !l.startsWith(PROGRESS_PREFIX)).at(-1) ?? '';
+      return { code, lines, last };
+    },
+    async storedLog(id) {
+      return (await store.getBuffer('datasets', logKeyFor(id))).toString('utf8');
+    },
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}

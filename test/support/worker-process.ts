@@ -1,0 +1,56 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { Config } from '../../src/config.js';
+
+export const DYFFCTL = resolve(import.meta.dirname, '../../bin/dyffctl.mjs');
+
+/** The environment that points a `dyffctl` process at a test's server, task queue and data home. */
+export function cliEnv(config: Config): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DYFF_DATA_HOME: config.dataHome,
+    DYFF_TEMPORAL_ADDRESS: config.temporal.address,
+    DYFF_TASK_QUEUE: config.temporal.taskQueue,
+    DYFF_CONFIG: resolve(config.dataHome, 'dyff.config.yaml'),
+  };
+}
+
+/** A `dyffctl worker` in its own process, so a test can SIGKILL it like a crashed machine would. */
+export async function spawnWorker(config: Config): Promise<ChildProcess & { output: () => string }> {
+  const child = spawn(process.execPath, [DYFFCTL, 'worker'], { env: cliEnv(config), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const onData = () => out.includes('worker on') && resolve();
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${out}`)));
+  });
+  return Object.assign(child, { output: () => out });
+}
+
+export function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [DYFFCTL, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,187 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
+import { registerGcpCommands } from '../../../src/cli/commands/gcp.js';
+import { loadConfig } from '../../../src/config.js';
+import type { IamPlan } from '../../../src/gcp/iam-plan.js';
+import { buildIamPlan, planToShell } from '../../../src/gcp/iam-plan.js';
+
+/**
+ * What the deployment notes grant each service account, copied from the notes by hand (not from the plan's table):
+ * storage roles per bucket category, unconditional project roles, and push rights on the model image repository.
+ */
+const VIEWER = 'roles/storage.objectViewer';
+const CREATOR = 'roles/storage.objectCreator';
+const OBJECT_ADMIN = 'roles/storage.objectAdmin';
+const OPERATOR = { storage: {}, project: ['roles/container.viewer', 'roles/datastore.user'] };
+const INTENDED: Record<string, { storage: Record<string, string[]>; project: string[]; images?: true }> = {
+  // "Storage Object Viewer: -datasets- and -models-; Storage Object Creator: -outputs-"
+  'model-runner': { storage: { [VIEWER]: ['datasets', 'models'], [CREATOR]: ['outputs'] }, project: [] },
+  // "Storage Object Viewer: -rawdata-; Storage Object Creator: -rawdata-"
+  'data-fetcher': { storage: { [VIEWER]: ['rawdata'], [CREATOR]: ['rawdata'] }, project: [] },
+  // "Read: rawdata; Read/Write: datasets"
+  'dataset-ingester': { storage: { [VIEWER]: ['rawdata', 'datasets'], [CREATOR]: ['datasets'] }, project: [] },
+  // "Kubernetes Engine Viewer; Cloud Datastore User"
+  'k8s-operator-evaluation': OPERATOR,
+  orchestrator: OPERATOR,
+  'k8s-operator-model': OPERATOR,
+  'k8s-operator-inference-service': OPERATOR,
+  'k8s-operator-report': OPERATOR,
+  'k8s-operator-audit': OPERATOR,
+  // "Storage Admin: outputs; Cloud Datastore Viewer"
+  'report-runner': { storage: { 'roles/storage.admin': ['outputs'] }, project: ['roles/datastore.viewer'] },
+  // "Storage Object Viewer: datasets; Storage Object Admin: outputs; Cloud Datastore Viewer"
+  'evaluation-client': {
+    storage: { [VIEWER]: ['datasets'], [OBJECT_ADMIN]: ['outputs'] },
+    project: ['roles/datastore.viewer'],
+  },
+  // "Storage Object Admin: models"
+  'model-fetcher': { storage: { [OBJECT_ADMIN]: ['models'] }, project: [] },
+  // "Storage Object Admin: models; Cloud Build Editor/Viewer" + artifactregistry.writer on dyff-models
+  'inference-service-builder': {
+    storage: { [OBJECT_ADMIN]: ['models'] },
+    project: ['roles/cloudbuild.builds.editor'],
+    images: true,
+  },
+  // "Storage Object Viewer: models" + artifactregistry.writer on dyff-models
+  'model-container-builder': { storage: { [VIEWER]: ['models'] }, project: [], images: true },
+};
+
+const NOTES = resolve(import.meta.dirname, '../../../../shared/reference/gcp-deployment-notes.md');
+const PROJECT = 'dyff-354017';
+const options = { project: PROJECT, prefix: 'alignmentlabs', namespace: 'default' };
+
+/** Every grant a plan makes to one account, in one comparable string each. */
+function grantsOf(plan: IamPlan, account: string): string[] {
+  const email = `${account}@${PROJECT}.iam.gserviceaccount.com`;
+  const member = `--member=serviceAccount:${email}`;
+  const grants: string[] = [];
+  for (const { argv } of plan.commands) {
+    const line = argv.join(' ');
+    if (line.startsWith('gcloud projects add-iam-policy-binding') && argv.includes(member)) {
+      expect(argv[4]).toBe(PROJECT);
+      const role = argv.find((a) => a.startsWith('--role='))!.slice(7);
+      const condition = argv.find((a) => a.startsWith('--condition='))!.slice(12);
+      grants.push(`${role} if ${condition}`);
+    } else if (line.startsWith('gcloud artifacts repositories add-iam-policy-binding') && argv.includes(member)) {
+      grants.push(`${argv.find((a) => a.startsWith('--role='))!.slice(7)} on ${argv[4]}`);
+    } else if (line.startsWith(`gcloud iam service-accounts add-iam-policy-binding ${email} `)) {
+      grants.push(`${argv.find((a) => a.startsWith('--role='))!.slice(7)} to ${argv.find((a) => a.startsWith('--member='))!.slice(9)}`);
+    }
+  }
+  return grants.sort();
+}
+
+function intendedGrants(account: string): string[] {
+  const spec = INTENDED[account]!;
+  const grants = Object.entries(spec.storage).flatMap(([role, categories]) =>
+    categories.map(
+      (c) => `${role} if expression=resource.name.startsWith("projects/_/buckets/alignmentlabs-${c}-"),title=is-${c}-bucket`,
+    ),
+  );
+  grants.push(...spec.project.map((role) => `${role} if None`));
+  if (spec.images) grants.push('roles/artifactregistry.writer on dyff-models');
+  grants.push(`roles/iam.workloadIdentityUser to serviceAccount:${PROJECT}.svc.id.goog[default/${account}]`);
+  return grants.sort();
+}
+
+describe('gcp IAM plan', () => {
+  const plan = buildIamPlan(options);
+
+  it('gives each account exactly the grants the notes list, nothing more', () => {
+    expect(plan.serviceAccounts.map((s) => s.name).sort()).toEqual(Object.keys(INTENDED).sort());
+    for (const account of Object.keys(INTENDED)) {
+      expect({ account, grants: grantsOf(plan, account) }).toEqual({ account, grants: intendedGrants(account) });
+    }
+    // No binding names an account outside the table.
+    const members = plan.commands.flatMap((c) => c.argv.filter((a) => a.startsWith('--member=serviceAccount:')));
+    for (const m of members) expect(Object.keys(INTENDED)).toContain(/[:[/]([a-z0-9-]+)[@\]]/.exec(m)?.[1]);
+  });
+
+  it.skipIf(!existsSync(NOTES))('covers every service account the deployment notes name', async () => {
+    const notes = await readFile(NOTES, 'utf8');
+    const named = new Set<string>();
+    for (const re of [
+      /gcloud iam service-accounts create ([a-z0-9-]+)/g,
+      /kubectl create serviceaccount ([a-z0-9-]+)/g,
+      /^### `([a-z0-9-]+)` service account/gm,
+      /^- `([a-z0-9-]+)`\n\s+- Storage/gm,
+    ]) {
+      for (const m of notes.matchAll(re)) named.add(m[1]!);
+    }
+    expect(named.size).toBeGreaterThanOrEqual(14);
+    expect([...named].sort()).toEqual(plan.serviceAccounts.map((s) => s.name).sort());
+  });
+
+  it('creates each account, its Kubernetes account, and annotates it for Workload Identity', () => {
+    for (const sa of plan.serviceAccounts) {
+      const mine = plan.commands.filter((c) => c.account === sa.name).map((c) => c.argv.join(' '));
+      expect(mine).toContain(`gcloud iam service-accounts create ${sa.name} --project=${PROJECT} --display-name=dyff ${sa.name}`);
+      expect(mine).toContain(`kubectl create serviceaccount ${sa.name} --namespace=default`);
+      expect(mine).toContain(
+        `kubectl annotate serviceaccount ${sa.name} --namespace=default --overwrite iam.gke.io/gcp-service-account=${sa.name}@${PROJECT}.iam.gserviceaccount.com`,
+      );
+    }
+  });
+
+  it('follows --prefix and --namespace', () => {
+    const other = buildIamPlan({ project: 'p1', prefix: 'acme', namespace: 'eval' });
+    const text = JSON.stringify(other.commands);
+    expect(text).toContain('projects/_/buckets/acme-datasets-');
+    expect(text).not.toContain('alignmentlabs');
+    expect(text).toContain('serviceAccount:p1.svc.id.goog[eval/model-runner]');
+    expect(text).toContain('--namespace=eval');
+  });
+
+  it('the shell script passes every argument to gcloud and kubectl exactly as planned', async () => {
+    // Stand-ins for gcloud and kubectl record their arguments; "describe"/"get" fail, so everything is created.
+    const dir = await mkdtemp(join(tmpdir(), 'dyff-plan-'));
+    try {
+      const log = join(dir, 'calls');
+      for (const tool of ['gcloud', 'kubectl']) {
+        await writeFile(
+          join(dir, tool),
+          `#!/bin/sh\ncase "$*" in *" describe "*|"get "*) exit 1;; esac\n{ printf '%s' "${tool}"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >>"${log}"\n`,
+        );
+        await chmod(join(dir, tool), 0o755);
+      }
+      await writeFile(join(dir, 'plan.sh'), planToShell(plan));
+      await promisify(execFile)('bash', [join(dir, 'plan.sh')], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+      const calls = (await readFile(log, 'utf8')).trimEnd().split('\n').map((l) => l.split('\x1f'));
+      expect(calls).toEqual(plan.commands.map((c) => c.argv));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('dyffctl gcp plan prints the plan from flags or config, and needs a project', async () => {
+    const run = async (...args: string[]) => {
+      const program = new Command('dyffctl').exitOverride();
+      registerGcpCommands(program, { loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }) });
+      let out = '';
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        out += chunk.toString();
+        return true;
+      });
+      try {
+        await program.parseAsync(args, { from: 'user' });
+      } finally {
+        spy.mockRestore();
+      }
+      return out;
+    };
+    const json = JSON.parse(
+      await run('gcp', 'plan', '--project', PROJECT, '--prefix', 'alignmentlabs', '--namespace', 'default', '--format', 'json'),
+    ) as IamPlan;
+    expect(json).toEqual(plan);
+    const shell = await run('gcp', 'plan', '--project', PROJECT);
+    expect(shell).toContain(`'--condition=expression=resource.name.startsWith("projects/_/buckets/dyff-models-"),title=is-models-bucket'`);
+    expect(shell).toContain('--namespace=dyff');
+    await expect(run('gcp', 'plan')).rejects.toMatchObject({ type: 'InvalidSpec', message: expect.stringContaining('--project') });
+  });
+});
