@@ -47,6 +47,7 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 cd "$MOD_DIR"
 
 # One `go build` for everything: the shared dependency graph compiles once.
+set +e
 /usr/bin/time -v -o "$OUT/build.time" \
   nice -n 15 go build -trimpath -ldflags "$LDFLAGS" -o "$BIN/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
@@ -55,8 +56,9 @@ cd "$MOD_DIR"
     go.etcd.io/etcd/server/v3 \
   2>&1 | tee "$OUT/build.log"
 status=${PIPESTATUS[0]}
-# The etcd main package is the module root, so the binary is named after its last element.
-[[ -x "$BIN/v3" ]] && mv -f "$BIN/v3" "$BIN/etcd"
+set -e
+# The etcd main package is the module root go.etcd.io/etcd/server/v3, so Go names the binary "server".
+if [[ -x "$BIN/server" ]]; then mv -f "$BIN/server" "$BIN/etcd"; fi
 
 {
   echo "k8s=${K8S_VERSION} etcd=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3) go=$(go env GOVERSION)"

@@ -24,7 +24,7 @@ export interface FetchDataInput {
 }
 
 /** Files fetched at once: enough to hide latency, few enough not to hammer a source. */
-const CONCURRENCY = 4;
+const CONCURRENCY = 16;
 
 /**
  * The fetch-data step: copies every file of a data source into the object store, verified, then writes the

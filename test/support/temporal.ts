@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
+import type { createActivities } from '../../src/activities/index.js';
 import type { Adapters } from '../../src/adapters/index.js';
 import { createAdapters } from '../../src/adapters/index.js';
 import type { Config } from '../../src/config.js';

@@ -64,7 +64,7 @@ function grantsOf(plan: IamPlan, account: string): string[] {
   for (const { argv } of plan.commands) {
     const line = argv.join(' ');
     if (line.startsWith('gcloud projects add-iam-policy-binding') && argv.includes(member)) {
-      expect(argv[4]).toBe(PROJECT);
+      expect(argv[3]).toBe(PROJECT);
       const role = argv.find((a) => a.startsWith('--role='))!.slice(7);
       const condition = argv.find((a) => a.startsWith('--condition='))!.slice(12);
       grants.push(`${role} if ${condition}`);

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
+import { DYFFCTL, until } from '../support/worker-process.js';
+
+let dataHome: string;
+beforeAll(async () => {
+  dataHome = await mkdtemp(join(tmpdir(), 'dyff-dev-'));
+});
+afterAll(() => rm(dataHome, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Start `dyffctl dev`, wait for its worker, check the UI and search attributes, then Ctrl-C it. */
+async function devSession(): Promise<string[]> {
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [DYFFCTL, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DYFF_DATA_HOME: dataHome, DYFF_CONFIG: join(dataHome, 'none.yaml') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  try {
+    await until('the dev worker to poll', async () => out.includes('worker polling'), 90_000);
+    const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
+    expect(ui.status).toBe(200);
+    const conn = await Connection.connect({ address: `127.0.0.1:${port}` });
+    const { customAttributes } = await conn.operatorService.listSearchAttributes({ namespace: 'default' });
+    await conn.close();
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    // The server went down with it.
+    await expect(Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' })).rejects.toThrow();
+    return Object.keys(customAttributes ?? {});
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** A database made by a plain dev server, which knows nothing of this project's search attributes. */
+async function plainDatabase(): Promise<void> {
+  const port = await freePort();
+  const cli = await resolveTemporalCli();
+  const child = spawn(cli!, ['server', 'start-dev', '--headless', '--port', String(port), '--db-filename', join(dataHome, 'temporal.db')], {
+    stdio: 'ignore',
+  });
+  await until('the plain server', async () => {
+    try {
+      const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' });
+      const { customAttributes } = await c.operatorService.listSearchAttributes({ namespace: 'default' });
+      await c.close();
+      expect(Object.keys(customAttributes ?? {})).not.toContain('DyffKind');
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  child.kill('SIGINT');
+  await new Promise((r) => child.once('exit', r));
+}
+
+it('dyffctl dev serves Temporal and its UI, registers the search attributes on an existing database, and Ctrl-C stops both', { timeout: 180_000 }, async () => {
+  await plainDatabase();
+  const attributes = await devSession();
+  expect(attributes).toEqual(expect.arrayContaining(['DyffKind', 'DyffAccount', 'DyffEntityId', 'DyffStatus']));
+  // Again on the same database: registering is idempotent.
+  expect(await devSession()).toEqual(expect.arrayContaining(['DyffKind', 'DyffStatus']));
+});
