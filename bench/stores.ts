@@ -70,12 +70,25 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-stores-'));
   const [gcs, datastore] = await Promise.all([startFakeGcs(), startDatastoreEmulator()]);
   const sqlite = new SqliteEntityStore({ path: join(dir, 'entities.db') });
-  const ds = new DatastoreEntityStore({ projectId: datastore.projectId, apiEndpoint: datastore.endpoint, namespace: 'bench' });
+  const ds = new DatastoreEntityStore({
+    projectId: datastore.projectId,
+    apiEndpoint: datastore.endpoint,
+    namespace: 'bench',
+  });
   const fs = new FilesystemObjectStore({ root: join(dir, 'objects') });
   const bucket = `dyff-outputs-${newId().slice(0, 16)}`;
   await new Storage({ apiEndpoint: gcs.endpoint, projectId: 'dyff-bench' }).createBucket(bucket);
-  const gcsStore = new GcsObjectStore({ buckets: { outputs: bucket }, apiEndpoint: gcs.endpoint, projectId: 'dyff-bench' });
-  const results = { sqlite: [] as number[], datastore: [] as number[], fs: [] as number[], gcs: [] as number[] };
+  const gcsStore = new GcsObjectStore({
+    buckets: { outputs: bucket },
+    apiEndpoint: gcs.endpoint,
+    projectId: 'dyff-bench',
+  });
+  const results = {
+    sqlite: [] as number[],
+    datastore: [] as number[],
+    fs: [] as number[],
+    gcs: [] as number[],
+  };
   try {
     // Warm-up: JIT in node and in the emulator's JVM, connection set-up.
     const warm = WARMUP_SECONDS;
@@ -100,7 +113,10 @@ async function main(): Promise<void> {
     await Promise.all([gcs.stop(), datastore.stop()]);
     await rm(dir, { recursive: true, force: true });
   }
-  const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)])) as Record<keyof typeof results, number>;
+  const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)])) as Record<
+    keyof typeof results,
+    number
+  >;
   console.log(`entity store: status transitions/s, sequential (median of ${ROUNDS} rounds of ${SECONDS}s)`);
   console.log(`  sqlite     ${fmt(m.sqlite)}`);
   console.log(`  datastore  ${fmt(m.datastore)}  (emulator on loopback)`);

@@ -5,20 +5,30 @@
 import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import type { SessionRunner } from '../ports/session-runner.js';
 import { createDatasetActivities } from './datasets.js';
 import { createEntityActivities } from './entities.js';
+import { createLookupActivities } from './lookups.js';
 import { createStepActivities } from './run-step.js';
+import { createSessionActivities } from './sessions.js';
 
 export interface ActivityDeps {
   entityStore: EntityStore;
   objectStore: ObjectStore;
   jobRunner: JobRunner;
+  sessionRunner?: SessionRunner;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
   ...createEntityActivities(deps.entityStore),
   ...createStepActivities(deps.jobRunner, deps.objectStore),
   ...createDatasetActivities(deps.objectStore),
+  ...createLookupActivities(deps.entityStore, deps.objectStore),
+  ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
+});
+
+const missingSessionRunner = new Proxy({} as SessionRunner, {
+  get: () => () => Promise.reject(new Error('this worker has no session runner configured')),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

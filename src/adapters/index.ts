@@ -8,17 +8,21 @@ import { configEnv } from '../config.js';
 import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import type { SessionRunner } from '../ports/session-runner.js';
 import { LocalProcessJobRunner } from './job-runner/local-process.js';
+import { LocalSessionRunner } from './session-runner/local-process.js';
 
 export interface Adapters {
   entityStore: EntityStore;
   objectStore: ObjectStore;
   jobRunner: JobRunner;
+  sessionRunner: SessionRunner;
   close(): Promise<void>;
 }
 
 /** The program a local job runs: this project's CLI, `dyffctl step …`. */
-export const STEP_COMMAND = [process.execPath, resolve(import.meta.dirname, '../../bin/dyffctl.mjs'), 'step'];
+export const DYFFCTL_COMMAND = [process.execPath, resolve(import.meta.dirname, '../../bin/dyffctl.mjs')];
+export const STEP_COMMAND = [...DYFFCTL_COMMAND, 'step'];
 
 export async function createObjectStore(config: Config): Promise<ObjectStore> {
   switch (config.objectStore) {
@@ -74,18 +78,25 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
   }
 }
 
+export async function createSessionRunner(config: Config): Promise<SessionRunner> {
+  // Sessions follow the job runner: local processes, or (kubernetes) Deployments.
+  return new LocalSessionRunner({ root: join(config.dataHome, 'sessions'), command: DYFFCTL_COMMAND, env: configEnv(config) });
+}
+
 export async function createAdapters(config: Config): Promise<Adapters> {
-  const [entityStore, objectStore, jobRunner] = await Promise.all([
+  const [entityStore, objectStore, jobRunner, sessionRunner] = await Promise.all([
     createEntityStore(config),
     createObjectStore(config),
     createJobRunner(config),
+    createSessionRunner(config),
   ]);
   return {
     entityStore,
     objectStore,
     jobRunner,
+    sessionRunner,
     async close() {
-      await Promise.all([entityStore.close(), jobRunner.close()]);
+      await Promise.all([entityStore.close(), jobRunner.close(), sessionRunner.close()]);
     },
   };
 }

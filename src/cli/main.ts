@@ -17,8 +17,10 @@ async function main(argv: string[]): Promise<number> {
   const { registerEntityCommands } = await import('./commands/entities.js');
   const { registerServerCommands } = await import('./commands/servers.js');
   const { registerDemoCommand } = await import('./commands/demo.js');
+  const { registerPipelineCommands } = await import('./commands/pipelines.js');
   registerServerCommands(program);
   registerEntityCommands(program);
+  registerPipelineCommands(program);
   registerDemoCommand(program);
   program.command('step <name>').description('run a step program (what a job runs): fetch-data, ingest-dataset');
   try {

@@ -2,11 +2,12 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { DyffError, ErrorType } from './errors.js';
 import type { EntityKind } from './kinds.js';
+import { PipelineSpec } from './pipeline.js';
 import { ManifestHeader, SPEC_OF_KIND } from './specs.js';
 
 /** A validated manifest: what `dyffctl create -f` submits. */
-export interface Manifest<S = unknown> {
-  kind: EntityKind;
+export interface Manifest<S = unknown, K extends string = EntityKind> {
+  kind: K;
   account: string;
   metadata: { name?: string; labels: Record<string, string>; annotations: Record<string, string> };
   spec: S;
@@ -35,6 +36,33 @@ export function validateManifest(doc: unknown, source = 'manifest'): Manifest {
   if (!spec.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
   return {
     kind,
+    account,
+    metadata: { name: metadata?.name, labels: metadata?.labels ?? {}, annotations: metadata?.annotations ?? {} },
+    spec: spec.data,
+  };
+}
+
+export function parseYamlDocument(text: string, source: string): unknown {
+  try {
+    return parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/** A `kind: Pipeline` manifest: the whole lifecycle in one spec. */
+export function parsePipelineManifest(text: string, source = 'manifest'): Manifest<PipelineSpec, 'Pipeline'> {
+  const doc = parseYamlDocument(text, source) as Record<string, unknown> | null;
+  if (!doc || typeof doc !== 'object' || doc.kind !== 'Pipeline') {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: kind: expected Pipeline`);
+  }
+  const head = ManifestHeader.omit({ kind: true }).safeParse(doc);
+  if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
+  const spec = PipelineSpec.safeParse(doc.spec);
+  if (!spec.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+  const { account, metadata } = head.data;
+  return {
+    kind: 'Pipeline',
     account,
     metadata: { name: metadata?.name, labels: metadata?.labels ?? {}, annotations: metadata?.annotations ?? {} },
     spec: spec.data,

@@ -3,7 +3,9 @@ import { z } from 'zod';
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
 // A missing field reads "required" rather than zod's "expected string, received undefined".
-z.config({ customError: (iss) => (iss.input === undefined && iss.code === 'invalid_type' ? 'required' : undefined) });
+z.config({
+  customError: (iss) => (iss.input === undefined && iss.code === 'invalid_type' ? 'required' : undefined),
+});
 
 const httpUrl = z
   .string({ error: 'expected a URL string' })
@@ -87,7 +89,22 @@ export type DatasetSpec = z.infer<typeof DatasetSpec>;
 export const ModelSpec = z.strictObject({
   source: z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('local'), path: z.string().min(1) }),
-    z.strictObject({ kind: z.literal('urls'), urls: z.array(httpUrl).min(1) }),
+    z.strictObject({
+      kind: z.literal('urls'),
+      /** A URL, or a URL with the file name to store it under and a checksum to verify. */
+      urls: z
+        .array(
+          z.union([
+            httpUrl,
+            z.strictObject({
+              url: httpUrl,
+              path: z.string().min(1).optional(),
+              checksum: Checksums.optional(),
+            }),
+          ]),
+        )
+        .min(1),
+    }),
     z.strictObject({
       kind: z.literal('huggingFaceHub'),
       repoID: z.string().regex(/^[\w.-]+\/[\w.-]+$/, { error: 'expected owner/name' }),
@@ -125,6 +142,9 @@ export const InferenceServiceSpec = z.strictObject({
 export const EvaluationSpec = z.strictObject({
   dataset: entityId,
   inferenceService: entityId,
+  /** Only evaluate rows whose split column has this value. */
+  split: z.string().optional(),
+  splitColumn: z.string().default('split'),
   replications: z.number().int().positive().default(1),
   workersPerReplica: z.number().int().positive().default(4),
   client: z
@@ -148,9 +168,26 @@ export const EvaluationSpec = z.strictObject({
 
 export const ReportSpec = z.strictObject({
   evaluation: entityId,
-  rubric: z.string().min(1),
+  /** classification.accuracy | classification.topKAccuracy | text.exactMatch */
+  rubric: z.enum(['classification.accuracy', 'classification.topKAccuracy', 'text.exactMatch']),
+  /** Rubric options: labelColumn (dataset), predictionField (response), k. */
+  parameters: z
+    .strictObject({
+      labelColumn: z.string().default('label'),
+      predictionField: z.string().default('label'),
+      k: z.number().int().positive().default(1),
+      /** Only score dataset rows whose split column has this value (e.g. test). */
+      split: z.string().optional(),
+      splitColumn: z.string().default('split'),
+    })
+    .prefault({}),
   modules: z.array(entityId).optional(),
 });
+export type ReportSpec = z.infer<typeof ReportSpec>;
+
+export type EvaluationSpec = z.infer<typeof EvaluationSpec>;
+export type ModelSpec = z.infer<typeof ModelSpec>;
+export type InferenceServiceSpec = z.infer<typeof InferenceServiceSpec>;
 
 export const AuditSpec = z.strictObject({ auditProcedure: entityId, inferenceService: entityId });
 

@@ -37,6 +37,7 @@ export const REASONS = [
   'WaitingForModel',
   'NoSuchEvaluation',
   'WaitingForEvaluation',
+  'ReportFailed',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

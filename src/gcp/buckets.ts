@@ -25,7 +25,10 @@ export interface BucketsTarget {
 
 export function storageFor(target: BucketsTarget): Storage {
   if (!target.projectId && !target.apiEndpoint) {
-    throw new DyffError('InvalidSpec', 'no GCP project: pass --project or set gcs.projectId (DYFF_GCS_PROJECT)');
+    throw new DyffError(
+      'InvalidSpec',
+      'no GCP project: pass --project or set gcs.projectId (DYFF_GCS_PROJECT)',
+    );
   }
   return new Storage({
     // A fixed project for an emulator, so that the client never looks one up on the GCE metadata server.
@@ -36,7 +39,10 @@ export function storageFor(target: BucketsTarget): Storage {
 
 export function checkCategory(category: string): Category {
   if (!(CATEGORIES as readonly string[]).includes(category)) {
-    throw new DyffError('InvalidSpec', `unknown category ${JSON.stringify(category)}; one of: ${CATEGORIES.join(', ')}`);
+    throw new DyffError(
+      'InvalidSpec',
+      `unknown category ${JSON.stringify(category)}; one of: ${CATEGORIES.join(', ')}`,
+    );
   }
   return category as Category;
 }
@@ -44,7 +50,11 @@ export function checkCategory(category: string): Category {
 /** Bucket names allow lowercase letters, digits and dashes, 3-63 characters. */
 export function checkPrefix(prefix: string): void {
   const longest = Math.max(...CATEGORIES.map((c) => c.length));
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(prefix) || prefix.startsWith('goog') || prefix.length + longest + 18 > 63) {
+  if (
+    !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(prefix) ||
+    prefix.startsWith('goog') ||
+    prefix.length + longest + 18 > 63
+  ) {
     throw new DyffError(
       'InvalidSpec',
       `invalid bucket prefix ${JSON.stringify(prefix)}: lowercase letters, digits and inner dashes, not starting with "goog", at most ${63 - longest - 18} characters`,
@@ -52,7 +62,11 @@ export function checkPrefix(prefix: string): void {
   }
 }
 
-export function bucketName(prefix: string, category: Category, token = randomBytes(8).toString('hex')): string {
+export function bucketName(
+  prefix: string,
+  category: Category,
+  token = randomBytes(8).toString('hex'),
+): string {
   return `${prefix}-${category}-${token}`;
 }
 
@@ -70,7 +84,11 @@ export function bucketCreateOptions(category: Category, location: string): Creat
 }
 
 /** Buckets in the project whose name starts with `<prefix>-<category>-`, sorted by name. */
-export async function findCategoryBuckets(storage: Storage, prefix: string, category: Category): Promise<string[]> {
+export async function findCategoryBuckets(
+  storage: Storage,
+  prefix: string,
+  category: Category,
+): Promise<string[]> {
   const start = `${prefix}-${category}-`;
   const [buckets] = await storage.getBuckets({ prefix: start, autoPaginate: true });
   // Filter here as well: not every server (fake-gcs-server among them) honours `prefix`.
@@ -167,7 +185,8 @@ export async function listCategoryBuckets(opts: {
   const rows: BucketRow[] = [];
   for (const category of CATEGORIES) {
     const configured = opts.configured[category];
-    if (configured !== undefined) rows.push({ category, bucket: configured, configured: true, exists: names.has(configured) });
+    if (configured !== undefined)
+      rows.push({ category, bucket: configured, configured: true, exists: names.has(configured) });
     const pattern = new RegExp(`^${escapeRegExp(opts.target.prefix)}-${category}-`);
     for (const name of [...names].filter((n) => pattern.test(n) && n !== configured).sort()) {
       rows.push({ category, bucket: name, configured: false, exists: true });
@@ -182,8 +201,15 @@ export async function recordBucket(configFile: string, category: Category, bucke
   if (doc.errors.length > 0) {
     throw new DyffError('InvalidSpec', `${configFile}: not valid YAML (${doc.errors[0]!.message})`);
   }
-  if (doc.contents === null) doc.contents = doc.createNode({});
-  doc.setIn(['gcs', 'buckets', category], bucket);
+  try {
+    doc.setIn(['gcs', 'buckets', category], bucket);
+  } catch (err) {
+    // e.g. `gcs: null`: a key on the path that holds no map.
+    throw new DyffError(
+      'InvalidSpec',
+      `${configFile}: cannot set gcs.buckets.${category} (${(err as Error).message})`,
+    );
+  }
   // Write beside and rename: a crash never leaves a half-written config.
   const tmp = `${configFile}.${process.pid}.tmp`;
   await writeFile(tmp, doc.toString());

@@ -173,28 +173,54 @@ export function buildIamPlan(opts: PlanOptions): IamPlan {
 
     add(
       'create',
-      ['gcloud', 'iam', 'service-accounts', 'create', sa.name, `--project=${project}`, `--display-name=dyff ${sa.name}`],
+      [
+        'gcloud',
+        'iam',
+        'service-accounts',
+        'create',
+        sa.name,
+        `--project=${project}`,
+        `--display-name=dyff ${sa.name}`,
+      ],
       ['gcloud', 'iam', 'service-accounts', 'describe', email, `--project=${project}`],
     );
     for (const { role, categories } of sa.storage) {
       for (const category of categories) {
         const { expression, title } = bucketCondition(prefix, category);
         add('storage', [
-          'gcloud', 'projects', 'add-iam-policy-binding', project,
-          `--member=${member}`, `--role=${role}`, `--condition=expression=${expression},title=${title}`,
+          'gcloud',
+          'projects',
+          'add-iam-policy-binding',
+          project,
+          `--member=${member}`,
+          `--role=${role}`,
+          `--condition=expression=${expression},title=${title}`,
         ]);
       }
     }
     for (const role of sa.project) {
       // `None` says "unconditional" explicitly; without it gcloud prompts once the policy has conditions.
       add('project', [
-        'gcloud', 'projects', 'add-iam-policy-binding', project, `--member=${member}`, `--role=${role}`, '--condition=None',
+        'gcloud',
+        'projects',
+        'add-iam-policy-binding',
+        project,
+        `--member=${member}`,
+        `--role=${role}`,
+        '--condition=None',
       ]);
     }
     if (sa.pushesImages) {
       add('images', [
-        'gcloud', 'artifacts', 'repositories', 'add-iam-policy-binding', repository,
-        `--project=${project}`, `--location=${location}`, `--role=${ROLES.artifactWriter}`, `--member=${member}`,
+        'gcloud',
+        'artifacts',
+        'repositories',
+        'add-iam-policy-binding',
+        repository,
+        `--project=${project}`,
+        `--location=${location}`,
+        `--role=${ROLES.artifactWriter}`,
+        `--member=${member}`,
       ]);
     }
     add(
@@ -203,11 +229,22 @@ export function buildIamPlan(opts: PlanOptions): IamPlan {
       ['kubectl', 'get', 'serviceaccount', sa.name, `--namespace=${namespace}`],
     );
     add('workload-identity', [
-      'gcloud', 'iam', 'service-accounts', 'add-iam-policy-binding', email,
-      `--project=${project}`, `--role=${ROLES.workloadIdentityUser}`, `--member=${workloadIdentityMember}`,
+      'gcloud',
+      'iam',
+      'service-accounts',
+      'add-iam-policy-binding',
+      email,
+      `--project=${project}`,
+      `--role=${ROLES.workloadIdentityUser}`,
+      `--member=${workloadIdentityMember}`,
     ]);
     add('annotate', [
-      'kubectl', 'annotate', 'serviceaccount', sa.name, `--namespace=${namespace}`, '--overwrite',
+      'kubectl',
+      'annotate',
+      'serviceaccount',
+      sa.name,
+      `--namespace=${namespace}`,
+      '--overwrite',
       `iam.gke.io/gcp-service-account=${email}`,
     ]);
     return { ...sa, email, workloadIdentityMember };

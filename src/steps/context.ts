@@ -81,7 +81,9 @@ export function createStepLog(opts: StepLogOptions): StepLog {
     chain = chain.then(() =>
       opts.objectStore.append(opts.category, key, text).catch((err: unknown) => {
         // Losing a log line must not fail the step; say so where someone will see it.
-        process.stderr.write(`warn: could not append to ${opts.category}/${key}: ${(err as Error).message}\n`);
+        process.stderr.write(
+          `warn: could not append to ${opts.category}/${key}: ${(err as Error).message}\n`,
+        );
       }),
     );
     return chain;

@@ -34,15 +34,21 @@ const shardName = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
  * `_index_` → object store → manifest, last. A rerun rewrites the same shard names and removes shards an earlier
  * attempt wrote beyond the new count.
  */
-export async function ingestDataset(ctx: StepContext, { id, ingest }: IngestDatasetInput): Promise<DatasetManifest> {
-  const { log, objectStore: store, signal } = ctx;
+export async function ingestDataset(
+  ctx: StepContext,
+  { id, ingest }: IngestDatasetInput,
+): Promise<DatasetManifest> {
+  const { log, signal } = ctx;
   const raw = await readRawManifest(ctx, id);
   const included = matcher(ingest.include);
   const chosen = raw.files.filter((f) => included(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
   if (chosen.length === 0) {
     throw invalidInput(`spec.ingest.include: no raw file matches ${JSON.stringify(ingest.include)}`);
   }
-  const format = resolveFormat(ingest.format, chosen.map((f) => f.path));
+  const format = resolveFormat(
+    ingest.format,
+    chosen.map((f) => f.path),
+  );
   log.info(`ingest ${chosen.length} ${format} file(s) from rawdata/${id}/files/`);
 
   const scratch = join(ctx.workDir, id);
@@ -86,8 +92,11 @@ async function writeDataset(
   for (let i = 0; i < shardCount; i++) {
     signal?.throwIfAborted();
     const local = join(shardDir, shardName(i));
-    const where = shardCount === 1 ? '' : ` WHERE rowid >= ${i * shardRows} AND rowid < ${(i + 1) * shardRows}`;
-    await connection.run(`COPY (SELECT ${select} FROM staged${where}) TO ${quotedString(local)} (FORMAT parquet)`);
+    const where =
+      shardCount === 1 ? '' : ` WHERE rowid >= ${i * shardRows} AND rowid < ${(i + 1) * shardRows}`;
+    await connection.run(
+      `COPY (SELECT ${select} FROM staged${where}) TO ${quotedString(local)} (FORMAT parquet)`,
+    );
     const path = `data/${shardName(i)}`;
     const info = await store.put('datasets', `${id}/${path}`, createReadStream(local));
     await rm(local);
@@ -100,7 +109,13 @@ async function writeDataset(
     await store.delete('datasets', stale.key);
     log.info(`remove ${stale.key} (from an earlier attempt)`);
   }
-  const manifest: DatasetManifest = { rowCount, artifacts, schema, ingest, createdAt: new Date().toISOString() };
+  const manifest: DatasetManifest = {
+    rowCount,
+    artifacts,
+    schema,
+    ingest,
+    createdAt: new Date().toISOString(),
+  };
   await store.put('datasets', manifestKey(id), JSON.stringify(manifest, null, 2), {
     contentType: 'application/json',
   });
@@ -142,7 +157,13 @@ async function materialize(
   for (const f of files) {
     const key = rawFileKey(id, f.path);
     const inPlace = store.localPath?.('rawdata', key);
-    if (inPlace !== undefined && (await access(inPlace).then(() => true, () => false))) {
+    if (
+      inPlace !== undefined &&
+      (await access(inPlace).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       out.push({ path: f.path, local: inPlace, size: f.size });
       continue;
     }
@@ -152,7 +173,10 @@ async function materialize(
       await pipeline(await store.get('rawdata', key), createWriteStream(local), { signal: ctx.signal });
     } catch (err) {
       if (!(err instanceof DyffError && err.type === ErrorType.NotFound)) throw err;
-      throw invalidInput(`rawdata/${key} is in the manifest but missing: fetch the data again`, ErrorType.NotFound);
+      throw invalidInput(
+        `rawdata/${key} is in the manifest but missing: fetch the data again`,
+        ErrorType.NotFound,
+      );
     }
     out.push({ path: f.path, local, size: f.size });
   }

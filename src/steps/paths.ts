@@ -18,7 +18,8 @@ export function unsafePathReason(p: string): string | undefined {
 /** Throws an exit-2 error naming the file and where it came from. */
 export function assertSafePath(p: string, origin: string): string {
   const reason = unsafePathReason(p);
-  if (reason) throw invalidInput(`${origin}: refusing file name ${JSON.stringify(p)}: ${reason} (path traversal?)`);
+  if (reason)
+    throw invalidInput(`${origin}: refusing file name ${JSON.stringify(p)}: ${reason} (path traversal?)`);
   return p;
 }
 

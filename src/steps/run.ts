@@ -39,19 +39,28 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
     write(`error: unknown step ${JSON.stringify(name)}; known steps: ${Object.keys(STEPS).join(', ')}`);
     return EXIT_INVALID_INPUT;
   }
-  let args: { id?: string; spec?: string; 'work-dir'?: string };
+  let args: { id?: string; spec?: string; 'work-dir'?: string } & Record<string, string | undefined>;
   try {
-    args = parseArgs({ args: argv, options: ARGS, strict: true, allowPositionals: false }).values;
+    // A step may take options of its own (e.g. report's --dataset); they reach it as strings.
+    const options = { ...ARGS, ...step.options };
+    args = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof args;
   } catch (err) {
     write(`error: ${errorMessage(err)}; usage: dyffctl step ${name} --id <entityId> --spec '<json>'`);
     return EXIT_INVALID_INPUT;
   }
   if (!args.id || !entityId.safeParse(args.id).success) {
-    write(`error: --id: expected an entity id (32 lowercase hex digits), got ${JSON.stringify(args.id ?? '')}`);
+    write(
+      `error: --id: expected an entity id (32 lowercase hex digits), got ${JSON.stringify(args.id ?? '')}`,
+    );
     return EXIT_INVALID_INPUT;
   }
 
-  const log = createStepLog({ objectStore: deps.objectStore, category: step.logCategory, id: args.id, write });
+  const log = createStepLog({
+    objectStore: deps.objectStore,
+    category: step.logCategory,
+    id: args.id,
+    write,
+  });
   const spec = parseSpec(args.spec, step.spec);
   if (!spec.ok) {
     log.error(spec.error);
@@ -79,6 +88,7 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
       },
       args.id,
       spec.value,
+      args,
     );
     log.info(`${name} ${args.id}: done`);
     code = EXIT_OK;

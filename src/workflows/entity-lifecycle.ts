@@ -6,8 +6,12 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { Entity } from '../domain/entity.js';
+import type { EntityKind } from '../domain/kinds.js';
+import { isTerminal } from '../domain/status.js';
 import type { Activities, RunStepInput, RunStepOutput } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import { jobName } from '../domain/naming.js';
@@ -24,7 +28,7 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: [...NON_RETRYABLE],
 };
 
-const state = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+export const state = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
 const steps = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
   // A dead worker is noticed within this long, and a new one adopts the running job.
@@ -47,6 +51,16 @@ export class StageFailure extends Error {
 
 const MAX_TRIES = 3;
 
+/** What every entity workflow takes: the entity's id and manifest fields. */
+export interface EntityInput<S> {
+  id: string;
+  account: string;
+  name?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  spec: S;
+}
+
 /**
  * The shared shape of every entity workflow: status kept in the store, the UI's search attributes and the status
  * query kept current, steps run as jobs with a try counter, and the Error/Terminated endings.
@@ -68,6 +82,42 @@ export class EntityLifecycle {
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details });
     Object.assign(this.view, { status: to, reason, message });
     upsertSearchAttributes([{ key: DyffStatus, value: to }]);
+  }
+
+  /** Record the entity (idempotent) from the workflow input. */
+  async create(kind: EntityKind, input: EntityInput<unknown>, extraLabels: Record<string, string> = {}): Promise<void> {
+    await state.createEntity({
+      id: this.id,
+      kind,
+      account: input.account,
+      name: input.name,
+      labels: { ...input.labels, ...extraLabels },
+      annotations: input.annotations,
+      spec: input.spec,
+    });
+  }
+
+  /**
+   * Wait until a dependency is Ready/Complete. Missing → `missing` reason; failed → FailedDependency. While it is
+   * still being made, the entity stays Created with reason UnsatisfiedDependency and checks again with backoff.
+   */
+  async requireReady(depId: string, missing: Reason): Promise<Entity> {
+    let delayMs = 500;
+    for (;;) {
+      const dep = await state.getEntity({ id: depId });
+      if (!dep) throw new StageFailure(missing, `dependency ${depId} does not exist`);
+      if (dep.status === 'Ready' || dep.status === 'Complete') {
+        if (this.view.reason === 'UnsatisfiedDependency') this.view.reason = undefined;
+        return dep;
+      }
+      if (isTerminal(dep.status)) {
+        throw new StageFailure('FailedDependency', `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`);
+      }
+      this.view.reason = 'UnsatisfiedDependency';
+      this.view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
+      await sleep(delayMs);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
   }
 
   /** Run one step as a job; a job lost without an exit code (not a step failure) is tried again under a new name. */

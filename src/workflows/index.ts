@@ -1,5 +1,11 @@
-/** Workflows registered on the worker. Each workflow id is its entity id: `dataset-<id>`. */
+/** Workflows registered on the worker. Each workflow id is its entity id: `dataset-<id>`, `pipeline-<id>`, … */
 export { datasetWorkflow } from './dataset.js';
 export type { DatasetWorkflowInput, DatasetWorkflowResult } from './dataset.js';
+export { modelWorkflow } from './model.js';
+export { inferenceServiceWorkflow } from './inference-service.js';
+export { evaluationWorkflow } from './evaluation.js';
+export { reportWorkflow } from './report.js';
+export { pipelineWorkflow, pipelineQuery } from './pipeline.js';
+export type { PipelineView } from './pipeline.js';
 export { statusQuery } from './messages.js';
 export type { StatusView } from './messages.js';

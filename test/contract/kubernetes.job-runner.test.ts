@@ -31,7 +31,7 @@ describe.skipIf(skipK8s)('kubernetes', () => {
       capabilities: { logs: true, env: true },
       // Someone runs `kubectl delete job` behind the runner's back.
       vanish: async (name: string) => {
-        await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
+        await batch.deleteNamespacedJob({ name, namespace, body: { propagationPolicy: 'Background' } });
       },
     };
   });

@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
  *   const ds = await startDatastoreEmulator();   // ds.endpoint = 127.0.0.1:<port>
  *   … await gcs.stop(); await ds.stop();
  *
- * Both wait for the server's own "started" line and then for one answered request, so no test races the start.
+ * Each resolves once its server answers a request (the emulator also after its own "running" line), and rejects
+ * with the server's output when it exits first, so no test races the start.
  */
 
 export const FAKE_GCS_SCRIPT = 'scripts/tools/fake-gcs-server.sh';
@@ -110,7 +111,12 @@ export async function startDatastoreEmulator(): Promise<Emulator & { projectId: 
   const endpoint = `127.0.0.1:${port}`;
   const stop = () => stopTree(child);
   try {
-    await waitReady(child, 'cloud datastore emulator', /Dev App Server is now running|health check endpoint/, `http://${endpoint}/`);
+    await waitReady(
+      child,
+      'cloud datastore emulator',
+      /Dev App Server is now running|health check endpoint/,
+      `http://${endpoint}/`,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -125,7 +131,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -134,7 +142,12 @@ export async function freePort(): Promise<number> {
  * Resolves once `line` appears in the output (when given) and `probe` answers; rejects with the output when the
  * process exits first or the start takes longer than a minute.
  */
-async function waitReady(child: ChildProcess, name: string, line: RegExp | undefined, probe: string): Promise<void> {
+async function waitReady(
+  child: ChildProcess,
+  name: string,
+  line: RegExp | undefined,
+  probe: string,
+): Promise<void> {
   let output = '';
   let onLine: (() => void) | undefined;
   const lineSeen = new Promise<void>((r) => (onLine = r));
@@ -147,15 +160,26 @@ async function waitReady(child: ChildProcess, name: string, line: RegExp | undef
   let timer: NodeJS.Timeout | undefined;
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new Error(`${name} did not start: ${err.message}`)));
-    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? code}) before it answered:\n${output}`)));
-    timer = setTimeout(() => reject(new Error(`${name} did not answer within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${name} exited (${signal ?? code}) before it answered:\n${output}`)),
+    );
+    timer = setTimeout(
+      () => reject(new Error(`${name} did not answer within ${START_TIMEOUT_MS} ms:\n${output}`)),
+      START_TIMEOUT_MS,
+    );
   });
   failed.catch(() => {}); // after a successful start, the exit on stop() is no error
   try {
     if (line) await Promise.race([lineSeen, failed]);
     // The port may lag the log line by a moment: the probe is retried on connection errors only.
     for (;;) {
-      const answered = await Promise.race([fetch(probe).then((res) => res.ok, () => false), failed]);
+      const answered = await Promise.race([
+        fetch(probe).then(
+          (res) => res.ok,
+          () => false,
+        ),
+        failed,
+      ]);
       if (answered) return;
       await Promise.race([new Promise((r) => setTimeout(r, 100)), failed]);
     }
@@ -190,7 +214,7 @@ async function stopTree(child: ChildProcess): Promise<void> {
 
 function run(file: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((res, rej) =>
-    execFile(file, args, { maxBuffer: 1 << 20, timeout: 15 * 60_000 }, (err, stdout, stderr) =>
+    execFile(file, args, { maxBuffer: 1 << 20, timeout: 60_000 }, (err, stdout, stderr) =>
       err ? rej(new Error(`${err.message}\n${stderr}`)) : res({ stdout, stderr }),
     ),
   );

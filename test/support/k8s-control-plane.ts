@@ -100,10 +100,19 @@ export interface TestNamespace {
 export async function startNamespace(
   cp: ControlPlane,
   namespace: string,
-  opts: { rules?: FakeKubeletRule[]; nodeLabels?: Record<string, string>; serviceAccounts?: string[] } = {},
+  opts: {
+    rules?: FakeKubeletRule[];
+    nodeLabels?: Record<string, string>;
+    serviceAccounts?: string[];
+    namespaceLabels?: Record<string, string>;
+    /** The namespace exists already (applied from k8s/). */
+    existing?: boolean;
+  } = {},
 ): Promise<TestNamespace> {
   const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  // Enforcing the restricted Pod Security profile proves the step pods' security context passes it.
+  const labels = { 'pod-security.kubernetes.io/enforce': 'restricted', ...opts.namespaceLabels };
+  if (!opts.existing) await core.createNamespace({ body: { metadata: { name: namespace, labels } } });
   // The ServiceAccount admission plugin refuses pods whose account does not exist. The controller manager makes
   // "default" too, but a moment later; the others are the step identities the manifests in k8s/ declare.
   const accounts = ['default', ...(opts.serviceAccounts ?? [])];

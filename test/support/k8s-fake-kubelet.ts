@@ -354,8 +354,8 @@ export class FakeKubelet {
     await this.core.deleteNamespacedPod({
       name: pod.metadata!.name!,
       namespace: this.opts.namespace,
-      gracePeriodSeconds: 0,
-      body: { preconditions: { uid: pod.metadata!.uid! } },
+      // In the body: a DeleteOptions body overrides the query parameters.
+      body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid! } },
     });
   }
 

@@ -46,7 +46,9 @@ export class DatastoreEntityStore implements EntityStore {
   constructor(opts: DatastoreEntityStoreOptions) {
     this.ds = new Datastore({
       projectId: opts.projectId,
-      ...(opts.apiEndpoint ? { apiEndpoint: opts.apiEndpoint, ...emulatorCredentials(opts.apiEndpoint) } : {}),
+      ...(opts.apiEndpoint
+        ? { apiEndpoint: opts.apiEndpoint, ...emulatorCredentials(opts.apiEndpoint) }
+        : {}),
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
     });
   }
@@ -57,10 +59,14 @@ export class DatastoreEntityStore implements EntityStore {
       const [existing] = (await tx.get(key)) as [Stored | undefined];
       if (existing) {
         if (existing.kind !== entity.kind) {
-          throw new DyffError('AlreadyExists', `id ${entity.id} already holds a ${existing.kind}, not a ${entity.kind}`, {
-            id: entity.id,
-            kind: existing.kind,
-          });
+          throw new DyffError(
+            'AlreadyExists',
+            `id ${entity.id} already holds a ${existing.kind}, not a ${entity.kind}`,
+            {
+              id: entity.id,
+              kind: existing.kind,
+            },
+          );
         }
         return { result: fromStored(entity.id, existing) };
       }
@@ -116,13 +122,15 @@ export class DatastoreEntityStore implements EntityStore {
 
   async list(query: EntityQuery): Promise<Entity[]> {
     const limit = query.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw new DyffError('InvalidSpec', `invalid list limit ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new DyffError('InvalidSpec', `invalid list limit ${limit}`);
     let q = this.ds.createQuery(DATASTORE_KIND);
     if (query.kind !== undefined) q = q.filter(new PropertyFilter('kind', '=', query.kind));
     if (query.account !== undefined) q = q.filter(new PropertyFilter('account', '=', query.account));
     if (query.status !== undefined) q = q.filter(new PropertyFilter('status', '=', query.status));
     // Each label is one equality filter on the array property: Datastore matches it against any element.
-    for (const pair of labelPairs(query.labels ?? {})) q = q.filter(new PropertyFilter('labelPairs', '=', pair));
+    for (const pair of labelPairs(query.labels ?? {}))
+      q = q.filter(new PropertyFilter('labelPairs', '=', pair));
     q = q.order('creationTime', { descending: true }).limit(limit);
     const [rows] = (await this.ds.runQuery(q)) as [StoredWithKey[], unknown];
     return rows.map((row) => fromStored(keyName(row), row));

@@ -99,7 +99,7 @@ export class KubernetesSessionRunner {
       const onAbort = () => settle(new Error('waitReady aborted'));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const check = (d: V1Deployment | undefined): boolean => {
-        if (!d) return settle(new Error(`session ${name}: deployment deleted`)), true;
+        if (!d || d.metadata?.deletionTimestamp) return settle(new Error(`session ${name}: deployment deleted`)), true;
         const want = d.spec?.replicas ?? 1;
         const ready = d.status?.readyReplicas ?? 0;
         const stalled = d.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
@@ -155,7 +155,7 @@ export class KubernetesSessionRunner {
   async delete(name: string): Promise<void> {
     const namespace = this.opts.namespace;
     await Promise.all([
-      this.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Foreground' }).catch(ignore404),
+      this.apps.deleteNamespacedDeployment({ name, namespace, body: { propagationPolicy: 'Foreground' } }).catch(ignore404),
       this.core.deleteNamespacedService({ name, namespace }).catch(ignore404),
       this.net.deleteNamespacedNetworkPolicy({ name: `${name}-audit`, namespace }).catch(ignore404),
     ]);

@@ -137,7 +137,7 @@ export class KubernetesJobRunner implements JobRunner {
       await this.batch.deleteNamespacedJob({
         name,
         namespace: this.namespace,
-        propagationPolicy: this.opts.propagationPolicy,
+        body: { propagationPolicy: this.opts.propagationPolicy },
       });
     } catch (err) {
       if (!isCode(err, 404)) throw err;
@@ -188,7 +188,7 @@ export class KubernetesJobRunner implements JobRunner {
 
   async deleteJob(name: string): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ name, namespace: this.namespace, propagationPolicy: 'Background' });
+      await this.batch.deleteNamespacedJob({ name, namespace: this.namespace, body: { propagationPolicy: 'Background' } });
     } catch (err) {
       if (!isCode(err, 404)) throw err;
     }

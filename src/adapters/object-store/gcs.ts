@@ -33,8 +33,10 @@ export class GcsObjectStore implements ObjectStore {
 
   constructor(opts: GcsObjectStoreOptions) {
     this.buckets = { ...opts.buckets };
+    // Against an emulator a fixed project stands in, so that the client never asks the GCE metadata server for one.
+    const projectId = opts.projectId ?? (opts.apiEndpoint ? 'dyff-local' : undefined);
     this.storage = new Storage({
-      ...(opts.projectId ? { projectId: opts.projectId } : {}),
+      ...(projectId ? { projectId } : {}),
       ...(opts.apiEndpoint ? { apiEndpoint: opts.apiEndpoint } : {}),
     });
   }
@@ -57,7 +59,10 @@ export class GcsObjectStore implements ObjectStore {
       await pipeline(source, sink);
     } catch (err) {
       if (opts.ifNotExists && statusOf(err) === 412) {
-        throw new DyffError('AlreadyExists', `object ${this.uri(category, key)} already exists`, { category, key });
+        throw new DyffError('AlreadyExists', `object ${this.uri(category, key)} already exists`, {
+          category,
+          key,
+        });
       }
       throw this.translate(err, category, key);
     }
@@ -110,7 +115,9 @@ export class GcsObjectStore implements ObjectStore {
     if (prefix !== '') checkKey(`${prefix}x`);
     const [files] = await this.bucket(category).getFiles({ prefix, autoPaginate: true });
     // GCS lists in byte order of the UTF-8 name; sort by code unit to agree with the other stores.
-    return files.map((f) => toInfo(f.name, f.metadata)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return files
+      .map((f) => toInfo(f.name, f.metadata))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(category: Category, key: string): Promise<void> {
@@ -129,7 +136,7 @@ export class GcsObjectStore implements ObjectStore {
     const file = this.file(category, key);
     for (let attempt = 1; ; attempt++) {
       let generation = 0;
-      let current = Buffer.alloc(0);
+      let current: Buffer = Buffer.alloc(0);
       try {
         const [metadata] = await file.getMetadata();
         generation = Number(metadata.generation);
@@ -151,6 +158,8 @@ export class GcsObjectStore implements ObjectStore {
         return;
       } catch (err) {
         if (statusOf(err) !== 412 || attempt >= APPEND_ATTEMPTS) throw this.translate(err, category, key);
+        // Lost to another appender: spread the retries so that the losers do not collide again at once.
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
       }
     }
   }
@@ -167,7 +176,8 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   private bucketName(category: Category): string {
-    if (!CATEGORIES.includes(category)) throw new DyffError('InvalidSpec', `unknown category ${JSON.stringify(category)}`);
+    if (!CATEGORIES.includes(category))
+      throw new DyffError('InvalidSpec', `unknown category ${JSON.stringify(category)}`);
     const name = this.buckets[category];
     if (!name) {
       throw new DyffError(

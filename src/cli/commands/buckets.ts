@@ -25,7 +25,10 @@ export function registerBucketsCommands(program: Command, deps: { loadConfig: ty
   buckets
     .command('create')
     .description('create the bucket of a category and record it under gcs.buckets in the config file')
-    .requiredOption('--category <category>', 'rawdata, datasets, models, inferenceservices, outputs, reports, …')
+    .requiredOption(
+      '--category <category>',
+      'rawdata, datasets, models, inferenceservices, outputs, reports, …',
+    )
     .option('--prefix <prefix>', 'bucket name prefix (default: gcs.bucketPrefix)')
     .option('--location <location>', 'bucket location', DEFAULT_LOCATION)
     .option('--project <project>', 'GCP project (default: gcs.projectId)')
@@ -44,7 +47,9 @@ export function registerBucketsCommands(program: Command, deps: { loadConfig: ty
         configured: config.gcs.buckets,
         configFile: configFilePath(),
       });
-      process.stderr.write(`${result.created ? 'created' : 'exists'}: ${result.category} → gs://${result.bucket}\n`);
+      process.stderr.write(
+        `${result.created ? 'created' : 'exists'}: ${result.category} → gs://${result.bucket}\n`,
+      );
       process.stdout.write(`gs://${result.bucket}\n`);
     });
 
@@ -72,6 +77,7 @@ export function registerBucketsCommands(program: Command, deps: { loadConfig: ty
         r.configured ? (r.exists ? 'ok' : 'missing in project') : 'not in config';
       const cells = [['CATEGORY', 'BUCKET', 'STATE'], ...rows.map((r) => [r.category, r.bucket, state(r)])];
       const widths = [0, 1].map((i) => Math.max(...cells.map((c) => c[i]!.length)));
-      for (const c of cells) process.stdout.write(`${c[0]!.padEnd(widths[0]!)}  ${c[1]!.padEnd(widths[1]!)}  ${c[2]}\n`);
+      for (const c of cells)
+        process.stdout.write(`${c[0]!.padEnd(widths[0]!)}  ${c[1]!.padEnd(widths[1]!)}  ${c[2]}\n`);
     });
 }

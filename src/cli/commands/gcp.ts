@@ -26,9 +26,16 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
     .action((opts: PlanCliOptions) => {
       const config = deps.loadConfig();
       const project = opts.project ?? config.gcs.projectId;
-      if (!project) throw new DyffError('InvalidSpec', 'no GCP project: pass --project or set gcs.projectId (DYFF_GCS_PROJECT)');
+      if (!project)
+        throw new DyffError(
+          'InvalidSpec',
+          'no GCP project: pass --project or set gcs.projectId (DYFF_GCS_PROJECT)',
+        );
       if (opts.format !== 'shell' && opts.format !== 'json') {
-        throw new DyffError('InvalidSpec', `--format must be shell or json, not ${JSON.stringify(opts.format)}`);
+        throw new DyffError(
+          'InvalidSpec',
+          `--format must be shell or json, not ${JSON.stringify(opts.format)}`,
+        );
       }
       const prefix = opts.prefix ?? config.gcs.bucketPrefix;
       checkPrefix(prefix);

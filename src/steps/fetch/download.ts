@@ -8,6 +8,8 @@ import { TransientError, contentRange, httpGet, rejectClientError } from './http
 
 export interface DownloadTarget {
   url: string;
+  /** Sent with every request, e.g. an Authorization header (dropped by fetch on a cross-origin redirect). */
+  headers?: Record<string, string>;
   /** The file's name in the dataset, for error messages. */
   path: string;
   /** `<workDir>/<id>/<path>.partial`: kept between attempts and between runs. */
@@ -37,12 +39,15 @@ export interface AttemptResult {
 export async function downloadAttempt(t: DownloadTarget): Promise<AttemptResult> {
   await mkdir(dirname(t.partial), { recursive: true });
   const have = await sizeOf(t.partial);
-  const res = await httpGet(t.url, have > 0 ? { range: `bytes=${have}-` } : {}, t.signal);
+  // identity: with a compressed transfer, Content-Length and Range would count bytes other than the file's.
+  const headers = { ...t.headers, 'accept-encoding': 'identity', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  const res = await httpGet(t.url, headers, t.signal);
 
   if (res.status === 416 && have > 0) {
     // Range past the end: the partial may already be whole (an earlier run stopped before verifying it).
     await res.body?.cancel();
-    if (contentRange(res.headers.get('content-range')).total === have) return { resumedFrom: have, restarted: false };
+    if (contentRange(res.headers.get('content-range')).total === have)
+      return { resumedFrom: have, restarted: false };
     await rm(t.partial, { force: true });
     throw new TransientError(`${t.url}: partial download does not match the remote file; starting over`);
   }
@@ -84,7 +89,9 @@ export async function downloadAttempt(t: DownloadTarget): Promise<AttemptResult>
     failure = err;
   } finally {
     // Every byte received so far reaches the disk, even after a cut connection: a resume must not refetch it.
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
   }
   if (failure !== undefined) {
     if (t.signal?.aborted) throw t.signal.reason;

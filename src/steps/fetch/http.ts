@@ -51,7 +51,10 @@ export async function withRetry<T>(
     } catch (err) {
       if (!(err instanceof TransientError) || opts.signal?.aborted) throw err;
       if (n >= opts.policy.attempts) {
-        throw new DyffError(ErrorType.SourceUnavailable, `${what}: ${err.message} (gave up after ${n} attempts)`);
+        throw new DyffError(
+          ErrorType.SourceUnavailable,
+          `${what}: ${err.message} (gave up after ${n} attempts)`,
+        );
       }
       const delay = opts.policy.baseDelayMs * 2 ** (n - 1);
       opts.log.warn(`${what}: ${err.message}; retry ${n}/${opts.policy.attempts - 1} in ${delay} ms`);

@@ -80,7 +80,10 @@ async function zenodoFiles(record: string, server: string, opts: ListOptions): P
     throw invalidInput(`zenodo record ${record} at ${server}: unexpected answer (${where})`);
   }
   if (parsed.data.files.length === 0) {
-    throw invalidInput(`zenodo record ${record} at ${server} has no files (restricted or empty record?)`, ErrorType.NotFound);
+    throw invalidInput(
+      `zenodo record ${record} at ${server} has no files (restricted or empty record?)`,
+      ErrorType.NotFound,
+    );
   }
   return parsed.data.files.map((f) => ({
     path: assertSafePath(f.key, `zenodo record ${record}`),
@@ -101,7 +104,12 @@ async function localFiles(root: string, include: string | undefined): Promise<So
   for (const rel of await walk(root, '')) {
     if (!included(rel)) continue;
     const size = (await stat(join(root, rel))).size;
-    files.push({ path: assertSafePath(rel, root), size, expected: {}, from: { kind: 'local', file: join(root, rel) } });
+    files.push({
+      path: assertSafePath(rel, root),
+      size,
+      expected: {},
+      from: { kind: 'local', file: join(root, rel) },
+    });
   }
   if (files.length === 0) {
     const filter = include === undefined ? '' : ` matching ${JSON.stringify(include)}`;
@@ -118,7 +126,10 @@ async function walk(root: string, dir: string): Promise<string[]> {
   for (const e of entries) {
     const rel = dir === '' ? e.name : `${dir}/${e.name}`;
     if (e.isDirectory()) out.push(...(await walk(root, rel)));
-    else if (e.isFile() || (e.isSymbolicLink() && (await stat(join(root, rel)).catch(() => undefined))?.isFile())) {
+    else if (
+      e.isFile() ||
+      (e.isSymbolicLink() && (await stat(join(root, rel)).catch(() => undefined))?.isFile())
+    ) {
       out.push(rel);
     }
   }

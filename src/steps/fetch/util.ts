@@ -2,7 +2,11 @@ import type { StepLog } from '../context.js';
 import type { SourceFile } from './sources.js';
 
 /** Runs `fn` over `items`, `limit` at a time; the first failure stops new work and is rethrown once all settle. */
-export async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   let failure: { err: unknown } | undefined;

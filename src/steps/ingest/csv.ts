@@ -20,7 +20,11 @@ export function csvOptions(files: readonly string[]): string {
  * After the sniffer gave up on a file, read it again as all-VARCHAR columns named by its header line: with no
  * sniffing, a ragged line fails with its line number. Rejects with DuckDB's error, or resolves when the file reads.
  */
-export async function rereadWithoutSniffing(connection: DuckDBConnection, file: string, delim: string): Promise<void> {
+export async function rereadWithoutSniffing(
+  connection: DuckDBConnection,
+  file: string,
+  delim: string,
+): Promise<void> {
   const header = await firstLine(file);
   if (header === undefined || COMPRESSION.test(file)) return;
   const names = splitCsvLine(header, delim);

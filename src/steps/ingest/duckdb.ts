@@ -10,15 +10,20 @@ export interface Engine {
 }
 
 /**
- * A DuckDB database file in the scratch directory rather than in memory: staged rows spill to disk under the
- * buffer manager's memory limit, so a dataset larger than RAM still ingests. An abort interrupts the running query.
+ * An in-memory database whose buffer manager spills to the scratch directory: staged rows stay under DuckDB's
+ * memory limit, so a dataset larger than RAM still ingests, without the cost of a database file's checkpoints
+ * (a file-backed stage measured ~1.6x slower). An abort interrupts the running query.
  */
 export async function openEngine(dir: string, signal?: AbortSignal): Promise<Engine> {
-  const instance = await DuckDBInstance.create(join(dir, 'stage.duckdb'), {
+  const instance = await DuckDBInstance.create(':memory:', {
     temp_directory: join(dir, 'spill'),
     preserve_insertion_order: 'true',
   });
   const connection = await instance.connect();
+  // Query progress for long reads; DuckDB only tracks it with the progress bar on (printing stays off).
+  await connection.run(
+    'SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0',
+  );
   const interrupt = () => connection.interrupt();
   signal?.addEventListener('abort', interrupt, { once: true });
   return {
@@ -29,6 +34,24 @@ export async function openEngine(dir: string, signal?: AbortSignal): Promise<Eng
       instance.closeSync();
     },
   };
+}
+
+/** Runs `sql`, reporting DuckDB's own estimate of how far it is, in percent, about once a second. */
+export async function runWithProgress(
+  connection: DuckDBConnection,
+  sql: string,
+  report: (percent: number) => void,
+  everyMs = 1000,
+) {
+  const timer = setInterval(() => {
+    const { percentage } = connection.progress;
+    if (percentage >= 0 && percentage < 100) report(Math.floor(percentage));
+  }, everyMs);
+  try {
+    return await connection.runAndReadAll(sql);
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Messages DuckDB gives for bad input data, as opposed to resource trouble (memory, disk) worth a retry. */
@@ -59,6 +82,8 @@ function csvError(message: string): string | undefined {
     .slice(1)
     .map((l) => l.trim())
     .find((l) => l !== '' && !l.startsWith('Original Line'));
-  const cause = columns ? `expected ${columns[1]} columns, found ${columns[2]} (ragged CSV)` : (detail ?? 'invalid CSV');
+  const cause = columns
+    ? `expected ${columns[1]} columns, found ${columns[2]} (ragged CSV)`
+    : (detail ?? 'invalid CSV');
   return `${file}: line ${line}: ${cause}`;
 }

@@ -23,7 +23,8 @@ export function projection(staged: readonly string[], ingest: IngestSpec): strin
     seen.add(name);
   }
   const list = [`rowid::BIGINT AS ${quotedIdentifier(INDEX_COLUMN)}`];
-  for (const name of selected) list.push(`${quotedIdentifier(sourceOf.get(name)!)} AS ${quotedIdentifier(name)}`);
+  for (const name of selected)
+    list.push(`${quotedIdentifier(sourceOf.get(name)!)} AS ${quotedIdentifier(name)}`);
   const split = ingest.split && splitExpression(ingest.split, sourceOf, renamed);
   if (split && !(seen.has(split.column) && split.copyOf === split.column)) {
     if (seen.has(split.column)) {

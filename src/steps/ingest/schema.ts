@@ -3,7 +3,10 @@ import { DuckDBTypeId } from '@duckdb/node-api';
 import type { ArrowField, DatasetManifest } from '../manifests.js';
 
 /** The schema block of a dataset manifest, from the DuckDB types of the rows written. */
-export function datasetSchema(names: readonly string[], types: readonly DuckDBType[]): DatasetManifest['schema'] {
+export function datasetSchema(
+  names: readonly string[],
+  types: readonly DuckDBType[],
+): DatasetManifest['schema'] {
   const columns = names.map((name, i) => ({ name, type: types[i]!.toString() }));
   const properties: Record<string, unknown> = {};
   const fields: ArrowField[] = [];

@@ -3,7 +3,7 @@ import type { IngestSpec } from '../../domain/specs.js';
 import type { StepLog } from '../context.js';
 import { invalidInput } from '../errors.js';
 import { csvDelimiter, rereadWithoutSniffing } from './csv.js';
-import { dataError } from './duckdb.js';
+import { dataError, runWithProgress } from './duckdb.js';
 import type { Format, TableFormat } from './formats.js';
 import { readerSql } from './formats.js';
 import { DEFAULT_TEXT_OPTIONS, stageTextFolders } from './text-folders.js';
@@ -35,10 +35,13 @@ export async function stage(
   const empty = files.find((f) => f.size === 0);
   if (empty) throw invalidInput(`${empty.path}: empty file (0 bytes)`);
   const read = async (sql: string, some: readonly LocalFile[]) => {
+    const report = (done: number) =>
+      log.progress({ done, total: 100, unit: 'percent', message: `read ${format}` });
     try {
-      return await connection.runAndReadAll(sql);
+      return await runWithProgress(connection, sql, report);
     } catch (err) {
-      if (format === 'csv' && /Error when sniffing file/.test(String(err))) await explainCsv(connection, some, names);
+      if (format === 'csv' && /Error when sniffing file/.test(String(err)))
+        await explainCsv(connection, some, names);
       throw dataError(err, names);
     }
   };
@@ -50,7 +53,13 @@ export async function stage(
       if (probe.currentRowCount === 0) throw noRows(f, format);
     }
   }
-  await read(`CREATE TABLE staged AS SELECT * FROM ${readerSql(format, files.map((f) => f.local))}`, files);
+  await read(
+    `CREATE TABLE staged AS SELECT * FROM ${readerSql(
+      format,
+      files.map((f) => f.local),
+    )}`,
+    files,
+  );
   if (files.length === 1 && (await countRows(connection)) === 0) throw noRows(files[0]!, format);
 }
 

@@ -13,7 +13,11 @@ export interface TextFile {
   local: string;
 }
 
-export const DEFAULT_TEXT_OPTIONS: TextOptions = { textColumn: 'text', labelColumn: 'label', encoding: 'strict' };
+export const DEFAULT_TEXT_OPTIONS: TextOptions = {
+  textColumn: 'text',
+  labelColumn: 'label',
+  encoding: 'strict',
+};
 
 /** A label from a folder name: the pattern's first group (or whole match); `^(.*?)(-\d+)?$` maps spam-2 to spam. */
 export function labeller(pattern: string | undefined): (folder: string, path: string) => string {
@@ -22,11 +26,16 @@ export function labeller(pattern: string | undefined): (folder: string, path: st
   try {
     re = new RegExp(pattern);
   } catch (err) {
-    throw invalidInput(`spec.ingest.text.labelPattern: invalid regular expression: ${(err as Error).message}`);
+    throw invalidInput(
+      `spec.ingest.text.labelPattern: invalid regular expression: ${(err as Error).message}`,
+    );
   }
   return (folder, path) => {
     const m = re.exec(folder);
-    if (!m) throw invalidInput(`${path}: folder ${JSON.stringify(folder)} does not match spec.ingest.text.labelPattern`);
+    if (!m)
+      throw invalidInput(
+        `${path}: folder ${JSON.stringify(folder)} does not match spec.ingest.text.labelPattern`,
+      );
     return m[1] ?? m[0];
   };
 }
@@ -63,7 +72,9 @@ export async function stageTextFolders(
     throw invalidInput(`spec.ingest.text: textColumn, labelColumn and path must be three different names`);
   }
   const labelOf = labeller(options.labelPattern);
-  await connection.run(`CREATE TABLE staged (${names.map((n) => `${quotedIdentifier(n)} VARCHAR`).join(', ')})`);
+  await connection.run(
+    `CREATE TABLE staged (${names.map((n) => `${quotedIdentifier(n)} VARCHAR`).join(', ')})`,
+  );
   const appender = await connection.createAppender('staged');
   try {
     for (const [i, f] of files.entries()) {

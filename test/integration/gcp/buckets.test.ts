@@ -30,8 +30,11 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
     configFile = join(dir, 'dyff.config.yaml');
     // A prefix per test: the server is shared, and the checks look at every bucket in the project.
     prefix = `t${Math.random().toString(36).slice(2, 10)}`;
-    await writeFile(configFile, `# my settings\ntemporal:\n  address: temporal.example:7233\ngcs:\n  bucketPrefix: ${prefix}\n`);
-    for (const [name, value] of Object.entries(process.env)) if (name.startsWith('DYFF_')) vi.stubEnv(name, undefined);
+    await writeFile(
+      configFile,
+      `# my settings\ntemporal:\n  address: temporal.example:7233\ngcs:\n  bucketPrefix: ${prefix}\n`,
+    );
+    for (const name of Object.keys(process.env)) if (name.startsWith('DYFF_')) vi.stubEnv(name, undefined);
     vi.stubEnv('DYFF_CONFIG', configFile);
     vi.stubEnv('DYFF_GCS_ENDPOINT', gcs.endpoint);
     vi.stubEnv('DYFF_GCS_PROJECT', 'dyff-test');
@@ -63,7 +66,8 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
 
   const projectBuckets = async () =>
     (await admin.getBuckets())[0].map((b) => b.name).filter((n) => n.startsWith(`${prefix}-`));
-  const configured = async () => (parse(await readFile(configFile, 'utf8')) as { gcs?: { buckets?: object } }).gcs?.buckets;
+  const configured = async () =>
+    (parse(await readFile(configFile, 'utf8')) as { gcs?: { buckets?: object } }).gcs?.buckets;
 
   it('creates <prefix>-<category>-<16 hex>, and records it in the config file keeping the other keys', async () => {
     const out = await dyffctl('buckets', 'create', '--category', 'datasets');
@@ -108,8 +112,12 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
     const other = `${prefix}x`;
     const name = (await dyffctl('buckets', 'create', '--category', 'reports', '--prefix', other)).trim();
     expect(name).toMatch(new RegExp(`^gs://${other}-reports-[0-9a-f]{16}$`));
-    await expect(dyffctl('buckets', 'create', '--category', 'nope')).rejects.toMatchObject({ type: 'InvalidSpec' });
-    await expect(dyffctl('buckets', 'create', '--category', 'reports', '--prefix', 'Bad_Prefix')).rejects.toMatchObject({
+    await expect(dyffctl('buckets', 'create', '--category', 'nope')).rejects.toMatchObject({
+      type: 'InvalidSpec',
+    });
+    await expect(
+      dyffctl('buckets', 'create', '--category', 'reports', '--prefix', 'Bad_Prefix'),
+    ).rejects.toMatchObject({
       type: 'InvalidSpec',
     });
   });
@@ -120,7 +128,10 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
     const stray = `${prefix}-models-0123456789abcdef`;
     await admin.createBucket(stray);
     const text = await dyffctl('buckets', 'list');
-    const rows = text.trim().split('\n').map((l) => l.split(/\s{2,}/));
+    const rows = text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
     expect(rows).toEqual([
       ['CATEGORY', 'BUCKET', 'STATE'],
       ['rawdata', rawdata, 'ok'],

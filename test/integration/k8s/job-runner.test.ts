@@ -91,7 +91,7 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     const running = seen((st) => st.phase === 'running');
     const waiting = r.wait(s.name, { onUpdate: running.onUpdate });
     await running.reached;
-    await batch.deleteNamespacedJob({ name: s.name, namespace: NS, propagationPolicy: 'Background' });
+    await batch.deleteNamespacedJob({ name: s.name, namespace: NS, body: { propagationPolicy: 'Background' } });
     const done = await waiting;
     expect(done.phase).toBe('failed');
     expect(done.reason).toMatch(/deleted/);

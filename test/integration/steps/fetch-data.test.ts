@@ -1,7 +1,12 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FilesystemObjectStore } from '../../../src/adapters/object-store/filesystem.js';
 import type { RawDataManifest } from '../../../src/steps/manifests.js';
 import type { SourceServer } from './helpers/source-server.js';
 import { closedPort, md5, sha256, startSourceServer } from './helpers/source-server.js';
@@ -38,7 +43,9 @@ describe('fetch-data from a URL', () => {
     expect(run.code).toBe(0);
     expect((await stored(id, 'table.csv')).toString()).toBe(content);
     const manifest = await manifestOf(id);
-    expect(manifest.files).toEqual([{ path: 'table.csv', size: 8, md5: md5(content), sha256: sha256(content) }]);
+    expect(manifest.files).toEqual([
+      { path: 'table.csv', size: 8, md5: md5(content), sha256: sha256(content) },
+    ]);
     expect(manifest.source).toMatchObject({ kind: 'url', url });
     expect(run.lines.filter((l) => l.startsWith('::progress::')).at(-1)).toContain('"done":8,"total":8');
     expect(await env.storedLog(id)).toContain('fetch-data');
@@ -76,7 +83,9 @@ describe('fetch-data from a URL', () => {
     const url = server.serve('/x.bin', content);
     server.cutNext('/x.bin', 1, 1000);
     const id = newId();
-    expect((await fetchData(id, { kind: 'url', url }, { retry: { attempts: 1, baseDelayMs: 1 } })).code).toBe(1);
+    expect((await fetchData(id, { kind: 'url', url }, { retry: { attempts: 1, baseDelayMs: 1 } })).code).toBe(
+      1,
+    );
 
     server.ignoreRange = true;
     const run = await fetchData(id, { kind: 'url', url, checksum: { md5: md5(content) } });
@@ -131,6 +140,45 @@ describe('fetch-data from a URL', () => {
   });
 });
 
+describe('fetch-data as a process', () => {
+  it('stops cleanly on SIGTERM: exit 143, the reason as the last line, in stdout and in the stored log', async () => {
+    const url = server.serve('/slow.bin', randomBytes(128 * 1024));
+    const stalled = server.stallNext('/slow.bin', 1000);
+    const id = newId();
+    const cli = fileURLToPath(new URL('../../../bin/dyffctl.mjs', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [cli, 'step', 'fetch-data', '--id', id, '--spec', JSON.stringify({ source: { kind: 'url', url } })],
+      {
+        env: {
+          ...process.env,
+          DYFF_DATA_HOME: env.config.dataHome,
+          DYFF_CONFIG: join(env.root, 'none.yaml'),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const lines: string[] = [];
+    const exited = once(child, 'close');
+    const downloading = new Promise<void>((resolve) =>
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        if (line.startsWith('download slow.bin')) resolve();
+      }),
+    );
+    await Promise.all([downloading, stalled]);
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number];
+
+    expect(code).toBe(143);
+    const last = `error: fetch-data ${id}: stopped by SIGTERM`;
+    expect(lines.filter((l) => !l.startsWith('::progress::')).at(-1)).toBe(last);
+    const store = new FilesystemObjectStore({ root: join(env.config.dataHome, 'objects') });
+    const log = (await store.getBuffer('datasets', `${id}/.dyff/logs.txt`)).toString().trimEnd();
+    expect(log.split('\n').at(-1)).toMatch(new RegExp(`Z ${last}$`));
+  });
+});
+
 describe('fetch-data from Zenodo', () => {
   const files = [
     { key: 'train.jsonl', content: '{"a":1}\n' },
@@ -174,7 +222,9 @@ describe('fetch-data from a local directory', () => {
     const rerun = await fetchData(id, { kind: 'local', path: dir, include: '**/two.txt' });
     expect(rerun.code).toBe(0);
     expect(rerun.lines).toContain('skip a/b/two.txt (already complete)');
-    expect((await env.store.list('rawdata', `${id}/files/`)).map((o) => o.key)).toEqual([`${id}/files/a/b/two.txt`]);
+    expect((await env.store.list('rawdata', `${id}/files/`)).map((o) => o.key)).toEqual([
+      `${id}/files/a/b/two.txt`,
+    ]);
   });
 });
 
@@ -203,7 +253,9 @@ describe('fetch-data refuses bad input with exit code 2 and a line naming it', (
     const id = newId();
     const run = await fetchData(id, { kind: 'url', url, checksum: { md5: md5('other') } });
     expect(run.code).toBe(2);
-    expect(run.last).toBe(`error: data.csv: md5 checksum mismatch for ${url}: expected ${md5('other')}, got ${md5('a\n1\n')}`);
+    expect(run.last).toBe(
+      `error: data.csv: md5 checksum mismatch for ${url}: expected ${md5('other')}, got ${md5('a\n1\n')}`,
+    );
     expect(await partialsOf(id)).toEqual([]);
     expect(await env.store.list('rawdata', `${id}/`)).toEqual([]);
   });
@@ -221,7 +273,9 @@ describe('fetch-data refuses bad input with exit code 2 and a line naming it', (
     ]);
     const run = await fetchData(newId(), { kind: 'zenodo', record: '77', server: server.url });
     expect(run.code).toBe(2);
-    expect(run.last).toBe(`error: zenodo record 77: refusing file name "../evil.txt": contains '..' (path traversal?)`);
+    expect(run.last).toBe(
+      `error: zenodo record 77: refusing file name "../evil.txt": contains '..' (path traversal?)`,
+    );
     expect(server.requests('/api/records/77/files/0/content')).toBe(0);
   });
 
@@ -229,7 +283,9 @@ describe('fetch-data refuses bad input with exit code 2 and a line naming it', (
     const url = server.serve('/big.txt', 'x'.repeat(1000));
     const byHeader = await fetchData(newId(), { kind: 'url', url, maxFileBytes: 100 });
     expect(byHeader.code).toBe(2);
-    expect(byHeader.last).toBe(`error: big.txt: ${url} is 1000 bytes, more than the limit of 100 bytes (maxFileBytes)`);
+    expect(byHeader.last).toBe(
+      `error: big.txt: ${url} is 1000 bytes, more than the limit of 100 bytes (maxFileBytes)`,
+    );
 
     server.noContentLength = true;
     const id = newId();
@@ -241,7 +297,12 @@ describe('fetch-data refuses bad input with exit code 2 and a line naming it', (
 
   it('a Zenodo file larger than the limit, before downloading it', async () => {
     server.zenodoRecord('5', [{ key: 'huge.bin', content: 'y'.repeat(500) }]);
-    const run = await fetchData(newId(), { kind: 'zenodo', record: '5', server: server.url, maxFileBytes: 100 });
+    const run = await fetchData(newId(), {
+      kind: 'zenodo',
+      record: '5',
+      server: server.url,
+      maxFileBytes: 100,
+    });
     expect(run.code).toBe(2);
     expect(run.last).toBe('error: huge.bin: 500 bytes is more than the limit of 100 bytes (maxFileBytes)');
     expect(server.requests('/api/records/5/files/0/content')).toBe(0);

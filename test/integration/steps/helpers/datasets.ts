@@ -24,13 +24,21 @@ export async function fetchLocal(env: StepEnv, path: string, include?: string): 
 }
 
 export async function datasetManifest(env: StepEnv, id: string): Promise<DatasetManifest> {
-  return JSON.parse((await env.store.getBuffer('datasets', `${id}/manifest.json`)).toString()) as DatasetManifest;
+  return JSON.parse(
+    (await env.store.getBuffer('datasets', `${id}/manifest.json`)).toString(),
+  ) as DatasetManifest;
 }
 
 /** Runs SQL over the dataset's Parquet shards as written, exposed as the view `ds`. */
-export async function queryDataset(env: StepEnv, id: string, sql: string): Promise<Record<string, unknown>[]> {
+export async function queryDataset(
+  env: StepEnv,
+  id: string,
+  sql: string,
+): Promise<Record<string, unknown>[]> {
   const manifest = await datasetManifest(env, id);
-  const files = manifest.artifacts.map((a) => quotedString(env.store.localPath('datasets', `${id}/${a.path}`)));
+  const files = manifest.artifacts.map((a) =>
+    quotedString(env.store.localPath('datasets', `${id}/${a.path}`)),
+  );
   const instance = await DuckDBInstance.create();
   const connection = await instance.connect();
   try {

@@ -55,7 +55,8 @@ export async function startSourceServer(): Promise<SourceServer> {
     const record = /^\/api\/records\/(\d+)$/.exec(path)?.[1];
     if (record !== undefined) {
       const body = records.get(record);
-      if (body === undefined) res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":404}');
+      if (body === undefined)
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":404}');
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
@@ -114,7 +115,12 @@ export async function startSourceServer(): Promise<SourceServer> {
         id: Number(record),
         files: files.map((f, i) => {
           const link = server.serve(`/api/records/${record}/files/${i}/content`, f.content);
-          return { key: f.key, size: Buffer.from(f.content).length, checksum: f.checksum ?? `md5:${md5(f.content)}`, links: { self: link } };
+          return {
+            key: f.key,
+            size: Buffer.from(f.content).length,
+            checksum: f.checksum ?? `md5:${md5(f.content)}`,
+            links: { self: link },
+          };
         }),
       });
     },

@@ -6,6 +6,7 @@ import type { Config } from '../../../../src/config.js';
 import { loadConfig } from '../../../../src/config.js';
 import { newId } from '../../../../src/domain/ids.js';
 import { logKeyFor } from '../../../../src/domain/kinds.js';
+import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import type { RetryPolicy } from '../../../../src/steps/context.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
 import { runStep } from '../../../../src/steps/run.js';
@@ -23,6 +24,8 @@ export interface RunOptions {
   retry?: RetryPolicy;
   /** Sees each line as it is printed, to await a point in the run. */
   onLine?: (line: string) => void;
+  /** Another view of the store, e.g. one without `localPath`, as a remote store has none. */
+  objectStore?: ObjectStore;
 }
 
 /** A temp dir with a filesystem object store and a config whose data home is inside it. */
@@ -50,7 +53,7 @@ export async function createStepEnv(): Promise<StepEnv> {
     async run(step, id, spec, opts = {}) {
       const lines: string[] = [];
       const code = await runStep(step, ['--id', id, '--spec', JSON.stringify(spec)], {
-        objectStore: store,
+        objectStore: opts.objectStore ?? store,
         config,
         write: (line) => {
           lines.push(line);

@@ -1,0 +1,59 @@
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { DyffError, ErrorType } from '../domain/errors.js';
+import type { ServiceDescription } from '../domain/service.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { SessionRunner, SessionStatus } from '../ports/session-runner.js';
+import { translated } from './errors.js';
+
+export interface StartSessionInput {
+  name: string;
+  entityId: string;
+  serviceId: string;
+  replicas?: number;
+  readyTimeoutMs?: number;
+}
+
+/** Inference sessions: started (or adopted) and awaited in one heartbeating activity, stopped in another. */
+export const createSessionActivities = (sessions: SessionRunner, objects: ObjectStore) => ({
+  async loadServiceDescription(input: { serviceId: string }): Promise<ServiceDescription> {
+    return translated(async () => {
+      try {
+        const buf = await objects.getBuffer('inferenceservices', `${input.serviceId}/service.json`);
+        return JSON.parse(buf.toString('utf8')) as ServiceDescription;
+      } catch (err) {
+        if (err instanceof DyffError && err.type === ErrorType.NotFound) {
+          throw new DyffError(ErrorType.NotFound, `inference service ${input.serviceId} has no service.json (not built?)`);
+        }
+        throw err;
+      }
+    });
+  },
+
+  async startSession(input: StartSessionInput & { description: ServiceDescription }): Promise<SessionStatus> {
+    const ctx = Context.current();
+    ctx.heartbeat({ session: input.name });
+    await sessions.start({
+      name: input.name,
+      entityId: input.entityId,
+      description: input.description,
+      replicas: input.replicas,
+    });
+    try {
+      return await sessions.waitReady(input.name, {
+        signal: ctx.cancellationSignal,
+        timeoutMs: input.readyTimeoutMs,
+        onUpdate: (s) => ctx.heartbeat({ session: input.name, phase: s.phase }),
+      });
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) {
+        await sessions.stop(input.name);
+        throw new CancelledFailure(`session ${input.name} cancelled`);
+      }
+      throw new DyffError(ErrorType.StepFailed, (err as Error).message);
+    }
+  },
+
+  async stopSession(input: { name: string }): Promise<void> {
+    await sessions.stop(input.name);
+  },
+});

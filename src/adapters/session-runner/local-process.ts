@@ -1,0 +1,137 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
+import { readLogTail } from '../job-runner/log-tail.js';
+
+export interface LocalSessionRunnerOptions {
+  root: string;
+  /** The program and leading args that run `dyffctl`, e.g. [node, bin/dyffctl.mjs]. */
+  command: string[];
+  env?: Record<string, string>;
+}
+
+/**
+ * Sessions as local processes in their own process group, on a free loopback port. Remote runners (openai, http)
+ * have no process: the session is the endpoint itself.
+ */
+export class LocalSessionRunner implements SessionRunner {
+  constructor(private readonly opts: LocalSessionRunnerOptions) {}
+
+  private dir(name: string): string {
+    if (!/^[a-z0-9][-a-z0-9]*$/.test(name)) throw new Error(`invalid session name ${JSON.stringify(name)}`);
+    return join(this.opts.root, name);
+  }
+
+  async start(spec: SessionSpec): Promise<SessionStatus> {
+    const dir = this.dir(spec.name);
+    await mkdir(this.opts.root, { recursive: true });
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting' };
+    }
+    const d = spec.description;
+    if (!d.command) {
+      await writeFile(join(dir, 'session.json'), JSON.stringify({ endpoint: '', remote: true, readinessPath: undefined }));
+      return { name: spec.name, phase: 'ready', endpoint: '' };
+    }
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    await writeFile(join(dir, 'session.json'), JSON.stringify({ endpoint, readinessPath: d.readinessPath ?? '/ready' }));
+    const [program, ...lead] = this.opts.command;
+    const child = spawn(
+      '/bin/sh',
+      ['-c', 'd="$1"; shift; exec "$@" >>"$d/output.log" 2>&1 </dev/null', 'dyff-session', dir, program!, ...lead, ...d.command],
+      { detached: true, stdio: 'ignore', env: { ...process.env, ...this.opts.env, ...d.env, PORT: String(port) } },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    await writeFile(join(dir, 'pid'), String(child.pid));
+    return { name: spec.name, phase: 'starting', endpoint };
+  }
+
+  async status(name: string): Promise<SessionStatus | undefined> {
+    const dir = this.dir(name);
+    if (!existsSync(join(dir, 'session.json'))) return existsSync(dir) ? { name, phase: 'starting' } : undefined;
+    const meta = JSON.parse(await readFile(join(dir, 'session.json'), 'utf8')) as { endpoint: string; readinessPath?: string; remote?: boolean };
+    if (meta.remote) return { name, phase: 'ready', endpoint: meta.endpoint };
+    if (existsSync(join(dir, 'stopped'))) return { name, phase: 'failed', endpoint: meta.endpoint, reason: 'stopped' };
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
+    const tail = await readLogTail(join(dir, 'output.log'));
+    if (pid && !groupAlive(pid)) {
+      return { name, phase: 'failed', endpoint: meta.endpoint, reason: 'the session process exited', logTail: tail.lines };
+    }
+    try {
+      const res = await fetch(`${meta.endpoint}${meta.readinessPath ?? '/ready'}`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return { name, phase: res.ok ? 'ready' : 'starting', endpoint: meta.endpoint, logTail: tail.lines };
+    } catch {
+      return { name, phase: 'starting', endpoint: meta.endpoint, logTail: tail.lines };
+    }
+  }
+
+  async waitReady(
+    name: string,
+    opts: { signal?: AbortSignal; timeoutMs?: number; onUpdate?: (s: SessionStatus) => void } = {},
+  ): Promise<SessionStatus> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const s = await this.status(name);
+      if (!s) throw new Error(`session ${name} does not exist`);
+      opts.onUpdate?.(s);
+      if (s.phase === 'ready') return s;
+      if (s.phase === 'failed') {
+        throw new Error(`session ${name} failed: ${s.reason}${s.logTail?.length ? `\n${s.logTail.join('\n')}` : ''}`);
+      }
+      if (Date.now() > deadline) throw new Error(`session ${name} not ready after ${opts.timeoutMs ?? 120_000} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(name: string): Promise<void> {
+    const dir = this.dir(name);
+    const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
+    if (pid) {
+      signal(pid, 'SIGTERM');
+      for (let i = 0; i < 50 && groupAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (groupAlive(pid)) signal(pid, 'SIGKILL');
+    }
+    await writeFile(join(dir, 'stopped'), new Date().toISOString()).catch(() => {});
+    await rm(join(dir, 'pid'), { force: true });
+  }
+
+  async close(): Promise<void> {}
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signal(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DyffClient } from '../../client.js';
+import { Pipelines, Schedules } from '../../client-pipelines.js';
+import { loadConfig } from '../../config.js';
+import { DyffError, ErrorType } from '../../domain/errors.js';
+import { parsePipelineManifest } from '../../domain/manifest.js';
+import type { PipelineView } from '../../workflows/index.js';
+import { ExitCode } from '../exit-codes.js';
+
+async function withTemporal<T>(fn: (p: Pipelines, s: Schedules, c: DyffClient) => Promise<T>): Promise<T> {
+  const client = await DyffClient.connect(loadConfig());
+  try {
+    const tq = client.config.temporal.taskQueue;
+    return await fn(new Pipelines(client.temporal, tq), new Schedules(client.temporal, tq), client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function readPipeline(file: string) {
+  const path = resolve(file);
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new DyffError(ErrorType.InvalidSpec, `${file}: cannot read (${err.code})`);
+  });
+  return { manifest: parsePipelineManifest(text, file), baseDir: dirname(path) };
+}
+
+export function formatPipeline(v: PipelineView): string {
+  const lines = [`pipeline ${v.id}: ${v.status}${v.reason ? ` (${v.reason})` : ''}`];
+  for (const [stage, s] of Object.entries(v.stages)) {
+    lines.push(`  ${stage.padEnd(17)} ${s.status.padEnd(8)} ${s.id ?? ''}`.trimEnd());
+  }
+  return lines.join('\n');
+}
+
+export function registerPipelineCommands(program: Command): void {
+  const pipeline = program.command('pipeline').description('the whole lifecycle from one spec: dataset, model, service, evaluation, report');
+  pipeline
+    .command('run')
+    .description('start a pipeline from a `kind: Pipeline` manifest')
+    .requiredOption('-f, --file <path>', 'pipeline manifest')
+    .option('--force', 'make every entity anew, even when an identical Dataset or Model is Ready')
+    .option('--wait', 'wait until it ends; exit 1 if it failed')
+    .action(async (opts: { file: string; force?: boolean; wait?: boolean }) => {
+      const { manifest, baseDir } = await readPipeline(opts.file);
+      process.exitCode = await withTemporal(async (pipelines, _s, client) => {
+        const { id, workflowId } = await pipelines.start(manifest, { force: opts.force, baseDir });
+        process.stdout.write(`pipeline ${id} started\n  workflow: ${client.uiUrl(workflowId)}\n`);
+        if (!opts.wait) return ExitCode.Ok;
+        const view = await pipelines.wait(id);
+        process.stdout.write(`${formatPipeline(view)}\n`);
+        return view.status === 'Complete' ? ExitCode.Ok : ExitCode.EntityFailed;
+      });
+    });
+  pipeline
+    .command('get <id>')
+    .description("show a pipeline's stages")
+    .action(async (id: string) => {
+      await withTemporal(async (pipelines) => process.stdout.write(`${formatPipeline(await pipelines.get(id))}\n`));
+    });
+  pipeline
+    .command('cancel <id>')
+    .description('cancel a pipeline: running children are cancelled, sessions stopped')
+    .action(async (id: string) => {
+      await withTemporal((pipelines) => pipelines.cancel(id));
+      process.stdout.write(`cancel requested for pipeline ${id}\n`);
+    });
+
+  const schedule = program.command('schedule').description('re-run a pipeline on a Temporal Schedule');
+  schedule
+    .command('create <name>')
+    .requiredOption('-f, --file <path>', 'pipeline manifest')
+    .requiredOption('--every <interval>', 'e.g. 1h, 30m, 1d')
+    .option('--paused', 'create it paused')
+    .action(async (name: string, opts: { file: string; every: string; paused?: boolean }) => {
+      if (!/^\d+(ms|s|m|h|d)$/.test(opts.every)) {
+        throw new DyffError(ErrorType.InvalidSpec, `--every: expected a duration such as 30s, 15m, 1h or 1d, got ${opts.every}`);
+      }
+      const { manifest, baseDir } = await readPipeline(opts.file);
+      await withTemporal((_p, schedules) => schedules.create(name, manifest, { every: opts.every, paused: opts.paused, baseDir }));
+      process.stdout.write(`schedule ${name} created: a pipeline run every ${opts.every}\n`);
+    });
+  schedule.command('list').action(async () => {
+    const rows = await withTemporal((_p, schedules) => schedules.list());
+    for (const s of rows) process.stdout.write(`${s.scheduleId}  ${s.state.paused ? 'paused' : 'active'}  ${s.state.note ?? ''}\n`);
+  });
+  schedule.command('describe <name>').action(async (name: string) => {
+    const d = await withTemporal((_p, schedules) => schedules.describe(name));
+    process.stdout.write(
+      `${name}: ${d.state.paused ? 'paused' : 'active'}, ${d.info.numActionsTaken} runs, next ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}\n` +
+        d.info.recentActions.map((a) => `  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}\n`).join(''),
+    );
+  });
+  schedule.command('pause <name>').action(async (name: string) => withTemporal((_p, s) => s.pause(name)));
+  schedule.command('unpause <name>').action(async (name: string) => withTemporal((_p, s) => s.unpause(name)));
+  schedule.command('trigger <name>').description('start a run now').action(async (name: string) => withTemporal((_p, s) => s.trigger(name)));
+  schedule
+    .command('backfill <name>')
+    .description('run what the schedule would have run between two times')
+    .requiredOption('--from <time>', 'ISO time')
+    .requiredOption('--to <time>', 'ISO time')
+    .action(async (name: string, opts: { from: string; to: string }) => {
+      const [from, to] = [new Date(opts.from), new Date(opts.to)];
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+        throw new DyffError(ErrorType.InvalidSpec, '--from/--to: expected ISO times such as 2026-11-26T10:00:00Z');
+      }
+      await withTemporal((_p, s) => s.backfill(name, from, to));
+    });
+  schedule.command('delete <name>').action(async (name: string) => withTemporal((_p, s) => s.delete(name)));
+}

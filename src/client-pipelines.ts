@@ -1,0 +1,153 @@
+/**
+ * Pipelines and schedules on top of DyffClient: one spec for the whole lifecycle, run now or on a Temporal
+ * Schedule. Each scheduled run is a new pipeline run (new Evaluation and Report; Dataset and Model reused).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { Client, ScheduleDescription, ScheduleSummary } from '@temporalio/client';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { specHash } from './activities/lookups.js';
+import { newId } from './domain/ids.js';
+import type { Manifest } from './domain/manifest.js';
+import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
+import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
+import type { PipelineView } from './workflows/index.js';
+
+export interface PipelineOptions {
+  force?: boolean;
+  baseDir?: string;
+}
+
+type PipelineManifest = Manifest<PipelineSpec, 'Pipeline'>;
+
+/** The workflow input for a pipeline manifest: local paths made absolute, and the reuse hashes computed. */
+export function pipelineInput(manifest: PipelineManifest, opts: PipelineOptions & { id: string; scheduleId?: string }): PipelineInput {
+  const baseDir = opts.baseDir ?? process.cwd();
+  const spec = structuredClone(manifest.spec);
+  if (spec.dataset.source.kind === 'local' && !isAbsolute(spec.dataset.source.path)) {
+    spec.dataset.source.path = resolve(baseDir, spec.dataset.source.path);
+  }
+  if (spec.model.source.kind === 'local' && !isAbsolute(spec.model.source.path)) {
+    spec.model.source.path = resolve(baseDir, spec.model.source.path);
+  }
+  return {
+    id: opts.id,
+    account: manifest.account,
+    name: manifest.metadata.name,
+    labels: manifest.metadata.labels,
+    spec,
+    hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+    force: opts.force,
+    scheduleId: opts.scheduleId,
+  };
+}
+
+export class Pipelines {
+  constructor(
+    private readonly temporal: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  async start(manifest: PipelineManifest, opts: PipelineOptions = {}): Promise<{ id: string; workflowId: string }> {
+    const id = newId();
+    const workflowId = `pipeline-${id}`;
+    await this.temporal.workflow.start('pipelineWorkflow', {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [pipelineInput(manifest, { ...opts, id })],
+      typedSearchAttributes: [
+        { key: DyffKind, value: 'Pipeline' },
+        { key: DyffAccount, value: manifest.account },
+        { key: DyffEntityId, value: id },
+        { key: DyffStatus, value: 'Created' },
+      ],
+      staticSummary: `Pipeline ${manifest.metadata.name ?? id} (${manifest.account})`,
+    });
+    return { id, workflowId };
+  }
+
+  async get(id: string): Promise<PipelineView> {
+    return this.temporal.workflow.getHandle(`pipeline-${id}`).query<PipelineView>('pipeline');
+  }
+
+  /** Wait for the pipeline to end; resolves with its final view whether it completed or failed. */
+  async wait(id: string): Promise<PipelineView> {
+    const handle = this.temporal.workflow.getHandle(`pipeline-${id}`);
+    try {
+      return (await handle.result()) as PipelineView;
+    } catch {
+      return handle.query<PipelineView>('pipeline');
+    }
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.temporal.workflow.getHandle(`pipeline-${id}`).cancel();
+  }
+}
+
+export interface ScheduleOptions {
+  /** e.g. '1h', '15m', '30s' */
+  every: string;
+  paused?: boolean;
+  baseDir?: string;
+}
+
+export class Schedules {
+  constructor(
+    private readonly temporal: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  async create(scheduleId: string, manifest: PipelineManifest, opts: ScheduleOptions): Promise<void> {
+    // The pipeline id of a scheduled run is made inside the workflow (each run differs); the input carries none.
+    const input = pipelineInput(manifest, { id: '', scheduleId, baseDir: opts.baseDir });
+    await this.temporal.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: opts.every as `${number}s` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'pipelineWorkflow',
+        workflowId: `pipeline-${scheduleId}`,
+        taskQueue: this.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: DyffKind, value: 'Pipeline' },
+          { key: DyffAccount, value: manifest.account },
+        ],
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
+      state: { paused: opts.paused ?? false, note: `pipeline ${manifest.metadata.name ?? scheduleId}` },
+      memo: { kind: 'DyffPipelineSchedule' },
+    });
+  }
+
+  async list(): Promise<ScheduleSummary[]> {
+    const out: ScheduleSummary[] = [];
+    for await (const s of this.temporal.schedule.list()) if (s.memo?.kind === 'DyffPipelineSchedule') out.push(s);
+    return out;
+  }
+
+  describe(scheduleId: string): Promise<ScheduleDescription> {
+    return this.temporal.schedule.getHandle(scheduleId).describe();
+  }
+
+  pause(scheduleId: string, note?: string): Promise<void> {
+    return this.temporal.schedule.getHandle(scheduleId).pause(note);
+  }
+
+  unpause(scheduleId: string, note?: string): Promise<void> {
+    return this.temporal.schedule.getHandle(scheduleId).unpause(note);
+  }
+
+  trigger(scheduleId: string): Promise<void> {
+    return this.temporal.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+  }
+
+  /** Run the actions the schedule would have taken between two times (e.g. while it was paused). */
+  backfill(scheduleId: string, start: Date, end: Date): Promise<void> {
+    return this.temporal.schedule.getHandle(scheduleId).backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+  }
+
+  delete(scheduleId: string): Promise<void> {
+    return this.temporal.schedule.getHandle(scheduleId).delete();
+  }
+}

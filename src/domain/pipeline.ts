@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpec } from './specs.js';
+
+/**
+ * One spec for the whole lifecycle: data source, model source, service, evaluation settings and rubric. The ids
+ * that link the stages are filled in by the pipeline as it creates (or reuses) each entity.
+ */
+export const PipelineSpec = z.strictObject({
+  dataset: DatasetSpec,
+  model: ModelSpec,
+  service: InferenceServiceSpec.omit({ model: true }),
+  evaluation: EvaluationSpec.omit({ dataset: true, inferenceService: true }).prefault({}),
+  report: ReportSpec.omit({ evaluation: true }),
+  /** Evaluations an account may run at once; a pipeline over the limit waits with reason QuotaLimit. @default 4 */
+  concurrencyQuota: z.number().int().positive().default(4),
+});
+export type PipelineSpec = z.infer<typeof PipelineSpec>;
+
+export interface PipelineInput {
+  id: string;
+  account: string;
+  name?: string;
+  labels?: Record<string, string>;
+  spec: PipelineSpec;
+  /** Hashes of the normalised dataset and model specs: an entity already Ready for the same hash is reused. */
+  hashes: { dataset: string; model: string };
+  /** Make every entity anew even when an identical one is Ready. */
+  force?: boolean;
+  /** Set on runs a schedule starts. */
+  scheduleId?: string;
+}
+
+export type StageName = 'dataset' | 'model' | 'inferenceService' | 'evaluation' | 'report';
+
+export interface StageView {
+  id?: string;
+  status: 'Pending' | 'Running' | 'Reused' | 'Done' | 'Failed' | 'Skipped';
+  message?: string;
+}

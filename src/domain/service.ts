@@ -1,0 +1,22 @@
+/**
+ * What building an InferenceService produces: how to run it and how to talk to it. The embedded builder makes no
+ * image; a session runner starts `command` (or, for remote runners, just uses `endpoint`).
+ */
+export interface ServiceDescription {
+  serviceId: string;
+  runner: 'standalone' | 'openai' | 'http';
+  /** For process-backed runners: arguments after `dyffctl`, e.g. ['serve-model', '--model', '<id>']. */
+  command?: string[];
+  /** Extra environment for the process; the session runner also sets PORT. */
+  env?: Record<string, string>;
+  /** Readiness probe path for process-backed runners, e.g. '/ready'. */
+  readinessPath?: string;
+  /** A path on the session (standalone) or a full URL (openai, http) that takes one inference request. */
+  endpoint: string;
+  /** How a dataset row becomes a request body and a response becomes output records. */
+  interface: {
+    inputPipeline?: { kind: 'TransformJSON'; configuration: Record<string, unknown> }[];
+    outputPipeline?: { kind: 'TransformJSON' | 'ExplodeCollections'; configuration: Record<string, unknown> }[];
+  };
+  model?: string;
+}

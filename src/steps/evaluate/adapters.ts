@@ -1,0 +1,129 @@
+import type { CompiledPath, Json, JsonObject } from './json-path.js';
+import { compilePath } from './json-path.js';
+
+export type { Json, JsonObject } from './json-path.js';
+
+/**
+ * Dyff's schema adapters, compiled once from a service's interface and applied per request and per response:
+ *
+ * - TransformJSON: `configuration` is the output record. Strings starting with `$` are paths into the input
+ *   (`$.text`, `$.choices[0].message.content`, `$` for all of it); `$$…` is a literal starting with `$`; objects
+ *   and lists are templates themselves; anything else is a literal. Keys whose path finds nothing are left out.
+ * - ExplodeCollections: `configuration.collections` names top-level lists of one length; the record becomes one
+ *   record per position holding that position's elements, the other fields copied, and the position in the field
+ *   named by `configuration.index` (@default `{ "_response_index_": null }`).
+ */
+export interface AdapterSpec {
+  kind: string;
+  configuration: Record<string, unknown>;
+}
+
+export type Pipeline = (record: JsonObject) => JsonObject[];
+
+/** A response that does not have the shape the output pipeline expects: the item, not the client, is at fault. */
+export class ResponseShapeError extends Error {}
+
+/** An adapter configuration that cannot work; the message names where it is, e.g. `outputPipeline[1]`. */
+export class AdapterConfigError extends Error {}
+
+export const RESPONSE_INDEX = '_response_index_';
+
+export function compilePipeline(adapters: readonly AdapterSpec[] | undefined, where: string): Pipeline {
+  const stages = (adapters ?? []).map((a, i) => compileAdapter(a, `${where}[${i}]`));
+  return (record) => stages.reduce<JsonObject[]>((records, stage) => records.flatMap(stage), [record]);
+}
+
+function compileAdapter(adapter: AdapterSpec, where: string): Pipeline {
+  switch (adapter.kind) {
+    case 'TransformJSON':
+      return transformJson(adapter.configuration, where);
+    case 'ExplodeCollections':
+      return explodeCollections(adapter.configuration, where);
+    default:
+      throw new AdapterConfigError(`${where}: unknown adapter kind ${JSON.stringify(adapter.kind)}`);
+  }
+}
+
+type Template = (input: JsonObject) => Json | undefined;
+
+function transformJson(configuration: Record<string, unknown>, where: string): Pipeline {
+  const template = compileTemplate(configuration, `${where}.configuration`);
+  return (record) => [template(record) as JsonObject];
+}
+
+function compileTemplate(t: unknown, where: string): Template {
+  if (typeof t === 'string') {
+    if (t.startsWith('$$')) return () => t.slice(1);
+    if (t.startsWith('$')) {
+      let path: CompiledPath;
+      try {
+        path = compilePath(t);
+      } catch (err) {
+        throw new AdapterConfigError(`${where}: ${(err as Error).message}`);
+      }
+      return (input) => path(input);
+    }
+    return () => t;
+  }
+  if (Array.isArray(t)) {
+    const items = t.map((item, i) => compileTemplate(item, `${where}[${i}]`));
+    return (input) => items.map((item) => item(input) ?? null);
+  }
+  if (t !== null && typeof t === 'object') {
+    const fields = Object.entries(t).map(([k, v]) => [k, compileTemplate(v, `${where}.${k}`)] as const);
+    return (input) => {
+      const out: JsonObject = {};
+      for (const [k, field] of fields) {
+        const value = field(input);
+        if (value !== undefined) out[k] = value;
+      }
+      return out;
+    };
+  }
+  if (t === null || typeof t === 'boolean' || (typeof t === 'number' && Number.isFinite(t))) return () => t;
+  throw new AdapterConfigError(`${where}: ${typeof t} is not a JSON value`);
+}
+
+function explodeCollections(configuration: Record<string, unknown>, where: string): Pipeline {
+  const { collections, index = { [RESPONSE_INDEX]: null } } = configuration;
+  if (
+    !Array.isArray(collections) ||
+    collections.length === 0 ||
+    !collections.every((c) => typeof c === 'string')
+  ) {
+    throw new AdapterConfigError(
+      `${where}.configuration.collections: expected a non-empty list of field names`,
+    );
+  }
+  if (index === null || typeof index !== 'object' || Array.isArray(index)) {
+    throw new AdapterConfigError(`${where}.configuration.index: expected a mapping of field name to null`);
+  }
+  const indexFields = Object.entries(index).map(([field, path]) => {
+    if (path !== null) {
+      throw new AdapterConfigError(
+        `${where}.configuration.index.${field}: only null (the position) is supported`,
+      );
+    }
+    return field;
+  });
+  const names = collections as string[];
+  return (record) => {
+    const lists = names.map((name) => {
+      const list = record[name];
+      if (!Array.isArray(list))
+        throw new ResponseShapeError(`response field ${JSON.stringify(name)} is not a list`);
+      return list;
+    });
+    const length = lists[0]!.length;
+    if (lists.some((l) => l.length !== length)) {
+      const lengths = names.map((n, i) => `${n}: ${lists[i]!.length}`).join(', ');
+      throw new ResponseShapeError(`collections to explode differ in length (${lengths})`);
+    }
+    return Array.from({ length }, (_, position) => {
+      const out: JsonObject = { ...record };
+      names.forEach((name, i) => (out[name] = lists[i]![position]!));
+      for (const field of indexFields) out[field] = position;
+      return out;
+    });
+  };
+}

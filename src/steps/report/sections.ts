@@ -1,0 +1,131 @@
+import { classBarsSvg } from './bars-svg.js';
+import { confusionSvg } from './confusion-svg.js';
+import { esc, num, pct } from './format.js';
+import { trendSvg } from './trend-svg.js';
+import type { InstanceRow, ReportDocument } from './types.js';
+
+/** The HTML sections of a report page; each returns '' when it has nothing to show. */
+
+export const MAX_SKIPPED_ROWS = 100;
+
+const table = (head: string[], rows: string[][], cls = '') =>
+  `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>` +
+  `<tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+
+const card = (label: string, value: string, note = '', main = false) =>
+  `<div class="card${main ? ' headline' : ''}"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div>${note ? `<div class="note">${esc(note)}</div>` : ''}</div>`;
+
+export function cards(doc: ReportDocument): string {
+  const m = doc.metrics;
+  const spreadNote = (name: string) =>
+    m.replications && m.replications > 1
+      ? `mean ${pct(m[`${name}Mean`])}, min ${pct(m[`${name}Min`])}, max ${pct(m[`${name}Max`])} over ${m.replications} replications`
+      : '';
+  const list: string[] = [];
+  if (doc.rubric === 'text.exactMatch') {
+    list.push(card('exact match', pct(m.exactMatch), spreadNote('exactMatch'), true));
+    list.push(card('matched', `${num(m.matched)} / ${num(m.scored)}`));
+  } else {
+    const topK = doc.rubric === 'classification.topKAccuracy';
+    const accuracy = card('accuracy', pct(m.accuracy), topK ? '' : spreadNote('accuracy'), !topK);
+    const topKCard = card(`top-${m.k} accuracy`, pct(m.topKAccuracy), '', topK);
+    // The rubric's metric comes first and large; top-k is only worth a card when k > 1.
+    if (topK) list.push(topKCard, accuracy);
+    else list.push(accuracy, ...((m.k ?? 1) > 1 ? [topKCard] : []));
+    list.push(card('macro F1', num(m.macroF1)), card('micro F1', num(m.microF1)));
+    list.push(card('correct', `${num(m.correct)} / ${num(m.scored)}`));
+  }
+  list.push(card('replications', num(m.replications)), card('skipped', String(doc.skipped.count)));
+  list.push(card('missing', doc.missing === null ? 'unknown' : String(doc.missing)));
+  return `<section class="cards">${list.join('')}</section>`;
+}
+
+export function trend(doc: ReportDocument): string {
+  const earlier = doc.history.flatMap((h) => {
+    const v = h.metrics[doc.headline];
+    return typeof v === 'number' ? [{ reportId: h.reportId, createdAt: h.createdAt, value: v, current: false }] : [];
+  });
+  const now = doc.metrics[doc.headline];
+  if (doc.history.length > 0 && earlier.length === 0) {
+    // Said rather than hidden: a schedule whose rubric changed would otherwise lose its trend silently.
+    return `<section><h2>Trend</h2><p class="hint">None of the ${doc.history.length} earlier run(s) has ${esc(doc.headline)}.</p></section>`;
+  }
+  if (earlier.length === 0 || typeof now !== 'number') return '';
+  const points = [...earlier, { reportId: doc.reportId, createdAt: doc.createdAt, value: now, current: true }];
+  return `<section><h2>Trend of ${esc(doc.headline)}</h2><p class="hint">${earlier.length} earlier run(s) of this schedule; this run in red.</p>${trendSvg(doc.headline, points)}</section>`;
+}
+
+export function confusion(doc: ReportDocument): string {
+  if (!doc.confusion || doc.confusion.labels.length === 0) return '';
+  const { svg, shown } = confusionSvg(doc.confusion);
+  const all = doc.confusion.labels.length;
+  const note = shown < all ? `<p class="hint">Showing the ${shown} most frequent of ${all} labels; report.json has all.</p>` : '';
+  return `<section><h2>Confusion matrix</h2>${note}<div class="scroll">${svg}</div></section>`;
+}
+
+export function perClass(doc: ReportDocument): string {
+  if (!doc.perClass || doc.perClass.length === 0) return '';
+  const { svg, shown } = classBarsSvg(doc.perClass);
+  const note = shown < doc.perClass.length ? `<p class="hint">Chart shows the ${shown} most supported classes.</p>` : '';
+  const m = doc.metrics;
+  const rows = doc.perClass.map((c) => [esc(c.label), num(c.precision), num(c.recall), num(c.f1), String(c.support), String(c.predicted)]);
+  rows.push(['<b>macro avg</b>', num(m.macroPrecision), num(m.macroRecall), num(m.macroF1), num(m.scored), '']);
+  rows.push(['<b>micro avg</b>', num(m.microPrecision), num(m.microRecall), num(m.microF1), num(m.scored), '']);
+  const head = ['class', 'precision', 'recall', 'F1', 'support', 'predicted'];
+  return `<section><h2>Per class</h2>${note}<div class="scroll">${svg}</div>${table(head, rows, 'numbers')}</section>`;
+}
+
+export function replications(doc: ReportDocument): string {
+  const topK = doc.rubric === 'classification.topKAccuracy' || (doc.metrics.k ?? 1) > 1;
+  const head = ['replication', 'scored', 'correct', doc.headline === 'exactMatch' ? 'exact match' : 'accuracy'];
+  if (topK) head.push(`top-${doc.metrics.k} accuracy`);
+  const rows = doc.replications.map((r) => [
+    `<code>${esc(r.replication)}</code>`,
+    String(r.scored),
+    String(r.correct),
+    pct(r.score),
+    ...(topK ? [pct(r.topKAccuracy)] : []),
+  ]);
+  return `<section><h2>Replications</h2>${table(head, rows, 'numbers')}</section>`;
+}
+
+export function instances(doc: ReportDocument, first: InstanceRow[]): string {
+  if (!doc.instances) return '';
+  const rows = first.map((r) => [
+    String(r._index_),
+    `<code>${esc(r._replication_)}</code>`,
+    `<pre>${esc(r.expected)}</pre>`,
+    `<pre>${esc(r.got)}</pre>`,
+    r.match ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>',
+  ]);
+  const note = `First ${first.length} of ${doc.instances.rows} rows; all are in <code>reports/${esc(doc.instances.key)}</code>.`;
+  return `<section><h2>Instances</h2><p class="hint">${note}</p>${table(['_index_', '_replication_', 'expected', 'got', 'match'], rows, 'instances')}</section>`;
+}
+
+export function skipped(doc: ReportDocument): string {
+  const { count, items } = doc.skipped;
+  if (count === 0) return `<section><h2>Skipped items</h2><p>None.</p></section>`;
+  const shown = items.slice(0, MAX_SKIPPED_ROWS);
+  const rows = shown.map((s) => [num(s._index_), `<code>${esc(s._replication_ ?? '')}</code>`, esc(s.status ?? ''), esc(s.message ?? '')]);
+  const note =
+    items.length === 0
+      ? `${count} item(s) skipped; the verify summary does not list them.`
+      : `${count} item(s) skipped by the evaluation; they count as neither correct nor wrong.${shown.length < items.length ? ` First ${shown.length} shown.` : ''}`;
+  return `<section><h2>Skipped items</h2><p class="hint">${esc(note)}</p>${items.length ? table(['_index_', '_replication_', 'status', 'message'], rows) : ''}</section>`;
+}
+
+export function lineage(doc: ReportDocument): string {
+  const entries = Object.entries(doc.lineage);
+  if (entries.length === 0) return `<section><h2>Lineage</h2><p>Not given.</p></section>`;
+  const blocks = entries.map(([kind, e]) => {
+    const { id, name, spec, ...rest } = e;
+    const body = spec !== undefined ? spec : Object.keys(rest).length ? rest : undefined;
+    return (
+      `<div class="lineage-entry"><h3>${esc(kind)}${name ? ` <small>${esc(name)}</small>` : ''}</h3>` +
+      `<p>id <code>${esc(id ?? '–')}</code></p>` +
+      (body === undefined ? '' : `<pre class="spec">${esc(JSON.stringify(body, null, 2))}</pre>`) +
+      `</div>`
+    );
+  });
+  return `<section><h2>Lineage</h2><div class="lineage">${blocks.join('')}</div></section>`;
+}

@@ -1,0 +1,56 @@
+import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE } from '../domain/errors.js';
+import type { EvaluationSpec } from '../domain/specs.js';
+import type { EntityInput } from './entity-lifecycle.js';
+import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+
+const sessions = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+});
+
+export interface EvaluationSummary {
+  expected?: number;
+  written?: number;
+  duplicatesRemoved?: number;
+  missing?: number;
+  skipped?: number | unknown[];
+}
+
+/**
+ * dataset and service Ready → session started and ready → evaluate job (the client) → session stopped (always:
+ * success, failure and cancel) → verify job → Complete (or Failed/Incomplete|Unverified).
+ */
+export async function evaluationWorkflow(input: EntityInput<EvaluationSpec>): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
+  const { id, spec } = input;
+  const life = new EntityLifecycle(id, 'outputs', 'Failed');
+  await life.create('Evaluation', input);
+  return life.run(async () => {
+    await life.requireReady(spec.dataset, 'DataSourceMissing');
+    await life.requireReady(spec.inferenceService, 'FailedDependency');
+    await life.transition(['Created'], 'Admitted');
+    const description = await state.loadServiceDescription({ serviceId: spec.inferenceService });
+    const sessionName = `session-${id}`;
+    const specArg = JSON.stringify(spec);
+    try {
+      life.view.stage = 'session';
+      const session = await sessions.startSession({ name: sessionName, entityId: id, serviceId: spec.inferenceService, description });
+      await life.runStep(
+        'evaluate',
+        ['evaluate', '--id', id, '--spec', specArg, '--endpoint', session.endpoint ?? '', '--service', JSON.stringify(description)],
+        'Incomplete',
+        { serviceAccount: 'model-runner' },
+      );
+    } finally {
+      await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
+    }
+    await life.runStep('verify', ['verify-outputs', '--id', id, '--spec', specArg], 'Unverified', { serviceAccount: 'model-runner' });
+    const summary = (await state.readJson({ category: 'outputs', key: `${id}/verified/summary.json` })) as EvaluationSummary | undefined;
+    if (!summary) throw new StageFailure('Unverified', `outputs/${id}/verified/summary.json was not written`);
+    const skipped = Array.isArray(summary.skipped) ? summary.skipped.length : (summary.skipped ?? 0);
+    await life.transition(['Admitted'], 'Complete', undefined, `${summary.written ?? '?'} outputs, ${skipped} skipped`, { summary });
+    return { id, status: 'Complete', summary };
+  });
+}

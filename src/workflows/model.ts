@@ -1,0 +1,27 @@
+import type { ModelSpec } from '../domain/specs.js';
+import type { EntityInput } from './entity-lifecycle.js';
+import { EntityLifecycle, state } from './entity-lifecycle.js';
+
+export interface ModelWorkflowResult {
+  id: string;
+  status: 'Ready';
+  files: number;
+}
+
+/** model source → fetch job → manifest present → Ready (or Error/FetchFailed). */
+export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
+  const life = new EntityLifecycle(input.id, 'models', 'Error');
+  await life.create('Model', input);
+  return life.run(async () => {
+    await life.transition(['Created'], 'Admitted');
+    await life.runStep('fetch', ['fetch-model', '--id', input.id, '--spec', JSON.stringify(input.spec)], 'FetchFailed', {
+      serviceAccount: 'model-fetcher',
+    });
+    const manifest = (await state.readJson({ category: 'models', key: `${input.id}/manifest.json` })) as
+      | { files?: unknown[] }
+      | undefined;
+    const files = manifest?.files?.length ?? 0;
+    await life.transition(['Admitted'], 'Ready', undefined, `${files} files`, { files });
+    return { id: input.id, status: 'Ready', files };
+  });
+}

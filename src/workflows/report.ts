@@ -1,0 +1,51 @@
+import type { ReportSpec } from '../domain/specs.js';
+import type { EntityInput } from './entity-lifecycle.js';
+import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+
+export interface ReportWorkflowInput extends EntityInput<ReportSpec> {
+  /** Set for runs started by a schedule: the report then shows the trend against earlier runs. */
+  scheduleId?: string;
+}
+
+/** evaluation Complete → report job (metrics, report.json, index.html with lineage and trend) → Complete. */
+export async function reportWorkflow(input: ReportWorkflowInput): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
+  const { id, spec } = input;
+  const life = new EntityLifecycle(id, 'reports', 'Failed');
+  await life.create('Report', input);
+  return life.run(async () => {
+    const evaluation = await life.requireReady(spec.evaluation, 'NoSuchEvaluation');
+    const evalSpec = evaluation.spec as { dataset: string; inferenceService: string };
+    const [dataset, service] = await Promise.all([
+      state.getEntity({ id: evalSpec.dataset }),
+      state.getEntity({ id: evalSpec.inferenceService }),
+    ]);
+    const modelId = (service?.spec as { model?: string } | undefined)?.model;
+    const model = modelId ? await state.getEntity({ id: modelId }) : undefined;
+    const lineage = Object.fromEntries(
+      Object.entries({ dataset, model, inferenceService: service, evaluation }).map(([k, e]) => [
+        k,
+        e ? { id: e.id, name: e.name, status: e.status, spec: e.spec } : undefined,
+      ]),
+    );
+    const history = input.scheduleId ? await state.reportHistory({ scheduleId: input.scheduleId, before: id }) : [];
+    await life.transition(['Created'], 'Admitted');
+    await life.runStep(
+      'report',
+      ['report', '--id', id, '--spec', JSON.stringify(spec), '--dataset', evalSpec.dataset, '--lineage', JSON.stringify(lineage), '--history', JSON.stringify(history)],
+      'ReportFailed',
+      { serviceAccount: 'report-runner' },
+    );
+    const report = (await state.readJson({ category: 'reports', key: `${id}/report.json` })) as { metrics?: Record<string, number> } | undefined;
+    if (!report?.metrics) throw new StageFailure('ReportFailed', `reports/${id}/report.json has no metrics`);
+    const metrics = Object.fromEntries(Object.entries(report.metrics).filter(([, v]) => typeof v === 'number'));
+    await life.transition(['Admitted'], 'Complete', undefined, summarize(metrics), { metrics });
+    return { id, status: 'Complete', metrics };
+  });
+}
+
+function summarize(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .slice(0, 4)
+    .map(([k, v]) => `${k}=${Math.round(v * 10_000) / 10_000}`)
+    .join(' ');
+}

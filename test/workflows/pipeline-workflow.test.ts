@@ -1,0 +1,188 @@
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { specHash } from '../../src/activities/lookups.js';
+import { createActivities } from '../../src/activities/index.js';
+import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
+import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
+import type { Config } from '../../src/config.js';
+import { newId } from '../../src/domain/ids.js';
+import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
+import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
+import type { JobSpec } from '../../src/ports/job-runner.js';
+import type { SessionRunner, SessionStatus } from '../../src/ports/session-runner.js';
+import type { PipelineView } from '../../src/workflows/index.js';
+import type { Behaviour } from '../support/scripted-runner.js';
+import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+
+let config: Config;
+let cleanup: () => Promise<void>;
+let client: Client;
+let objects: FilesystemObjectStore;
+let entities: SqliteEntityStore;
+
+beforeAll(async () => {
+  ({ config, cleanup } = await testConfig());
+  client = await temporalClient(config);
+  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
+  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
+});
+afterAll(async () => {
+  await entities.close();
+  await client.connection.close();
+  await cleanup();
+});
+
+/** Sessions that are remote endpoints: nothing to run, but every start and stop is recorded. */
+class RecordingSessions implements SessionRunner {
+  readonly started: string[] = [];
+  readonly stopped: string[] = [];
+  async start(spec: { name: string }): Promise<SessionStatus> {
+    this.started.push(spec.name);
+    return { name: spec.name, phase: 'ready', endpoint: 'http://127.0.0.1:1' };
+  }
+  async waitReady(name: string): Promise<SessionStatus> {
+    return { name, phase: 'ready', endpoint: 'http://127.0.0.1:1' };
+  }
+  async status(name: string): Promise<SessionStatus> {
+    return { name, phase: 'ready' };
+  }
+  async stop(name: string): Promise<void> {
+    this.stopped.push(name);
+  }
+  async close(): Promise<void> {}
+}
+
+/** What each step leaves in the object store when it succeeds. */
+const effects: Record<string, (job: JobSpec) => Promise<void>> = {
+  async ingest(job) {
+    const shard = await objects.put('datasets', `${job.entityId}/data/part-00000.parquet`, Buffer.from('PAR1'));
+    await objects.put(
+      'datasets',
+      `${job.entityId}/manifest.json`,
+      JSON.stringify({ rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] }),
+    );
+  },
+  async fetch(job) {
+    if (job.args[0] === 'fetch-model') await objects.put('models', `${job.entityId}/manifest.json`, JSON.stringify({ files: [{ path: 'model.json' }] }));
+  },
+  async build(job) {
+    await objects.put('inferenceservices', `${job.entityId}/service.json`, JSON.stringify({ serviceId: job.entityId, runner: 'http', endpoint: 'http://127.0.0.1:1/x', interface: {} }));
+  },
+  async verify(job) {
+    await objects.put('outputs', `${job.entityId}/verified/summary.json`, JSON.stringify({ expected: 1, written: 1, skipped: 0 }));
+  },
+  async report(job) {
+    await objects.put('reports', `${job.entityId}/report.json`, JSON.stringify({ metrics: { accuracy: 0.9 } }));
+  },
+};
+
+const spec: PipelineSpec = PipelineSpecSchema.parse({
+  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' }, ingest: { format: 'csv' } },
+  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+  report: { rubric: 'classification.accuracy' },
+});
+
+function input(overrides: Partial<PipelineInput> = {}, s: PipelineSpec = spec): PipelineInput {
+  return { id: newId(), account: `acct-${newId().slice(0, 8)}`, spec: s, hashes: { dataset: specHash(s.dataset), model: specHash(s.model) }, ...overrides };
+}
+
+async function withWorker(script: (stage: string, attempt: number) => Behaviour, body: (runner: ScriptedJobRunner, sessions: RecordingSessions) => Promise<void>) {
+  const runner = new ScriptedJobRunner(script);
+  const sessions = new RecordingSessions();
+  const worker = await startWorkerWithActivities(config, createActivities({ entityStore: entities, objectStore: objects, jobRunner: runner, sessionRunner: sessions }));
+  try {
+    await body(runner, sessions);
+  } finally {
+    await worker.stop();
+  }
+}
+
+const succeed = (stage: string): Behaviour => ({ outcome: 'succeed', effect: effects[stage] });
+
+function run(i: PipelineInput) {
+  return client.workflow.start('pipelineWorkflow', { workflowId: `pipeline-${i.id}`, taskQueue: config.temporal.taskQueue, args: [i] });
+}
+
+describe('pipelineWorkflow', () => {
+  it('runs every stage in dependency order, stops the session, and reuses a Ready Dataset and Model the second time', async () => {
+    await withWorker(succeed, async (runner, sessions) => {
+      const first = input();
+      const view = (await (await run(first)).result()) as PipelineView;
+      expect(view.status).toBe('Complete');
+      expect(runner.started.map((j) => j.stage).sort()).toEqual(['build', 'evaluate', 'fetch', 'fetch', 'ingest', 'report', 'verify']);
+      expect(sessions.stopped).toEqual(sessions.started);
+      const report = await entities.get(view.stages.report.id!);
+      expect(report).toMatchObject({ status: 'Complete', details: { metrics: { accuracy: 0.9 } } });
+
+      runner.started.length = 0;
+      const second = (await (await run({ ...first, id: newId() })).result()) as PipelineView;
+      expect(second.stages.dataset).toEqual({ id: view.stages.dataset.id, status: 'Reused' });
+      expect(second.stages.model).toEqual({ id: view.stages.model.id, status: 'Reused' });
+      expect(runner.started.map((j) => j.stage).sort()).toEqual(['build', 'evaluate', 'report', 'verify']);
+
+      runner.started.length = 0;
+      const forced = (await (await run({ ...first, id: newId(), force: true })).result()) as PipelineView;
+      expect(forced.stages.dataset.status).toBe('Done');
+      expect(forced.stages.dataset.id).not.toBe(view.stages.dataset.id);
+      expect(runner.started.filter((j) => j.stage === 'ingest')).toHaveLength(1);
+    });
+  });
+
+  it('a failed stage gives every later stage FailedDependency', async () => {
+    await withWorker(
+      (stage) => (stage === 'build' ? { outcome: 'fail', exitCode: 2, logTail: ['error: no such runner'] } : succeed(stage)),
+      async () => {
+        const i = input();
+        await expect((await run(i)).result()).rejects.toThrow();
+        const view = await client.workflow.getHandle(`pipeline-${i.id}`).query<PipelineView>('pipeline');
+        expect(view.status).toBe('Failed');
+        expect(await entities.get(view.stages.inferenceService.id!)).toMatchObject({ status: 'Error', reason: 'BuildFailed' });
+        expect(await entities.get(view.stages.evaluation.id!)).toMatchObject({ status: 'Failed', reason: 'FailedDependency' });
+        expect(await entities.get(view.stages.report.id!)).toMatchObject({ status: 'Failed', reason: 'FailedDependency' });
+      },
+    );
+  });
+
+  it('cancel during the evaluation terminates the running child, stops the session, and marks what never ran', async () => {
+    await withWorker(
+      (stage) => (stage === 'evaluate' ? { outcome: 'hang' } : succeed(stage)),
+      async (runner, sessions) => {
+        const i = input();
+        const handle = await run(i);
+        for (let n = 0; n < 200 && !runner.started.some((j) => j.stage === 'evaluate'); n++) await new Promise((r) => setTimeout(r, 50));
+        await handle.cancel();
+        await expect(handle.result()).rejects.toThrow();
+        const view = await handle.query<PipelineView>('pipeline');
+        expect(view.status).toBe('Terminated');
+        const evaluation = await entities.get(view.stages.evaluation.id!);
+        expect(evaluation).toMatchObject({ status: 'Terminated' });
+        expect(runner.cancelled.some((n) => n.startsWith('evaluate-'))).toBe(true);
+        expect(sessions.stopped).toEqual(sessions.started);
+        expect(sessions.stopped).toHaveLength(1);
+        expect(await entities.get(view.stages.report.id!)).toMatchObject({ status: 'Terminated', reason: 'TerminateCommand' });
+      },
+    );
+  });
+
+  it('over its account quota a pipeline waits with reason QuotaLimit and is admitted when a slot frees', async () => {
+    await withWorker(succeed, async () => {
+      const account = `quota-${newId().slice(0, 8)}`;
+      const blocker = newId();
+      await entities.create({ id: blocker, kind: 'Evaluation', account, spec: {} });
+      await entities.transition({ id: blocker, allowedFrom: ['Created'], to: 'Admitted' });
+      const i = input({ account }, { ...spec, concurrencyQuota: 1 });
+      const handle = await run(i);
+      let view = await handle.query<PipelineView>('pipeline');
+      for (let n = 0; n < 100 && view.reason !== 'QuotaLimit'; n++) {
+        await new Promise((r) => setTimeout(r, 50));
+        view = await handle.query<PipelineView>('pipeline');
+      }
+      expect(view).toMatchObject({ status: 'Admitting', reason: 'QuotaLimit' });
+      await entities.transition({ id: blocker, allowedFrom: ['Admitted'], to: 'Complete' });
+      expect(((await handle.result()) as PipelineView).status).toBe('Complete');
+    });
+  });
+});
