@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
+    /** Runs of each side; the median time is reported (the machine may be shared). */
+    repeat: { type: 'string', default: '3' },
     child: { type: 'string' },
     dir: { type: 'string' },
   },
@@ -107,20 +109,25 @@ function inChild(kind: 'ingest' | 'duckdb', dir: string): Measurement {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
 }
 
-/** Median time and highest peak RSS over `repeat` fresh child processes, each in its own scratch dir. */
-async function measure(kind: 'ingest' | 'duckdb', root: string, repeat: number): Promise<Measurement> {
-  const runs: Measurement[] = [];
+/**
+ * Median time and highest peak RSS over `repeat` fresh child processes per side, each in its own scratch dir.
+ * The sides alternate, so a burst of load from elsewhere on the machine hits both alike.
+ */
+async function measure(root: string, repeat: number): Promise<Record<'ingest' | 'duckdb', Measurement>> {
+  const runs = { ingest: [] as Measurement[], duckdb: [] as Measurement[] };
   for (let i = 0; i < repeat; i++) {
-    const dir = join(root, `${kind}-${i}`);
-    await mkdir(dir);
-    runs.push(inChild(kind, dir));
-    await rm(dir, { recursive: true, force: true });
+    for (const kind of ['duckdb', 'ingest'] as const) {
+      const dir = join(root, `${kind}-${i}`);
+      await mkdir(dir);
+      runs[kind].push(inChild(kind, dir));
+      await rm(dir, { recursive: true, force: true });
+    }
   }
-  const times = runs.map((r) => r.seconds).sort((a, b) => a - b);
-  return {
-    seconds: times[Math.floor(times.length / 2)]!,
-    maxRssMiB: Math.max(...runs.map((r) => r.maxRssMiB)),
-  };
+  const summary = (ms: Measurement[]) => ({
+    seconds: ms.map((m) => m.seconds).sort((a, b) => a - b)[Math.floor(ms.length / 2)]!,
+    maxRssMiB: Math.max(...ms.map((m) => m.maxRssMiB)),
+  });
+  return { ingest: summary(runs.ingest), duckdb: summary(runs.duckdb) };
 }
 
 if (values.child) {
@@ -132,8 +139,10 @@ if (values.child) {
   try {
     console.log(`csv: ${csv} (${rows} rows, ${(statSync(csv).size / 2 ** 20).toFixed(1)} MiB)`);
     const repeat = Number(values.repeat);
-    const duck = await measure('duckdb', dir, repeat);
-    const ingest = await measure('ingest', dir, repeat);
+    const { duckdb: duck, ingest } = await measure(dir, repeat);
+    console.log(
+      `median of ${repeat} runs each, load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+    );
     const perSecond = (m: Measurement) => Math.round(rows / m.seconds);
     console.log(
       `duckdb COPY: ${duck.seconds.toFixed(2)} s, ${perSecond(duck)} rows/s, peak RSS ${duck.maxRssMiB.toFixed(0)} MiB`,

@@ -2,6 +2,7 @@
  * Activities: closures over the adapters. The worker passes `createActivities(adapters)`; workflows use
  * `proxyActivities<Activities>()`.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -28,7 +29,7 @@ export const createActivities = (deps: ActivityDeps) => ({
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {
-  get: () => () => Promise.reject(new Error('this worker has no session runner configured')),
+  get: () => () => Promise.reject(ApplicationFailure.nonRetryable('this worker has no session runner configured', 'NotConfigured')),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { ErrorType } from '../domain/errors.js';
+import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ModelSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
-import { invalidInput, isInvalidInput, errorMessage } from './errors.js';
+import { invalidInput } from './errors.js';
 import { downloadAttempt } from './fetch/download.js';
 import type { FileDigest } from './fetch/hash.js';
 import { hashFile } from './fetch/hash.js';
@@ -105,8 +105,12 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
       );
     } catch (err) {
       // The download's own message names a URL; the user knows the file by its repo and path.
-      if (f.describe && isInvalidInput(err))
-        throw invalidInput(`${f.describe}: ${errorMessage(err).replace(`${url}: `, '')}`, ErrorType.NotFound);
+      const status = err instanceof DyffError ? err.details?.status : undefined;
+      if (f.describe && typeof status === 'number') {
+        const hint =
+          status === 401 || status === 403 ? ' (private or gated? set HF_TOKEN to a token with access)' : '';
+        throw invalidInput(`${f.describe}: HTTP ${status}${hint}`, ErrorType.NotFound, { status });
+      }
       throw err;
     }
     const digest = await verify(partial, f);

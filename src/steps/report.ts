@@ -31,7 +31,10 @@ export const REPORT_OPTIONS = {
  * The report step: verified outputs ⨝ dataset rows (DuckDB) → rubric metrics → `report.json` + a self-contained
  * `index.html`. It only reads its inputs, so a rerun rewrites the same three objects.
  */
-export async function runReport(ctx: StepContext, { id, spec, options }: ReportInput): Promise<ReportDocument> {
+export async function runReport(
+  ctx: StepContext,
+  { id, spec, options }: ReportInput,
+): Promise<ReportDocument> {
   const { log, objectStore: store } = ctx;
   const args = parseReportArgs(options, spec);
   const scratch = join(ctx.workDir, id);
@@ -81,7 +84,9 @@ export async function runReport(ctx: StepContext, { id, spec, options }: ReportI
     }
     await store.put('reports', `${id}/index.html`, reportHtml(doc, firstRows), { contentType: 'text/html' });
     // report.json goes last: a reader (the next run's --history, the workflow) that finds it finds the page too.
-    await store.put('reports', `${id}/report.json`, JSON.stringify(doc, null, 2), { contentType: 'application/json' });
+    await store.put('reports', `${id}/report.json`, JSON.stringify(doc, null, 2), {
+      contentType: 'application/json',
+    });
     const headline = doc.metrics[doc.headline];
     log.info(
       `${doc.headline} ${headline === null || headline === undefined ? 'n/a' : headline.toFixed(4)} over ${doc.metrics.scored} scored item(s), ${doc.skipped.count} skipped; wrote reports/${id}/report.json and index.html`,
@@ -92,7 +97,11 @@ export async function runReport(ctx: StepContext, { id, spec, options }: ReportI
   }
 }
 
-function localNames(inputs: { outputs: string[]; dataset: string[] }, evaluationId: string, datasetId: string) {
+function localNames(
+  inputs: { outputs: string[]; dataset: string[] },
+  evaluationId: string,
+  datasetId: string,
+) {
   const names = new Map<string, string>();
   for (const p of inputs.outputs) names.set(p, `outputs/${evaluationId}/verified/${p.split('/').at(-1)}`);
   for (const p of inputs.dataset) names.set(p, `datasets/${datasetId}/data/${p.split('/').at(-1)}`);

@@ -131,8 +131,9 @@ export class FakeKubelet {
     for (const r of this.running.values()) r.timers.forEach(clearTimeout);
     for (const t of this.deadlines.values()) clearTimeout(t);
     for (const l of this.logs.values()) l.bus.emit('end');
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections(); // the apiserver keeps kubelet connections alive
+    await closed;
     await this.core.deleteNode({ name: this.nodeName }).catch(() => undefined);
   }
 

@@ -10,9 +10,9 @@ import { newId } from '../../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
-import type { SessionRunner, SessionStatus } from '../../src/ports/session-runner.js';
 import type { PipelineView } from '../../src/workflows/index.js';
 import type { Behaviour } from '../support/scripted-runner.js';
+import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
 
@@ -33,26 +33,6 @@ afterAll(async () => {
   await client.connection.close();
   await cleanup();
 });
-
-/** Sessions that are remote endpoints: nothing to run, but every start and stop is recorded. */
-class RecordingSessions implements SessionRunner {
-  readonly started: string[] = [];
-  readonly stopped: string[] = [];
-  async start(spec: { name: string }): Promise<SessionStatus> {
-    this.started.push(spec.name);
-    return { name: spec.name, phase: 'ready', endpoint: 'http://127.0.0.1:1' };
-  }
-  async waitReady(name: string): Promise<SessionStatus> {
-    return { name, phase: 'ready', endpoint: 'http://127.0.0.1:1' };
-  }
-  async status(name: string): Promise<SessionStatus> {
-    return { name, phase: 'ready' };
-  }
-  async stop(name: string): Promise<void> {
-    this.stopped.push(name);
-  }
-  async close(): Promise<void> {}
-}
 
 /** What each step leaves in the object store when it succeeds. */
 const effects: Record<string, (job: JobSpec) => Promise<void>> = {

@@ -10,52 +10,39 @@ import {
   type V1Service,
   type V1Toleration,
 } from '@kubernetes/client-node';
+import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import { GKE_ACCELERATOR, GKE_SPOT, GPU_RESOURCE, LABEL_ENTITY, LABEL_STAGE } from './kubernetes.js';
 
 /**
- * An inference session on Kubernetes: a Deployment of the model's serving image behind a ClusterIP Service, with a
- * readiness probe, replicas, GPUs and spot capacity. Readiness is learned from a watch on the Deployment.
+ * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the one image, behind
+ * a ClusterIP Service, with a readiness probe, replicas, GPUs and spot capacity. Readiness is learned from a watch on
+ * the Deployment. Remote services (no command) need no objects: the session is the endpoint itself.
  */
 export const LABEL_SESSION = 'dyff.io/session';
 export const LABEL_COMPONENT = 'dyff.io/component';
 
-export interface SessionSpec {
-  /** DNS label; names the Deployment and the Service. */
-  name: string;
-  entityId: string;
-  image: string;
-  args?: string[];
-  env?: Record<string, string>;
-  /** The port the server listens on. @default 8000 */
-  port?: number;
-  /** HTTP path that answers 200 once the model is loaded. @default '/ready' */
-  readinessPath?: string;
-  /** @default 1 */
-  replicas?: number;
-  serviceAccount?: string;
-  resources?: { cpu?: string; memory?: string; gpu?: { count: number; type?: string }; spot?: boolean };
-}
-
-export interface SessionStatus {
-  name: string;
-  replicas: number;
-  readyReplicas: number;
-  /** In-cluster address of the Service. */
-  url: string;
-}
-
 export interface KubernetesSessionRunnerOptions {
   namespace: string;
+  /** The image holding `dyffctl`; its entrypoint is `node bin/dyffctl.mjs`. @default 'dyff-temporal:latest' */
+  image?: string;
   kubeConfig?: KubeConfig | string;
-  /** A Deployment that makes no progress this long counts as failed. @default 1800 */
+  /** Environment for every session; the description's env wins. */
+  env?: Record<string, string>;
+  /** The port the server listens on (passed as PORT). @default 8000 */
+  port?: number;
+  /** A Deployment that makes no progress this long fails. @default 1800 */
   progressDeadlineSeconds?: number;
 }
 
-export class KubernetesSessionRunner {
+type WaitOpts = Parameters<SessionRunner['waitReady']>[1];
+
+export class KubernetesSessionRunner implements SessionRunner {
   readonly kc: KubeConfig;
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly net: NetworkingV1Api;
+  private readonly remote = new Map<string, string>();
+  private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: KubernetesSessionRunnerOptions) {
     this.kc = opts.kubeConfig instanceof KubeConfig ? opts.kubeConfig : loadKubeConfig(opts.kubeConfig);
@@ -64,96 +51,102 @@ export class KubernetesSessionRunner {
     this.net = this.kc.makeApiClient(NetworkingV1Api);
   }
 
-  /** Create the Deployment and Service, or adopt them when they exist. */
-  async start(spec: SessionSpec): Promise<{ adopted: boolean; url: string }> {
-    const namespace = this.opts.namespace;
-    let adopted = false;
-    try {
-      await this.apps.createNamespacedDeployment({ namespace, body: deployment(spec, this.opts) });
-    } catch (err) {
-      if (!isCode(err, 409)) throw err;
-      adopted = true;
-    }
-    try {
-      await this.core.createNamespacedService({ namespace, body: service(spec) });
-    } catch (err) {
-      if (!isCode(err, 409)) throw err;
-    }
-    return { adopted, url: this.url(spec.name) };
+  private get namespace(): string {
+    return this.opts.namespace;
   }
 
-  /** Resolves when every replica is ready; rejects when the Deployment is gone or stops progressing. */
-  waitReady(name: string, opts: { signal?: AbortSignal } = {}): Promise<SessionStatus> {
-    const namespace = this.opts.namespace;
-    return new Promise<SessionStatus>((resolve, reject) => {
-      let settled = false;
-      let watch: AbortController | undefined;
-      const settle = (r: SessionStatus | Error) => {
-        if (settled) return;
-        settled = true;
-        watch?.abort();
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (r instanceof Error) reject(r);
-        else resolve(r);
-      };
-      const onAbort = () => settle(new Error('waitReady aborted'));
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const check = (d: V1Deployment | undefined): boolean => {
-        if (!d || d.metadata?.deletionTimestamp) return settle(new Error(`session ${name}: deployment deleted`)), true;
-        const want = d.spec?.replicas ?? 1;
-        const ready = d.status?.readyReplicas ?? 0;
-        const stalled = d.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
-        if (stalled) return settle(new Error(`session ${name}: ${stalled.message ?? 'progress deadline exceeded'}`)), true;
-        const current = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
-        if (current && ready >= want && want > 0) {
-          settle({ name, replicas: want, readyReplicas: ready, url: this.url(name) });
-          return true;
-        }
-        return false;
-      };
-      const resync = async (): Promise<void> => {
-        if (settled) return;
-        try {
-          const d = await this.apps.readNamespacedDeployment({ name, namespace }).catch((err: unknown) => {
-            if (isCode(err, 404)) return undefined;
-            throw err;
-          });
-          if (check(d) || settled) return;
-          watch = await new Watch(this.kc).watch(
-            `/apis/apps/v1/namespaces/${namespace}/deployments`,
-            { fieldSelector: `metadata.name=${name}`, resourceVersion: d?.metadata?.resourceVersion, timeoutSeconds: 300 },
-            (type: string, obj: V1Deployment) => {
-              if (type === 'DELETED') check(undefined);
-              else if (type === 'ERROR') void resync();
-              else if (type !== 'BOOKMARK') check(obj);
-            },
-            (err: unknown) => {
-              if (!settled) setTimeout(() => void resync(), err ? 500 : 0);
-            },
-          );
-          if (settled) watch.abort();
-        } catch (err) {
-          if (!settled) setTimeout(() => void resync(), 500);
-          void err;
-        }
-      };
-      void resync();
-    });
+  /** Create the Deployment and Service, or adopt them when they exist. */
+  async start(spec: SessionSpec): Promise<SessionStatus> {
+    if (!spec.description.command) {
+      this.remote.set(spec.name, '');
+      return { name: spec.name, phase: 'ready', endpoint: '' };
+    }
+    try {
+      await this.apps.createNamespacedDeployment({ namespace: this.namespace, body: this.deployment(spec) });
+    } catch (err) {
+      if (!isCode(err, 409)) throw err;
+    }
+    try {
+      await this.core.createNamespacedService({ namespace: this.namespace, body: service(spec) });
+    } catch (err) {
+      if (!isCode(err, 409)) throw err;
+    }
+    return (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting', endpoint: this.url(spec.name) };
   }
 
   async status(name: string): Promise<SessionStatus | undefined> {
+    if (this.remote.has(name)) return { name, phase: 'ready', endpoint: this.remote.get(name) };
+    const d = await this.readDeployment(name);
+    return d && this.toStatus(name, d);
+  }
+
+  /** Resolves when every replica is ready; rejects when the Deployment is deleted, stalls, or `timeoutMs` passes. */
+  async waitReady(name: string, opts: WaitOpts = {}): Promise<SessionStatus> {
+    if (this.remote.has(name)) return (await this.status(name))!;
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    const timeoutMs = opts.timeoutMs ?? 600_000;
     try {
-      const d = await this.apps.readNamespacedDeployment({ name, namespace: this.opts.namespace });
-      return { name, replicas: d.spec?.replicas ?? 1, readyReplicas: d.status?.readyReplicas ?? 0, url: this.url(name) };
-    } catch (err) {
-      if (isCode(err, 404)) return undefined;
-      throw err;
+      return await new Promise<SessionStatus>((resolve, reject) => {
+        let settled = false;
+        let watch: AbortController | undefined;
+        let last = '';
+        const timer = setTimeout(() => settle(new Error(`session ${name} not ready after ${timeoutMs} ms`)), timeoutMs);
+        const settle = (r: SessionStatus | Error) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          watch?.abort();
+          if (r instanceof Error) reject(r);
+          else resolve(r);
+        };
+        const onAbort = () => settle(new Error(`waitReady(${name}) aborted`));
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        abort.signal.addEventListener('abort', onAbort, { once: true });
+        const check = (d: V1Deployment | undefined) => {
+          const s: SessionStatus = d
+            ? this.toStatus(name, d)
+            : { name, phase: 'failed', reason: 'deleted: the deployment no longer exists' };
+          const key = JSON.stringify(s);
+          if (key !== last) opts.onUpdate?.(s);
+          last = key;
+          if (s.phase === 'ready') settle(s);
+          else if (s.phase === 'failed') settle(new Error(`session ${name} failed: ${s.reason ?? 'unknown'}`));
+        };
+        const resync = async (): Promise<void> => {
+          if (settled) return;
+          try {
+            const d = await this.readDeployment(name);
+            check(d);
+            if (settled) return;
+            watch = await new Watch(this.kc).watch(
+              `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
+              { fieldSelector: `metadata.name=${name}`, resourceVersion: d?.metadata?.resourceVersion, timeoutSeconds: 300 },
+              (type: string, obj: V1Deployment) => {
+                if (type === 'DELETED') check(undefined);
+                else if (type === 'ERROR') void resync();
+                else if (type !== 'BOOKMARK') check(obj);
+              },
+              (err: unknown) => {
+                if (!settled) setTimeout(() => void resync(), err ? 500 : 0);
+              },
+            );
+            if (settled) watch.abort();
+          } catch {
+            if (!settled) setTimeout(() => void resync(), 500);
+          }
+        };
+        void resync();
+      });
+    } finally {
+      this.aborts.delete(abort);
     }
   }
 
-  /** Delete the Deployment (its ReplicaSets and pods follow) and the Service; idempotent. */
-  async delete(name: string): Promise<void> {
-    const namespace = this.opts.namespace;
+  /** Delete the Deployment (its ReplicaSets and pods follow), the Service and any audit allowance; idempotent. */
+  async stop(name: string): Promise<void> {
+    this.remote.delete(name);
+    const namespace = this.namespace;
     await Promise.all([
       this.apps.deleteNamespacedDeployment({ name, namespace, body: { propagationPolicy: 'Foreground' } }).catch(ignore404),
       this.core.deleteNamespacedService({ name, namespace }).catch(ignore404),
@@ -161,23 +154,108 @@ export class KubernetesSessionRunner {
     ]);
   }
 
+  async close(): Promise<void> {
+    for (const a of this.aborts) a.abort();
+  }
+
   /**
-   * Let the pods of one audit reach this session and nothing else: added to the namespace's baseline audit policy
-   * (k8s/audit-networkpolicy.yaml: no ingress, DNS and metadata only), since NetworkPolicies allow the union.
+   * Let the pods of one audit reach this session and nothing else. It adds to the namespace's baseline audit policy
+   * (k8s/audit-networkpolicy.yaml: no ingress; DNS and metadata only), since NetworkPolicies allow the union.
    */
   async allowAudit(sessionName: string, auditEntityId: string): Promise<void> {
     try {
-      await this.net.createNamespacedNetworkPolicy({
-        namespace: this.opts.namespace,
-        body: auditPolicy(sessionName, auditEntityId),
-      });
+      await this.net.createNamespacedNetworkPolicy({ namespace: this.namespace, body: auditPolicy(sessionName, auditEntityId) });
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
   }
 
+  private async readDeployment(name: string): Promise<V1Deployment | undefined> {
+    try {
+      return await this.apps.readNamespacedDeployment({ name, namespace: this.namespace });
+    } catch (err) {
+      if (isCode(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  private toStatus(name: string, d: V1Deployment): SessionStatus {
+    const endpoint = this.url(name);
+    if (d.metadata?.deletionTimestamp) return { name, phase: 'failed', endpoint, reason: 'deleted: the session is being deleted' };
+    const stalled = d.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
+    if (stalled) return { name, phase: 'failed', endpoint, reason: stalled.message ?? 'progress deadline exceeded' };
+    const want = d.spec?.replicas ?? 1;
+    const current = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1);
+    const ready = current && want > 0 && (d.status?.readyReplicas ?? 0) >= want && (d.status?.updatedReplicas ?? 0) >= want;
+    return { name, phase: ready ? 'ready' : 'starting', endpoint };
+  }
+
   private url(name: string): string {
-    return `http://${name}.${this.opts.namespace}.svc.cluster.local`;
+    return `http://${name}.${this.namespace}.svc.cluster.local`;
+  }
+
+  private deployment(spec: SessionSpec): V1Deployment {
+    const labels = sessionLabels(spec);
+    const port = this.opts.port ?? 8000;
+    const d = spec.description;
+    const env = { ...this.opts.env, ...d.env, PORT: String(port) };
+    const nodeSelector: Record<string, string> = {};
+    const tolerations: V1Toleration[] = [];
+    const limits: Record<string, string> = {};
+    if (spec.accelerator && spec.accelerator.count > 0) {
+      limits[GPU_RESOURCE] = String(spec.accelerator.count);
+      if (spec.accelerator.type) nodeSelector[GKE_ACCELERATOR] = spec.accelerator.type;
+      tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
+    }
+    if (spec.spot) {
+      nodeSelector[GKE_SPOT] = 'true';
+      tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
+    }
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: spec.name, labels },
+      spec: {
+        replicas: spec.replicas ?? 1,
+        progressDeadlineSeconds: this.opts.progressDeadlineSeconds ?? 1800,
+        selector: { matchLabels: { [LABEL_SESSION]: spec.name } },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              fsGroup: 1000,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'server',
+                image: this.opts.image ?? 'dyff-temporal:latest',
+                args: d.command,
+                env: Object.entries(env).map(([name, value]) => ({ name, value })),
+                ports: [{ name: 'http', containerPort: port }],
+                readinessProbe: { httpGet: { path: d.readinessPath ?? '/ready', port: 'http' }, periodSeconds: 5 },
+                resources: Object.keys(limits).length ? { limits } : undefined,
+                securityContext: {
+                  runAsNonRoot: true,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              },
+            ],
+            volumes: [{ name: 'tmp', emptyDir: {} }],
+            nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
+            tolerations: tolerations.length ? tolerations : undefined,
+          },
+        },
+      },
+    };
   }
 }
 
@@ -188,70 +266,6 @@ function sessionLabels(spec: Pick<SessionSpec, 'name' | 'entityId'>): Record<str
     [LABEL_ENTITY]: spec.entityId,
     [LABEL_COMPONENT]: 'inference-session',
     [LABEL_SESSION]: spec.name,
-  };
-}
-
-function deployment(spec: SessionSpec, o: KubernetesSessionRunnerOptions): V1Deployment {
-  const labels = sessionLabels(spec);
-  const port = spec.port ?? 8000;
-  const requests: Record<string, string> = {};
-  const limits: Record<string, string> = {};
-  if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
-  if (spec.resources?.memory) requests.memory = limits.memory = spec.resources.memory;
-  const gpu = spec.resources?.gpu;
-  const nodeSelector: Record<string, string> = {};
-  const tolerations: V1Toleration[] = [];
-  if (gpu && gpu.count > 0) {
-    limits[GPU_RESOURCE] = String(gpu.count);
-    if (gpu.type) nodeSelector[GKE_ACCELERATOR] = gpu.type;
-    tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
-  }
-  if (spec.resources?.spot) {
-    nodeSelector[GKE_SPOT] = 'true';
-    tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
-  }
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: spec.name, labels },
-    spec: {
-      replicas: spec.replicas ?? 1,
-      progressDeadlineSeconds: o.progressDeadlineSeconds ?? 1800,
-      selector: { matchLabels: { [LABEL_SESSION]: spec.name } },
-      template: {
-        metadata: { labels },
-        spec: {
-          serviceAccountName: spec.serviceAccount,
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'server',
-              image: spec.image,
-              args: spec.args,
-              env: Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
-              ports: [{ name: 'http', containerPort: port }],
-              readinessProbe: {
-                httpGet: { path: spec.readinessPath ?? '/ready', port: 'http' },
-                periodSeconds: 5,
-                failureThreshold: 3,
-              },
-              resources: Object.keys(requests).length || Object.keys(limits).length ? { requests, limits } : undefined,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-              },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-            },
-          ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
-          nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
-          tolerations: tolerations.length ? tolerations : undefined,
-        },
-      },
-    },
   };
 }
 

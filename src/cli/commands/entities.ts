@@ -57,6 +57,9 @@ export function registerEntityCommands(program: Command): void {
       } catch (err) {
         throw new DyffError(ErrorType.InvalidSpec, `${opts.file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
       }
+      if (/^kind:\s*Pipeline\s*$/m.test(text)) {
+        throw new DyffError(ErrorType.InvalidSpec, `${opts.file}: kind Pipeline runs with \`dyffctl pipeline run -f ${opts.file}\``);
+      }
       const manifest = parseManifest(text, opts.file);
       process.exitCode = await withClient(async (client) => {
         const { id, workflowId } = await client.create(manifest, { baseDir: dirname(path) });

@@ -8,7 +8,12 @@ import { errorMessage, invalidInput } from '../errors.js';
  */
 export const Lineage = z.record(
   z.string(),
-  z.looseObject({ id: z.string().optional(), name: z.string().optional(), spec: z.unknown().optional() }),
+  z.looseObject({
+    id: z.string().optional(),
+    name: z.string().nullish(),
+    status: z.string().nullish(),
+    spec: z.unknown().optional(),
+  }),
 );
 export type Lineage = z.infer<typeof Lineage>;
 

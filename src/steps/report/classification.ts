@@ -30,7 +30,12 @@ export async function scoreClassification(conn: DuckDBConnection, spec: ReportSp
   const perClass = classMetrics(confusion);
   const replications: ReplicationMetrics[] = perRep.map((r) => {
     const [scored, correct, topk] = [Number(r.scored), Number(r.correct), Number(r.topk)];
-    const rep: ReplicationMetrics = { replication: String(r.rep), scored, correct, score: ratio(correct, scored) };
+    const rep: ReplicationMetrics = {
+      replication: String(r.rep),
+      scored,
+      correct,
+      score: ratio(correct, scored),
+    };
     return { ...rep, topKCorrect: topk, topKAccuracy: ratio(topk, scored) };
   });
   const scored = sum(replications.map((r) => r.scored));

@@ -17,9 +17,12 @@ export function confusionSvg(confusion: Confusion): { svg: string; shown: number
   const none = confusion.noPrediction !== undefined;
   const columns = [...order.map((o) => o.label), ...(none ? ['(none)'] : [])];
   const count = (r: number, c: number) =>
-    c < order.length ? confusion.matrix[order[r]!.i]![order[c]!.i]! : (confusion.noPrediction?.[order[r]!.i] ?? 0);
+    c < order.length
+      ? confusion.matrix[order[r]!.i]![order[c]!.i]!
+      : (confusion.noPrediction?.[order[r]!.i] ?? 0);
   let max = 1;
-  for (let r = 0; r < order.length; r++) for (let c = 0; c < columns.length; c++) max = Math.max(max, count(r, c));
+  for (let r = 0; r < order.length; r++)
+    for (let c = 0; c < columns.length; c++) max = Math.max(max, count(r, c));
 
   const cell = Math.max(22, Math.min(56, Math.floor(560 / Math.max(columns.length, 1))));
   const longest = Math.max(...columns.map((l) => textWidth(clip(l, 20))), 30);

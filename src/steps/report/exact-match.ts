@@ -16,7 +16,11 @@ const normalized = (sql: string) => `regexp_replace(${sql}, '^\\s+|\\s+$', '', '
  * `text.exactMatch`: the first response's text against the dataset's label, both trimmed, case-sensitive. Writes
  * the per-instance table {_index_, _replication_, expected, got, match} to `parquetPath`.
  */
-export async function scoreExactMatch(conn: DuckDBConnection, spec: ReportSpec, parquetPath: string): Promise<Scores> {
+export async function scoreExactMatch(
+  conn: DuckDBConnection,
+  spec: ReportSpec,
+  parquetPath: string,
+): Promise<Scores> {
   const field = ident(spec.parameters.predictionField);
   await conn.run(`CREATE VIEW instances AS
     SELECT idx AS _index_, rep AS _replication_, truth AS expected, got,
@@ -40,6 +44,11 @@ export async function scoreExactMatch(conn: DuckDBConnection, spec: ReportSpec, 
   });
   const scored = replications.reduce((a, r) => a + r.scored, 0);
   const matched = replications.reduce((a, r) => a + r.correct, 0);
-  const metrics = { exactMatch: ratio(matched, scored), scored, matched, ...spread('exactMatch', replications) };
+  const metrics = {
+    exactMatch: ratio(matched, scored),
+    scored,
+    matched,
+    ...spread('exactMatch', replications),
+  };
   return { headline: 'exactMatch', metrics, replications, firstRows };
 }

@@ -12,6 +12,10 @@ export function esc(value: unknown): string {
 export const pct = (x: number | null | undefined, digits = 1): string =>
   x === null || x === undefined ? '–' : `${(x * 100).toFixed(digits)}%`;
 
+/** A ratio to three decimals; `num` would print an exact 1 as "1" next to "0.750". */
+export const dec = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '–' : x.toFixed(3);
+
 export const num = (x: number | null | undefined, digits = 3): string =>
   x === null || x === undefined ? '–' : Number.isInteger(x) ? String(x) : x.toFixed(digits);
 

@@ -1,6 +1,6 @@
 import { classBarsSvg } from './bars-svg.js';
 import { confusionSvg } from './confusion-svg.js';
-import { esc, num, pct } from './format.js';
+import { dec, esc, num, pct } from './format.js';
 import { trendSvg } from './trend-svg.js';
 import type { InstanceRow, ReportDocument } from './types.js';
 
@@ -32,7 +32,7 @@ export function cards(doc: ReportDocument): string {
     // The rubric's metric comes first and large; top-k is only worth a card when k > 1.
     if (topK) list.push(topKCard, accuracy);
     else list.push(accuracy, ...((m.k ?? 1) > 1 ? [topKCard] : []));
-    list.push(card('macro F1', num(m.macroF1)), card('micro F1', num(m.microF1)));
+    list.push(card('macro F1', dec(m.macroF1)), card('micro F1', dec(m.microF1)));
     list.push(card('correct', `${num(m.correct)} / ${num(m.scored)}`));
   }
   list.push(card('replications', num(m.replications)), card('skipped', String(doc.skipped.count)));
@@ -43,7 +43,9 @@ export function cards(doc: ReportDocument): string {
 export function trend(doc: ReportDocument): string {
   const earlier = doc.history.flatMap((h) => {
     const v = h.metrics[doc.headline];
-    return typeof v === 'number' ? [{ reportId: h.reportId, createdAt: h.createdAt, value: v, current: false }] : [];
+    return typeof v === 'number'
+      ? [{ reportId: h.reportId, createdAt: h.createdAt, value: v, current: false }]
+      : [];
   });
   const now = doc.metrics[doc.headline];
   if (doc.history.length > 0 && earlier.length === 0) {
@@ -51,7 +53,10 @@ export function trend(doc: ReportDocument): string {
     return `<section><h2>Trend</h2><p class="hint">None of the ${doc.history.length} earlier run(s) has ${esc(doc.headline)}.</p></section>`;
   }
   if (earlier.length === 0 || typeof now !== 'number') return '';
-  const points = [...earlier, { reportId: doc.reportId, createdAt: doc.createdAt, value: now, current: true }];
+  const points = [
+    ...earlier,
+    { reportId: doc.reportId, createdAt: doc.createdAt, value: now, current: true },
+  ];
   return `<section><h2>Trend of ${esc(doc.headline)}</h2><p class="hint">${earlier.length} earlier run(s) of this schedule; this run in red.</p>${trendSvg(doc.headline, points)}</section>`;
 }
 
@@ -59,25 +64,55 @@ export function confusion(doc: ReportDocument): string {
   if (!doc.confusion || doc.confusion.labels.length === 0) return '';
   const { svg, shown } = confusionSvg(doc.confusion);
   const all = doc.confusion.labels.length;
-  const note = shown < all ? `<p class="hint">Showing the ${shown} most frequent of ${all} labels; report.json has all.</p>` : '';
+  const note =
+    shown < all
+      ? `<p class="hint">Showing the ${shown} most frequent of ${all} labels; report.json has all.</p>`
+      : '';
   return `<section><h2>Confusion matrix</h2>${note}<div class="scroll">${svg}</div></section>`;
 }
 
 export function perClass(doc: ReportDocument): string {
   if (!doc.perClass || doc.perClass.length === 0) return '';
   const { svg, shown } = classBarsSvg(doc.perClass);
-  const note = shown < doc.perClass.length ? `<p class="hint">Chart shows the ${shown} most supported classes.</p>` : '';
+  const note =
+    shown < doc.perClass.length ? `<p class="hint">Chart shows the ${shown} most supported classes.</p>` : '';
   const m = doc.metrics;
-  const rows = doc.perClass.map((c) => [esc(c.label), num(c.precision), num(c.recall), num(c.f1), String(c.support), String(c.predicted)]);
-  rows.push(['<b>macro avg</b>', num(m.macroPrecision), num(m.macroRecall), num(m.macroF1), num(m.scored), '']);
-  rows.push(['<b>micro avg</b>', num(m.microPrecision), num(m.microRecall), num(m.microF1), num(m.scored), '']);
+  const rows = doc.perClass.map((c) => [
+    esc(c.label),
+    dec(c.precision),
+    dec(c.recall),
+    dec(c.f1),
+    String(c.support),
+    String(c.predicted),
+  ]);
+  rows.push([
+    '<b>macro avg</b>',
+    dec(m.macroPrecision),
+    dec(m.macroRecall),
+    dec(m.macroF1),
+    num(m.scored),
+    '',
+  ]);
+  rows.push([
+    '<b>micro avg</b>',
+    dec(m.microPrecision),
+    dec(m.microRecall),
+    dec(m.microF1),
+    num(m.scored),
+    '',
+  ]);
   const head = ['class', 'precision', 'recall', 'F1', 'support', 'predicted'];
   return `<section><h2>Per class</h2>${note}<div class="scroll">${svg}</div>${table(head, rows, 'numbers')}</section>`;
 }
 
 export function replications(doc: ReportDocument): string {
   const topK = doc.rubric === 'classification.topKAccuracy' || (doc.metrics.k ?? 1) > 1;
-  const head = ['replication', 'scored', 'correct', doc.headline === 'exactMatch' ? 'exact match' : 'accuracy'];
+  const head = [
+    'replication',
+    'scored',
+    'correct',
+    doc.headline === 'exactMatch' ? 'exact match' : 'accuracy',
+  ];
   if (topK) head.push(`top-${doc.metrics.k} accuracy`);
   const rows = doc.replications.map((r) => [
     `<code>${esc(r.replication)}</code>`,
@@ -106,7 +141,12 @@ export function skipped(doc: ReportDocument): string {
   const { count, items } = doc.skipped;
   if (count === 0) return `<section><h2>Skipped items</h2><p>None.</p></section>`;
   const shown = items.slice(0, MAX_SKIPPED_ROWS);
-  const rows = shown.map((s) => [num(s._index_), `<code>${esc(s._replication_ ?? '')}</code>`, esc(s.status ?? ''), esc(s.message ?? '')]);
+  const rows = shown.map((s) => [
+    num(s._index_),
+    `<code>${esc(s._replication_ ?? '')}</code>`,
+    esc(s.status ?? ''),
+    esc(s.message ?? ''),
+  ]);
   const note =
     items.length === 0
       ? `${count} item(s) skipped; the verify summary does not list them.`
@@ -118,11 +158,11 @@ export function lineage(doc: ReportDocument): string {
   const entries = Object.entries(doc.lineage);
   if (entries.length === 0) return `<section><h2>Lineage</h2><p>Not given.</p></section>`;
   const blocks = entries.map(([kind, e]) => {
-    const { id, name, spec, ...rest } = e;
+    const { id, name, status, spec, ...rest } = e;
     const body = spec !== undefined ? spec : Object.keys(rest).length ? rest : undefined;
     return (
       `<div class="lineage-entry"><h3>${esc(kind)}${name ? ` <small>${esc(name)}</small>` : ''}</h3>` +
-      `<p>id <code>${esc(id ?? '–')}</code></p>` +
+      `<p>id <code>${esc(id ?? '–')}</code>${status ? ` · ${esc(status)}` : ''}</p>` +
       (body === undefined ? '' : `<pre class="spec">${esc(JSON.stringify(body, null, 2))}</pre>`) +
       `</div>`
     );

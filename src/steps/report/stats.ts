@@ -7,7 +7,8 @@ export const ratio = (num: number, den: number): number | null => (den === 0 ? n
 /** Harmonic mean of precision and recall; 0 when both are 0 (scikit-learn's zero_division=0). */
 export const f1 = (p: number, r: number): number => (p + r === 0 ? 0 : (2 * p * r) / (p + r));
 
-export const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+export const mean = (xs: number[]): number | null =>
+  xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Labels in a stable order a reader expects: numeric-aware, so "2" sorts before "10". */
 export const byLabel = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });

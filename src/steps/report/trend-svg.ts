@@ -35,7 +35,9 @@ export function trendSvg(metric: string, points: TrendPoint[]): string {
     );
   }
   const path = points.map((p, i) => `${px(x(i))},${px(y(p.value))}`).join(' ');
-  parts.push(`<polyline class="trend-line" points="${path}" fill="none" stroke="#4e79a7" stroke-width="2.5"/>`);
+  parts.push(
+    `<polyline class="trend-line" points="${path}" fill="none" stroke="#4e79a7" stroke-width="2.5"/>`,
+  );
   points.forEach((p, i) => {
     const fill = p.current ? '#e15759' : '#4e79a7';
     parts.push(

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
 import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { newId } from '../../../src/domain/ids.js';
@@ -83,7 +83,9 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
     const ready = await new KubernetesSessionRunner({ namespace: 'dyff', kubeConfig: cp.kubeConfig }).waitReady(
       'dyff-worker',
     );
-    expect(ready.readyReplicas).toBe(2);
+    expect(ready.phase).toBe('ready');
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    expect((await apps.readNamespacedDeployment({ name: 'dyff-worker', namespace: 'dyff' })).status?.readyReplicas).toBe(2);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
     for (const name of STEP_ACCOUNTS) {
       const sa = await core.readNamespacedServiceAccount({ name, namespace: 'dyff' });
@@ -127,10 +129,11 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
 
     const sessions = new KubernetesSessionRunner({ namespace: 'dyff', kubeConfig: worker });
     const sessionName = `session-${entityId}`;
-    await sessions.start({ name: sessionName, entityId, image: 'model:test' });
-    await sessions.waitReady(sessionName);
+    const description = { serviceId: entityId, runner: 'standalone' as const, command: ['serve-model'], endpoint: '/', interface: {} };
+    await sessions.start({ name: sessionName, entityId, description });
+    expect((await sessions.waitReady(sessionName)).phase).toBe('ready');
     await sessions.allowAudit(sessionName, newId());
-    await sessions.delete(sessionName);
+    await sessions.stop(sessionName);
   });
 
   it('as the worker ServiceAccount: refused Secrets, bare Pods, and every other namespace', async () => {

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { newId } from '../../../src/domain/ids.js';
+import type { ServiceDescription } from '../../../src/domain/service.js';
+import type { SessionStatus } from '../../../src/ports/session-runner.js';
 import {
   skipK8s,
   startControlPlane,
@@ -11,10 +13,21 @@ import {
   type TestNamespace,
 } from '../../support/k8s-control-plane.js';
 
-/* Inference sessions: a Deployment + Service, readiness learned by watch, deletion takes the pods along. */
+/* Inference sessions: a Deployment + Service, readiness learned by watch, stop takes the pods along. */
 let cp: ControlPlane;
 let ns: TestNamespace;
 const NS = 'dyff-sessions';
+
+function description(): ServiceDescription {
+  return {
+    serviceId: newId(),
+    runner: 'standalone',
+    command: ['serve-model', '--model', 'm'],
+    readinessPath: '/ready',
+    endpoint: '/generate',
+    interface: {},
+  };
+}
 
 describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
   beforeAll(async () => {
@@ -27,43 +40,66 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     await cp?.stop();
   });
 
-  it('starts replicas behind a Service, resolves when all are ready, and delete removes everything', async () => {
-    const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig });
+  it('starts replicas behind a Service, resolves when all are ready, and stop removes everything', async () => {
+    const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig, image: 'dyff-temporal:test' });
     const entityId = newId();
     const name = `session-${entityId}`;
-    const started = await sessions.start({ name, entityId, image: 'model:test', replicas: 2, port: 8000 });
-    expect(started).toEqual({ adopted: false, url: `http://${name}.${NS}.svc.cluster.local` });
-    expect((await sessions.start({ name, entityId, image: 'model:test', replicas: 2 })).adopted).toBe(true);
+    const spec = { name, entityId, description: description(), replicas: 2 };
+    const started = await sessions.start(spec);
+    expect(started).toMatchObject({ phase: 'starting', endpoint: `http://${name}.${NS}.svc.cluster.local` });
 
-    const ready = await sessions.waitReady(name);
-    expect(ready.readyReplicas).toBe(2);
+    const updates: SessionStatus[] = [];
+    const ready = await sessions.waitReady(name, { onUpdate: (s) => updates.push(s) });
+    expect(ready.phase).toBe('ready');
+    expect(updates.at(-1)?.phase).toBe('ready');
+    expect((await sessions.start(spec)).phase).toBe('ready'); // adopted, not a second Deployment
 
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const svc = await core.readNamespacedService({ name, namespace: NS });
     expect(svc.spec?.selector).toEqual({ 'dyff.io/session': name });
-    const dep = await cp.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
-    expect(dep.spec?.template.spec?.containers[0]?.readinessProbe?.httpGet?.path).toBe('/ready');
+    const dep = await apps.readNamespacedDeployment({ name, namespace: NS });
+    const c = dep.spec?.template.spec?.containers[0];
+    expect(c?.readinessProbe?.httpGet?.path).toBe('/ready');
+    expect(c?.args).toEqual(['serve-model', '--model', 'm']);
+    const podsOf = () => core.listNamespacedPod({ namespace: NS, labelSelector: `dyff.io/session=${name}` });
+    expect((await podsOf()).items.filter((p) => p.status?.phase === 'Running')).toHaveLength(2);
 
     await sessions.allowAudit(name, newId());
-    await sessions.delete(name);
-    const podsOf = () => core.listNamespacedPod({ namespace: NS, labelSelector: `dyff.io/session=${name}` });
+    await sessions.stop(name);
     await until<V1Pod>(cp.kubeConfig, `/api/v1/namespaces/${NS}/pods`, podsOf, (pods) => pods.length === 0);
     // Foreground: the Deployment goes last, after its ReplicaSet and pods.
-    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const deploymentsNamed = () => apps.listNamespacedDeployment({ namespace: NS, fieldSelector: `metadata.name=${name}` });
     await until(cp.kubeConfig, `/apis/apps/v1/namespaces/${NS}/deployments`, deploymentsNamed, (d) => d.length === 0);
     expect(await sessions.status(name)).toBeUndefined();
     await expect(core.readNamespacedService({ name, namespace: NS })).rejects.toThrow(/404|not found/i);
-    await sessions.delete(name); // idempotent
+    await sessions.stop(name); // idempotent
   });
 
-  it('a session that cannot be scheduled does not count as ready; waitReady follows the deletion', async () => {
+  it('an unschedulable session is not ready; stopping it fails the wait instead of hanging', async () => {
     const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig });
     const entityId = newId();
     const name = `session-${entityId}`;
-    await sessions.start({ name, entityId, image: 'model:test', resources: { gpu: { count: 1, type: 'nvidia-l4' } } });
-    const waiting = sessions.waitReady(name);
-    await sessions.delete(name);
+    await sessions.start({ name, entityId, description: description(), accelerator: { count: 1, type: 'nvidia-l4' }, spot: true });
+    let seenStarting!: (s: SessionStatus) => void;
+    const starting = new Promise<SessionStatus>((resolve) => (seenStarting = resolve));
+    const waiting = sessions.waitReady(name, { onUpdate: (s) => s.phase === 'starting' && seenStarting(s) });
+    await starting;
+    const dep = await cp.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
+    expect(dep.spec?.template.spec?.nodeSelector).toEqual({
+      'cloud.google.com/gke-accelerator': 'nvidia-l4',
+      'cloud.google.com/gke-spot': 'true',
+    });
+    await sessions.stop(name);
     await expect(waiting).rejects.toThrow(/deleted/);
+  });
+
+  it('times out instead of waiting forever', async () => {
+    const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig });
+    const entityId = newId();
+    const name = `session-${entityId}`;
+    await sessions.start({ name, entityId, description: description(), accelerator: { count: 1 } });
+    await expect(sessions.waitReady(name, { timeoutMs: 500 })).rejects.toThrow(/not ready after 500 ms/);
+    await sessions.stop(name);
   });
 });

@@ -55,7 +55,11 @@ interface Box {
   w: number;
   h: number;
 }
-type Measured = { cells: (Box & Record<string, string>)[]; bars: (Box & Record<string, string>)[]; trend: Box };
+type Measured = {
+  cells: (Box & Record<string, string>)[];
+  bars: (Box & Record<string, string>)[];
+  trend: Box;
+};
 
 describe.skipIf(process.env.DYFF_SKIP_BROWSER === '1')('report page in headless Chromium', () => {
   it('lays out every confusion cell, per-class bar and the trend line with real sizes', async () => {
@@ -64,7 +68,9 @@ describe.skipIf(process.env.DYFF_SKIP_BROWSER === '1')('report page in headless 
     const { stdout } = await chromium(['--dump-dom', pathToFileURL(measuring).href]);
     const json = /<pre id="measured">(.*?)<\/pre>/s.exec(stdout)?.[1];
     expect(json, 'the dumped DOM has no measurements: did the page load?').toBeTruthy();
-    const m = JSON.parse(json!.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&')) as Measured;
+    const m = JSON.parse(
+      json!.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&'),
+    ) as Measured;
 
     // 3 × 3 cells, square and equal, holding the pooled counts of both replications.
     expect(m.cells).toHaveLength(9);

@@ -181,10 +181,16 @@ describe('report: the page', () => {
       ],
       { expected: 2, written: 2, skipped: 0, missing: 0 },
     );
+    // The shape the report workflow passes: {id, name, status, spec} per entity, name null when unset.
     const lineage = {
-      dataset: { id: dataset, spec: { source: { kind: 'local', path: '/data/</pre>' } } },
-      evaluation: { id: evaluation, spec: { dataset, replications: 1 } },
-      model: { id: 'f'.repeat(32), name: 'demo-classifier' },
+      dataset: {
+        id: dataset,
+        name: null,
+        status: 'Ready',
+        spec: { source: { kind: 'local', path: '/data/</pre>' } },
+      },
+      evaluation: { id: evaluation, name: null, status: 'Complete', spec: { dataset, replications: 1 } },
+      model: { id: 'f'.repeat(32), name: 'demo-classifier', status: 'Ready' },
     };
     const history = [
       { reportId: 'r2', createdAt: '2024-02-01T00:00:00Z', metrics: { accuracy: 0.25 } },
@@ -205,7 +211,7 @@ describe('report: the page', () => {
     expect(html.replaceAll('xmlns="http://www.w3.org/2000/svg"', '')).not.toMatch(
       /https?:|src=|href=|@import|url\(/i,
     );
-    expect(html).toContain(`id <code>${evaluation}</code>`);
+    expect(html).toContain(`id <code>${evaluation}</code> · Complete`);
     expect(html).toContain('demo-classifier');
     expect(html).toContain('&quot;path&quot;: &quot;/data/&lt;/pre&gt;&quot;');
     expect(html.match(/class="trend-point/g)).toHaveLength(3);

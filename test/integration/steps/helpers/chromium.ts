@@ -7,7 +7,11 @@ import { promisify } from 'node:util';
 /** Debian's package; `DYFF_CHROMIUM` points elsewhere (e.g. a Chrome for Testing build). */
 export const CHROMIUM = process.env.DYFF_CHROMIUM ?? '/usr/bin/chromium';
 
-export const chromiumPresent = () => access(CHROMIUM).then(() => true, () => false);
+export const chromiumPresent = () =>
+  access(CHROMIUM).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Runs headless Chromium once with a throwaway profile. Everything that would reach the network on its own

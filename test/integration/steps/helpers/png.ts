@@ -17,7 +17,7 @@ export function decodePng(buf: Buffer): Image {
   let height = 0;
   let channels = 0;
   const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
+  for (let at = 8; at < buf.length;) {
     const length = buf.readUInt32BE(at);
     const type = buf.toString('latin1', at + 4, at + 8);
     const data = buf.subarray(at + 8, at + 8 + length);
@@ -83,7 +83,11 @@ export function colourCounts(img: Image): Map<string, number> {
 }
 
 /** Pixels within `tolerance` of a colour on every channel (rendering may round a channel by one). */
-export function pixelsNear(counts: Map<string, number>, rgb: [number, number, number], tolerance = 3): number {
+export function pixelsNear(
+  counts: Map<string, number>,
+  rgb: [number, number, number],
+  tolerance = 3,
+): number {
   let n = 0;
   for (const [key, count] of counts) {
     const c = key.split(',').map(Number);

@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
+import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
+import { Schedules } from '../../src/client-pipelines.js';
+import type { Config } from '../../src/config.js';
+import { newId } from '../../src/domain/ids.js';
+import { parsePipelineManifest } from '../../src/domain/manifest.js';
+import type { JobSpec } from '../../src/ports/job-runner.js';
+import { RecordingSessions } from '../support/recording-sessions.js';
+import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+
+let config: Config;
+let cleanup: () => Promise<void>;
+let client: Client;
+let objects: FilesystemObjectStore;
+let entities: SqliteEntityStore;
+let stopWorker: () => Promise<void>;
+
+const put = (category: Parameters<FilesystemObjectStore['put']>[0], key: string, value: unknown) =>
+  objects.put(category, key, JSON.stringify(value));
+
+/** Steps complete at once and leave what the next stage reads; the subject here is the schedule. */
+async function effect(job: JobSpec): Promise<void> {
+  const id = job.entityId;
+  if (job.stage === 'ingest') {
+    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
+    await put('datasets', `${id}/manifest.json`, { rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] });
+  }
+  if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
+  if (job.stage === 'build') await put('inferenceservices', `${id}/service.json`, { serviceId: id, runner: 'http', endpoint: 'http://127.0.0.1:1', interface: {} });
+  if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
+  if (job.stage === 'report') {
+    const history = JSON.parse(job.args[job.args.indexOf('--history') + 1] ?? '[]') as unknown[];
+    await put('reports', `${id}/report.json`, { metrics: { accuracy: 0.5, earlierRuns: history.length } });
+  }
+}
+
+beforeAll(async () => {
+  ({ config, cleanup } = await testConfig());
+  client = await temporalClient(config);
+  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
+  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
+  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect }));
+  ({ stop: stopWorker } = await startWorkerWithActivities(config, createActivities({ entityStore: entities, objectStore: objects, jobRunner: runner, sessionRunner: new RecordingSessions() })));
+});
+afterAll(async () => {
+  await stopWorker();
+  await entities.close();
+  await client.connection.close();
+  await cleanup();
+});
+
+const manifest = parsePipelineManifest(`
+kind: Pipeline
+account: sched
+metadata: { name: nightly }
+spec:
+  dataset: { source: { kind: url, url: "https://example.invalid/d.csv" } }
+  model: { source: { kind: urls, urls: ["https://example.invalid/m.json"] } }
+  service: { runner: { kind: http, endpoint: "https://example.invalid" } }
+  report: { rubric: classification.accuracy }
+`);
+
+async function completedRuns(scheduleId: string): Promise<number> {
+  let n = 0;
+  for await (const _ of client.workflow.list({ query: `TemporalScheduledById="${scheduleId}" AND ExecutionStatus="Completed"` })) n++;
+  return n;
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+it('a schedule starts pipeline runs, pause stops them, backfill runs the missed ones, delete removes it; reports see earlier runs', { timeout: 180_000 }, async () => {
+  const schedules = new Schedules(client, config.temporal.taskQueue);
+  const id = `sched-${newId().slice(0, 8)}`;
+  await schedules.create(id, manifest, { every: '3s' });
+  expect((await schedules.list()).map((s) => s.scheduleId)).toContain(id);
+
+  await until('two scheduled runs', async () => (await completedRuns(id)) >= 2);
+  await schedules.pause(id);
+  expect((await schedules.describe(id)).state.paused).toBe(true);
+  const atPause = (await schedules.describe(id)).info.numActionsTaken;
+  await new Promise((r) => setTimeout(r, 7000)); // two intervals pass while paused
+  expect((await schedules.describe(id)).info.numActionsTaken).toBe(atPause);
+
+  const now = Date.now();
+  await schedules.backfill(id, new Date(now - 9000), new Date(now));
+  await until('the backfilled runs', async () => (await schedules.describe(id)).info.numActionsTaken >= atPause + 2);
+  await until('backfilled runs to complete', async () => (await completedRuns(id)) >= atPause + 2);
+
+  // Each run made its own Evaluation and Report; the Dataset was made once and then reused.
+  const reports = await entities.list({ kind: 'Report', account: 'sched', labels: { 'dyff.io/schedule': id } });
+  expect(reports.length).toBeGreaterThanOrEqual(atPause + 2);
+  expect(Math.max(...reports.map((r) => Number((r.details?.metrics as { earlierRuns: number }).earlierRuns)))).toBeGreaterThan(0);
+  const datasets = await entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
+  expect(datasets).toHaveLength(1);
+
+  await schedules.delete(id);
+  await expect(schedules.describe(id)).rejects.toBeInstanceOf(ScheduleNotFoundError);
+});
