@@ -9,6 +9,10 @@ async function main(argv: string[]): Promise<number> {
     const { stepMain } = await import('./step.js');
     return stepMain(argv.slice(1));
   }
+  if (argv[0] === 'serve-model') {
+    const { serveModelMain } = await import('../serve/main.js');
+    return serveModelMain(argv.slice(1));
+  }
   const { Command, CommanderError } = await import('commander');
   const program = new Command('dyffctl')
     .description('Run AI-model evaluations as durable Temporal workflows')
@@ -22,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
   registerEntityCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);
-  program.command('step <name>').description('run a step program (what a job runs): fetch-data, ingest-dataset');
+  program.command('step <name>').description('run a step program (what a job runs): fetch-data, ingest-dataset, …');
+  program.command('serve-model').description('serve a model directory over HTTP (the standalone runner)');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return Number(process.exitCode ?? ExitCode.Ok);

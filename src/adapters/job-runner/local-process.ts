@@ -117,6 +117,8 @@ export class LocalProcessJobRunner implements JobRunner {
     const dir = this.dir(name);
     let wake: () => void = () => {};
     const watcher = existsSync(dir) ? watch(dir, () => wake()) : undefined;
+    const onAbort = () => wake();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         opts.signal?.throwIfAborted();
@@ -133,11 +135,11 @@ export class LocalProcessJobRunner implements JobRunner {
             clearTimeout(timer);
             resolve();
           };
-          opts.signal?.addEventListener('abort', wake, { once: true });
         });
       }
     } finally {
       watcher?.close();
+      opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -1,6 +1,7 @@
 import { DuckDBInstance, quotedString } from '@duckdb/node-api';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
 import type { ReportDocument } from '../../../../src/steps/report/types.js';
 import { runStep } from '../../../../src/steps/run.js';
@@ -115,12 +116,19 @@ export async function runReport(env: StepEnv, id: string, spec: unknown, args: R
   argv.push(...(args.extra ?? []));
   const lines: string[] = [];
   const code = await runStep('report', argv, {
-    objectStore: env.store,
+    objectStore: args.remote ? withoutLocalFiles(env.store) : env.store,
     config: env.config,
     write: (l) => lines.push(l),
   });
   const last = lines.filter((l) => !l.startsWith(PROGRESS_PREFIX)).at(-1) ?? '';
   return { code, lines, last };
+}
+
+function withoutLocalFiles(store: ObjectStore): ObjectStore {
+  const methods = ['put', 'get', 'getBuffer', 'stat', 'list', 'delete', 'append', 'sha256', 'uri'] as const;
+  return Object.fromEntries(
+    methods.map((m) => [m, (...a: unknown[]) => (store[m] as (...x: unknown[]) => unknown).apply(store, a)]),
+  ) as unknown as ObjectStore;
 }
 
 export async function reportJson(env: StepEnv, id: string): Promise<ReportDocument> {

@@ -1,0 +1,71 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DyffClient } from '../../../src/client.js';
+import type { Config } from '../../../src/config.js';
+import { validateManifest } from '../../../src/domain/manifest.js';
+import { CATEGORIES } from '../../../src/domain/kinds.js';
+import { createCategoryBucket } from '../../../src/gcp/buckets.js';
+import type { Emulator } from '../../support/gcp-emulators.js';
+import { startDatastoreEmulator, startFakeGcs } from '../../support/gcp-emulators.js';
+import type { RunningWorker } from '../../support/temporal.js';
+import { startWorker, testConfig } from '../../support/temporal.js';
+
+let config: Config;
+let cleanup: () => Promise<void>;
+let gcs: Emulator;
+let datastore: Emulator & { projectId: string };
+let worker: RunningWorker;
+let client: DyffClient;
+
+beforeAll(async () => {
+  [gcs, datastore] = await Promise.all([startFakeGcs(), startDatastoreEmulator()]);
+  const base = await testConfig();
+  cleanup = base.cleanup;
+  const buckets: Record<string, string> = {};
+  for (const category of CATEGORIES) {
+    const r = await createCategoryBucket({
+      target: { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' },
+      category,
+      configured: buckets,
+      configFile: join(base.config.dataHome, 'dyff.config.yaml'),
+    });
+    buckets[category] = r.bucket;
+  }
+  config = {
+    ...base.config,
+    objectStore: 'gcs',
+    entityStore: 'datastore',
+    gcs: { ...base.config.gcs, apiEndpoint: gcs.endpoint, buckets },
+    datastore: { projectId: datastore.projectId, apiEndpoint: datastore.endpoint },
+  };
+  worker = await startWorker(config);
+  client = await DyffClient.connect(config, worker.adapters);
+}, 180_000);
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await Promise.all([gcs?.stop(), datastore?.stop()]);
+  await cleanup?.();
+});
+
+it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and its steps wrote to the buckets', async () => {
+  const csv = join(config.dataHome, 'animals.csv');
+  await writeFile(csv, 'name,legs\nant,6\nbird,2\ncat,4\ndog,4\n');
+  const manifest = validateManifest({
+    kind: 'Dataset',
+    account: 'gcp',
+    spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv' } },
+  });
+  const { id } = await client.create(manifest);
+  const view = await client.wait(id, { intervalMs: 250 });
+  expect(view.status, view.message).toBe('Ready');
+  expect(view.details).toMatchObject({ rowCount: 4 });
+  expect(String(view.details?.location)).toMatch(/^gs:\/\/dyfftest-datasets-[0-9a-f]{16}\//);
+  const shards = await worker.adapters.objectStore.list('datasets', `${id}/data/`);
+  expect(shards.length).toBeGreaterThan(0);
+  expect((await worker.adapters.objectStore.list('rawdata', `${id}/files/`)).map((o) => o.key)).toEqual([`${id}/files/animals.csv`]);
+  expect((await client.logs(id)).text).toContain('animals.csv');
+  expect((await client.list({ kind: 'Dataset', account: 'gcp' })).map((e) => e.id)).toEqual([id]);
+});
