@@ -26,7 +26,11 @@ function percentile(sorted: number[], p: number): number {
 const cp = await startControlPlane({ controllerManager: false });
 try {
   const ns = await startNamespace(cp, 'dyff-bench');
-  const runner = new KubernetesJobRunner({ namespace: ns.namespace, image: 'dyff-temporal:bench', kubeConfig: cp.kubeConfig });
+  const runner = new KubernetesJobRunner({
+    namespace: ns.namespace,
+    image: 'dyff-temporal:bench',
+    kubeConfig: cp.kubeConfig,
+  });
   const latencies: number[] = [];
   let next = 0;
   const t0 = Date.now();
@@ -39,7 +43,8 @@ try {
       const done = await runner.wait(name);
       const resolvedAt = Date.now();
       const writtenAt = ns.kubelet.jobFinishedAt.get(name);
-      if (done.phase !== 'succeeded' || writtenAt === undefined) throw new Error(`job ${name}: ${JSON.stringify(done)}`);
+      if (done.phase !== 'succeeded' || writtenAt === undefined)
+        throw new Error(`job ${name}: ${JSON.stringify(done)}`);
       latencies.push(resolvedAt - writtenAt);
     }
   };
@@ -47,7 +52,8 @@ try {
   const wall = Date.now() - t0;
   await runner.close();
   await ns.stop();
-  if (ns.kubelet.failures.length) throw new Error(`fake kubelet errors: ${ns.kubelet.failures.map(String).join('; ')}`);
+  if (ns.kubelet.failures.length)
+    throw new Error(`fake kubelet errors: ${ns.kubelet.failures.map(String).join('; ')}`);
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const p50 = percentile(sorted, 50);
@@ -55,9 +61,15 @@ try {
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   console.log(`jobs: ${sorted.length} (concurrency ${CONCURRENCY}), wall ${(wall / 1000).toFixed(1)} s`);
   console.log('Complete condition written → wait() resolved:');
-  console.log(`  watch   p50 ${p50} ms   p99 ${p99} ms   mean ${mean.toFixed(1)} ms   max ${sorted.at(-1)} ms`);
-  console.log(`  10 s poll  p50 ~${POLL_MS / 2} ms   p99 ~${(POLL_MS * 0.99).toFixed(0)} ms   (uniform over the interval)`);
-  console.log(`p50_ms=${p50} p99_ms=${p99} poll_baseline_ms=${POLL_MS} ratio=${(POLL_MS / Math.max(p50, 1)).toFixed(0)}`);
+  console.log(
+    `  watch   p50 ${p50} ms   p99 ${p99} ms   mean ${mean.toFixed(1)} ms   max ${sorted.at(-1)} ms`,
+  );
+  console.log(
+    `  10 s poll  p50 ~${POLL_MS / 2} ms   p99 ~${(POLL_MS * 0.99).toFixed(0)} ms   (uniform over the interval)`,
+  );
+  console.log(
+    `p50_ms=${p50} p99_ms=${p99} poll_baseline_ms=${POLL_MS} ratio=${(POLL_MS / Math.max(p50, 1)).toFixed(0)}`,
+  );
 } finally {
   await cp.stop();
 }

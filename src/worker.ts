@@ -5,7 +5,8 @@
  *   await worker.run();
  */
 import { resolve } from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { LogLevel } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
@@ -32,8 +33,21 @@ export interface DyffWorker {
   run(): Promise<void>;
 }
 
+/**
+ * Route the SDK's own logs (worker state, workflow bundling) through a logger at this level, once per process.
+ * @default DYFF_LOG_LEVEL or WARN
+ */
+export function installRuntime(level: LogLevel = (process.env.DYFF_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // already installed: the first caller's choice stands
+  }
+}
+
 export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorker> {
   const { config } = opts;
+  installRuntime();
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const adapters = opts.adapters ?? (await createAdapters(config));
   const worker = await Worker.create({

@@ -5,11 +5,23 @@
  */
 import { z } from 'zod';
 import type { Category } from '../domain/kinds.js';
-import { DataSourceSpec, DatasetSpec, IngestSpec, ReportSpec } from '../domain/specs.js';
+import {
+  DataSourceSpec,
+  DatasetSpec,
+  EvaluationSpec,
+  IngestSpec,
+  InferenceServiceSpec,
+  ModelSpec,
+  ReportSpec,
+} from '../domain/specs.js';
+import { buildService } from './build-service.js';
 import type { StepContext } from './context.js';
+import { EVALUATE_OPTIONS, evaluate } from './evaluate.js';
 import { fetchData } from './fetch-data.js';
+import { fetchModel } from './fetch-model.js';
 import { ingestDataset } from './ingest-dataset.js';
 import { REPORT_OPTIONS, runReport } from './report.js';
+import { verifyOutputs } from './verify-outputs.js';
 
 export interface StepDefinition<S = unknown> {
   spec: z.ZodType<S>;
@@ -42,5 +54,26 @@ export const STEPS: Record<string, StepDefinition> = {
     logCategory: 'reports',
     options: REPORT_OPTIONS,
     run: (ctx, id, spec, options) => runReport(ctx, { id, spec, options }),
+  }),
+  'fetch-model': step({
+    spec: ModelSpec,
+    logCategory: 'models',
+    run: (ctx, id, spec) => fetchModel(ctx, { id, source: spec.source }),
+  }),
+  'build-service': step({
+    spec: InferenceServiceSpec,
+    logCategory: 'inferenceservices',
+    run: (ctx, id, spec) => buildService(ctx, { id, spec }),
+  }),
+  evaluate: step({
+    spec: EvaluationSpec,
+    logCategory: 'outputs',
+    options: EVALUATE_OPTIONS,
+    run: (ctx, id, spec, options) => evaluate(ctx, { id, spec, options }),
+  }),
+  'verify-outputs': step({
+    spec: EvaluationSpec,
+    logCategory: 'outputs',
+    run: (ctx, id, spec) => verifyOutputs(ctx, { id, spec }),
   }),
 };

@@ -1,10 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedString } from '@duckdb/node-api';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { DyffError, ErrorType } from '../domain/errors.js';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { IngestSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
@@ -12,11 +10,11 @@ import { openEngine } from './ingest/duckdb.js';
 import { resolveFormat } from './ingest/formats.js';
 import { projection } from './ingest/projection.js';
 import { datasetSchema } from './ingest/schema.js';
-import type { LocalFile } from './ingest/stage.js';
+import { materialize, readRawManifest } from './ingest/raw-files.js';
 import { countRows, stage } from './ingest/stage.js';
-import type { DatasetManifest, RawDataManifest } from './manifests.js';
-import { RawDataManifest as RawDataManifestSchema, manifestKey, rawFileKey } from './manifests.js';
-import { assertSafePath, matcher } from './paths.js';
+import type { DatasetManifest } from './manifests.js';
+import { manifestKey } from './manifests.js';
+import { matcher } from './paths.js';
 
 export interface IngestDatasetInput {
   /** The Dataset id: reads `rawdata/<id>/`, writes `datasets/<id>/data/part-*.parquet` and the manifest. */
@@ -30,7 +28,7 @@ export const DEFAULT_SHARD_ROWS = 1_000_000;
 const shardName = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
 
 /**
- * The ingest-dataset step: raw files → DuckDB staging table (on disk, in the scratch dir) → Parquet shards with
+ * The ingest-dataset step: raw files → DuckDB staging table (in memory, spilling to the scratch dir) → Parquet shards with
  * `_index_` → object store → manifest, last. A rerun rewrites the same shard names and removes shards an earlier
  * attempt wrote beyond the new count.
  */
@@ -43,7 +41,11 @@ export async function ingestDataset(
   const included = matcher(ingest.include);
   const chosen = raw.files.filter((f) => included(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
   if (chosen.length === 0) {
-    throw invalidInput(`spec.ingest.include: no raw file matches ${JSON.stringify(ingest.include)}`);
+    throw invalidInput(
+      ingest.include === undefined
+        ? `rawdata/${id}/files/ holds no files`
+        : `spec.ingest.include: no raw file matches ${JSON.stringify(ingest.include)}`,
+    );
   }
   const format = resolveFormat(
     ingest.format,
@@ -121,64 +123,4 @@ async function writeDataset(
   });
   log.info(`ingested ${rowCount} rows into ${artifacts.length} shard(s) under datasets/${id}/data/`);
   return manifest;
-}
-
-async function readRawManifest(ctx: StepContext, id: string): Promise<RawDataManifest> {
-  let text: string;
-  try {
-    text = (await ctx.objectStore.getBuffer('rawdata', manifestKey(id))).toString('utf8');
-  } catch (err) {
-    if (err instanceof DyffError && err.type === ErrorType.NotFound) {
-      throw invalidInput(`rawdata/${manifestKey(id)} not found: fetch the data first`, ErrorType.NotFound);
-    }
-    throw err;
-  }
-  let parsed;
-  try {
-    parsed = RawDataManifestSchema.safeParse(JSON.parse(text));
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed?.success) throw invalidInput(`rawdata/${manifestKey(id)} is not a raw data manifest`);
-  // Paths become local file names below; a tampered manifest must not point outside the scratch dir.
-  for (const f of parsed.data.files) assertSafePath(f.path, `rawdata/${manifestKey(id)}`);
-  return parsed.data;
-}
-
-/** Local paths for DuckDB: the store's own file when it has one, else a download into the scratch dir. */
-async function materialize(
-  ctx: StepContext,
-  id: string,
-  files: RawDataManifest['files'],
-  dir: string,
-): Promise<LocalFile[]> {
-  const store = ctx.objectStore;
-  const out: LocalFile[] = [];
-  for (const f of files) {
-    const key = rawFileKey(id, f.path);
-    const inPlace = store.localPath?.('rawdata', key);
-    if (
-      inPlace !== undefined &&
-      (await access(inPlace).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      out.push({ path: f.path, local: inPlace, size: f.size });
-      continue;
-    }
-    const local = join(dir, ...f.path.split('/'));
-    await mkdir(dirname(local), { recursive: true });
-    try {
-      await pipeline(await store.get('rawdata', key), createWriteStream(local), { signal: ctx.signal });
-    } catch (err) {
-      if (!(err instanceof DyffError && err.type === ErrorType.NotFound)) throw err;
-      throw invalidInput(
-        `rawdata/${key} is in the manifest but missing: fetch the data again`,
-        ErrorType.NotFound,
-      );
-    }
-    out.push({ path: f.path, local, size: f.size });
-  }
-  return out;
 }

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { BatchV1Api } from '@kubernetes/client-node';
 import { KubernetesJobRunner } from '../../src/adapters/job-runner/kubernetes.js';
-import { skipK8s, startControlPlane, startNamespace, type ControlPlane, type TestNamespace } from '../support/k8s-control-plane.js';
+import {
+  skipK8s,
+  startControlPlane,
+  startNamespace,
+  type ControlPlane,
+  type TestNamespace,
+} from '../support/k8s-control-plane.js';
 import { jobRunnerContract } from './job-runner.case.js';
 
 /*
@@ -27,7 +33,12 @@ describe.skipIf(skipK8s)('kubernetes', () => {
     const namespace = ns!.namespace;
     const batch = kubeConfig.makeApiClient(BatchV1Api);
     return {
-      runner: new KubernetesJobRunner({ namespace, image: 'dyff-temporal:test', kubeConfig, heartbeatMs: 1000 }),
+      runner: new KubernetesJobRunner({
+        namespace,
+        image: 'dyff-temporal:test',
+        kubeConfig,
+        heartbeatMs: 1000,
+      }),
       capabilities: { logs: true, env: true },
       // Someone runs `kubectl delete job` behind the runner's back.
       vanish: async (name: string) => {

@@ -31,7 +31,13 @@ import {
  * Pods without step args (inference sessions) serve forever and turn Ready after `readyAfterMs`.
  */
 export type StepScript =
-  | { kind: 'run'; output: { atMs: number; line: string }[]; exitAfterMs: number; exitCode: number; reason?: string }
+  | {
+      kind: 'run';
+      output: { atMs: number; line: string }[];
+      exitAfterMs: number;
+      exitCode: number;
+      reason?: string;
+    }
   | { kind: 'serve'; readyAfterMs: number }
   | { kind: 'pull-fail'; reason?: 'ErrImagePull' | 'ImagePullBackOff'; message?: string }
   | { kind: 'unschedulable'; message: string };
@@ -131,7 +137,9 @@ export class FakeKubelet {
     for (const r of this.running.values()) r.timers.forEach(clearTimeout);
     for (const t of this.deadlines.values()) clearTimeout(t);
     for (const l of this.logs.values()) l.bus.emit('end');
-    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const closed = new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
     this.server?.closeAllConnections(); // the apiserver keeps kubelet connections alive
     await closed;
     await this.core.deleteNode({ name: this.nodeName }).catch(() => undefined);
@@ -170,7 +178,11 @@ export class FakeKubelet {
 
   private async registerNode(port: number): Promise<void> {
     await this.core.deleteNode({ name: this.nodeName }).catch(() => undefined);
-    const labels = { 'kubernetes.io/hostname': this.nodeName, 'kubernetes.io/os': 'linux', ...this.opts.nodeLabels };
+    const labels = {
+      'kubernetes.io/hostname': this.nodeName,
+      'kubernetes.io/os': 'linux',
+      ...this.opts.nodeLabels,
+    };
     const node = await this.core.createNode({ body: { metadata: { name: this.nodeName, labels } } });
     const now = new Date();
     const capacity = { cpu: '16', memory: '64Gi', pods: '110', 'ephemeral-storage': '100Gi' };
@@ -182,10 +194,27 @@ export class FakeKubelet {
       daemonEndpoints: { kubeletEndpoint: { Port: port } },
       capacity,
       allocatable: capacity,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'fake kubelet', lastHeartbeatTime: now, lastTransitionTime: now }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'fake kubelet',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
+      ],
       nodeInfo: {
-        architecture: 'amd64', bootID: '', containerRuntimeVersion: 'fake://1', kernelVersion: '', kubeProxyVersion: '',
-        kubeletVersion: 'v1.37.2', machineID: '', operatingSystem: 'linux', osImage: 'fake', systemUUID: '',
+        architecture: 'amd64',
+        bootID: '',
+        containerRuntimeVersion: 'fake://1',
+        kernelVersion: '',
+        kubeProxyVersion: '',
+        kubeletVersion: 'v1.37.2',
+        machineID: '',
+        operatingSystem: 'linux',
+        osImage: 'fake',
+        systemUUID: '',
       },
     };
     await this.core.replaceNodeStatus({ name: this.nodeName, body: node });
@@ -198,7 +227,8 @@ export class FakeKubelet {
     const key = podKey(pod);
     if (pod.metadata?.deletionTimestamp) return this.finishDeletion(pod);
     const phase = pod.status?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') return this.opts.jobController ? this.jobPodDone(pod) : undefined;
+    if (phase === 'Succeeded' || phase === 'Failed')
+      return this.opts.jobController ? this.jobPodDone(pod) : undefined;
     if (!pod.spec?.nodeName) return this.schedule(pod);
     if (pod.spec.nodeName !== this.nodeName || this.handled.has(key)) return;
     this.handled.add(key);
@@ -217,7 +247,12 @@ export class FakeKubelet {
     if (misfit) {
       const message = `0/1 nodes are available: ${misfit}. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.`;
       await this.updatePodStatus(pod, (s) => {
-        s.conditions = upsert(s.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message });
+        s.conditions = upsert(s.conditions, {
+          type: 'PodScheduled',
+          status: 'False',
+          reason: 'Unschedulable',
+          message,
+        });
       });
       await this.event(pod, 'default-scheduler', 'FailedScheduling', message);
       return;
@@ -225,17 +260,25 @@ export class FakeKubelet {
     await this.core.createNamespacedPodBinding({
       name: pod.metadata!.name!,
       namespace: this.opts.namespace,
-      body: { metadata: { name: pod.metadata!.name! }, target: { apiVersion: 'v1', kind: 'Node', name: this.nodeName } },
+      body: {
+        metadata: { name: pod.metadata!.name! },
+        target: { apiVersion: 'v1', kind: 'Node', name: this.nodeName },
+      },
     });
   }
 
   /** Why this node cannot take the pod, in the scheduler's words (undefined: it fits). */
   private misfit(pod: V1Pod): string | undefined {
-    const labels: Record<string, string> = { 'kubernetes.io/hostname': this.nodeName, ...this.opts.nodeLabels };
+    const labels: Record<string, string> = {
+      'kubernetes.io/hostname': this.nodeName,
+      ...this.opts.nodeLabels,
+    };
     for (const [k, v] of Object.entries(pod.spec?.nodeSelector ?? {})) {
       if (labels[k] !== v) return "1 node(s) didn't match Pod's node affinity/selector";
     }
-    const wantsGpu = pod.spec?.containers.some((c) => Number(c.resources?.limits?.['nvidia.com/gpu'] ?? 0) > 0);
+    const wantsGpu = pod.spec?.containers.some(
+      (c) => Number(c.resources?.limits?.['nvidia.com/gpu'] ?? 0) > 0,
+    );
     if (wantsGpu) return '1 Insufficient nvidia.com/gpu';
     return undefined;
   }
@@ -249,7 +292,9 @@ export class FakeKubelet {
 
   private async failPull(pod: V1Pod, script: Extract<StepScript, { kind: 'pull-fail' }>): Promise<void> {
     const image = pod.spec?.containers[0]?.image ?? '';
-    const message = script.message ?? `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`;
+    const message =
+      script.message ??
+      `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`;
     const reason = script.reason ?? 'ErrImagePull';
     await this.updatePodStatus(pod, (s) => {
       s.conditions = upsert(s.conditions, { type: 'PodScheduled', status: 'True' });
@@ -277,7 +322,11 @@ export class FakeKubelet {
       s.conditions = upsert(s.conditions, { type: 'PodScheduled', status: 'True' });
       s.conditions = upsert(s.conditions, { type: 'Initialized', status: 'True' });
       s.conditions = upsert(s.conditions, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' });
-      s.conditions = upsert(s.conditions, { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady' });
+      s.conditions = upsert(s.conditions, {
+        type: 'ContainersReady',
+        status: 'False',
+        reason: 'ContainersNotReady',
+      });
       s.containerStatuses = (pod.spec?.containers ?? []).map((c) => ({
         ...containerBase(c.name, c.image ?? ''),
         started: true,
@@ -297,7 +346,9 @@ export class FakeKubelet {
         }, atMs),
       );
     }
-    state.timers.push(setTimeout(() => this.guard(this.exit(pod, script.exitCode, script.reason)), script.exitAfterMs));
+    state.timers.push(
+      setTimeout(() => this.guard(this.exit(pod, script.exitCode, script.reason)), script.exitAfterMs),
+    );
   }
 
   private async markReady(pod: V1Pod): Promise<void> {
@@ -325,7 +376,11 @@ export class FakeKubelet {
     await this.updatePodStatus(pod, (s) => {
       s.phase = exitCode === 0 ? 'Succeeded' : 'Failed';
       s.conditions = upsert(s.conditions, { type: 'Ready', status: 'False', reason: 'PodCompleted' });
-      s.conditions = upsert(s.conditions, { type: 'ContainersReady', status: 'False', reason: 'PodCompleted' });
+      s.conditions = upsert(s.conditions, {
+        type: 'ContainersReady',
+        status: 'False',
+        reason: 'PodCompleted',
+      });
       s.containerStatuses = (s.containerStatuses ?? []).map((c) => ({
         ...c,
         ready: false,
@@ -342,7 +397,13 @@ export class FakeKubelet {
         },
       }));
     });
-    if (reason === 'OOMKilled') await this.event(pod, 'kubelet', 'OOMKilling', `Memory cgroup out of memory: Killed process (node) in container ${pod.spec?.containers[0]?.name ?? ''}`);
+    if (reason === 'OOMKilled')
+      await this.event(
+        pod,
+        'kubelet',
+        'OOMKilling',
+        `Memory cgroup out of memory: Killed process (node) in container ${pod.spec?.containers[0]?.name ?? ''}`,
+      );
   }
 
   /** A graceful delete: stop the "container" (SIGTERM → 143), then confirm with a zero-grace delete, as the kubelet does. */
@@ -378,12 +439,26 @@ export class FakeKubelet {
   private async onJob(job: V1Job): Promise<void> {
     const name = job.metadata!.name!;
     if (job.metadata?.deletionTimestamp) return this.collect(job);
-    if (this.jobsDone.has(job.metadata!.uid!) || isFinished(job) || this.handled.has(`job/${job.metadata!.uid!}`)) return;
+    if (
+      this.jobsDone.has(job.metadata!.uid!) ||
+      isFinished(job) ||
+      this.handled.has(`job/${job.metadata!.uid!}`)
+    )
+      return;
     this.handled.add(`job/${job.metadata!.uid!}`);
-    const existing = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${JOB_NAME}=${name}` });
+    const existing = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `${JOB_NAME}=${name}`,
+    });
     if (existing.items.length === 0) {
       const uid = job.metadata!.uid!;
-      const labels = { ...job.spec?.template.metadata?.labels, [JOB_NAME]: name, 'job-name': name, 'batch.kubernetes.io/controller-uid': uid, 'controller-uid': uid };
+      const labels = {
+        ...job.spec?.template.metadata?.labels,
+        [JOB_NAME]: name,
+        'job-name': name,
+        'batch.kubernetes.io/controller-uid': uid,
+        'controller-uid': uid,
+      };
       try {
         await this.core.createNamespacedPod({
           namespace: this.opts.namespace,
@@ -391,13 +466,25 @@ export class FakeKubelet {
             metadata: {
               generateName: `${name}-`,
               labels,
-              ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid, controller: true, blockOwnerDeletion: true }],
+              ownerReferences: [
+                {
+                  apiVersion: 'batch/v1',
+                  kind: 'Job',
+                  name,
+                  uid,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
             },
             spec: job.spec!.template.spec!,
           },
         });
       } catch (err) {
-        const message = err instanceof ApiException ? String((err.body as { message?: string })?.message ?? err.message) : String(err);
+        const message =
+          err instanceof ApiException
+            ? String((err.body as { message?: string })?.message ?? err.message)
+            : String(err);
         await this.event(job, 'job-controller', 'FailedCreate', `Error creating: ${message}`);
         return;
       }
@@ -424,14 +511,25 @@ export class FakeKubelet {
     this.jobsDone.add(owner.uid);
     clearTimeout(this.deadlines.get(jobName));
     const ok = pod.status?.phase === 'Succeeded';
-    await this.finishJob(jobName, ok, ok ? 'CompletionsReached' : 'BackoffLimitExceeded', ok ? 'Reached expected number of succeeded pods' : 'Job has reached the specified backoff limit');
+    await this.finishJob(
+      jobName,
+      ok,
+      ok ? 'CompletionsReached' : 'BackoffLimitExceeded',
+      ok ? 'Reached expected number of succeeded pods' : 'Job has reached the specified backoff limit',
+    );
   }
 
   private async deadlineExceeded(jobName: string): Promise<void> {
-    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${JOB_NAME}=${jobName}` });
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `${JOB_NAME}=${jobName}`,
+    });
     const uid = pods.items[0]?.metadata?.ownerReferences?.[0]?.uid;
     if (uid) this.jobsDone.add(uid);
-    for (const p of pods.items) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace }).catch(() => undefined);
+    for (const p of pods.items)
+      await this.core
+        .deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace })
+        .catch(() => undefined);
     await this.finishJob(jobName, false, 'DeadlineExceeded', 'Job was active longer than specified deadline');
   }
 
@@ -439,7 +537,14 @@ export class FakeKubelet {
   private async finishJob(name: string, ok: boolean, reason: string, message: string): Promise<void> {
     await this.updateJobStatus(name, (s) => {
       const now = new Date();
-      const cond = (type: string): V1JobCondition => ({ type, status: 'True', reason, message, lastProbeTime: now, lastTransitionTime: now });
+      const cond = (type: string): V1JobCondition => ({
+        type,
+        status: 'True',
+        reason,
+        message,
+        lastProbeTime: now,
+        lastTransitionTime: now,
+      });
       s.active = 0;
       s.ready = 0;
       s.terminating = 0;
@@ -459,9 +564,15 @@ export class FakeKubelet {
   private async collect(job: V1Job): Promise<void> {
     const name = job.metadata!.name!;
     clearTimeout(this.deadlines.get(name));
-    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${JOB_NAME}=${name}` });
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `${JOB_NAME}=${name}`,
+    });
     for (const p of pods.items) {
-      if (!p.metadata?.deletionTimestamp) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace }).catch(() => undefined);
+      if (!p.metadata?.deletionTimestamp)
+        await this.core
+          .deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace })
+          .catch(() => undefined);
     }
     if (pods.items.length === 0) await this.releaseForeground(name);
   }
@@ -475,7 +586,10 @@ export class FakeKubelet {
         return;
       }
       if (!job.metadata?.deletionTimestamp || !job.metadata.finalizers?.includes(FOREGROUND)) return;
-      const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${JOB_NAME}=${jobName}` });
+      const pods = await this.core.listNamespacedPod({
+        namespace: this.opts.namespace,
+        labelSelector: `${JOB_NAME}=${jobName}`,
+      });
       if (pods.items.length > 0) return;
       job.metadata.finalizers = job.metadata.finalizers.filter((f) => f !== FOREGROUND);
       try {
@@ -491,16 +605,25 @@ export class FakeKubelet {
   private async onJobGone(job: V1Job): Promise<void> {
     const name = job.metadata!.name!;
     clearTimeout(this.deadlines.get(name));
-    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${JOB_NAME}=${name}` });
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `${JOB_NAME}=${name}`,
+    });
     for (const p of pods.items) {
       const owned = p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata?.uid);
-      if (owned && !p.metadata?.deletionTimestamp) await this.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace }).catch(() => undefined);
+      if (owned && !p.metadata?.deletionTimestamp)
+        await this.core
+          .deleteNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace })
+          .catch(() => undefined);
     }
   }
 
   // ------------------------------------------------------------------ writes
 
-  private async updatePodStatus(pod: V1Pod, mutate: (s: NonNullable<V1Pod['status']>) => void): Promise<void> {
+  private async updatePodStatus(
+    pod: V1Pod,
+    mutate: (s: NonNullable<V1Pod['status']>) => void,
+  ): Promise<void> {
     const name = pod.metadata!.name!;
     const namespace = this.opts.namespace;
     for (let i = 0; ; i++) {
@@ -517,7 +640,10 @@ export class FakeKubelet {
     }
   }
 
-  private async updateJobStatus(name: string, mutate: (s: NonNullable<V1Job['status']>) => void): Promise<void> {
+  private async updateJobStatus(
+    name: string,
+    mutate: (s: NonNullable<V1Job['status']>) => void,
+  ): Promise<void> {
     const namespace = this.opts.namespace;
     for (let i = 0; ; i++) {
       const fresh = await this.batch.readNamespacedJob({ name, namespace });
@@ -571,7 +697,12 @@ export function scriptFromArgs(pod: V1Pod): StepScript {
     const i = rest.indexOf(`--${name}`);
     return i >= 0 ? (rest[i + 1] ?? dflt) : dflt;
   };
-  const run = (output: { atMs: number; line: string }[], exitAfterMs: number, exitCode = 0, reason?: string): StepScript => ({
+  const run = (
+    output: { atMs: number; line: string }[],
+    exitAfterMs: number,
+    exitCode = 0,
+    reason?: string,
+  ): StepScript => ({
     kind: 'run',
     output,
     exitAfterMs,
@@ -581,7 +712,13 @@ export function scriptFromArgs(pod: V1Pod): StepScript {
   switch (cmd) {
     case 'test-sleep': {
       const ms = Number(arg('ms', '0'));
-      return run([{ atMs: 0, line: `sleeping ${ms} ms` }, { atMs: ms, line: 'done' }], ms + 5);
+      return run(
+        [
+          { atMs: 0, line: `sleeping ${ms} ms` },
+          { atMs: ms, line: 'done' },
+        ],
+        ms + 5,
+      );
     }
     case 'test-exit': {
       const code = Number(arg('code', '1'));
@@ -616,10 +753,20 @@ export function scriptFromArgs(pod: V1Pod): StepScript {
 }
 
 function containerBase(name: string, image: string): V1ContainerStatus {
-  return { name, image, imageID: `fake://${image}`, containerID: `fake://${name}`, ready: false, restartCount: 0 };
+  return {
+    name,
+    image,
+    imageID: `fake://${image}`,
+    containerID: `fake://${name}`,
+    ready: false,
+    restartCount: 0,
+  };
 }
 
-function upsert(conds: V1PodCondition[] | undefined, c: Omit<V1PodCondition, 'lastTransitionTime'>): V1PodCondition[] {
+function upsert(
+  conds: V1PodCondition[] | undefined,
+  c: Omit<V1PodCondition, 'lastTransitionTime'>,
+): V1PodCondition[] {
   const rest = (conds ?? []).filter((x) => x.type !== c.type);
   return [...rest, { ...c, lastTransitionTime: new Date() }];
 }
@@ -629,7 +776,9 @@ function podKey(pod: V1Pod): string {
 }
 
 function isFinished(job: V1Job): boolean {
-  return !!job.status?.conditions?.some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  return !!job.status?.conditions?.some(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
 }
 
 function isCode(err: unknown, code: number): boolean {

@@ -71,7 +71,9 @@ export class KubernetesSessionRunner implements SessionRunner {
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
-    return (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting', endpoint: this.url(spec.name) };
+    return (
+      (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting', endpoint: this.url(spec.name) }
+    );
   }
 
   async status(name: string): Promise<SessionStatus | undefined> {
@@ -91,7 +93,10 @@ export class KubernetesSessionRunner implements SessionRunner {
         let settled = false;
         let watch: AbortController | undefined;
         let last = '';
-        const timer = setTimeout(() => settle(new Error(`session ${name} not ready after ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => settle(new Error(`session ${name} not ready after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const settle = (r: SessionStatus | Error) => {
           if (settled) return;
           settled = true;
@@ -111,7 +116,8 @@ export class KubernetesSessionRunner implements SessionRunner {
           if (key !== last) opts.onUpdate?.(s);
           last = key;
           if (s.phase === 'ready') settle(s);
-          else if (s.phase === 'failed') settle(new Error(`session ${name} failed: ${s.reason ?? 'unknown'}`));
+          else if (s.phase === 'failed')
+            settle(new Error(`session ${name} failed: ${s.reason ?? 'unknown'}`));
         };
         const resync = async (): Promise<void> => {
           if (settled) return;
@@ -121,7 +127,11 @@ export class KubernetesSessionRunner implements SessionRunner {
             if (settled) return;
             watch = await new Watch(this.kc).watch(
               `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
-              { fieldSelector: `metadata.name=${name}`, resourceVersion: d?.metadata?.resourceVersion, timeoutSeconds: 300 },
+              {
+                fieldSelector: `metadata.name=${name}`,
+                resourceVersion: d?.metadata?.resourceVersion,
+                timeoutSeconds: 300,
+              },
               (type: string, obj: V1Deployment) => {
                 if (type === 'DELETED') check(undefined);
                 else if (type === 'ERROR') void resync();
@@ -148,7 +158,9 @@ export class KubernetesSessionRunner implements SessionRunner {
     this.remote.delete(name);
     const namespace = this.namespace;
     await Promise.all([
-      this.apps.deleteNamespacedDeployment({ name, namespace, body: { propagationPolicy: 'Foreground' } }).catch(ignore404),
+      this.apps
+        .deleteNamespacedDeployment({ name, namespace, body: { propagationPolicy: 'Foreground' } })
+        .catch(ignore404),
       this.core.deleteNamespacedService({ name, namespace }).catch(ignore404),
       this.net.deleteNamespacedNetworkPolicy({ name: `${name}-audit`, namespace }).catch(ignore404),
     ]);
@@ -164,7 +176,10 @@ export class KubernetesSessionRunner implements SessionRunner {
    */
   async allowAudit(sessionName: string, auditEntityId: string): Promise<void> {
     try {
-      await this.net.createNamespacedNetworkPolicy({ namespace: this.namespace, body: auditPolicy(sessionName, auditEntityId) });
+      await this.net.createNamespacedNetworkPolicy({
+        namespace: this.namespace,
+        body: auditPolicy(sessionName, auditEntityId),
+      });
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
@@ -181,12 +196,20 @@ export class KubernetesSessionRunner implements SessionRunner {
 
   private toStatus(name: string, d: V1Deployment): SessionStatus {
     const endpoint = this.url(name);
-    if (d.metadata?.deletionTimestamp) return { name, phase: 'failed', endpoint, reason: 'deleted: the session is being deleted' };
-    const stalled = d.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
-    if (stalled) return { name, phase: 'failed', endpoint, reason: stalled.message ?? 'progress deadline exceeded' };
+    if (d.metadata?.deletionTimestamp)
+      return { name, phase: 'failed', endpoint, reason: 'deleted: the session is being deleted' };
+    const stalled = d.status?.conditions?.find(
+      (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
+    );
+    if (stalled)
+      return { name, phase: 'failed', endpoint, reason: stalled.message ?? 'progress deadline exceeded' };
     const want = d.spec?.replicas ?? 1;
     const current = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1);
-    const ready = current && want > 0 && (d.status?.readyReplicas ?? 0) >= want && (d.status?.updatedReplicas ?? 0) >= want;
+    const ready =
+      current &&
+      want > 0 &&
+      (d.status?.readyReplicas ?? 0) >= want &&
+      (d.status?.updatedReplicas ?? 0) >= want;
     return { name, phase: ready ? 'ready' : 'starting', endpoint };
   }
 
@@ -238,7 +261,10 @@ export class KubernetesSessionRunner implements SessionRunner {
                 args: d.command,
                 env: Object.entries(env).map(([name, value]) => ({ name, value })),
                 ports: [{ name: 'http', containerPort: port }],
-                readinessProbe: { httpGet: { path: d.readinessPath ?? '/ready', port: 'http' }, periodSeconds: 5 },
+                readinessProbe: {
+                  httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },
+                  periodSeconds: 5,
+                },
                 resources: Object.keys(limits).length ? { limits } : undefined,
                 securityContext: {
                   runAsNonRoot: true,

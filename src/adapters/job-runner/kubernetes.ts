@@ -54,7 +54,9 @@ export interface KubernetesJobRunnerOptions {
   propagationPolicy?: 'Foreground' | 'Background';
 }
 
-type Compiled = Required<Omit<KubernetesJobRunnerOptions, 'kubeConfig' | 'env'>> & { env: Record<string, string> };
+type Compiled = Required<Omit<KubernetesJobRunnerOptions, 'kubeConfig' | 'env'>> & {
+  env: Record<string, string>;
+};
 
 /**
  * Runs each step as a Kubernetes Job (one pod, no retries: the workflow owns retries). Completion is learned from
@@ -98,7 +100,10 @@ export class KubernetesJobRunner implements JobRunner {
 
   async start(spec: JobSpec): Promise<StartResult> {
     try {
-      const job = await this.batch.createNamespacedJob({ namespace: this.namespace, body: this.jobManifest(spec) });
+      const job = await this.batch.createNamespacedJob({
+        namespace: this.namespace,
+        body: this.jobManifest(spec),
+      });
       return { adopted: false, status: toStatus(spec.name, job, [], false) };
     } catch (err) {
       if (!isCode(err, 409)) throw err;
@@ -107,7 +112,9 @@ export class KubernetesJobRunner implements JobRunner {
     if (!existing) return this.start(spec); // deleted between our create and read
     const owner = existing.metadata?.labels?.[LABEL_ENTITY];
     if (owner !== spec.entityId) {
-      throw new Error(`job ${spec.name} exists but belongs to entity ${owner ?? '(none)'}, not ${spec.entityId}`);
+      throw new Error(
+        `job ${spec.name} exists but belongs to entity ${owner ?? '(none)'}, not ${spec.entityId}`,
+      );
     }
     return { adopted: true, status: await this.describe(spec.name, existing) };
   }
@@ -188,7 +195,11 @@ export class KubernetesJobRunner implements JobRunner {
 
   async deleteJob(name: string): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ name, namespace: this.namespace, body: { propagationPolicy: 'Background' } });
+      await this.batch.deleteNamespacedJob({
+        name,
+        namespace: this.namespace,
+        body: { propagationPolicy: 'Background' },
+      });
     } catch (err) {
       if (!isCode(err, 404)) throw err;
     }
@@ -224,7 +235,9 @@ export class KubernetesJobRunner implements JobRunner {
   }
 
   followLog(pod: V1Pod, out: PassThrough): Promise<AbortController> {
-    return new Log(this.kc).log(this.namespace, pod.metadata?.name ?? '', STEP_CONTAINER, out, { follow: true });
+    return new Log(this.kc).log(this.namespace, pod.metadata?.name ?? '', STEP_CONTAINER, out, {
+      follow: true,
+    });
   }
 
   /** Warning events of the job and its pod, oldest first, as `Reason: message`. */
@@ -237,7 +250,9 @@ export class KubernetesJobRunner implements JobRunner {
           namespace: this.namespace,
           fieldSelector: `involvedObject.name=${n},type=Warning`,
         });
-        out.push(...events.items.sort(byEventTime).map((e) => `${e.reason ?? 'Warning'}: ${e.message ?? ''}`.trim()));
+        out.push(
+          ...events.items.sort(byEventTime).map((e) => `${e.reason ?? 'Warning'}: ${e.message ?? ''}`.trim()),
+        );
       }
     } catch {
       // events are best effort
@@ -311,7 +326,14 @@ class JobWaiter {
     return this.settled || gen !== this.generation;
   }
 
-  private retry(gen: number, _err?: unknown): void {
+  private retry(gen: number, err?: unknown): void {
+    // Not allowed to read or watch: no retry fixes that (a missing Role rule), so say so instead of hanging.
+    const code =
+      err instanceof ApiException ? err.code : (err as { statusCode?: number } | undefined)?.statusCode;
+    if (code === 401 || code === 403) {
+      this.settle(new Error(`cannot watch job ${this.name}: HTTP ${code} ${String((err as Error).message)}`));
+      return;
+    }
     this.retryMs = Math.min(Math.max(this.retryMs * 2, 100), 5000);
     this.later(() => {
       if (!this.stale(gen)) void this.resync();
@@ -587,7 +609,12 @@ function toStatus(name: string, job: V1Job, pods: V1Pod[], cancelled: boolean): 
   };
   const complete = condition(job, 'Complete');
   if (complete) {
-    return { ...base, phase: 'succeeded', exitCode: 0, completionTime: iso(job.status?.completionTime ?? complete.lastTransitionTime) };
+    return {
+      ...base,
+      phase: 'succeeded',
+      exitCode: 0,
+      completionTime: iso(job.status?.completionTime ?? complete.lastTransitionTime),
+    };
   }
   const failed = condition(job, 'Failed');
   if (failed) {
@@ -600,9 +627,16 @@ function toStatus(name: string, job: V1Job, pods: V1Pod[], cancelled: boolean): 
     };
   }
   if (job.metadata?.deletionTimestamp) {
-    return { ...base, phase: 'failed', exitCode: term?.exitCode, reason: cancelled ? 'cancelled' : 'deleted' };
+    return {
+      ...base,
+      phase: 'failed',
+      exitCode: term?.exitCode,
+      reason: cancelled ? 'cancelled' : 'deleted',
+    };
   }
-  const running = pods.some((p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed');
+  const running = pods.some(
+    (p) => p.status?.phase === 'Running' || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
+  );
   return { ...base, phase: running ? 'running' : 'pending' };
 }
 
@@ -622,7 +656,8 @@ function failureReason(job: V1Job, condReason?: string, condMessage?: string, te
   if (condReason === 'DeadlineExceeded') {
     return `deadline exceeded: ran longer than activeDeadlineSeconds=${job.spec?.activeDeadlineSeconds ?? '?'}`;
   }
-  if (term?.reason === 'OOMKilled') return `OOMKilled: the step used more memory than its limit (exit code ${term.exitCode})`;
+  if (term?.reason === 'OOMKilled')
+    return `OOMKilled: the step used more memory than its limit (exit code ${term.exitCode})`;
   if (term && term.exitCode !== 0) return `exit code ${term.exitCode}`;
   return [condReason, condMessage].filter(Boolean).join(': ') || 'failed';
 }
@@ -644,11 +679,16 @@ function withEvents(reason: string, events: string[]): string {
 }
 
 function newestPod(pods: V1Pod[]): V1Pod | undefined {
-  return [...pods].sort((a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp))[0];
+  return [...pods].sort(
+    (a, b) => time(b.metadata?.creationTimestamp) - time(a.metadata?.creationTimestamp),
+  )[0];
 }
 
 function byEventTime(a: CoreV1Event, b: CoreV1Event): number {
-  return time(a.lastTimestamp ?? a.eventTime ?? a.metadata.creationTimestamp) - time(b.lastTimestamp ?? b.eventTime ?? b.metadata.creationTimestamp);
+  return (
+    time(a.lastTimestamp ?? a.eventTime ?? a.metadata.creationTimestamp) -
+    time(b.lastTimestamp ?? b.eventTime ?? b.metadata.creationTimestamp)
+  );
 }
 
 /** Typed responses carry Dates, raw watch events carry strings; both normalise here. */

@@ -40,7 +40,11 @@ export async function downloadAttempt(t: DownloadTarget): Promise<AttemptResult>
   await mkdir(dirname(t.partial), { recursive: true });
   const have = await sizeOf(t.partial);
   // identity: with a compressed transfer, Content-Length and Range would count bytes other than the file's.
-  const headers = { ...t.headers, 'accept-encoding': 'identity', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  const headers = {
+    ...t.headers,
+    'accept-encoding': 'identity',
+    ...(have > 0 ? { range: `bytes=${have}-` } : {}),
+  };
   const res = await httpGet(t.url, headers, t.signal);
 
   if (res.status === 416 && have > 0) {

@@ -37,3 +37,8 @@ export function blues(t: number): { fill: string; ink: string } {
 
 /** Approximate width of text in the page's sans-serif at `size` px, to size chart margins without a layout engine. */
 export const textWidth = (s: string, size = 12): number => s.length * size * 0.6;
+
+/** A plain table; cells are HTML already (escaped by the caller), headers are text. */
+export const table = (head: string[], rows: string[][], cls = '') =>
+  `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>` +
+  `<tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;

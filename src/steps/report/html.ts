@@ -1,5 +1,6 @@
 import { esc } from './format.js';
-import { cards, confusion, instances, lineage, perClass, replications, skipped, trend } from './sections.js';
+import { instances, lineage, replications, skipped } from './listings.js';
+import { cards, confusion, perClass, trend } from './sections.js';
 import type { InstanceRow, ReportDocument } from './types.js';
 
 /**

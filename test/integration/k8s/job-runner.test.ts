@@ -28,15 +28,24 @@ function spec(args: string[], extra: Partial<JobSpec> = {}): JobSpec {
 }
 
 function runner(extra: Partial<ConstructorParameters<typeof KubernetesJobRunner>[0]> = {}) {
-  return new KubernetesJobRunner({ namespace: NS, image: 'dyff-temporal:test', kubeConfig: cp.kubeConfig, ...extra });
+  return new KubernetesJobRunner({
+    namespace: NS,
+    image: 'dyff-temporal:test',
+    kubeConfig: cp.kubeConfig,
+    ...extra,
+  });
 }
 
 const podsOf = (name: string) => () =>
   core.listNamespacedPod({ namespace: NS, labelSelector: `batch.kubernetes.io/job-name=${name}` });
-const jobsNamed = (name: string) => () => batch.listNamespacedJob({ namespace: NS, fieldSelector: `metadata.name=${name}` });
+const jobsNamed = (name: string) => () =>
+  batch.listNamespacedJob({ namespace: NS, fieldSelector: `metadata.name=${name}` });
 
 /** Resolves with the first status passed to onUpdate that satisfies `pred`. */
-function seen(pred: (s: JobStatus) => boolean): { onUpdate: (s: JobStatus) => void; reached: Promise<JobStatus> } {
+function seen(pred: (s: JobStatus) => boolean): {
+  onUpdate: (s: JobStatus) => void;
+  reached: Promise<JobStatus>;
+} {
   let hit!: (s: JobStatus) => void;
   const reached = new Promise<JobStatus>((r) => (hit = r));
   return { onUpdate: (s) => pred(s) && hit(s), reached };
@@ -64,11 +73,22 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     });
     await r.start(s);
     const job: V1Job = await batch.readNamespacedJob({ name: s.name, namespace: NS });
-    expect(job.metadata?.labels).toMatchObject({ 'dyff.io/entity': s.entityId, 'dyff.io/stage': 'test', 'dyff.io/try': '1' });
-    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 3600, ttlSecondsAfterFinished: 600 });
+    expect(job.metadata?.labels).toMatchObject({
+      'dyff.io/entity': s.entityId,
+      'dyff.io/stage': 'test',
+      'dyff.io/try': '1',
+    });
+    expect(job.spec).toMatchObject({
+      backoffLimit: 0,
+      activeDeadlineSeconds: 3600,
+      ttlSecondsAfterFinished: 600,
+    });
     const pod = job.spec!.template.spec!;
     expect(pod.serviceAccountName).toBe('model-runner');
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     const c = pod.containers[0]!;
     expect(c.args).toEqual(['step', 'test-sleep', '--ms', '10']);
     expect(c.securityContext).toMatchObject({
@@ -78,8 +98,13 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     });
     expect(c.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/tmp' }));
     expect(c.resources?.limits).toMatchObject({ 'nvidia.com/gpu': '1', memory: '8Gi' });
-    expect(pod.nodeSelector).toEqual({ 'cloud.google.com/gke-accelerator': 'nvidia-l4', 'cloud.google.com/gke-spot': 'true' });
-    expect(pod.tolerations).toContainEqual(expect.objectContaining({ key: 'cloud.google.com/gke-spot', effect: 'NoSchedule' }));
+    expect(pod.nodeSelector).toEqual({
+      'cloud.google.com/gke-accelerator': 'nvidia-l4',
+      'cloud.google.com/gke-spot': 'true',
+    });
+    expect(pod.tolerations).toContainEqual(
+      expect.objectContaining({ key: 'cloud.google.com/gke-spot', effect: 'NoSchedule' }),
+    );
     await r.cancel(s.name);
     await r.close();
   });
@@ -91,7 +116,11 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     const running = seen((st) => st.phase === 'running');
     const waiting = r.wait(s.name, { onUpdate: running.onUpdate });
     await running.reached;
-    await batch.deleteNamespacedJob({ name: s.name, namespace: NS, body: { propagationPolicy: 'Background' } });
+    await batch.deleteNamespacedJob({
+      name: s.name,
+      namespace: NS,
+      body: { propagationPolicy: 'Background' },
+    });
     const done = await waiting;
     expect(done.phase).toBe('failed');
     expect(done.reason).toMatch(/deleted/);
@@ -101,13 +130,20 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
 
   it('a pod that cannot be scheduled fails after the pending deadline, naming the cause, and the Job is removed', async () => {
     const r = runner({ pendingDeadlineSeconds: 2 });
-    const s = spec(['test-sleep', '--ms', '10'], { resources: { gpu: { count: 1, type: 'nvidia-h100-80gb' }, spot: true } });
+    const s = spec(['test-sleep', '--ms', '10'], {
+      resources: { gpu: { count: 1, type: 'nvidia-h100-80gb' }, spot: true },
+    });
     await r.start(s);
     const done = await r.wait(s.name);
     expect(done.phase).toBe('failed');
     expect(done.reason).toMatch(/pending longer than 2s: Unschedulable: 0\/1 nodes are available/);
     expect(done.reason).toMatch(/events: FailedScheduling/);
-    await until(cp.kubeConfig, `/apis/batch/v1/namespaces/${NS}/jobs`, jobsNamed(s.name), (jobs) => jobs.length === 0);
+    await until(
+      cp.kubeConfig,
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      jobsNamed(s.name),
+      (jobs) => jobs.length === 0,
+    );
     await r.close();
   });
 
@@ -151,7 +187,10 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     const a = await first.start(s);
     const b = await second.start(s);
     expect([a.adopted, b.adopted]).toEqual([false, true]);
-    const jobs = await batch.listNamespacedJob({ namespace: NS, labelSelector: `dyff.io/entity=${s.entityId}` });
+    const jobs = await batch.listNamespacedJob({
+      namespace: NS,
+      labelSelector: `dyff.io/entity=${s.entityId}`,
+    });
     expect(jobs.items).toHaveLength(1);
     const [x, y] = await Promise.all([first.wait(s.name), second.wait(s.name)]);
     expect([x.phase, y.phase]).toEqual(['succeeded', 'succeeded']);
@@ -170,8 +209,18 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     expect((await podsOf(s.name)()).items).toHaveLength(1);
     await r.cancel(s.name);
     expect((await waiting).reason).toBe('cancelled');
-    await until<V1Pod>(cp.kubeConfig, `/api/v1/namespaces/${NS}/pods`, podsOf(s.name), (pods) => pods.length === 0);
-    await until<V1Job>(cp.kubeConfig, `/apis/batch/v1/namespaces/${NS}/jobs`, jobsNamed(s.name), (jobs) => jobs.length === 0);
+    await until<V1Pod>(
+      cp.kubeConfig,
+      `/api/v1/namespaces/${NS}/pods`,
+      podsOf(s.name),
+      (pods) => pods.length === 0,
+    );
+    await until<V1Job>(
+      cp.kubeConfig,
+      `/apis/batch/v1/namespaces/${NS}/jobs`,
+      jobsNamed(s.name),
+      (jobs) => jobs.length === 0,
+    );
     await r.cancel(s.name);
     await r.close();
   });

@@ -80,12 +80,15 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
     const applied = await cp.kubectl(['apply', '-k', K8S_DIR]);
     expect(applied.code).toBe(0);
     ns = await startNamespace(cp, 'dyff', { existing: true });
-    const ready = await new KubernetesSessionRunner({ namespace: 'dyff', kubeConfig: cp.kubeConfig }).waitReady(
-      'dyff-worker',
-    );
+    const ready = await new KubernetesSessionRunner({
+      namespace: 'dyff',
+      kubeConfig: cp.kubeConfig,
+    }).waitReady('dyff-worker');
     expect(ready.phase).toBe('ready');
     const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
-    expect((await apps.readNamespacedDeployment({ name: 'dyff-worker', namespace: 'dyff' })).status?.readyReplicas).toBe(2);
+    expect(
+      (await apps.readNamespacedDeployment({ name: 'dyff-worker', namespace: 'dyff' })).status?.readyReplicas,
+    ).toBe(2);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
     for (const name of STEP_ACCOUNTS) {
       const sa = await core.readNamespacedServiceAccount({ name, namespace: 'dyff' });
@@ -112,14 +115,28 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
       currentContext: 'worker',
     });
 
-    const runner = new KubernetesJobRunner({ namespace: 'dyff', image: 'dyff-temporal:test', kubeConfig: worker });
+    const runner = new KubernetesJobRunner({
+      namespace: 'dyff',
+      image: 'dyff-temporal:test',
+      kubeConfig: worker,
+    });
     const entityId = newId();
-    const ok = { name: jobName(entityId, 'evaluate', 1), entityId, stage: 'evaluate', serviceAccount: 'model-runner' };
+    const ok = {
+      name: jobName(entityId, 'evaluate', 1),
+      entityId,
+      stage: 'evaluate',
+      serviceAccount: 'model-runner',
+    };
     await runner.start({ ...ok, args: ['test-print', '--lines', '3'] });
     const done = await runner.wait(ok.name);
     expect(done).toMatchObject({ phase: 'succeeded', logTail: ['line-1', 'line-2', 'line-3'] });
 
-    const long = { name: jobName(entityId, 'evaluate', 2), entityId, stage: 'evaluate', args: ['test-sleep', '--ms', '60000'] };
+    const long = {
+      name: jobName(entityId, 'evaluate', 2),
+      entityId,
+      stage: 'evaluate',
+      args: ['test-sleep', '--ms', '60000'],
+    };
     await runner.start(long);
     const waiting = runner.wait(long.name);
     await runner.cancel(long.name);
@@ -129,7 +146,13 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
 
     const sessions = new KubernetesSessionRunner({ namespace: 'dyff', kubeConfig: worker });
     const sessionName = `session-${entityId}`;
-    const description = { serviceId: entityId, runner: 'standalone' as const, command: ['serve-model'], endpoint: '/', interface: {} };
+    const description = {
+      serviceId: entityId,
+      runner: 'standalone' as const,
+      command: ['serve-model'],
+      endpoint: '/',
+      interface: {},
+    };
     await sessions.start({ name: sessionName, entityId, description });
     expect((await sessions.waitReady(sessionName)).phase).toBe('ready');
     await sessions.allowAudit(sessionName, newId());
@@ -142,11 +165,38 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
     const refusals: [string, () => Promise<unknown>][] = [
       ['list secrets', () => core.listNamespacedSecret({ namespace: 'dyff' })],
       ['read a secret', () => core.readNamespacedSecret({ name: 'anything', namespace: 'dyff' })],
-      ['create a bare pod', () => core.createNamespacedPod({ namespace: 'dyff', body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })],
+      [
+        'create a bare pod',
+        () =>
+          core.createNamespacedPod({
+            namespace: 'dyff',
+            body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } },
+          }),
+      ],
       ['list jobs in default', () => batch.listNamespacedJob({ namespace: 'default' })],
-      ['create a job in default', () => batch.createNamespacedJob({ namespace: 'default', body: { metadata: { name: 'x' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } } } } })],
+      [
+        'create a job in default',
+        () =>
+          batch.createNamespacedJob({
+            namespace: 'default',
+            body: {
+              metadata: { name: 'x' },
+              spec: {
+                template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } },
+              },
+            },
+          }),
+      ],
       ['list namespaces', () => core.listNamespace()],
-      ['impersonate a step identity (token)', () => core.createNamespacedServiceAccountToken({ name: 'model-runner', namespace: 'dyff', body: { spec: { audiences: [] } } })],
+      [
+        'impersonate a step identity (token)',
+        () =>
+          core.createNamespacedServiceAccountToken({
+            name: 'model-runner',
+            namespace: 'dyff',
+            body: { spec: { audiences: [] } },
+          }),
+      ],
     ];
     for (const [what, attempt] of refusals) {
       const err = await attempt().then(
@@ -155,7 +205,15 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
       );
       expect(forbidden(err), `${what} should be forbidden, got ${String(err)}`).toBe(true);
     }
-    const canI = await cp.kubectl(['auth', 'can-i', '--list', '-n', 'dyff', '--as', 'system:serviceaccount:dyff:dyff-worker']);
+    const canI = await cp.kubectl([
+      'auth',
+      'can-i',
+      '--list',
+      '-n',
+      'dyff',
+      '--as',
+      'system:serviceaccount:dyff:dyff-worker',
+    ]);
     expect(canI.stdout).toMatch(/jobs\.batch\s+\[\]\s+\[\]\s+\[create get list watch delete\]/);
     expect(canI.stdout).not.toMatch(/^secrets/m);
   });

@@ -41,7 +41,11 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
   });
 
   it('starts replicas behind a Service, resolves when all are ready, and stop removes everything', async () => {
-    const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig, image: 'dyff-temporal:test' });
+    const sessions = new KubernetesSessionRunner({
+      namespace: NS,
+      kubeConfig: cp.kubeConfig,
+      image: 'dyff-temporal:test',
+    });
     const entityId = newId();
     const name = `session-${entityId}`;
     const spec = { name, entityId, description: description(), replicas: 2 };
@@ -69,8 +73,14 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     await sessions.stop(name);
     await until<V1Pod>(cp.kubeConfig, `/api/v1/namespaces/${NS}/pods`, podsOf, (pods) => pods.length === 0);
     // Foreground: the Deployment goes last, after its ReplicaSet and pods.
-    const deploymentsNamed = () => apps.listNamespacedDeployment({ namespace: NS, fieldSelector: `metadata.name=${name}` });
-    await until(cp.kubeConfig, `/apis/apps/v1/namespaces/${NS}/deployments`, deploymentsNamed, (d) => d.length === 0);
+    const deploymentsNamed = () =>
+      apps.listNamespacedDeployment({ namespace: NS, fieldSelector: `metadata.name=${name}` });
+    await until(
+      cp.kubeConfig,
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      deploymentsNamed,
+      (d) => d.length === 0,
+    );
     expect(await sessions.status(name)).toBeUndefined();
     await expect(core.readNamespacedService({ name, namespace: NS })).rejects.toThrow(/404|not found/i);
     await sessions.stop(name); // idempotent
@@ -80,14 +90,25 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     const sessions = new KubernetesSessionRunner({ namespace: NS, kubeConfig: cp.kubeConfig });
     const entityId = newId();
     const name = `session-${entityId}`;
-    await sessions.start({ name, entityId, description: description(), accelerator: { count: 1, type: 'nvidia-l4' }, spot: true });
+    await sessions.start({
+      name,
+      entityId,
+      description: description(),
+      accelerator: { count: 1, type: 'nvidia-l4' },
+      spot: true,
+    });
     let seenStarting!: (s: SessionStatus) => void;
     const starting = new Promise<SessionStatus>((resolve) => (seenStarting = resolve));
     const waiting = sessions
       .waitReady(name, { onUpdate: (s) => s.phase === 'starting' && seenStarting(s) })
-      .then((s) => s.phase, (err: Error) => err.message);
+      .then(
+        (s) => s.phase,
+        (err: Error) => err.message,
+      );
     await starting;
-    const dep = await cp.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace: NS });
+    const dep = await cp.kubeConfig
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name, namespace: NS });
     expect(dep.spec?.template.spec?.nodeSelector).toEqual({
       'cloud.google.com/gke-accelerator': 'nvidia-l4',
       'cloud.google.com/gke-spot': 'true',

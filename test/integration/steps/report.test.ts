@@ -79,6 +79,17 @@ describe('report: classification', () => {
     expect((await reportJson(env, id)).metrics).toMatchObject({ scored: 12, correct: 7 });
   });
 
+  it('downloads its inputs when the store has no local files (GCS)', async () => {
+    const { dataset, evaluation } = await classifierFixture(env);
+    const id = newId();
+    const run = await runReport(env, id, spec(evaluation, 'classification.accuracy'), {
+      dataset,
+      remote: true,
+    });
+    expect(run.code, run.last).toBe(0);
+    expect((await reportJson(env, id)).metrics).toMatchObject({ accuracy: 0.7, scored: 10 });
+  });
+
   it('top-k accuracy counts the label anywhere in the first k responses', async () => {
     const { dataset, evaluation } = await classifierFixture(env);
     const id = newId();

@@ -100,6 +100,8 @@ export const ranked = (...labels: string[]) =>
   labels.map((label, i) => ({ label, score: 1 / (i + 2), _response_index_: i }));
 
 export interface ReportArgs {
+  /** Hide the store's local files, so the step downloads its inputs as it does from GCS. */
+  remote?: boolean;
   dataset?: string;
   lineage?: unknown;
   history?: unknown;

@@ -1,0 +1,161 @@
+/**
+ * bench:lifecycle — pipelines through a real Temporal dev server, twice in one invocation:
+ *   1. orchestration only: a JobRunner that completes each job at once (what Temporal + this project cost);
+ *   2. the local process runner on tiny data (the real cost, dominated by process start).
+ * Prints pipelines/s, orchestration overhead per stage, and worker memory per in-flight pipeline.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { specHash } from '../src/activities/lookups.js';
+import { createActivities } from '../src/activities/index.js';
+import { createAdapters } from '../src/adapters/index.js';
+import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
+import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
+import { loadConfig } from '../src/config.js';
+import { startDevServer } from '../src/dev/dev-server.js';
+import { newId } from '../src/domain/ids.js';
+import type { PipelineInput, PipelineSpec } from '../src/domain/pipeline.js';
+import { PipelineSpec as PipelineSpecSchema } from '../src/domain/pipeline.js';
+import type { JobSpec } from '../src/ports/job-runner.js';
+import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
+import { RecordingSessions } from '../test/support/recording-sessions.js';
+import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
+
+const ORCHESTRATION_PIPELINES = Number(process.env.BENCH_PIPELINES ?? 1000);
+const REAL_PIPELINES = Number(process.env.BENCH_REAL_PIPELINES ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const STAGES = 5; // dataset, model, inference service, evaluation, report
+const MiB = 1024 * 1024;
+
+installRuntime('ERROR');
+const server = await startDevServer({ port: 0 });
+const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error } });
+const connection = await Connection.connect({ address: server.address });
+const client = new Client({ connection });
+const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
+
+function pipelineInput(spec: PipelineSpec, force: boolean): PipelineInput {
+  return { id: newId(), account: 'bench', spec, hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) }, force };
+}
+
+async function runPipelines(taskQueue: string, n: number, concurrency: number, spec: PipelineSpec, force: boolean) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) {
+        next++;
+        const start = performance.now();
+        const input = pipelineInput(spec, force);
+        const view = await client.workflow.execute('pipelineWorkflow', { workflowId: `pipeline-${input.id}`, taskQueue, args: [input] });
+        if ((view as { status: string }).status !== 'Complete') throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, latencies };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+// 1. Orchestration only.
+const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
+const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
+const effect = async (job: JobSpec) => {
+  const id = job.entityId;
+  const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) => objects.put(c, k, JSON.stringify(v));
+  if (job.stage === 'ingest') {
+    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
+    await put('datasets', `${id}/manifest.json`, { rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] });
+  } else if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
+  else if (job.stage === 'build') await put('inferenceservices', `${id}/service.json`, { serviceId: id, runner: 'http', endpoint: 'http://127.0.0.1:1', interface: {} });
+  else if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
+  else if (job.stage === 'report') await put('reports', `${id}/report.json`, { metrics: { accuracy: 1 } });
+};
+const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect }));
+const fakeSpec = PipelineSpecSchema.parse({
+  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
+  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+  report: { rubric: 'classification.accuracy' },
+  concurrencyQuota: 1_000_000,
+});
+const nativeConnection = await NativeConnection.connect({ address: server.address });
+const tq1 = `bench-orch-${newId().slice(0, 6)}`;
+const worker = await Worker.create({
+  connection: nativeConnection,
+  taskQueue: tq1,
+  workflowBundle: { code: bundle.code },
+  activities: createActivities({ entityStore: entities, objectStore: objects, jobRunner: instant, sessionRunner: new RecordingSessions() }),
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 100,
+});
+const running = worker.run();
+await runPipelines(tq1, 10, 10, fakeSpec, true); // warm up
+const serial = await runPipelines(tq1, 20, 1, fakeSpec, true);
+const perStageMs = median(serial.latencies) / STAGES;
+global.gc?.();
+const rssBefore = process.memoryUsage().rss;
+let peakRss = rssBefore;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const orch = await runPipelines(tq1, ORCHESTRATION_PIPELINES, CONCURRENCY, fakeSpec, true);
+clearInterval(sampler);
+worker.shutdown();
+await running;
+const orchRate = ORCHESTRATION_PIPELINES / orch.seconds;
+const perInflightMiB = (peakRss - rssBefore) / MiB / CONCURRENCY;
+console.log(
+  `orchestration: ${ORCHESTRATION_PIPELINES} pipelines in ${orch.seconds.toFixed(1)} s = ${orchRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY}; ` +
+    `one at a time: median ${median(serial.latencies).toFixed(0)} ms per pipeline = ${perStageMs.toFixed(1)} ms per stage; ` +
+    `worker RSS +${((peakRss - rssBefore) / MiB).toFixed(0)} MiB at ${CONCURRENCY} in flight`,
+);
+
+// 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
+const config = loadConfig({ dataHome: join(home, 'real'), temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` } }, { PATH: process.env.PATH ?? '' });
+const adapters = await createAdapters(config);
+await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
+await writeFile(join(home, 'model.json'), '{}');
+const realWorker = await Worker.create({
+  connection: nativeConnection,
+  taskQueue: config.temporal.taskQueue,
+  workflowBundle: { code: bundle.code },
+  activities: createActivities(adapters),
+});
+const realRunning = realWorker.run();
+let realLine = 'real: skipped';
+let realRate = 0;
+let realStepSeconds = 0;
+try {
+  // Only the dataset and model stages: the serving and evaluation steps are measured by bench:inference.
+  const t0 = performance.now();
+  for (let i = 0; i < REAL_PIPELINES; i++) {
+    const id = newId();
+    await client.workflow.execute('datasetWorkflow', {
+      workflowId: `dataset-${id}`,
+      taskQueue: config.temporal.taskQueue,
+      args: [{ id, account: 'bench', spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } } }],
+    });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  realRate = REAL_PIPELINES / seconds;
+  realStepSeconds = seconds / REAL_PIPELINES / 2;
+  realLine = `real (local processes): ${REAL_PIPELINES} datasets (fetch + ingest jobs) in ${seconds.toFixed(1)} s = ${(seconds / REAL_PIPELINES).toFixed(2)} s per dataset, ~${realStepSeconds.toFixed(2)} s per job (process start + tsx + DuckDB)`;
+} finally {
+  realWorker.shutdown();
+  await realRunning;
+  await adapters.close();
+}
+console.log(realLine);
+
+await entities.close();
+await nativeConnection.close();
+await connection.close();
+await server.stop();
+await rm(home, { recursive: true, force: true });
+console.log(
+  `pipelines_per_s=${orchRate.toFixed(1)} ms_per_stage=${perStageMs.toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
+);

@@ -1,0 +1,53 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { JS } from '@duckdb/node-api';
+import type { JsonObject } from './json-path.js';
+
+/** One request to make: a dataset row for one replication. */
+export interface WorkItem {
+  index: number;
+  replication: string;
+  row: JsonObject;
+}
+
+/**
+ * The (row, replication) pairs not yet done, in an order that sends all replications of a row together. DuckDB
+ * streams them in chunks of about two thousand rows, so memory stays flat however large the dataset is; the
+ * anti-join against `done` is what makes a restarted client resend only what is missing.
+ */
+const PENDING = `
+  FROM rows CROSS JOIN replications
+  ANTI JOIN done ON done._index_ = rows._index_ AND done._replication_ = replications._replication_`;
+
+export async function countWork(connection: DuckDBConnection): Promise<{ rows: number; pending: number }> {
+  const reader = await connection.runAndReadAll(
+    `SELECT (SELECT count(*) FROM rows) AS rows, (SELECT count(*) ${PENDING}) AS pending`,
+  );
+  const [row] = reader.getRowObjectsJS();
+  return { rows: Number(row!.rows), pending: Number(row!.pending) };
+}
+
+export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem> {
+  const result = await connection.stream(
+    `SELECT replications._replication_ AS "__dyff_replication__", rows.* ${PENDING}`,
+  );
+  for await (const chunk of result.yieldRowObjectJs()) {
+    for (const { __dyff_replication__: replication, ...columns } of chunk) {
+      const row = toJson(columns) as JsonObject;
+      yield { index: row._index_ as number, replication: replication as string, row };
+    }
+  }
+}
+
+/** DuckDB's JS values as JSON: big integers as numbers when exact (else strings), dates as ISO strings. */
+export function toJson(value: JS): JsonObject[string] {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint')
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map(toJson);
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) out[k] = toJson(v);
+  return out;
+}
