@@ -1,20 +1,38 @@
 #!/usr/bin/env node
 // First-run setup with no dependencies of its own: install packages when node_modules is missing or older than
-// package-lock.json, then make sure the pinned Temporal CLI is built (cached outside the repository).
+// package-lock.json, then build the pinned tools once (cached under ~/.cache/dyff-temporal). With --tests it also
+// provides what the test suite runs against: fake-gcs-server, the Kubernetes control plane, and Chromium.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const marker = join(root, 'node_modules', '.package-lock.json');
 const lock = join(root, 'package-lock.json');
-const env = { ...process.env };
+const env = { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin` };
 // better-sqlite3 compiles from source where its prebuilt download is unreachable; use the local Node headers.
 if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
 
 if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   console.error('installing dependencies (npm ci)…');
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
 }
-execFileSync('bash', [join(root, 'scripts/install-temporal-cli.sh')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+run('bash', [join(root, 'scripts/install-temporal-cli.sh')]);
+
+if (process.argv.includes('--tests')) {
+  for (const tool of readdirSync(join(root, 'scripts/tools')).filter((f) => f.endsWith('.sh'))) {
+    run('bash', [join(root, 'scripts/tools', tool)]);
+  }
+  // The Kubernetes control plane takes ~12 minutes to build the first time; after that it is cached.
+  run('bash', [join(root, 'scripts/k8s/build.sh')]);
+  if (!existsSync('/usr/bin/chromium')) {
+    if (process.getuid?.() === 0) {
+      console.error('installing Chromium (Debian package) for the report page test…');
+      execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null'], { stdio: 'inherit' });
+    } else {
+      console.error('warning: /usr/bin/chromium is missing: `sudo apt-get install chromium` for the report page test');
+    }
+  }
+}

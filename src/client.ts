@@ -9,6 +9,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from './activities/index.js';
+import { specHash } from './activities/lookups.js';
+import { SPEC_HASH_LABEL } from './domain/labels.js';
 import type { Adapters } from './adapters/index.js';
 import { createEntityStore, createObjectStore } from './adapters/index.js';
 import type { Config } from './config.js';
@@ -83,7 +85,8 @@ export class DyffClient {
       id,
       account: manifest.account,
       name: manifest.metadata.name,
-      labels: manifest.metadata.labels,
+      // The spec hash lets a pipeline with the same data source reuse this dataset once it is Ready.
+      labels: { ...manifest.metadata.labels, [SPEC_HASH_LABEL]: specHash(spec) },
       annotations: manifest.metadata.annotations,
       spec,
     };

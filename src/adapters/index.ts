@@ -78,9 +78,21 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
   }
 }
 
+/** Sessions follow the job runner: local processes, or Deployments + Services on Kubernetes. */
 export async function createSessionRunner(config: Config): Promise<SessionRunner> {
-  // Sessions follow the job runner: local processes, or (kubernetes) Deployments.
-  return new LocalSessionRunner({ root: join(config.dataHome, 'sessions'), command: DYFFCTL_COMMAND, env: configEnv(config) });
+  switch (config.runner) {
+    case 'local':
+      return new LocalSessionRunner({ root: join(config.dataHome, 'sessions'), command: DYFFCTL_COMMAND, env: configEnv(config) });
+    case 'kubernetes': {
+      const { KubernetesSessionRunner } = await import('./job-runner/kubernetes-session.js');
+      return new KubernetesSessionRunner({
+        namespace: config.kubernetes.namespace,
+        image: config.kubernetes.image,
+        kubeConfig: config.kubernetes.kubeconfig,
+        env: configEnv(config),
+      });
+    }
+  }
 }
 
 export async function createAdapters(config: Config): Promise<Adapters> {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { startDevServer } from '../../dev/dev-server.js';
+import { serveHealth } from '../../health.js';
 import { createWorker } from '../../worker.js';
 
 export function registerServerCommands(program: Command): void {
@@ -48,6 +49,8 @@ export function registerServerCommands(program: Command): void {
       process.stderr.write(
         `worker on ${config.temporal.address}, task queue "${config.temporal.taskQueue}", runner ${config.runner}\n`,
       );
+      const healthPort = process.env.DYFF_HEALTH_PORT;
+      if (healthPort) await serveHealth(w.worker, Number(healthPort));
       await w.run();
     });
 }
