@@ -23,7 +23,10 @@ export default tseslint.config(
     // Workflows are replayed deterministically inside the Temporal sandbox: no Node builtins there.
     files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: nodeBuiltins, patterns: ['**/adapters/**', '**/steps/**'] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: nodeBuiltins, patterns: ['**/adapters/**', '**/steps/**'] },
+      ],
     },
   },
 );

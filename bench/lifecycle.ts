@@ -32,16 +32,31 @@ const MiB = 1024 * 1024;
 
 installRuntime('ERROR');
 const server = await startDevServer({ port: 0 });
-const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error } });
+const bundle = await bundleWorkflowCode({
+  workflowsPath: WORKFLOWS_PATH,
+  logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
+});
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
 
 function pipelineInput(spec: PipelineSpec, force: boolean): PipelineInput {
-  return { id: newId(), account: 'bench', spec, hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) }, force };
+  return {
+    id: newId(),
+    account: 'bench',
+    spec,
+    hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+    force,
+  };
 }
 
-async function runPipelines(taskQueue: string, n: number, concurrency: number, spec: PipelineSpec, force: boolean) {
+async function runPipelines(
+  taskQueue: string,
+  n: number,
+  concurrency: number,
+  spec: PipelineSpec,
+  force: boolean,
+) {
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -51,8 +66,13 @@ async function runPipelines(taskQueue: string, n: number, concurrency: number, s
         next++;
         const start = performance.now();
         const input = pipelineInput(spec, force);
-        const view = await client.workflow.execute('pipelineWorkflow', { workflowId: `pipeline-${input.id}`, taskQueue, args: [input] });
-        if ((view as { status: string }).status !== 'Complete') throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
+        const view = await client.workflow.execute('pipelineWorkflow', {
+          workflowId: `pipeline-${input.id}`,
+          taskQueue,
+          args: [input],
+        });
+        if ((view as { status: string }).status !== 'Complete')
+          throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
         latencies.push(performance.now() - start);
       }
     }),
@@ -67,12 +87,22 @@ const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
 const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
 const effect = async (job: JobSpec) => {
   const id = job.entityId;
-  const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) => objects.put(c, k, JSON.stringify(v));
+  const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) =>
+    objects.put(c, k, JSON.stringify(v));
   if (job.stage === 'ingest') {
     const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
-    await put('datasets', `${id}/manifest.json`, { rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] });
+    await put('datasets', `${id}/manifest.json`, {
+      rowCount: 1,
+      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
+    });
   } else if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
-  else if (job.stage === 'build') await put('inferenceservices', `${id}/service.json`, { serviceId: id, runner: 'http', endpoint: 'http://127.0.0.1:1', interface: {} });
+  else if (job.stage === 'build')
+    await put('inferenceservices', `${id}/service.json`, {
+      serviceId: id,
+      runner: 'http',
+      endpoint: 'http://127.0.0.1:1',
+      interface: {},
+    });
   else if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
   else if (job.stage === 'report') await put('reports', `${id}/report.json`, { metrics: { accuracy: 1 } });
 };
@@ -90,7 +120,12 @@ const worker = await Worker.create({
   connection: nativeConnection,
   taskQueue: tq1,
   workflowBundle: { code: bundle.code },
-  activities: createActivities({ entityStore: entities, objectStore: objects, jobRunner: instant, sessionRunner: new RecordingSessions() }),
+  activities: createActivities({
+    entityStore: entities,
+    objectStore: objects,
+    jobRunner: instant,
+    sessionRunner: new RecordingSessions(),
+  }),
   maxConcurrentActivityTaskExecutions: 200,
   maxConcurrentWorkflowTaskExecutions: 100,
 });
@@ -115,7 +150,13 @@ console.log(
 );
 
 // 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
-const config = loadConfig({ dataHome: join(home, 'real'), temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` } }, { PATH: process.env.PATH ?? '' });
+const config = loadConfig(
+  {
+    dataHome: join(home, 'real'),
+    temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` },
+  },
+  { PATH: process.env.PATH ?? '' },
+);
 const adapters = await createAdapters(config);
 await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
 await writeFile(join(home, 'model.json'), '{}');
@@ -137,7 +178,13 @@ try {
     await client.workflow.execute('datasetWorkflow', {
       workflowId: `dataset-${id}`,
       taskQueue: config.temporal.taskQueue,
-      args: [{ id, account: 'bench', spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } } }],
+      args: [
+        {
+          id,
+          account: 'bench',
+          spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } },
+        },
+      ],
     });
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -13,7 +13,8 @@ const lock = join(root, 'package-lock.json');
 const env = { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin` };
 // better-sqlite3 compiles from source where its prebuilt download is unreachable; use the local Node headers.
 if (!env.npm_config_nodedir && existsSync('/usr/include/node/node.h')) env.npm_config_nodedir = '/usr';
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+const run = (cmd, args) =>
+  execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
 
 if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   console.error('installing dependencies (npm ci)…');
@@ -30,9 +31,18 @@ if (process.argv.includes('--tests')) {
   if (!existsSync('/usr/bin/chromium')) {
     if (process.getuid?.() === 0) {
       console.error('installing Chromium (Debian package) for the report page test…');
-      execFileSync('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null'], { stdio: 'inherit' });
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null',
+        ],
+        { stdio: 'inherit' },
+      );
     } else {
-      console.error('warning: /usr/bin/chromium is missing: `sudo apt-get install chromium` for the report page test');
+      console.error(
+        'warning: /usr/bin/chromium is missing: `sudo apt-get install chromium` for the report page test',
+      );
     }
   }
 }

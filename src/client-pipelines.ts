@@ -20,7 +20,10 @@ export interface PipelineOptions {
 type PipelineManifest = Manifest<PipelineSpec, 'Pipeline'>;
 
 /** The workflow input for a pipeline manifest: local paths made absolute, and the reuse hashes computed. */
-export function pipelineInput(manifest: PipelineManifest, opts: PipelineOptions & { id: string; scheduleId?: string }): PipelineInput {
+export function pipelineInput(
+  manifest: PipelineManifest,
+  opts: PipelineOptions & { id: string; scheduleId?: string },
+): PipelineInput {
   const baseDir = opts.baseDir ?? process.cwd();
   const spec = structuredClone(manifest.spec);
   if (spec.dataset.source.kind === 'local' && !isAbsolute(spec.dataset.source.path)) {
@@ -47,7 +50,10 @@ export class Pipelines {
     private readonly taskQueue: string,
   ) {}
 
-  async start(manifest: PipelineManifest, opts: PipelineOptions = {}): Promise<{ id: string; workflowId: string }> {
+  async start(
+    manifest: PipelineManifest,
+    opts: PipelineOptions = {},
+  ): Promise<{ id: string; workflowId: string }> {
     const id = newId();
     const workflowId = `pipeline-${id}`;
     await this.temporal.workflow.start('pipelineWorkflow', {
@@ -122,7 +128,8 @@ export class Schedules {
 
   async list(): Promise<ScheduleSummary[]> {
     const out: ScheduleSummary[] = [];
-    for await (const s of this.temporal.schedule.list()) if (s.memo?.kind === 'DyffPipelineSchedule') out.push(s);
+    for await (const s of this.temporal.schedule.list())
+      if (s.memo?.kind === 'DyffPipelineSchedule') out.push(s);
     return out;
   }
 
@@ -144,7 +151,9 @@ export class Schedules {
 
   /** Run the actions the schedule would have taken between two times (e.g. while it was paused). */
   backfill(scheduleId: string, start: Date, end: Date): Promise<void> {
-    return this.temporal.schedule.getHandle(scheduleId).backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+    return this.temporal.schedule
+      .getHandle(scheduleId)
+      .backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
   }
 
   delete(scheduleId: string): Promise<void> {

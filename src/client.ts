@@ -51,7 +51,10 @@ export class DyffClient {
     private readonly owned: boolean,
   ) {}
 
-  static async connect(config: Config, adapters?: Pick<Adapters, 'entityStore' | 'objectStore'>): Promise<DyffClient> {
+  static async connect(
+    config: Config,
+    adapters?: Pick<Adapters, 'entityStore' | 'objectStore'>,
+  ): Promise<DyffClient> {
     let connection: Connection;
     try {
       connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
@@ -76,7 +79,10 @@ export class DyffClient {
   async create(manifest: Manifest, opts: CreateOptions = {}): Promise<{ id: string; workflowId: string }> {
     const workflowType = WORKFLOW_OF_KIND[manifest.kind];
     if (!workflowType) {
-      throw new DyffError(ErrorType.InvalidSpec, `kind ${manifest.kind}: not supported by this version yet (Dataset is)`);
+      throw new DyffError(
+        ErrorType.InvalidSpec,
+        `kind ${manifest.kind}: not supported by this version yet (Dataset is)`,
+      );
     }
     const id = newId();
     const workflowId = workflowIdFor(manifest.kind, id);

@@ -54,7 +54,11 @@ const ConfigSchema = z.strictObject({
   limits: z
     .strictObject({
       /** Largest file a fetch step accepts, in bytes. @default 10 GiB */
-      maxFileBytes: z.number().int().positive().default(10 * 1024 ** 3),
+      maxFileBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 ** 3),
     })
     .prefault({}),
 });
@@ -134,7 +138,10 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new DyffError(ErrorType.InvalidSpec, `invalid configuration (${file} and DYFF_* variables)\n  ${lines.join('\n  ')}`);
+    throw new DyffError(
+      ErrorType.InvalidSpec,
+      `invalid configuration (${file} and DYFF_* variables)\n  ${lines.join('\n  ')}`,
+    );
   }
   const config = result.data;
   config.dataHome = resolve(config.dataHome);

@@ -37,7 +37,9 @@ export interface DyffWorker {
  * Route the SDK's own logs (worker state, workflow bundling) through a logger at this level, once per process.
  * @default DYFF_LOG_LEVEL or WARN
  */
-export function installRuntime(level: LogLevel = (process.env.DYFF_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'): void {
+export function installRuntime(
+  level: LogLevel = (process.env.DYFF_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
+): void {
   try {
     Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
@@ -48,7 +50,8 @@ export function installRuntime(level: LogLevel = (process.env.DYFF_LOG_LEVEL as 
 export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorker> {
   const { config } = opts;
   installRuntime();
-  const connection = opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const connection =
+    opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const adapters = opts.adapters ?? (await createAdapters(config));
   const worker = await Worker.create({
     connection,

@@ -22,7 +22,9 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
     return translated(async () => {
       let manifest: DatasetManifest;
       try {
-        manifest = JSON.parse((await objects.getBuffer('datasets', `${input.id}/manifest.json`)).toString('utf8'));
+        manifest = JSON.parse(
+          (await objects.getBuffer('datasets', `${input.id}/manifest.json`)).toString('utf8'),
+        );
       } catch (err) {
         if (err instanceof DyffError && err.type === ErrorType.NotFound) {
           throw new DyffError(ErrorType.ManifestMismatch, `datasets/${input.id}/manifest.json is missing`);
@@ -30,23 +32,39 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
         throw err;
       }
       if (!Array.isArray(manifest.artifacts) || manifest.artifacts.length === 0) {
-        throw new DyffError(ErrorType.ManifestMismatch, `datasets/${input.id}/manifest.json lists no artifacts`);
+        throw new DyffError(
+          ErrorType.ManifestMismatch,
+          `datasets/${input.id}/manifest.json lists no artifacts`,
+        );
       }
       let rows = 0;
       for (const a of manifest.artifacts) {
         const key = `${input.id}/${a.path}`;
         const info = await objects.stat('datasets', key);
-        if (!info) throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: listed in the manifest but missing`);
+        if (!info)
+          throw new DyffError(
+            ErrorType.ManifestMismatch,
+            `datasets/${key}: listed in the manifest but missing`,
+          );
         if (a.size !== undefined && info.size !== a.size) {
-          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: size ${info.size}, manifest says ${a.size}`);
+          throw new DyffError(
+            ErrorType.ManifestMismatch,
+            `datasets/${key}: size ${info.size}, manifest says ${a.size}`,
+          );
         }
         if (info.md5 !== a.digest.md5) {
-          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${key}: md5 ${info.md5}, manifest says ${a.digest.md5}`);
+          throw new DyffError(
+            ErrorType.ManifestMismatch,
+            `datasets/${key}: md5 ${info.md5}, manifest says ${a.digest.md5}`,
+          );
         }
         rows += a.rows ?? 0;
       }
       if (manifest.artifacts.every((a) => a.rows !== undefined) && rows !== manifest.rowCount) {
-        throw new DyffError(ErrorType.ManifestMismatch, `shards hold ${rows} rows, manifest says ${manifest.rowCount}`);
+        throw new DyffError(
+          ErrorType.ManifestMismatch,
+          `shards hold ${rows} rows, manifest says ${manifest.rowCount}`,
+        );
       }
       return {
         rowCount: manifest.rowCount,
@@ -57,4 +75,3 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
     });
   },
 });
-

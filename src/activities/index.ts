@@ -29,7 +29,10 @@ export const createActivities = (deps: ActivityDeps) => ({
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {
-  get: () => () => Promise.reject(ApplicationFailure.nonRetryable('this worker has no session runner configured', 'NotConfigured')),
+  get: () => () =>
+    Promise.reject(
+      ApplicationFailure.nonRetryable('this worker has no session runner configured', 'NotConfigured'),
+    ),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

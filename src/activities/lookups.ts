@@ -23,7 +23,11 @@ export const createLookupActivities = (entities: EntityStore, objects: ObjectSto
   },
 
   /** The newest Ready entity of this kind and account made from an identical spec, if any. */
-  async findReusable(input: { kind: EntityKind; account: string; specHash: string }): Promise<string | undefined> {
+  async findReusable(input: {
+    kind: EntityKind;
+    account: string;
+    specHash: string;
+  }): Promise<string | undefined> {
     const found = await entities.list({
       kind: input.kind,
       account: input.account,
@@ -35,17 +39,31 @@ export const createLookupActivities = (entities: EntityStore, objects: ObjectSto
   },
 
   /** Headline metrics of earlier reports of the same schedule, oldest first, for the trend chart. */
-  async reportHistory(input: { scheduleId: string; before: string }): Promise<{ reportId: string; createdAt: string; metrics: Record<string, number> }[]> {
-    const reports = await entities.list({ kind: 'Report', status: 'Complete', labels: { [SCHEDULE_LABEL]: input.scheduleId }, limit: 50 });
+  async reportHistory(input: {
+    scheduleId: string;
+    before: string;
+  }): Promise<{ reportId: string; createdAt: string; metrics: Record<string, number> }[]> {
+    const reports = await entities.list({
+      kind: 'Report',
+      status: 'Complete',
+      labels: { [SCHEDULE_LABEL]: input.scheduleId },
+      limit: 50,
+    });
     return reports
       .filter((r) => r.id !== input.before && r.details?.metrics)
-      .map((r) => ({ reportId: r.id, createdAt: r.creationTime, metrics: r.details!.metrics as Record<string, number> }))
+      .map((r) => ({
+        reportId: r.id,
+        createdAt: r.creationTime,
+        metrics: r.details!.metrics as Record<string, number>,
+      }))
       .reverse();
   },
 
   /** How many entities of a kind an account has admitted now: the quota's current use. */
   async countAdmitted(input: { kind: EntityKind; account: string }): Promise<number> {
-    return (await entities.list({ kind: input.kind, account: input.account, status: 'Admitted', limit: 1000 })).length;
+    return (
+      await entities.list({ kind: input.kind, account: input.account, status: 'Admitted', limit: 1000 })
+    ).length;
   },
 });
 

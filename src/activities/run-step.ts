@@ -47,7 +47,11 @@ export const createStepActivities = (runner: JobRunner, objects: ObjectStore) =>
     const ctx = Context.current();
     const name = jobName(input.entityId, input.stage, input.attempt);
     const beat = (status?: JobStatus) =>
-      ctx.heartbeat({ jobName: name, stage: input.stage, progress: status?.progress } satisfies StepHeartbeat);
+      ctx.heartbeat({
+        jobName: name,
+        stage: input.stage,
+        progress: status?.progress,
+      } satisfies StepHeartbeat);
     beat();
     const started = await translated(() =>
       runner.start({

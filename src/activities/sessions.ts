@@ -22,7 +22,10 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
         return JSON.parse(buf.toString('utf8')) as ServiceDescription;
       } catch (err) {
         if (err instanceof DyffError && err.type === ErrorType.NotFound) {
-          throw new DyffError(ErrorType.NotFound, `inference service ${input.serviceId} has no service.json (not built?)`);
+          throw new DyffError(
+            ErrorType.NotFound,
+            `inference service ${input.serviceId} has no service.json (not built?)`,
+          );
         }
         throw err;
       }

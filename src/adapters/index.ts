@@ -82,7 +82,11 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
 export async function createSessionRunner(config: Config): Promise<SessionRunner> {
   switch (config.runner) {
     case 'local':
-      return new LocalSessionRunner({ root: join(config.dataHome, 'sessions'), command: DYFFCTL_COMMAND, env: configEnv(config) });
+      return new LocalSessionRunner({
+        root: join(config.dataHome, 'sessions'),
+        command: DYFFCTL_COMMAND,
+        env: configEnv(config),
+      });
     case 'kubernetes': {
       const { KubernetesSessionRunner } = await import('./job-runner/kubernetes-session.js');
       return new KubernetesSessionRunner({

@@ -36,7 +36,22 @@ export function describeEntity(v: EntityView): string {
 
 export function entityTable(rows: Entity[]): string {
   const header = ['ID', 'KIND', 'NAME', 'ACCOUNT', 'STATUS', 'REASON', 'CREATED'];
-  const cells = rows.map((e) => [e.id, e.kind, e.name ?? '', e.account, e.status, e.reason ?? '', e.creationTime]);
+  const cells = rows.map((e) => [
+    e.id,
+    e.kind,
+    e.name ?? '',
+    e.account,
+    e.status,
+    e.reason ?? '',
+    e.creationTime,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  return [header, ...cells].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...cells]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<number> {
   registerEntityCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);
-  program.command('step <name>').description('run a step program (what a job runs): fetch-data, ingest-dataset, …');
+  program
+    .command('step <name>')
+    .description('run a step program (what a job runs): fetch-data, ingest-dataset, …');
   program.command('serve-model').description('serve a model directory over HTTP (the standalone runner)');
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -43,7 +45,9 @@ let code: number;
 try {
   code = await main(process.argv.slice(2));
 } catch (err) {
-  process.stderr.write(`error: ${err instanceof DyffError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+  process.stderr.write(
+    `error: ${err instanceof DyffError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+  );
   code = exitCodeFor(err);
 }
 // Exit explicitly: an idle gRPC channel or DuckDB handle must not keep a finished command alive.

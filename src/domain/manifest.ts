@@ -33,11 +33,16 @@ export function validateManifest(doc: unknown, source = 'manifest'): Manifest {
     throw new DyffError(ErrorType.InvalidSpec, `${source}: invalid manifest\n  spec: required`);
   }
   const spec = SPEC_OF_KIND[kind].safeParse(head.data.spec);
-  if (!spec.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+  if (!spec.success)
+    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
   return {
     kind,
     account,
-    metadata: { name: metadata?.name, labels: metadata?.labels ?? {}, annotations: metadata?.annotations ?? {} },
+    metadata: {
+      name: metadata?.name,
+      labels: metadata?.labels ?? {},
+      annotations: metadata?.annotations ?? {},
+    },
     spec: spec.data,
   };
 }
@@ -59,12 +64,17 @@ export function parsePipelineManifest(text: string, source = 'manifest'): Manife
   const head = ManifestHeader.omit({ kind: true }).safeParse(doc);
   if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
   const spec = PipelineSpec.safeParse(doc.spec);
-  if (!spec.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+  if (!spec.success)
+    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
   const { account, metadata } = head.data;
   return {
     kind: 'Pipeline',
     account,
-    metadata: { name: metadata?.name, labels: metadata?.labels ?? {}, annotations: metadata?.annotations ?? {} },
+    metadata: {
+      name: metadata?.name,
+      labels: metadata?.labels ?? {},
+      annotations: metadata?.annotations ?? {},
+    },
     spec: spec.data,
   };
 }

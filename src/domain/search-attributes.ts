@@ -8,4 +8,11 @@ export const DyffStatus = defineSearchAttributeKey('DyffStatus', SearchAttribute
 export const DyffDatasetId = defineSearchAttributeKey('DyffDatasetId', SearchAttributeType.KEYWORD);
 export const DyffModelId = defineSearchAttributeKey('DyffModelId', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [DyffKind, DyffAccount, DyffEntityId, DyffStatus, DyffDatasetId, DyffModelId];
+export const SEARCH_ATTRIBUTES = [
+  DyffKind,
+  DyffAccount,
+  DyffEntityId,
+  DyffStatus,
+  DyffDatasetId,
+  DyffModelId,
+];

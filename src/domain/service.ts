@@ -16,7 +16,10 @@ export interface ServiceDescription {
   /** How a dataset row becomes a request body and a response becomes output records. */
   interface: {
     inputPipeline?: { kind: 'TransformJSON'; configuration: Record<string, unknown> }[];
-    outputPipeline?: { kind: 'TransformJSON' | 'ExplodeCollections'; configuration: Record<string, unknown> }[];
+    outputPipeline?: {
+      kind: 'TransformJSON' | 'ExplodeCollections';
+      configuration: Record<string, unknown>;
+    }[];
   };
   model?: string;
 }

@@ -41,7 +41,14 @@ export const REASONS = [
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
-const TERMINAL: ReadonlySet<Status> = new Set(['Terminated', 'Deleted', 'Ready', 'Complete', 'Error', 'Failed']);
+const TERMINAL: ReadonlySet<Status> = new Set([
+  'Terminated',
+  'Deleted',
+  'Ready',
+  'Complete',
+  'Error',
+  'Failed',
+]);
 
 /** Allowed transitions: from → the statuses it may move to. */
 export const TRANSITIONS: Readonly<Record<Status, readonly Status[]>> = {
@@ -66,5 +73,7 @@ export function canTransition(from: Status, to: Status): boolean {
 
 /** The success and failure statuses of a kind: Ready/Error for resources, Complete/Failed for jobs. */
 export function outcomesOf(kind: EntityKind): { success: Status; failure: Status } {
-  return JOB_KINDS.has(kind) ? { success: 'Complete', failure: 'Failed' } : { success: 'Ready', failure: 'Error' };
+  return JOB_KINDS.has(kind)
+    ? { success: 'Complete', failure: 'Failed' }
+    : { success: 'Ready', failure: 'Error' };
 }

@@ -22,7 +22,12 @@ export interface PutOptions {
  * Errors: DyffError `NotFound` for a missing key on read, `AlreadyExists` for a create-only write that lost.
  */
 export interface ObjectStore {
-  put(category: Category, key: string, body: Buffer | string | Readable, opts?: PutOptions): Promise<ObjectInfo>;
+  put(
+    category: Category,
+    key: string,
+    body: Buffer | string | Readable,
+    opts?: PutOptions,
+  ): Promise<ObjectInfo>;
   /** A stream of the object; rejects with NotFound before any data if it is missing. */
   get(category: Category, key: string): Promise<Readable>;
   getBuffer(category: Category, key: string): Promise<Buffer>;

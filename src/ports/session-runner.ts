@@ -29,7 +29,10 @@ export interface SessionStatus {
 export interface SessionRunner {
   start(spec: SessionSpec): Promise<SessionStatus>;
   /** Resolves once the session answers its readiness probe; rejects if it fails or `timeoutMs` passes. */
-  waitReady(name: string, opts?: { signal?: AbortSignal; timeoutMs?: number; onUpdate?: (s: SessionStatus) => void }): Promise<SessionStatus>;
+  waitReady(
+    name: string,
+    opts?: { signal?: AbortSignal; timeoutMs?: number; onUpdate?: (s: SessionStatus) => void },
+  ): Promise<SessionStatus>;
   status(name: string): Promise<SessionStatus | undefined>;
   /** Stop and remove everything the session started; idempotent. */
   stop(name: string): Promise<void>;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvaluationSpec } from '../domain/specs.js';
@@ -59,6 +60,8 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   const writerEngine = await openEngine(join(scratch, 'write'));
   const stop = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
+  // Every request and every retry wait listens on it: hundreds of listeners are expected, not a leak.
+  setMaxListeners(0, signal);
   const maxConcurrency = spec.workersPerReplica * spec.replications;
   const transport = createTransport(maxConcurrency);
   try {

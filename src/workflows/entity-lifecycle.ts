@@ -83,14 +83,24 @@ export class EntityLifecycle {
     setHandler(statusQuery, () => this.view);
   }
 
-  async transition(allowedFrom: Status[], to: Status, reason?: Reason, message?: string, details?: Record<string, unknown>) {
+  async transition(
+    allowedFrom: Status[],
+    to: Status,
+    reason?: Reason,
+    message?: string,
+    details?: Record<string, unknown>,
+  ) {
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details });
     Object.assign(this.view, { status: to, reason, message });
     upsertSearchAttributes([{ key: DyffStatus, value: to }]);
   }
 
   /** Record the entity (idempotent) from the workflow input. */
-  async create(kind: EntityKind, input: EntityInput<unknown>, extraLabels: Record<string, string> = {}): Promise<void> {
+  async create(
+    kind: EntityKind,
+    input: EntityInput<unknown>,
+    extraLabels: Record<string, string> = {},
+  ): Promise<void> {
     await state.createEntity({
       id: this.id,
       kind,
@@ -116,7 +126,10 @@ export class EntityLifecycle {
         return dep;
       }
       if (isTerminal(dep.status)) {
-        throw new StageFailure('FailedDependency', `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`);
+        throw new StageFailure(
+          'FailedDependency',
+          `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
+        );
       }
       this.view.reason = 'UnsatisfiedDependency';
       this.view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
@@ -126,12 +139,24 @@ export class EntityLifecycle {
   }
 
   /** Run one step as a job; a job lost without an exit code (not a step failure) is tried again under a new name. */
-  async runStep(stage: string, args: string[], failReason: Reason, extra: Partial<RunStepInput> = {}): Promise<RunStepOutput> {
+  async runStep(
+    stage: string,
+    args: string[],
+    failReason: Reason,
+    extra: Partial<RunStepInput> = {},
+  ): Promise<RunStepOutput> {
     for (;;) {
       const attempt = (this.tries.get(stage) ?? 0) + 1;
       this.tries.set(stage, attempt);
       Object.assign(this.view, { stage, jobName: jobName(this.id, stage, attempt) });
-      const out = await steps.runStep({ entityId: this.id, category: this.category, stage, attempt, args, ...extra });
+      const out = await steps.runStep({
+        entityId: this.id,
+        category: this.category,
+        stage,
+        attempt,
+        args,
+        ...extra,
+      });
       if (out.phase === 'succeeded') return out;
       if (out.lost && attempt < MAX_TRIES) continue;
       const tail = out.logTail.length ? `\n--- last log lines ---\n${out.logTail.join('\n')}` : '';
@@ -150,7 +175,12 @@ export class EntityLifecycle {
       if (isCancellation(err)) {
         await CancellationScope.nonCancellable(async () => {
           if (this.view.jobName) await state.cancelStep({ jobName: this.view.jobName });
-          await this.transition(['Created', 'Admitted'], 'Terminated', 'TerminateCommand', 'cancelled by request');
+          await this.transition(
+            ['Created', 'Admitted'],
+            'Terminated',
+            'TerminateCommand',
+            'cancelled by request',
+          );
         });
         throw err;
       }

@@ -23,7 +23,9 @@ export interface EvaluationSummary {
  * dataset and service Ready → session started and ready → evaluate job (the client) → session stopped (always:
  * success, failure and cancel) → verify job → Complete (or Failed/Incomplete|Unverified).
  */
-export async function evaluationWorkflow(input: EntityInput<EvaluationSpec>): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
+export async function evaluationWorkflow(
+  input: EntityInput<EvaluationSpec>,
+): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'outputs', 'Failed');
   await life.create('Evaluation', input);
@@ -36,21 +38,45 @@ export async function evaluationWorkflow(input: EntityInput<EvaluationSpec>): Pr
     const specArg = JSON.stringify(spec);
     try {
       life.view.stage = 'session';
-      const session = await sessions.startSession({ name: sessionName, entityId: id, serviceId: spec.inferenceService, description });
+      const session = await sessions.startSession({
+        name: sessionName,
+        entityId: id,
+        serviceId: spec.inferenceService,
+        description,
+      });
       await life.runStep(
         'evaluate',
-        ['evaluate', '--id', id, '--spec', specArg, '--endpoint', session.endpoint ?? '', '--service', JSON.stringify(description)],
+        [
+          'evaluate',
+          '--id',
+          id,
+          '--spec',
+          specArg,
+          '--endpoint',
+          session.endpoint ?? '',
+          '--service',
+          JSON.stringify(description),
+        ],
         'Incomplete',
         { serviceAccount: 'model-runner' },
       );
     } finally {
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
-    await life.runStep('verify', ['verify-outputs', '--id', id, '--spec', specArg], 'Unverified', { serviceAccount: 'model-runner' });
-    const summary = (await state.readJson({ category: 'outputs', key: `${id}/verified/summary.json` })) as EvaluationSummary | undefined;
+    await life.runStep('verify', ['verify-outputs', '--id', id, '--spec', specArg], 'Unverified', {
+      serviceAccount: 'model-runner',
+    });
+    const summary = (await state.readJson({ category: 'outputs', key: `${id}/verified/summary.json` })) as
+      EvaluationSummary | undefined;
     if (!summary) throw new StageFailure('Unverified', `outputs/${id}/verified/summary.json was not written`);
     const skipped = Array.isArray(summary.skipped) ? summary.skipped.length : (summary.skipped ?? 0);
-    await life.transition(['Admitted'], 'Complete', undefined, `${summary.written ?? '?'} outputs, ${skipped} skipped`, { summary });
+    await life.transition(
+      ['Admitted'],
+      'Complete',
+      undefined,
+      `${summary.written ?? '?'} outputs, ${skipped} skipped`,
+      { summary },
+    );
     return { id, status: 'Complete', summary };
   });
 }

@@ -3,19 +3,31 @@ import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
 
 /** model Ready → build job (a runnable service description, or an image) → Ready (or Error/BuildFailed). */
-export async function inferenceServiceWorkflow(input: EntityInput<InferenceServiceSpec>): Promise<{ id: string; status: 'Ready' }> {
+export async function inferenceServiceWorkflow(
+  input: EntityInput<InferenceServiceSpec>,
+): Promise<{ id: string; status: 'Ready' }> {
   const life = new EntityLifecycle(input.id, 'inferenceservices', 'Error');
   await life.create('InferenceService', input);
   return life.run(async () => {
     const modelId = input.spec.model;
     if (modelId) await life.requireReady(modelId, 'NoSuchModel');
-    else if (input.spec.runner.kind === 'standalone') throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
+    else if (input.spec.runner.kind === 'standalone')
+      throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
     await life.transition(['Created'], 'Admitted');
-    await life.runStep('build', ['build-service', '--id', input.id, '--spec', JSON.stringify(input.spec)], 'BuildFailed', {
-      serviceAccount: 'inference-service-builder',
+    await life.runStep(
+      'build',
+      ['build-service', '--id', input.id, '--spec', JSON.stringify(input.spec)],
+      'BuildFailed',
+      {
+        serviceAccount: 'inference-service-builder',
+      },
+    );
+    const description = await state.readJson({
+      category: 'inferenceservices',
+      key: `${input.id}/service.json`,
     });
-    const description = await state.readJson({ category: 'inferenceservices', key: `${input.id}/service.json` });
-    if (!description) throw new StageFailure('BuildFailed', `inferenceservices/${input.id}/service.json was not written`);
+    if (!description)
+      throw new StageFailure('BuildFailed', `inferenceservices/${input.id}/service.json was not written`);
     await life.transition(['Admitted'], 'Ready', undefined, undefined, { description });
     return { id: input.id, status: 'Ready' };
   });

@@ -14,12 +14,16 @@ export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<Mode
   await life.create('Model', input);
   return life.run(async () => {
     await life.transition(['Created'], 'Admitted');
-    await life.runStep('fetch', ['fetch-model', '--id', input.id, '--spec', JSON.stringify(input.spec)], 'FetchFailed', {
-      serviceAccount: 'model-fetcher',
-    });
+    await life.runStep(
+      'fetch',
+      ['fetch-model', '--id', input.id, '--spec', JSON.stringify(input.spec)],
+      'FetchFailed',
+      {
+        serviceAccount: 'model-fetcher',
+      },
+    );
     const manifest = (await state.readJson({ category: 'models', key: `${input.id}/manifest.json` })) as
-      | { files?: unknown[] }
-      | undefined;
+      { files?: unknown[] } | undefined;
     const files = manifest?.files?.length ?? 0;
     await life.transition(['Admitted'], 'Ready', undefined, `${files} files`, { files });
     return { id: input.id, status: 'Ready', files };

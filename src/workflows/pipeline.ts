@@ -105,7 +105,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     const child = { id: entityId, account, name: input.name, labels: labels({ [SPEC_HASH_LABEL]: hash }) };
     const workflowId = workflowIdFor(kind, entityId);
     await run(stage, entityId, async () => {
-      if (stage === 'dataset') await executeChild(datasetWorkflow, { workflowId, args: [{ ...child, spec: spec.dataset }] });
+      if (stage === 'dataset')
+        await executeChild(datasetWorkflow, { workflowId, args: [{ ...child, spec: spec.dataset }] });
       else await executeChild(modelWorkflow, { workflowId, args: [{ ...child, spec: spec.model }] });
     });
     return entityId;
@@ -115,7 +116,10 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     await admit();
     view.status = 'Running';
     upsertSearchAttributes([{ key: DyffStatus, value: 'Running' }]);
-    const [datasetId, modelId] = await Promise.all([resource('dataset', input.hashes.dataset), resource('model', input.hashes.model)]);
+    const [datasetId, modelId] = await Promise.all([
+      resource('dataset', input.hashes.dataset),
+      resource('model', input.hashes.model),
+    ]);
     upsertSearchAttributes([
       { key: DyffDatasetId, value: datasetId },
       { key: DyffModelId, value: modelId },
@@ -124,21 +128,46 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     await run('inferenceService', serviceId, () =>
       executeChild(inferenceServiceWorkflow, {
         workflowId: workflowIdFor('InferenceService', serviceId),
-        args: [{ id: serviceId, account, name: input.name, labels: labels(), spec: { ...spec.service, model: modelId } }],
+        args: [
+          {
+            id: serviceId,
+            account,
+            name: input.name,
+            labels: labels(),
+            spec: { ...spec.service, model: modelId },
+          },
+        ],
       }),
     );
     const evaluationId = newEntityId();
     await run('evaluation', evaluationId, () =>
       executeChild(evaluationWorkflow, {
         workflowId: workflowIdFor('Evaluation', evaluationId),
-        args: [{ id: evaluationId, account, name: input.name, labels: labels(), spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId } }],
+        args: [
+          {
+            id: evaluationId,
+            account,
+            name: input.name,
+            labels: labels(),
+            spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
+          },
+        ],
       }),
     );
     const reportId = newEntityId();
     await run('report', reportId, () =>
       executeChild(reportWorkflow, {
         workflowId: workflowIdFor('Report', reportId),
-        args: [{ id: reportId, account, name: input.name, labels: labels(), spec: { ...spec.report, evaluation: evaluationId }, scheduleId: input.scheduleId }],
+        args: [
+          {
+            id: reportId,
+            account,
+            name: input.name,
+            labels: labels(),
+            spec: { ...spec.report, evaluation: evaluationId },
+            scheduleId: input.scheduleId,
+          },
+        ],
       }),
     );
     view.status = 'Complete';
@@ -153,7 +182,10 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     });
     if (cancelled) throw err;
     const failed = (Object.keys(stages) as StageName[]).find((s) => stages[s].status === 'Failed');
-    throw ApplicationFailure.nonRetryable(`pipeline ${id}: ${failed ?? 'a'} stage failed`, 'FailedDependency');
+    throw ApplicationFailure.nonRetryable(
+      `pipeline ${id}: ${failed ?? 'a'} stage failed`,
+      'FailedDependency',
+    );
   }
 }
 

@@ -8,7 +8,9 @@ export interface ReportWorkflowInput extends EntityInput<ReportSpec> {
 }
 
 /** evaluation Complete → report job (metrics, report.json, index.html with lineage and trend) → Complete. */
-export async function reportWorkflow(input: ReportWorkflowInput): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
+export async function reportWorkflow(
+  input: ReportWorkflowInput,
+): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'reports', 'Failed');
   await life.create('Report', input);
@@ -27,17 +29,34 @@ export async function reportWorkflow(input: ReportWorkflowInput): Promise<{ id: 
         e ? { id: e.id, name: e.name, status: e.status, spec: e.spec } : undefined,
       ]),
     );
-    const history = input.scheduleId ? await state.reportHistory({ scheduleId: input.scheduleId, before: id }) : [];
+    const history = input.scheduleId
+      ? await state.reportHistory({ scheduleId: input.scheduleId, before: id })
+      : [];
     await life.transition(['Created'], 'Admitted');
     await life.runStep(
       'report',
-      ['report', '--id', id, '--spec', JSON.stringify(spec), '--dataset', evalSpec.dataset, '--lineage', JSON.stringify(lineage), '--history', JSON.stringify(history)],
+      [
+        'report',
+        '--id',
+        id,
+        '--spec',
+        JSON.stringify(spec),
+        '--dataset',
+        evalSpec.dataset,
+        '--lineage',
+        JSON.stringify(lineage),
+        '--history',
+        JSON.stringify(history),
+      ],
       'ReportFailed',
       { serviceAccount: 'report-runner' },
     );
-    const report = (await state.readJson({ category: 'reports', key: `${id}/report.json` })) as { metrics?: Record<string, number> } | undefined;
+    const report = (await state.readJson({ category: 'reports', key: `${id}/report.json` })) as
+      { metrics?: Record<string, number> } | undefined;
     if (!report?.metrics) throw new StageFailure('ReportFailed', `reports/${id}/report.json has no metrics`);
-    const metrics = Object.fromEntries(Object.entries(report.metrics).filter(([, v]) => typeof v === 'number'));
+    const metrics = Object.fromEntries(
+      Object.entries(report.metrics).filter(([, v]) => typeof v === 'number'),
+    );
     await life.transition(['Admitted'], 'Complete', undefined, summarize(metrics), { metrics });
     return { id, status: 'Complete', metrics };
   });

@@ -23,7 +23,11 @@ function spec(args: string[], extra: Partial<JobSpec> = {}): JobSpec {
   return { name: jobName(entityId, stage, 1), entityId, stage, args, ...extra };
 }
 
-export function jobRunnerContract(name: string, make: () => Promise<JobRunnerHarness>, timeoutMs = 30_000): void {
+export function jobRunnerContract(
+  name: string,
+  make: () => Promise<JobRunnerHarness>,
+  timeoutMs = 30_000,
+): void {
   describe(name, { timeout: timeoutMs }, () => {
     const withHarness = (fn: (h: JobRunnerHarness) => Promise<void>) => async () => {
       const h = await make();
@@ -154,7 +158,9 @@ export function jobRunnerContract(name: string, make: () => Promise<JobRunnerHar
         const p = spec(['test-progress', '--total', '3', '--ms', '150']);
         await runner.start(p);
         const seen: number[] = [];
-        const done = await runner.wait(p.name, { onUpdate: (st) => st.progress?.done && seen.push(st.progress.done) });
+        const done = await runner.wait(p.name, {
+          onUpdate: (st) => st.progress?.done && seen.push(st.progress.done),
+        });
         expect(done.progress).toMatchObject({ done: 3, total: 3 });
         expect(seen.length).toBeGreaterThan(0);
         const l = spec(['test-print', '--lines', '40']);
@@ -169,7 +175,9 @@ export function jobRunnerContract(name: string, make: () => Promise<JobRunnerHar
       'passes the environment to the step',
       withHarness(async ({ runner, capabilities }) => {
         if (!capabilities?.env) return;
-        const s = spec(['test-env', '--name', 'DYFF_CONTRACT_VALUE'], { env: { DYFF_CONTRACT_VALUE: 'forty-two' } });
+        const s = spec(['test-env', '--name', 'DYFF_CONTRACT_VALUE'], {
+          env: { DYFF_CONTRACT_VALUE: 'forty-two' },
+        });
         await runner.start(s);
         const done = await runner.wait(s.name);
         expect(done.logTail).toContain('DYFF_CONTRACT_VALUE=forty-two');

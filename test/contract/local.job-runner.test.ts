@@ -9,7 +9,11 @@ const fakeStep = resolve(import.meta.dirname, '../support/fake-step.mjs');
 
 async function harness() {
   const root = await mkdtemp(join(tmpdir(), 'dyff-jobs-'));
-  const runner = new LocalProcessJobRunner({ root, command: [process.execPath, fakeStep], startGraceMs: 2000 });
+  const runner = new LocalProcessJobRunner({
+    root,
+    command: [process.execPath, fakeStep],
+    startGraceMs: 2000,
+  });
   return {
     root,
     runner,
@@ -29,10 +33,12 @@ it('cancel leaves no process of the job behind', async () => {
   const h = await harness();
   const name = 'test-cancel-tree-1';
   await h.runner.start({ name, entityId: 'e', stage: 'test', args: ['test-sleep', '--ms', '60000'] });
-  const pid = Number(await readFile(join(h.root, name, 'pid'), 'utf8').catch(async () => {
-    await new Promise((r) => setTimeout(r, 200));
-    return readFile(join(h.root, name, 'pid'), 'utf8');
-  }));
+  const pid = Number(
+    await readFile(join(h.root, name, 'pid'), 'utf8').catch(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      return readFile(join(h.root, name, 'pid'), 'utf8');
+    }),
+  );
   await h.runner.cancel(name);
   expect(() => process.kill(-pid, 0)).toThrow();
   expect((await h.runner.status(name))?.reason).toBe('cancelled');

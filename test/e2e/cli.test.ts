@@ -29,7 +29,10 @@ async function manifest(name: string, body: string): Promise<string> {
 
 describe('dyffctl', () => {
   it('create -f --wait, then get, list and logs, as a user runs them', async () => {
-    await writeFile(join(config.dataHome, 'pets.jsonl'), '{"name":"rex","kind":"dog"}\n{"name":"tom","kind":"cat"}\n');
+    await writeFile(
+      join(config.dataHome, 'pets.jsonl'),
+      '{"name":"rex","kind":"dog"}\n{"name":"tom","kind":"cat"}\n',
+    );
     const spec = await manifest(
       'pets.yaml',
       'kind: Dataset\naccount: cli\nmetadata: { name: pets }\nspec:\n  source: { kind: local, path: pets.jsonl }\n  ingest: { format: jsonl }\n',
@@ -67,7 +70,10 @@ describe('dyffctl', () => {
   });
 
   it('a bad manifest exits 2 naming the field; nothing is created', async () => {
-    const spec = await manifest('bad.yaml', 'kind: Dataset\naccount: cli\nspec:\n  source: { kind: url, url: notaurl }\n');
+    const spec = await manifest(
+      'bad.yaml',
+      'kind: Dataset\naccount: cli\nspec:\n  source: { kind: url, url: notaurl }\n',
+    );
     const r = await run(['create', '-f', spec], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('bad.yaml');
@@ -87,11 +93,15 @@ describe('dyffctl', () => {
     expect(down.stderr).toContain('dyffctl dev');
   });
 
-  it('demo: the README quick start creates the SpamAssassin dataset and prints where it is', { timeout: 240_000 }, async () => {
-    const r = await run(['demo'], env);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Dataset [0-9a-f]{32} is Ready: 6046 rows/);
-    expect(r.stdout).toContain('Parquet shards:');
-    expect(r.stdout).toContain('Temporal UI:');
-  });
+  it(
+    'demo: the README quick start creates the SpamAssassin dataset and prints where it is',
+    { timeout: 240_000 },
+    async () => {
+      const r = await run(['demo'], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Dataset [0-9a-f]{32} is Ready: 6046 rows/);
+      expect(r.stdout).toContain('Parquet shards:');
+      expect(r.stdout).toContain('Temporal UI:');
+    },
+  );
 });

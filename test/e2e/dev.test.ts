@@ -25,10 +25,19 @@ async function freePort(): Promise<number> {
 /** Start `dyffctl dev`, wait for its worker, check the UI and search attributes, then Ctrl-C it. */
 async function devSession(): Promise<string[]> {
   const [port, uiPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [DYFFCTL, 'dev', '--port', String(port), '--ui-port', String(uiPort)], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DYFF_DATA_HOME: dataHome, DYFF_CONFIG: join(dataHome, 'none.yaml') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [DYFFCTL, 'dev', '--port', String(port), '--ui-port', String(uiPort)],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DYFF_DATA_HOME: dataHome,
+        DYFF_CONFIG: join(dataHome, 'none.yaml'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -43,7 +52,9 @@ async function devSession(): Promise<string[]> {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     // The server went down with it.
-    await expect(Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' })).rejects.toThrow();
+    await expect(
+      Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' }),
+    ).rejects.toThrow();
     return Object.keys(customAttributes ?? {});
   } finally {
     child.kill('SIGKILL');
@@ -54,9 +65,21 @@ async function devSession(): Promise<string[]> {
 async function plainDatabase(): Promise<void> {
   const port = await freePort();
   const cli = await resolveTemporalCli();
-  const child = spawn(cli!, ['server', 'start-dev', '--headless', '--port', String(port), '--db-filename', join(dataHome, 'temporal.db')], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    cli!,
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--port',
+      String(port),
+      '--db-filename',
+      join(dataHome, 'temporal.db'),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   await until('the plain server', async () => {
     try {
       const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' });
@@ -72,10 +95,16 @@ async function plainDatabase(): Promise<void> {
   await new Promise((r) => child.once('exit', r));
 }
 
-it('dyffctl dev serves Temporal and its UI, registers the search attributes on an existing database, and Ctrl-C stops both', { timeout: 180_000 }, async () => {
-  await plainDatabase();
-  const attributes = await devSession();
-  expect(attributes).toEqual(expect.arrayContaining(['DyffKind', 'DyffAccount', 'DyffEntityId', 'DyffStatus']));
-  // Again on the same database: registering is idempotent.
-  expect(await devSession()).toEqual(expect.arrayContaining(['DyffKind', 'DyffStatus']));
-});
+it(
+  'dyffctl dev serves Temporal and its UI, registers the search attributes on an existing database, and Ctrl-C stops both',
+  { timeout: 180_000 },
+  async () => {
+    await plainDatabase();
+    const attributes = await devSession();
+    expect(attributes).toEqual(
+      expect.arrayContaining(['DyffKind', 'DyffAccount', 'DyffEntityId', 'DyffStatus']),
+    );
+    // Again on the same database: registering is idempotent.
+    expect(await devSession()).toEqual(expect.arrayContaining(['DyffKind', 'DyffStatus']));
+  },
+);

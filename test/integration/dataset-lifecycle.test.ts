@@ -34,7 +34,10 @@ afterAll(async () => {
 });
 
 async function createDataset(spec: unknown, name = 'it') {
-  const manifest = validateManifest({ kind: 'Dataset', account: 'test', metadata: { name }, spec }, `${name}.yaml`);
+  const manifest = validateManifest(
+    { kind: 'Dataset', account: 'test', metadata: { name }, spec },
+    `${name}.yaml`,
+  );
   const { id } = await client.create(manifest, { baseDir: config.dataHome });
   return { id, view: await client.wait(id, { intervalMs: 200 }) };
 }
@@ -47,11 +50,18 @@ describe('a Dataset end to end on the embedded backends', () => {
   it('fetches a CSV over HTTP, ingests it with renaming and a split, and DuckDB reads the shards back', async () => {
     const { id, view } = await createDataset({
       source: { kind: 'url', url: `${http.url}/scores.csv` },
-      ingest: { format: 'csv', rename: { comment: 'note' }, columns: ['id', 'score', 'note'], split: { fractions: { train: 2, test: 1 } } },
+      ingest: {
+        format: 'csv',
+        rename: { comment: 'note' },
+        columns: ['id', 'score', 'note'],
+        split: { fractions: { train: 2, test: 1 } },
+      },
     });
     expect(view.status).toBe('Ready');
     expect(view.details).toMatchObject({ rowCount: 3 });
-    const rows = await query(`SELECT _index_, id, note, split FROM read_parquet('${shardGlob(id)}') ORDER BY _index_`);
+    const rows = await query(
+      `SELECT _index_, id, note, split FROM read_parquet('${shardGlob(id)}') ORDER BY _index_`,
+    );
     expect(rows.map((r) => [Number(r._index_), Number(r.id), r.note])).toEqual([
       [0, 1, 'good'],
       [1, 2, 'bad'],
@@ -66,7 +76,8 @@ describe('a Dataset end to end on the embedded backends', () => {
     const root = join(config.dataHome, 'mail');
     for (const [folder, files] of Object.entries({ 'ham-1': 3, 'ham-2': 2, spam: 4 })) {
       await import('node:fs/promises').then((fs) => fs.mkdir(join(root, folder), { recursive: true }));
-      for (let i = 0; i < files; i++) await writeFile(join(root, folder, `${i}.txt`), `message ${folder} ${i}`);
+      for (let i = 0; i < files; i++)
+        await writeFile(join(root, folder, `${i}.txt`), `message ${folder} ${i}`);
     }
     const { id, view } = await createDataset({
       source: { kind: 'local', path: root },
@@ -83,7 +94,10 @@ describe('a Dataset end to end on the embedded backends', () => {
   });
 
   it('bad inputs end in Error with a reason naming the file, and what was stored before is intact', async () => {
-    const good = await createDataset({ source: { kind: 'url', url: `${http.url}/scores.csv` }, ingest: { format: 'csv' } });
+    const good = await createDataset({
+      source: { kind: 'url', url: `${http.url}/scores.csv` },
+      ingest: { format: 'csv' },
+    });
     const before = await adapters.objectStore.list('datasets', `${good.id}/`);
     const dir = join(config.dataHome, 'bad');
     await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
@@ -91,22 +105,45 @@ describe('a Dataset end to end on the embedded backends', () => {
     await writeFile(join(dir, 'empty.csv'), '');
     const cases: [string, unknown, string, RegExp][] = [
       ['404', { source: { kind: 'url', url: `${http.url}/missing.csv` } }, 'FetchFailed', /missing\.csv/],
-      ['unreachable', { source: { kind: 'url', url: 'http://127.0.0.1:9/data.csv' } }, 'FetchFailed', /127\.0\.0\.1:9/],
+      [
+        'unreachable',
+        { source: { kind: 'url', url: 'http://127.0.0.1:9/data.csv' } },
+        'FetchFailed',
+        /127\.0\.0\.1:9/,
+      ],
       [
         'checksum mismatch',
         { source: { kind: 'url', url: `${http.url}/scores.csv`, checksum: { md5: '0'.repeat(32) } } },
         'FetchFailed',
         /scores\.csv/,
       ],
-      ['ragged CSV', { source: { kind: 'local', path: join(dir, 'ragged.csv') }, ingest: { format: 'csv' } }, 'IngestFailed', /ragged\.csv/],
-      ['empty CSV', { source: { kind: 'local', path: join(dir, 'empty.csv') }, ingest: { format: 'csv' } }, 'IngestFailed', /empty\.csv/],
+      [
+        'ragged CSV',
+        { source: { kind: 'local', path: join(dir, 'ragged.csv') }, ingest: { format: 'csv' } },
+        'IngestFailed',
+        /ragged\.csv/,
+      ],
+      [
+        'empty CSV',
+        { source: { kind: 'local', path: join(dir, 'empty.csv') }, ingest: { format: 'csv' } },
+        'IngestFailed',
+        /empty\.csv/,
+      ],
       [
         'unknown column',
-        { source: { kind: 'url', url: `${http.url}/scores.csv` }, ingest: { format: 'csv', columns: ['nope'] } },
+        {
+          source: { kind: 'url', url: `${http.url}/scores.csv` },
+          ingest: { format: 'csv', columns: ['nope'] },
+        },
         'IngestFailed',
         /nope/,
       ],
-      ['missing local path', { source: { kind: 'local', path: join(dir, 'absent') } }, 'FetchFailed', /absent/],
+      [
+        'missing local path',
+        { source: { kind: 'local', path: join(dir, 'absent') } },
+        'FetchFailed',
+        /absent/,
+      ],
     ];
     for (const [name, spec, reason, mentions] of cases) {
       const { view } = await createDataset(spec, name.replaceAll(' ', '-'));

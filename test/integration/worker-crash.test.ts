@@ -48,7 +48,11 @@ it('SIGKILL of the worker during ingest: a new worker adopts the running job; Re
   const lines = ['n,word,value'];
   for (let i = 0; i < ROWS; i++) lines.push(`${i},w${i % 977},${(i * 0.37).toFixed(2)}`);
   await writeFile(csv, `${lines.join('\n')}\n`);
-  const manifest = validateManifest({ kind: 'Dataset', account: 'test', spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv', shardRows: 100_000 } } });
+  const manifest = validateManifest({
+    kind: 'Dataset',
+    account: 'test',
+    spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv', shardRows: 100_000 } },
+  });
 
   const first = await spawnWorker(config);
   const { id } = await client.create(manifest);
@@ -95,10 +99,17 @@ it('cancel while fetching: Terminated, no process left, and the partial download
   });
   const worker = await spawnWorker(config);
   try {
-    const manifest = validateManifest({ kind: 'Dataset', account: 'test', spec: { source: { kind: 'url', url: `${http.url}/slow.bin` } } });
+    const manifest = validateManifest({
+      kind: 'Dataset',
+      account: 'test',
+      spec: { source: { kind: 'url', url: `${http.url}/slow.bin` } },
+    });
     const { id } = await client.create(manifest);
     const fetchDir = join(config.dataHome, 'jobs', `fetch-${id}-1`);
-    await until('the download to be under way', async () => existsSync(join(fetchDir, 'pid')) && servedBytes > 256 * 1024);
+    await until(
+      'the download to be under way',
+      async () => existsSync(join(fetchDir, 'pid')) && servedBytes > 256 * 1024,
+    );
     const pid = pidOf(fetchDir)!;
     await client.cancel(id);
     const view = await client.wait(id, { intervalMs: 100 });

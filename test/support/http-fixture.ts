@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A real HTTP server on loopback with an ephemeral port; routes by path. */
-export async function serve(routes: Record<string, Handler>): Promise<{ url: string; close: () => Promise<void> }> {
+export async function serve(
+  routes: Record<string, Handler>,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const handler = routes[new URL(req.url ?? '/', 'http://x').pathname];
     if (!handler) {

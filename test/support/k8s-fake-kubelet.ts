@@ -15,6 +15,13 @@ import {
   type V1Pod,
   type V1PodCondition,
 } from '@kubernetes/client-node';
+import {
+  ContainerConfigError,
+  ExecUnsupported,
+  containerEnv,
+  spawnStep,
+  type ExecScript,
+} from './k8s-exec-kubelet.js';
 
 /**
  * Plays the parts of a cluster that a control plane without nodes lacks, against a REAL kube-apiserver:
@@ -29,6 +36,8 @@ import {
  *   test-sleep --ms N | test-exit --code N | test-print --lines N | test-progress --total N --ms M |
  *   test-env --name V | test-oom --ms N | test-pull-fail
  * Pods without step args (inference sessions) serve forever and turn Ready after `readyAfterMs`.
+ * The `exec` script (opt-in through the rule `execSteps()` of k8s-exec-kubelet.ts) really runs a dyff step as a
+ * local process: its output is the container log, its exit code the container's; see that file.
  */
 export type StepScript =
   | {
@@ -40,7 +49,8 @@ export type StepScript =
     }
   | { kind: 'serve'; readyAfterMs: number }
   | { kind: 'pull-fail'; reason?: 'ErrImagePull' | 'ImagePullBackOff'; message?: string }
-  | { kind: 'unschedulable'; message: string };
+  | { kind: 'unschedulable'; message: string }
+  | ExecScript;
 
 export interface FakeKubeletRule {
   match: (pod: V1Pod) => boolean;
@@ -63,20 +73,41 @@ export interface FakeKubeletOptions {
 const JOB_NAME = 'batch.kubernetes.io/job-name';
 const FOREGROUND = 'foregroundDeletion';
 
+interface ContainerLog {
+  lines: string[];
+  ended: boolean;
+  bus: EventEmitter;
+}
+
 interface Running {
   timers: NodeJS.Timeout[];
   terminated: boolean;
+  /** exec: stop the process group gracefully (SIGTERM, SIGKILL after `graceMs`) and write its exit. */
+  stop?: (graceMs: number) => Promise<void>;
+  /** exec: SIGKILL the process group at once. */
+  kill?: () => void;
+}
+
+/** A step process the kubelet ran in exec mode (kept after it ends, so tests can check it is gone). */
+export interface ExecRecord {
+  pod: string;
+  pid: number;
+  args: string[];
+  /** The container's exit code once the process ended. */
+  exited: Promise<number>;
 }
 
 export class FakeKubelet {
   readonly nodeName: string;
   /** When this kubelet (as job controller) sent the write of a Job's terminal condition: job name → epoch ms. */
   readonly jobFinishedAt = new Map<string, number>();
+  /** Exec mode: the processes started, by pod name. */
+  readonly execs = new Map<string, ExecRecord>();
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
   private readonly rules: FakeKubeletRule[];
   private readonly running = new Map<string, Running>();
-  private readonly logs = new Map<string, { lines: string[]; ended: boolean; bus: EventEmitter }>();
+  private readonly logs = new Map<string, ContainerLog>();
   private readonly handled = new Set<string>();
   private readonly jobsDone = new Set<string>();
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
@@ -134,7 +165,11 @@ export class FakeKubelet {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const inf of this.informers) await inf.stop();
-    for (const r of this.running.values()) r.timers.forEach(clearTimeout);
+    for (const r of this.running.values()) {
+      r.timers.forEach(clearTimeout);
+      r.kill?.();
+    }
+    await Promise.all([...this.execs.values()].map((e) => e.exited));
     for (const t of this.deadlines.values()) clearTimeout(t);
     for (const l of this.logs.values()) l.bus.emit('end');
     const closed = new Promise<void>((resolve) =>
@@ -235,6 +270,7 @@ export class FakeKubelet {
     const script = this.scriptFor(pod);
     if (script.kind === 'pull-fail') return this.failPull(pod, script);
     if (script.kind === 'unschedulable') return; // already bound by someone else: nothing sensible to do
+    if (script.kind === 'exec') return this.exec(pod, script);
     await this.run(pod, script);
   }
 
@@ -307,13 +343,98 @@ export class FakeKubelet {
   }
 
   private async run(pod: V1Pod, script: Extract<StepScript, { kind: 'run' | 'serve' }>): Promise<void> {
+    const { log, state } = this.container(pod);
+    const serving = script.kind === 'serve';
+    await this.markRunning(pod, serving);
+    if (serving) {
+      state.timers.push(setTimeout(() => this.guard(this.markReady(pod)), script.readyAfterMs));
+      return;
+    }
+    for (const { atMs, line } of script.output) {
+      state.timers.push(setTimeout(() => this.logLine(log, line), atMs));
+    }
+    state.timers.push(
+      setTimeout(() => this.guard(this.exit(pod, script.exitCode, script.reason)), script.exitAfterMs),
+    );
+  }
+
+  /** Exec mode: resolve the env, mark the pod Running, run the step process; its exit is the container's. */
+  private async exec(pod: V1Pod, script: ExecScript): Promise<void> {
+    const { log, state } = this.container(pod);
+    let env: Record<string, string>;
+    try {
+      env = await containerEnv(pod, this.core);
+    } catch (err) {
+      return this.execRefused(pod, err);
+    }
+    if (state.terminated) return; // deleted while starting
+    await this.markRunning(pod, false);
+    if (state.terminated || this.stopped) return;
+    let proc: ReturnType<typeof spawnStep>;
+    try {
+      proc = spawnStep(pod, env, script, (line) => this.logLine(log, line));
+    } catch (err) {
+      return this.execRefused(pod, err);
+    }
+    const name = pod.metadata!.name!;
+    this.execs.set(name, {
+      pod: name,
+      pid: proc.pid,
+      args: pod.spec!.containers[0]!.args ?? [],
+      exited: proc.exited,
+    });
+    const written = proc.exited.then((code) => this.exit(pod, code));
+    this.guard(written);
+    state.kill = () => proc.signal('SIGKILL');
+    state.stop = async (graceMs) => {
+      proc.signal('SIGTERM');
+      const kill = setTimeout(() => proc.signal('SIGKILL'), graceMs);
+      await written.catch(() => undefined);
+      clearTimeout(kill);
+    };
+  }
+
+  /**
+   * The container cannot start. A missing ConfigMap/Secret key is what a real kubelet reports (waiting,
+   * CreateContainerConfigError); what this helper cannot do fails the pod at once and counts as a failure here.
+   */
+  private async execRefused(pod: V1Pod, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ContainerConfigError) {
+      await this.updatePodStatus(pod, (s) => {
+        s.conditions = upsert(s.conditions, { type: 'PodScheduled', status: 'True' });
+        s.containerStatuses = (pod.spec?.containers ?? []).map((c) => ({
+          ...containerBase(c.name, c.image ?? ''),
+          state: { waiting: { reason: 'CreateContainerConfigError', message } },
+        }));
+      });
+      await this.event(pod, 'kubelet', 'Failed', `Error: ${message}`);
+      return;
+    }
+    if (!(err instanceof ExecUnsupported)) throw err;
+    this.errors.push(err);
+    this.logLine(this.logs.get(podKey(pod))!, `exec kubelet: ${message}`);
+    await this.event(pod, 'kubelet', 'Failed', `Error: ${message}`);
+    await this.exit(pod, 128, 'ExecUnsupported');
+  }
+
+  /** The log and running state of a pod's container. */
+  private container(pod: V1Pod): { log: ContainerLog; state: Running } {
     const key = podKey(pod);
-    const log = { lines: [] as string[], ended: false, bus: new EventEmitter() };
+    const log: ContainerLog = { lines: [], ended: false, bus: new EventEmitter() };
     this.logs.set(key, log);
     const state: Running = { timers: [], terminated: false };
     this.running.set(key, state);
+    return { log, state };
+  }
+
+  private logLine(log: ContainerLog, line: string): void {
+    log.lines.push(line);
+    log.bus.emit('line', line);
+  }
+
+  private async markRunning(pod: V1Pod, serving: boolean): Promise<void> {
     const startedAt = new Date();
-    const serving = script.kind === 'serve';
     await this.updatePodStatus(pod, (s) => {
       s.phase = 'Running';
       s.startTime = startedAt;
@@ -334,21 +455,6 @@ export class FakeKubelet {
         state: { running: { startedAt } },
       }));
     });
-    if (serving) {
-      state.timers.push(setTimeout(() => this.guard(this.markReady(pod)), script.readyAfterMs));
-      return;
-    }
-    for (const { atMs, line } of script.output) {
-      state.timers.push(
-        setTimeout(() => {
-          log.lines.push(line);
-          log.bus.emit('line', line);
-        }, atMs),
-      );
-    }
-    state.timers.push(
-      setTimeout(() => this.guard(this.exit(pod, script.exitCode, script.reason)), script.exitAfterMs),
-    );
   }
 
   private async markReady(pod: V1Pod): Promise<void> {
@@ -381,7 +487,10 @@ export class FakeKubelet {
         status: 'False',
         reason: 'PodCompleted',
       });
-      s.containerStatuses = (s.containerStatuses ?? []).map((c) => ({
+      const statuses = s.containerStatuses?.length
+        ? s.containerStatuses
+        : (pod.spec?.containers ?? []).map((c) => containerBase(c.name, c.image ?? ''));
+      s.containerStatuses = statuses.map((c) => ({
         ...c,
         ready: false,
         started: false,
@@ -406,13 +515,18 @@ export class FakeKubelet {
       );
   }
 
-  /** A graceful delete: stop the "container" (SIGTERM → 143), then confirm with a zero-grace delete, as the kubelet does. */
+  /**
+   * A graceful delete: stop the "container" (SIGTERM → 143; an exec'd process gets SIGTERM, and SIGKILL after the
+   * grace period), then confirm with a zero-grace delete, as the kubelet does.
+   */
   private async finishDeletion(pod: V1Pod): Promise<void> {
     const key = podKey(pod);
     if (this.handled.has(`del/${key}`) || pod.spec?.nodeName !== this.nodeName) return;
     this.handled.add(`del/${key}`);
     const state = this.running.get(key);
-    if (state && !state.terminated) await this.exit(pod, 143).catch(() => undefined);
+    if (state?.stop && !state.terminated)
+      await state.stop((pod.metadata?.deletionGracePeriodSeconds ?? 30) * 1000);
+    else if (state && !state.terminated) await this.exit(pod, 143).catch(() => undefined);
     await this.core.deleteNamespacedPod({
       name: pod.metadata!.name!,
       namespace: this.opts.namespace,
@@ -425,6 +539,7 @@ export class FakeKubelet {
     const key = podKey(pod);
     const state = this.running.get(key);
     state?.timers.forEach(clearTimeout);
+    state?.kill?.(); // deleted without grace (or after): nothing of the container may survive
     this.running.delete(key);
     this.logs.get(key)?.bus.emit('end');
     this.logs.delete(key);

@@ -25,7 +25,12 @@ export class ScriptedJobRunner implements JobRunner {
     const behaviour = this.script(spec.stage, attempt);
     const job: { spec: JobSpec; status: JobStatus; release?: () => void } = {
       spec,
-      status: { name: spec.name, phase: 'running', startTime: new Date().toISOString(), progress: { done: 1, total: 2 } },
+      status: {
+        name: spec.name,
+        phase: 'running',
+        startTime: new Date().toISOString(),
+        progress: { done: 1, total: 2 },
+      },
     };
     this.jobs.set(spec.name, job);
     switch (behaviour.outcome) {

@@ -20,7 +20,9 @@ function quietRuntime() {
 }
 
 /** A data home, a config pointing at the shared dev server, and a fresh task queue. */
-export async function testConfig(overrides: Partial<Config> = {}): Promise<{ config: Config; cleanup: () => Promise<void> }> {
+export async function testConfig(
+  overrides: Partial<Config> = {},
+): Promise<{ config: Config; cleanup: () => Promise<void> }> {
   const dataHome = await mkdtemp(join(tmpdir(), 'dyff-test-'));
   const taskQueue = `test-${Math.random().toString(36).slice(2, 10)}`;
   const base = loadConfig(

@@ -19,7 +19,10 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
 
 /** A `dyffctl worker` in its own process, so a test can SIGKILL it like a crashed machine would. */
 export async function spawnWorker(config: Config): Promise<ChildProcess & { output: () => string }> {
-  const child = spawn(process.execPath, [DYFFCTL, 'worker'], { env: cliEnv(config), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DYFFCTL, 'worker'], {
+    env: cliEnv(config),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -45,7 +48,11 @@ export function run(
   });
 }
 
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

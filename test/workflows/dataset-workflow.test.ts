@@ -15,7 +15,10 @@ import type { Behaviour } from '../support/scripted-runner.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
 
-const spec: DatasetSpec = { source: { kind: 'url', url: 'https://example.invalid/data.csv' }, ingest: { format: 'csv' } };
+const spec: DatasetSpec = {
+  source: { kind: 'url', url: 'https://example.invalid/data.csv' },
+  ingest: { format: 'csv' },
+};
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -37,10 +40,22 @@ afterAll(async () => {
 
 /** What a successful ingest leaves behind: one shard and a manifest that matches it. */
 async function writeShard(job: JobSpec, md5Override?: string): Promise<void> {
-  const shard = await objects.put('datasets', `${job.entityId}/data/part-00000.parquet`, Buffer.from('PAR1…PAR1'));
+  const shard = await objects.put(
+    'datasets',
+    `${job.entityId}/data/part-00000.parquet`,
+    Buffer.from('PAR1…PAR1'),
+  );
   const manifest = {
     rowCount: 3,
-    artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 3, size: shard.size, digest: { md5: md5Override ?? shard.md5 } }],
+    artifacts: [
+      {
+        kind: 'parquet',
+        path: 'data/part-00000.parquet',
+        rows: 3,
+        size: shard.size,
+        digest: { md5: md5Override ?? shard.md5 },
+      },
+    ],
     schema: { columns: [{ name: '_index_', type: 'BIGINT' }] },
   };
   await objects.put('datasets', `${job.entityId}/manifest.json`, JSON.stringify(manifest));
@@ -49,7 +64,10 @@ async function writeShard(job: JobSpec, md5Override?: string): Promise<void> {
 const ok: Behaviour = { outcome: 'succeed' };
 const ingestOk: Behaviour = { outcome: 'succeed', effect: (j) => writeShard(j) };
 
-async function run(script: (stage: string, attempt: number) => Behaviour, body: (id: string, runner: ScriptedJobRunner) => Promise<void>) {
+async function run(
+  script: (stage: string, attempt: number) => Behaviour,
+  body: (id: string, runner: ScriptedJobRunner) => Promise<void>,
+) {
   const runner = new ScriptedJobRunner(script);
   const worker = await startWorkerWithActivities(
     config,
@@ -113,7 +131,11 @@ describe('datasetWorkflow', () => {
     await run(
       (stage) =>
         stage === 'fetch'
-          ? { outcome: 'fail', exitCode: 2, logTail: ['downloading https://example.invalid/data.csv', 'error: HTTP 404'] }
+          ? {
+              outcome: 'fail',
+              exitCode: 2,
+              logTail: ['downloading https://example.invalid/data.csv', 'error: HTTP 404'],
+            }
           : ingestOk,
       async (id, runner) => {
         const err = await (await start(id)).result().catch((e: unknown) => e);
@@ -129,10 +151,15 @@ describe('datasetWorkflow', () => {
 
   it('a job lost without an exit code is tried again under a new name', async () => {
     await run(
-      (stage, attempt) => (stage === 'fetch' && attempt === 1 ? { outcome: 'lost' } : stage === 'ingest' ? ingestOk : ok),
+      (stage, attempt) =>
+        stage === 'fetch' && attempt === 1 ? { outcome: 'lost' } : stage === 'ingest' ? ingestOk : ok,
       async (id, runner) => {
         await (await start(id)).result();
-        expect(runner.started.map((j) => j.name)).toEqual([`fetch-${id}-1`, `fetch-${id}-2`, `ingest-${id}-1`]);
+        expect(runner.started.map((j) => j.name)).toEqual([
+          `fetch-${id}-1`,
+          `fetch-${id}-2`,
+          `ingest-${id}-1`,
+        ]);
         expect((await entities.get(id))?.status).toBe('Ready');
       },
     );
@@ -140,7 +167,8 @@ describe('datasetWorkflow', () => {
 
   it('a manifest that does not match the stored shards ends Error/VerifyFailed', async () => {
     await run(
-      (stage) => (stage === 'ingest' ? { outcome: 'succeed', effect: (j) => writeShard(j, '0'.repeat(32)) } : ok),
+      (stage) =>
+        stage === 'ingest' ? { outcome: 'succeed', effect: (j) => writeShard(j, '0'.repeat(32)) } : ok,
       async (id) => {
         await expect((await start(id)).result()).rejects.toThrow();
         const e = await entities.get(id);

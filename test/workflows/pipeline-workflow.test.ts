@@ -37,24 +37,55 @@ afterAll(async () => {
 /** What each step leaves in the object store when it succeeds. */
 const effects: Record<string, (job: JobSpec) => Promise<void>> = {
   async ingest(job) {
-    const shard = await objects.put('datasets', `${job.entityId}/data/part-00000.parquet`, Buffer.from('PAR1'));
+    const shard = await objects.put(
+      'datasets',
+      `${job.entityId}/data/part-00000.parquet`,
+      Buffer.from('PAR1'),
+    );
     await objects.put(
       'datasets',
       `${job.entityId}/manifest.json`,
-      JSON.stringify({ rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] }),
+      JSON.stringify({
+        rowCount: 1,
+        artifacts: [
+          { kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } },
+        ],
+      }),
     );
   },
   async fetch(job) {
-    if (job.args[0] === 'fetch-model') await objects.put('models', `${job.entityId}/manifest.json`, JSON.stringify({ files: [{ path: 'model.json' }] }));
+    if (job.args[0] === 'fetch-model')
+      await objects.put(
+        'models',
+        `${job.entityId}/manifest.json`,
+        JSON.stringify({ files: [{ path: 'model.json' }] }),
+      );
   },
   async build(job) {
-    await objects.put('inferenceservices', `${job.entityId}/service.json`, JSON.stringify({ serviceId: job.entityId, runner: 'http', endpoint: 'http://127.0.0.1:1/x', interface: {} }));
+    await objects.put(
+      'inferenceservices',
+      `${job.entityId}/service.json`,
+      JSON.stringify({
+        serviceId: job.entityId,
+        runner: 'http',
+        endpoint: 'http://127.0.0.1:1/x',
+        interface: {},
+      }),
+    );
   },
   async verify(job) {
-    await objects.put('outputs', `${job.entityId}/verified/summary.json`, JSON.stringify({ expected: 1, written: 1, skipped: 0 }));
+    await objects.put(
+      'outputs',
+      `${job.entityId}/verified/summary.json`,
+      JSON.stringify({ expected: 1, written: 1, skipped: 0 }),
+    );
   },
   async report(job) {
-    await objects.put('reports', `${job.entityId}/report.json`, JSON.stringify({ metrics: { accuracy: 0.9 } }));
+    await objects.put(
+      'reports',
+      `${job.entityId}/report.json`,
+      JSON.stringify({ metrics: { accuracy: 0.9 } }),
+    );
   },
 };
 
@@ -66,13 +97,30 @@ const spec: PipelineSpec = PipelineSpecSchema.parse({
 });
 
 function input(overrides: Partial<PipelineInput> = {}, s: PipelineSpec = spec): PipelineInput {
-  return { id: newId(), account: `acct-${newId().slice(0, 8)}`, spec: s, hashes: { dataset: specHash(s.dataset), model: specHash(s.model) }, ...overrides };
+  return {
+    id: newId(),
+    account: `acct-${newId().slice(0, 8)}`,
+    spec: s,
+    hashes: { dataset: specHash(s.dataset), model: specHash(s.model) },
+    ...overrides,
+  };
 }
 
-async function withWorker(script: (stage: string, attempt: number) => Behaviour, body: (runner: ScriptedJobRunner, sessions: RecordingSessions) => Promise<void>) {
+async function withWorker(
+  script: (stage: string, attempt: number) => Behaviour,
+  body: (runner: ScriptedJobRunner, sessions: RecordingSessions) => Promise<void>,
+) {
   const runner = new ScriptedJobRunner(script);
   const sessions = new RecordingSessions();
-  const worker = await startWorkerWithActivities(config, createActivities({ entityStore: entities, objectStore: objects, jobRunner: runner, sessionRunner: sessions }));
+  const worker = await startWorkerWithActivities(
+    config,
+    createActivities({
+      entityStore: entities,
+      objectStore: objects,
+      jobRunner: runner,
+      sessionRunner: sessions,
+    }),
+  );
   try {
     await body(runner, sessions);
   } finally {
@@ -83,7 +131,11 @@ async function withWorker(script: (stage: string, attempt: number) => Behaviour,
 const succeed = (stage: string): Behaviour => ({ outcome: 'succeed', effect: effects[stage] });
 
 function run(i: PipelineInput) {
-  return client.workflow.start('pipelineWorkflow', { workflowId: `pipeline-${i.id}`, taskQueue: config.temporal.taskQueue, args: [i] });
+  return client.workflow.start('pipelineWorkflow', {
+    workflowId: `pipeline-${i.id}`,
+    taskQueue: config.temporal.taskQueue,
+    args: [i],
+  });
 }
 
 describe('pipelineWorkflow', () => {
@@ -92,7 +144,15 @@ describe('pipelineWorkflow', () => {
       const first = input();
       const view = (await (await run(first)).result()) as PipelineView;
       expect(view.status).toBe('Complete');
-      expect(runner.started.map((j) => j.stage).sort()).toEqual(['build', 'evaluate', 'fetch', 'fetch', 'ingest', 'report', 'verify']);
+      expect(runner.started.map((j) => j.stage).sort()).toEqual([
+        'build',
+        'evaluate',
+        'fetch',
+        'fetch',
+        'ingest',
+        'report',
+        'verify',
+      ]);
       expect([...new Set(sessions.stopped)].sort()).toEqual([...sessions.started].sort());
       const report = await entities.get(view.stages.report.id!);
       expect(report).toMatchObject({ status: 'Complete', details: { metrics: { accuracy: 0.9 } } });
@@ -113,15 +173,27 @@ describe('pipelineWorkflow', () => {
 
   it('a failed stage gives every later stage FailedDependency', async () => {
     await withWorker(
-      (stage) => (stage === 'build' ? { outcome: 'fail', exitCode: 2, logTail: ['error: no such runner'] } : succeed(stage)),
+      (stage) =>
+        stage === 'build'
+          ? { outcome: 'fail', exitCode: 2, logTail: ['error: no such runner'] }
+          : succeed(stage),
       async () => {
         const i = input();
         await expect((await run(i)).result()).rejects.toThrow();
         const view = await client.workflow.getHandle(`pipeline-${i.id}`).query<PipelineView>('pipeline');
         expect(view.status).toBe('Failed');
-        expect(await entities.get(view.stages.inferenceService.id!)).toMatchObject({ status: 'Error', reason: 'BuildFailed' });
-        expect(await entities.get(view.stages.evaluation.id!)).toMatchObject({ status: 'Failed', reason: 'FailedDependency' });
-        expect(await entities.get(view.stages.report.id!)).toMatchObject({ status: 'Failed', reason: 'FailedDependency' });
+        expect(await entities.get(view.stages.inferenceService.id!)).toMatchObject({
+          status: 'Error',
+          reason: 'BuildFailed',
+        });
+        expect(await entities.get(view.stages.evaluation.id!)).toMatchObject({
+          status: 'Failed',
+          reason: 'FailedDependency',
+        });
+        expect(await entities.get(view.stages.report.id!)).toMatchObject({
+          status: 'Failed',
+          reason: 'FailedDependency',
+        });
       },
     );
   });
@@ -132,7 +204,8 @@ describe('pipelineWorkflow', () => {
       async (runner, sessions) => {
         const i = input();
         const handle = await run(i);
-        for (let n = 0; n < 200 && !runner.started.some((j) => j.stage === 'evaluate'); n++) await new Promise((r) => setTimeout(r, 50));
+        for (let n = 0; n < 200 && !runner.started.some((j) => j.stage === 'evaluate'); n++)
+          await new Promise((r) => setTimeout(r, 50));
         await handle.cancel();
         await expect(handle.result()).rejects.toThrow();
         const view = await handle.query<PipelineView>('pipeline');
@@ -143,7 +216,10 @@ describe('pipelineWorkflow', () => {
         // Stopping is idempotent and may be repeated (the cancel path and the evaluation's finally both stop it).
         expect(sessions.started).toHaveLength(1);
         expect([...new Set(sessions.stopped)]).toEqual(sessions.started);
-        expect(await entities.get(view.stages.report.id!)).toMatchObject({ status: 'Terminated', reason: 'TerminateCommand' });
+        expect(await entities.get(view.stages.report.id!)).toMatchObject({
+          status: 'Terminated',
+          reason: 'TerminateCommand',
+        });
       },
     );
   });

@@ -29,10 +29,19 @@ async function effect(job: JobSpec): Promise<void> {
   const id = job.entityId;
   if (job.stage === 'ingest') {
     const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
-    await put('datasets', `${id}/manifest.json`, { rowCount: 1, artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }] });
+    await put('datasets', `${id}/manifest.json`, {
+      rowCount: 1,
+      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
+    });
   }
   if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
-  if (job.stage === 'build') await put('inferenceservices', `${id}/service.json`, { serviceId: id, runner: 'http', endpoint: 'http://127.0.0.1:1', interface: {} });
+  if (job.stage === 'build')
+    await put('inferenceservices', `${id}/service.json`, {
+      serviceId: id,
+      runner: 'http',
+      endpoint: 'http://127.0.0.1:1',
+      interface: {},
+    });
   if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
   if (job.stage === 'report') {
     const history = JSON.parse(job.args[job.args.indexOf('--history') + 1] ?? '[]') as unknown[];
@@ -46,7 +55,15 @@ beforeAll(async () => {
   objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
   entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
   const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect }));
-  ({ stop: stopWorker } = await startWorkerWithActivities(config, createActivities({ entityStore: entities, objectStore: objects, jobRunner: runner, sessionRunner: new RecordingSessions() })));
+  ({ stop: stopWorker } = await startWorkerWithActivities(
+    config,
+    createActivities({
+      entityStore: entities,
+      objectStore: objects,
+      jobRunner: runner,
+      sessionRunner: new RecordingSessions(),
+    }),
+  ));
 });
 afterAll(async () => {
   await stopWorker();
@@ -68,7 +85,10 @@ spec:
 
 async function completedRuns(scheduleId: string): Promise<number> {
   let n = 0;
-  for await (const _ of client.workflow.list({ query: `TemporalScheduledById="${scheduleId}" AND ExecutionStatus="Completed"` })) n++;
+  for await (const _ of client.workflow.list({
+    query: `TemporalScheduledById="${scheduleId}" AND ExecutionStatus="Completed"`,
+  }))
+    n++;
   return n;
 }
 
@@ -80,31 +100,44 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60
   }
 }
 
-it('a schedule starts pipeline runs, pause stops them, backfill runs the missed ones, delete removes it; reports see earlier runs', { timeout: 180_000 }, async () => {
-  const schedules = new Schedules(client, config.temporal.taskQueue);
-  const id = `sched-${newId().slice(0, 8)}`;
-  await schedules.create(id, manifest, { every: '3s' });
-  expect((await schedules.list()).map((s) => s.scheduleId)).toContain(id);
+it(
+  'a schedule starts pipeline runs, pause stops them, backfill runs the missed ones, delete removes it; reports see earlier runs',
+  { timeout: 180_000 },
+  async () => {
+    const schedules = new Schedules(client, config.temporal.taskQueue);
+    const id = `sched-${newId().slice(0, 8)}`;
+    await schedules.create(id, manifest, { every: '3s' });
+    expect((await schedules.list()).map((s) => s.scheduleId)).toContain(id);
 
-  await until('two scheduled runs', async () => (await completedRuns(id)) >= 2);
-  await schedules.pause(id);
-  expect((await schedules.describe(id)).state.paused).toBe(true);
-  const atPause = (await schedules.describe(id)).info.numActionsTaken;
-  await new Promise((r) => setTimeout(r, 7000)); // two intervals pass while paused
-  expect((await schedules.describe(id)).info.numActionsTaken).toBe(atPause);
+    await until('two scheduled runs', async () => (await completedRuns(id)) >= 2);
+    await schedules.pause(id);
+    expect((await schedules.describe(id)).state.paused).toBe(true);
+    const atPause = (await schedules.describe(id)).info.numActionsTaken;
+    await new Promise((r) => setTimeout(r, 7000)); // two intervals pass while paused
+    expect((await schedules.describe(id)).info.numActionsTaken).toBe(atPause);
 
-  const now = Date.now();
-  await schedules.backfill(id, new Date(now - 9000), new Date(now));
-  await until('the backfilled runs', async () => (await schedules.describe(id)).info.numActionsTaken >= atPause + 2);
-  await until('backfilled runs to complete', async () => (await completedRuns(id)) >= atPause + 2);
+    const now = Date.now();
+    await schedules.backfill(id, new Date(now - 9000), new Date(now));
+    await until(
+      'the backfilled runs',
+      async () => (await schedules.describe(id)).info.numActionsTaken >= atPause + 2,
+    );
+    await until('backfilled runs to complete', async () => (await completedRuns(id)) >= atPause + 2);
 
-  // Each run made its own Evaluation and Report; the Dataset was made once and then reused.
-  const reports = await entities.list({ kind: 'Report', account: 'sched', labels: { 'dyff.io/schedule': id } });
-  expect(reports.length).toBeGreaterThanOrEqual(atPause + 2);
-  expect(Math.max(...reports.map((r) => Number((r.details?.metrics as { earlierRuns: number }).earlierRuns)))).toBeGreaterThan(0);
-  const datasets = await entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
-  expect(datasets).toHaveLength(1);
+    // Each run made its own Evaluation and Report; the Dataset was made once and then reused.
+    const reports = await entities.list({
+      kind: 'Report',
+      account: 'sched',
+      labels: { 'dyff.io/schedule': id },
+    });
+    expect(reports.length).toBeGreaterThanOrEqual(atPause + 2);
+    expect(
+      Math.max(...reports.map((r) => Number((r.details?.metrics as { earlierRuns: number }).earlierRuns))),
+    ).toBeGreaterThan(0);
+    const datasets = await entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
+    expect(datasets).toHaveLength(1);
 
-  await schedules.delete(id);
-  await expect(schedules.describe(id)).rejects.toBeInstanceOf(ScheduleNotFoundError);
-});
+    await schedules.delete(id);
+    await expect(schedules.describe(id)).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  },
+);

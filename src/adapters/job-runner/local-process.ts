@@ -21,7 +21,8 @@ export interface LocalProcessJobRunnerOptions {
  * own process group: the job outlives a killed worker, and a new worker adopts it by name, reading the state from
  * the directory instead of from the (gone) parent's memory.
  */
-const WRAPPER = 'd="$1"; shift; "$@" >>"$d/output.log" 2>&1 </dev/null; c=$?; echo "$c" >"$d/exit.tmp"; mv "$d/exit.tmp" "$d/exit"';
+const WRAPPER =
+  'd="$1"; shift; "$@" >>"$d/output.log" 2>&1 </dev/null; c=$?; echo "$c" >"$d/exit.tmp"; mv "$d/exit.tmp" "$d/exit"';
 
 export class LocalProcessJobRunner implements JobRunner {
   private readonly startGraceMs: number;
@@ -41,7 +42,10 @@ export class LocalProcessJobRunner implements JobRunner {
       await mkdir(dir); // atomic: exactly one starter wins, every other one adopts
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      return { adopted: true, status: (await this.status(spec.name)) ?? { name: spec.name, phase: 'pending' } };
+      return {
+        adopted: true,
+        status: (await this.status(spec.name)) ?? { name: spec.name, phase: 'pending' },
+      };
     }
     await writeFile(join(dir, 'spec.json'), JSON.stringify({ ...spec, startTime: new Date().toISOString() }));
     const [program, ...lead] = this.opts.command;
@@ -58,7 +62,10 @@ export class LocalProcessJobRunner implements JobRunner {
     await writeFile(join(dir, 'pid.tmp'), String(pid));
     await rename(join(dir, 'pid.tmp'), join(dir, 'pid'));
     if (spec.activeDeadlineSeconds) this.enforceDeadline(spec.name, spec.activeDeadlineSeconds);
-    return { adopted: false, status: { name: spec.name, phase: 'running', startTime: new Date().toISOString() } };
+    return {
+      adopted: false,
+      status: { name: spec.name, phase: 'running', startTime: new Date().toISOString() },
+    };
   }
 
   private enforceDeadline(name: string, seconds: number): void {
@@ -89,7 +96,13 @@ export class LocalProcessJobRunner implements JobRunner {
       const code = Number(exit.trim());
       const done = (await stat(join(dir, 'exit'))).mtime.toISOString();
       if (code === 0) return { ...base, phase: 'succeeded', exitCode: 0, completionTime: done };
-      return { ...base, phase: 'failed', exitCode: code, reason: await this.failureReason(dir, code), completionTime: done };
+      return {
+        ...base,
+        phase: 'failed',
+        exitCode: code,
+        reason: await this.failureReason(dir, code),
+        completionTime: done,
+      };
     }
     const pid = await readText(join(dir, 'pid'));
     if (pid !== undefined && isAlive(Number(pid), dir)) return { ...base, phase: 'running' };
@@ -101,7 +114,8 @@ export class LocalProcessJobRunner implements JobRunner {
     return {
       ...base,
       phase: 'failed',
-      reason: 'lost: the job process ended without recording an exit code (killed from outside or machine restart)',
+      reason:
+        'lost: the job process ended without recording an exit code (killed from outside or machine restart)',
     };
   }
 

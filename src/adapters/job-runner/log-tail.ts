@@ -28,7 +28,10 @@ export async function readLogTail(
   return parseLogTail(text, maxLines);
 }
 
-export function parseLogTail(text: string, maxLines = 20): { lines: string[]; progress?: JobStatus['progress'] } {
+export function parseLogTail(
+  text: string,
+  maxLines = 20,
+): { lines: string[]; progress?: JobStatus['progress'] } {
   const all = text.split('\n').filter((l) => l.length > 0);
   let progress: JobStatus['progress'];
   for (let i = all.length - 1; i >= 0 && !progress; i--) {

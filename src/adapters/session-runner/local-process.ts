@@ -36,17 +36,35 @@ export class LocalSessionRunner implements SessionRunner {
     }
     const d = spec.description;
     if (!d.command) {
-      await writeFile(join(dir, 'session.json'), JSON.stringify({ endpoint: '', remote: true, readinessPath: undefined }));
+      await writeFile(
+        join(dir, 'session.json'),
+        JSON.stringify({ endpoint: '', remote: true, readinessPath: undefined }),
+      );
       return { name: spec.name, phase: 'ready', endpoint: '' };
     }
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
-    await writeFile(join(dir, 'session.json'), JSON.stringify({ endpoint, readinessPath: d.readinessPath ?? '/ready' }));
+    await writeFile(
+      join(dir, 'session.json'),
+      JSON.stringify({ endpoint, readinessPath: d.readinessPath ?? '/ready' }),
+    );
     const [program, ...lead] = this.opts.command;
     const child = spawn(
       '/bin/sh',
-      ['-c', 'd="$1"; shift; exec "$@" >>"$d/output.log" 2>&1 </dev/null', 'dyff-session', dir, program!, ...lead, ...d.command],
-      { detached: true, stdio: 'ignore', env: { ...process.env, ...this.opts.env, ...d.env, PORT: String(port) } },
+      [
+        '-c',
+        'd="$1"; shift; exec "$@" >>"$d/output.log" 2>&1 </dev/null',
+        'dyff-session',
+        dir,
+        program!,
+        ...lead,
+        ...d.command,
+      ],
+      {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, ...this.opts.env, ...d.env, PORT: String(port) },
+      },
     );
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
@@ -59,17 +77,31 @@ export class LocalSessionRunner implements SessionRunner {
 
   async status(name: string): Promise<SessionStatus | undefined> {
     const dir = this.dir(name);
-    if (!existsSync(join(dir, 'session.json'))) return existsSync(dir) ? { name, phase: 'starting' } : undefined;
-    const meta = JSON.parse(await readFile(join(dir, 'session.json'), 'utf8')) as { endpoint: string; readinessPath?: string; remote?: boolean };
+    if (!existsSync(join(dir, 'session.json')))
+      return existsSync(dir) ? { name, phase: 'starting' } : undefined;
+    const meta = JSON.parse(await readFile(join(dir, 'session.json'), 'utf8')) as {
+      endpoint: string;
+      readinessPath?: string;
+      remote?: boolean;
+    };
     if (meta.remote) return { name, phase: 'ready', endpoint: meta.endpoint };
-    if (existsSync(join(dir, 'stopped'))) return { name, phase: 'failed', endpoint: meta.endpoint, reason: 'stopped' };
+    if (existsSync(join(dir, 'stopped')))
+      return { name, phase: 'failed', endpoint: meta.endpoint, reason: 'stopped' };
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
     const tail = await readLogTail(join(dir, 'output.log'));
     if (pid && !groupAlive(pid)) {
-      return { name, phase: 'failed', endpoint: meta.endpoint, reason: 'the session process exited', logTail: tail.lines };
+      return {
+        name,
+        phase: 'failed',
+        endpoint: meta.endpoint,
+        reason: 'the session process exited',
+        logTail: tail.lines,
+      };
     }
     try {
-      const res = await fetch(`${meta.endpoint}${meta.readinessPath ?? '/ready'}`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${meta.endpoint}${meta.readinessPath ?? '/ready'}`, {
+        signal: AbortSignal.timeout(2000),
+      });
       await res.arrayBuffer();
       return { name, phase: res.ok ? 'ready' : 'starting', endpoint: meta.endpoint, logTail: tail.lines };
     } catch {
@@ -89,9 +121,12 @@ export class LocalSessionRunner implements SessionRunner {
       opts.onUpdate?.(s);
       if (s.phase === 'ready') return s;
       if (s.phase === 'failed') {
-        throw new Error(`session ${name} failed: ${s.reason}${s.logTail?.length ? `\n${s.logTail.join('\n')}` : ''}`);
+        throw new Error(
+          `session ${name} failed: ${s.reason}${s.logTail?.length ? `\n${s.logTail.join('\n')}` : ''}`,
+        );
       }
-      if (Date.now() > deadline) throw new Error(`session ${name} not ready after ${opts.timeoutMs ?? 120_000} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`session ${name} not ready after ${opts.timeoutMs ?? 120_000} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -34,14 +34,18 @@ async function ensureServer(config: Config): Promise<DevServer | undefined> {
     await c.close();
     return undefined;
   }
-  process.stderr.write(`starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`);
+  process.stderr.write(
+    `starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`,
+  );
   return startDevServer({ dbFilename: join(config.dataHome, 'temporal.db'), uiPort: 8233 });
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('create the example dataset (SpamAssassin corpus) on the configured backends and wait until Ready')
+    .description(
+      'create the example dataset (SpamAssassin corpus) on the configured backends and wait until Ready',
+    )
     .option('-f, --file <path>', 'manifest to create', EXAMPLE)
     .action(async (opts: { file: string }) => {
       const config = loadConfig();

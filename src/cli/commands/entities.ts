@@ -55,16 +55,23 @@ export function registerEntityCommands(program: Command): void {
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        throw new DyffError(ErrorType.InvalidSpec, `${opts.file}: cannot read (${(err as NodeJS.ErrnoException).code})`);
+        throw new DyffError(
+          ErrorType.InvalidSpec,
+          `${opts.file}: cannot read (${(err as NodeJS.ErrnoException).code})`,
+        );
       }
       if (/^kind:\s*Pipeline\s*$/m.test(text)) {
-        throw new DyffError(ErrorType.InvalidSpec, `${opts.file}: kind Pipeline runs with \`dyffctl pipeline run -f ${opts.file}\``);
+        throw new DyffError(
+          ErrorType.InvalidSpec,
+          `${opts.file}: kind Pipeline runs with \`dyffctl pipeline run -f ${opts.file}\``,
+        );
       }
       const manifest = parseManifest(text, opts.file);
       process.exitCode = await withClient(async (client) => {
         const { id, workflowId } = await client.create(manifest, { baseDir: dirname(path) });
         if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ id, workflowId })}\n`);
-        else process.stdout.write(`${manifest.kind} ${id} created\n  workflow: ${client.uiUrl(workflowId)}\n`);
+        else
+          process.stdout.write(`${manifest.kind} ${id} created\n  workflow: ${client.uiUrl(workflowId)}\n`);
         if (!opts.wait) return ExitCode.Ok;
         const code = await waitWithProgress(client, id);
         const view = await client.get(id);
@@ -81,7 +88,9 @@ export function registerEntityCommands(program: Command): void {
       await withClient(async (client) => {
         const view = await client.get(id);
         if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
-        process.stdout.write(opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : `${describeEntity(view)}\n`);
+        process.stdout.write(
+          opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : `${describeEntity(view)}\n`,
+        );
       });
     });
 
@@ -94,30 +103,48 @@ export function registerEntityCommands(program: Command): void {
     .option('-l, --label <key=value...>', 'label selector (repeatable)')
     .option('--limit <n>', 'at most this many', '100')
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (opts: { kind?: string; account?: string; status?: string; label?: string[]; limit: string; output: string }) => {
-      if (opts.kind && !ENTITY_KINDS.includes(opts.kind as EntityKind)) {
-        throw new DyffError(ErrorType.InvalidSpec, `--kind: unknown kind ${opts.kind}; expected one of ${ENTITY_KINDS.join(', ')}`);
-      }
-      if (opts.status && !STATUSES.includes(opts.status as Status)) {
-        throw new DyffError(ErrorType.InvalidSpec, `--status: unknown status ${opts.status}; expected one of ${STATUSES.join(', ')}`);
-      }
-      const labels: Record<string, string> = {};
-      for (const pair of opts.label ?? []) {
-        const [k, v] = pair.split('=', 2);
-        if (!k || v === undefined) throw new DyffError(ErrorType.InvalidSpec, `--label: expected key=value, got ${pair}`);
-        labels[k] = v;
-      }
-      const rows = await withClient((client) =>
-        client.list({
-          kind: opts.kind as EntityKind | undefined,
-          account: opts.account,
-          status: opts.status as Status | undefined,
-          labels,
-          limit: Number(opts.limit),
-        }),
-      );
-      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : `${entityTable(rows)}\n`);
-    });
+    .action(
+      async (opts: {
+        kind?: string;
+        account?: string;
+        status?: string;
+        label?: string[];
+        limit: string;
+        output: string;
+      }) => {
+        if (opts.kind && !ENTITY_KINDS.includes(opts.kind as EntityKind)) {
+          throw new DyffError(
+            ErrorType.InvalidSpec,
+            `--kind: unknown kind ${opts.kind}; expected one of ${ENTITY_KINDS.join(', ')}`,
+          );
+        }
+        if (opts.status && !STATUSES.includes(opts.status as Status)) {
+          throw new DyffError(
+            ErrorType.InvalidSpec,
+            `--status: unknown status ${opts.status}; expected one of ${STATUSES.join(', ')}`,
+          );
+        }
+        const labels: Record<string, string> = {};
+        for (const pair of opts.label ?? []) {
+          const [k, v] = pair.split('=', 2);
+          if (!k || v === undefined)
+            throw new DyffError(ErrorType.InvalidSpec, `--label: expected key=value, got ${pair}`);
+          labels[k] = v;
+        }
+        const rows = await withClient((client) =>
+          client.list({
+            kind: opts.kind as EntityKind | undefined,
+            account: opts.account,
+            status: opts.status as Status | undefined,
+            labels,
+            limit: Number(opts.limit),
+          }),
+        );
+        process.stdout.write(
+          opts.output === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : `${entityTable(rows)}\n`,
+        );
+      },
+    );
 
   program
     .command('logs <id>')
@@ -132,7 +159,10 @@ export function registerEntityCommands(program: Command): void {
           offset = next;
           if (!opts.follow) return;
           const view = await client.get(id);
-          if (!view || ['Ready', 'Complete', 'Error', 'Failed', 'Terminated', 'Deleted'].includes(view.status)) {
+          if (
+            !view ||
+            ['Ready', 'Complete', 'Error', 'Failed', 'Terminated', 'Deleted'].includes(view.status)
+          ) {
             const rest = await client.logs(id, offset);
             process.stdout.write(rest.text);
             return;

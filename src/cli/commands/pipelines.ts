@@ -36,7 +36,9 @@ export function formatPipeline(v: PipelineView): string {
 }
 
 export function registerPipelineCommands(program: Command): void {
-  const pipeline = program.command('pipeline').description('the whole lifecycle from one spec: dataset, model, service, evaluation, report');
+  const pipeline = program
+    .command('pipeline')
+    .description('the whole lifecycle from one spec: dataset, model, service, evaluation, report');
   pipeline
     .command('run')
     .description('start a pipeline from a `kind: Pipeline` manifest')
@@ -58,7 +60,9 @@ export function registerPipelineCommands(program: Command): void {
     .command('get <id>')
     .description("show a pipeline's stages")
     .action(async (id: string) => {
-      await withTemporal(async (pipelines) => process.stdout.write(`${formatPipeline(await pipelines.get(id))}\n`));
+      await withTemporal(async (pipelines) =>
+        process.stdout.write(`${formatPipeline(await pipelines.get(id))}\n`),
+      );
     });
   pipeline
     .command('cancel <id>')
@@ -76,26 +80,39 @@ export function registerPipelineCommands(program: Command): void {
     .option('--paused', 'create it paused')
     .action(async (name: string, opts: { file: string; every: string; paused?: boolean }) => {
       if (!/^\d+(ms|s|m|h|d)$/.test(opts.every)) {
-        throw new DyffError(ErrorType.InvalidSpec, `--every: expected a duration such as 30s, 15m, 1h or 1d, got ${opts.every}`);
+        throw new DyffError(
+          ErrorType.InvalidSpec,
+          `--every: expected a duration such as 30s, 15m, 1h or 1d, got ${opts.every}`,
+        );
       }
       const { manifest, baseDir } = await readPipeline(opts.file);
-      await withTemporal((_p, schedules) => schedules.create(name, manifest, { every: opts.every, paused: opts.paused, baseDir }));
+      await withTemporal((_p, schedules) =>
+        schedules.create(name, manifest, { every: opts.every, paused: opts.paused, baseDir }),
+      );
       process.stdout.write(`schedule ${name} created: a pipeline run every ${opts.every}\n`);
     });
   schedule.command('list').action(async () => {
     const rows = await withTemporal((_p, schedules) => schedules.list());
-    for (const s of rows) process.stdout.write(`${s.scheduleId}  ${s.state.paused ? 'paused' : 'active'}  ${s.state.note ?? ''}\n`);
+    for (const s of rows)
+      process.stdout.write(
+        `${s.scheduleId}  ${s.state.paused ? 'paused' : 'active'}  ${s.state.note ?? ''}\n`,
+      );
   });
   schedule.command('describe <name>').action(async (name: string) => {
     const d = await withTemporal((_p, schedules) => schedules.describe(name));
     process.stdout.write(
       `${name}: ${d.state.paused ? 'paused' : 'active'}, ${d.info.numActionsTaken} runs, next ${d.info.nextActionTimes[0]?.toISOString() ?? '-'}\n` +
-        d.info.recentActions.map((a) => `  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}\n`).join(''),
+        d.info.recentActions
+          .map((a) => `  ${a.takenAt.toISOString()}  ${a.action.workflow.workflowId}\n`)
+          .join(''),
     );
   });
   schedule.command('pause <name>').action(async (name: string) => withTemporal((_p, s) => s.pause(name)));
   schedule.command('unpause <name>').action(async (name: string) => withTemporal((_p, s) => s.unpause(name)));
-  schedule.command('trigger <name>').description('start a run now').action(async (name: string) => withTemporal((_p, s) => s.trigger(name)));
+  schedule
+    .command('trigger <name>')
+    .description('start a run now')
+    .action(async (name: string) => withTemporal((_p, s) => s.trigger(name)));
   schedule
     .command('backfill <name>')
     .description('run what the schedule would have run between two times')
@@ -104,7 +121,10 @@ export function registerPipelineCommands(program: Command): void {
     .action(async (name: string, opts: { from: string; to: string }) => {
       const [from, to] = [new Date(opts.from), new Date(opts.to)];
       if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-        throw new DyffError(ErrorType.InvalidSpec, '--from/--to: expected ISO times such as 2026-11-26T10:00:00Z');
+        throw new DyffError(
+          ErrorType.InvalidSpec,
+          '--from/--to: expected ISO times such as 2026-11-26T10:00:00Z',
+        );
       }
       await withTemporal((_p, s) => s.backfill(name, from, to));
     });

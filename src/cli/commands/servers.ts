@@ -8,14 +8,20 @@ import { createWorker } from '../../worker.js';
 export function registerServerCommands(program: Command): void {
   program
     .command('dev')
-    .description('start a Temporal dev server (state under the data home, UI on 8233) and a worker; Ctrl-C stops both')
+    .description(
+      'start a Temporal dev server (state under the data home, UI on 8233) and a worker; Ctrl-C stops both',
+    )
     .option('--port <port>', 'Temporal frontend port', '7233')
     .option('--ui-port <port>', 'Temporal UI port', '8233')
     .option('--no-worker', 'start only the server')
     .action(async (opts: { port: string; uiPort: string; worker: boolean }) => {
       const config = loadConfig();
       const dbFilename = join(config.dataHome, 'temporal.db');
-      const server = await startDevServer({ dbFilename, port: Number(opts.port), uiPort: Number(opts.uiPort) });
+      const server = await startDevServer({
+        dbFilename,
+        port: Number(opts.port),
+        uiPort: Number(opts.uiPort),
+      });
       process.stderr.write(
         `Temporal dev server on ${server.address} (state in ${dbFilename})\n` +
           `Temporal UI: http://localhost:${opts.uiPort}/namespaces/${server.namespace}/workflows\n`,

@@ -65,7 +65,9 @@ it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and 
   expect(String(view.details?.location)).toMatch(/^gs:\/\/dyfftest-datasets-[0-9a-f]{16}\//);
   const shards = await worker.adapters.objectStore.list('datasets', `${id}/data/`);
   expect(shards.length).toBeGreaterThan(0);
-  expect((await worker.adapters.objectStore.list('rawdata', `${id}/files/`)).map((o) => o.key)).toEqual([`${id}/files/animals.csv`]);
+  expect((await worker.adapters.objectStore.list('rawdata', `${id}/files/`)).map((o) => o.key)).toEqual([
+    `${id}/files/animals.csv`,
+  ]);
   expect((await client.logs(id)).text).toContain('animals.csv');
   expect((await client.list({ kind: 'Dataset', account: 'gcp' })).map((e) => e.id)).toEqual([id]);
 });
