@@ -26,6 +26,11 @@ async function main(argv: string[]): Promise<number> {
   registerEntityCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);
+  const { loadConfig } = await import('../config.js');
+  const { registerBucketsCommands } = await import('./commands/buckets.js');
+  const { registerGcpCommands } = await import('./commands/gcp.js');
+  registerBucketsCommands(program, { loadConfig });
+  registerGcpCommands(program, { loadConfig });
   program
     .command('step <name>')
     .description('run a step program (what a job runs): fetch-data, ingest-dataset, …');
