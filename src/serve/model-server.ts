@@ -31,6 +31,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
   let predictor: Predictor | undefined;
   let loadError: string | undefined;
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
   const loaded = opts.load().then(
     (p) => void (predictor = p),
     (err: unknown) => {
@@ -66,6 +68,10 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
   };
 
   const server = createServer((req, res) => {
+    // While closing, each answer ends its connection: a kept-alive idle socket would hold close() open.
+    if (closing) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, { error: (err as Error).message });
       else res.destroy();
@@ -83,6 +89,8 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
       return server.address() as AddressInfo;
     },
     async close(graceMs = 10_000) {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);

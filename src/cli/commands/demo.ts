@@ -1,20 +1,24 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createAdapters } from '../../adapters/index.js';
 import { DyffClient } from '../../client.js';
+import { Pipelines } from '../../client-pipelines.js';
 import type { Config } from '../../config.js';
 import { loadConfig } from '../../config.js';
 import type { DevServer } from '../../dev/dev-server.js';
 import { registerSearchAttributes, startDevServer } from '../../dev/dev-server.js';
-import { parseManifest } from '../../domain/manifest.js';
+import { parseManifest, parsePipelineManifest } from '../../domain/manifest.js';
 import { createWorker } from '../../worker.js';
-import { waitWithProgress } from './entities.js';
 import { ExitCode } from '../exit-codes.js';
+import { waitWithProgress } from './entities.js';
+import { formatPipeline } from './pipelines.js';
 
-const EXAMPLE = resolve(import.meta.dirname, '../../../examples/spamassassin-dataset.yaml');
+const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 
 async function reachable(address: string): Promise<boolean> {
   try {
@@ -34,53 +38,83 @@ async function ensureServer(config: Config): Promise<DevServer | undefined> {
     await c.close();
     return undefined;
   }
-  process.stderr.write(
-    `starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`,
-  );
+  process.stderr.write(`starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`);
   return startDevServer({ dbFilename: join(config.dataHome, 'temporal.db'), uiPort: 8233 });
 }
+
+const localDir = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description(
-      'create the example dataset (SpamAssassin corpus) on the configured backends and wait until Ready',
+      'the SpamAssassin demo: create the dataset, train a naive Bayes model on its train split, then run the ' +
+        'pipeline (model, standalone service, evaluation on the test split, report)',
     )
-    .option('-f, --file <path>', 'manifest to create', EXAMPLE)
-    .action(async (opts: { file: string }) => {
+    .option('--dataset-only', 'stop once the dataset is Ready')
+    .action(async (opts: { datasetOnly?: boolean }) => {
       const config = loadConfig();
       const server = await ensureServer(config);
       const adapters = await createAdapters(config);
       const worker = await createWorker({ config, adapters });
       const running = worker.run();
       const client = await DyffClient.connect(config, adapters);
+      const out = (line: string) => process.stdout.write(`${line}\n`);
       try {
-        const path = resolve(opts.file);
-        const manifest = parseManifest(await readFile(path, 'utf8'), opts.file);
-        const { id, workflowId } = await client.create(manifest, { baseDir: dirname(path) });
-        process.stderr.write(`created ${manifest.kind} ${id}\n`);
-        const code = await waitWithProgress(client, id);
-        const view = await client.get(id);
-        if (!view || code !== ExitCode.Ok) {
-          process.stderr.write(`${view?.status} (${view?.reason}): ${view?.message}\n`);
+        // 1. The dataset.
+        const datasetFile = join(EXAMPLES, 'spamassassin-dataset.yaml');
+        const manifest = parseManifest(await readFile(datasetFile, 'utf8'), 'examples/spamassassin-dataset.yaml');
+        const { id: datasetId, workflowId } = await client.create(manifest, { baseDir: EXAMPLES });
+        process.stderr.write(`created Dataset ${datasetId}\n`);
+        const code = await waitWithProgress(client, datasetId);
+        const dataset = await client.get(datasetId);
+        if (!dataset || code !== ExitCode.Ok) {
+          process.stderr.write(`${dataset?.status} (${dataset?.reason}): ${dataset?.message}\n`);
           process.exitCode = code;
           return;
         }
-        const location = String(view.details?.location ?? client.location('Dataset', id));
-        const dir = location.startsWith('file:') ? fileURLToPath(location) : location;
-        process.stdout.write(
-          [
-            `Dataset ${id} is Ready: ${String(view.details?.rowCount)} rows`,
-            `  Parquet shards: ${join(dir, 'data')}`,
-            `  manifest:       ${join(dir, 'manifest.json')}`,
-            `  inspect:        dyffctl get ${id}`,
-            server
-              ? `  Temporal UI:    run \`npm run dev\` (or \`dyffctl dev\`), then open ${client.uiUrl(workflowId)}`
-              : `  Temporal UI:    ${client.uiUrl(workflowId)}`,
-            `  all datasets:   ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent('DyffKind="Dataset"')}`,
-            '',
-          ].join('\n'),
+        const datasetDir = localDir(String(dataset.details?.location ?? client.location('Dataset', datasetId)));
+        out(`Dataset ${datasetId} is Ready: ${String(dataset.details?.rowCount)} rows`);
+        out(`  Parquet shards: ${join(datasetDir, 'data')}`);
+        out(`  inspect:        dyffctl get ${datasetId}`);
+        const ui = (id: string) =>
+          server ? `run \`npm run dev\`, then open ${client.uiUrl(id)}` : client.uiUrl(id);
+        out(`  Temporal UI:    ${ui(workflowId)}`);
+        if (opts.datasetOnly) return;
+
+        // 2. A real model: multinomial naive Bayes trained on the train split.
+        const modelDir = join(config.dataHome, 'demo', 'naive-bayes');
+        process.stderr.write(`training naive Bayes on the train split → ${modelDir}\n`);
+        await promisify(execFile)(
+          process.execPath,
+          ['--import', 'tsx', join(EXAMPLES, 'train-naive-bayes.ts'), '--dataset-dir', join(datasetDir, 'data'), '--out', modelDir],
+          { maxBuffer: 16 << 20 },
         );
+
+        // 3. The pipeline: the dataset is reused (same spec), the model fetched, served, evaluated, reported.
+        const pipelineFile = join(EXAMPLES, 'spamassassin-pipeline.yaml');
+        const pm = parsePipelineManifest(await readFile(pipelineFile, 'utf8'), 'examples/spamassassin-pipeline.yaml');
+        pm.spec.model.source = { kind: 'local', path: modelDir };
+        const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
+        const { id: pipelineId, workflowId: pipelineWorkflowId } = await pipelines.start(pm, { baseDir: EXAMPLES });
+        process.stderr.write(`started pipeline ${pipelineId}\n`);
+        const view = await pipelines.wait(pipelineId);
+        out(formatPipeline(view));
+        const reportId = view.stages.report.id;
+        const report = reportId ? await client.get(reportId) : undefined;
+        if (view.status !== 'Complete' || !report) {
+          const failed = Object.values(view.stages).find((s) => s.status === 'Failed');
+          const entity = failed?.id ? await client.get(failed.id) : undefined;
+          process.stderr.write(`pipeline ${view.status}: ${entity ? `${entity.kind} ${entity.reason}: ${entity.message}` : ''}\n`);
+          process.exitCode = ExitCode.EntityFailed;
+          return;
+        }
+        const metrics = (report.details?.metrics ?? {}) as Record<string, number>;
+        const reportDir = localDir(client.location('Report', report.id));
+        out(`Report ${report.id}: accuracy ${metrics.accuracy?.toFixed(4)} on the test split (${metrics.scored} mails)`);
+        out(`  report:         ${join(reportDir, 'index.html')}`);
+        out(`  report.json:    ${join(reportDir, 'report.json')}`);
+        out(`  Temporal UI:    ${ui(pipelineWorkflowId)}`);
       } finally {
         await client.close();
         worker.worker.shutdown();
