@@ -6,7 +6,7 @@
  * swept over concurrencies and its best is kept; the client then runs at that concurrency. The last line is
  * key=value pairs.
  *
- *   npx tsx bench/inference.ts [--rows 15000] [--latency-ms 20] [--seconds 3]
+ *   npx tsx bench/inference.ts [--rows 20000] [--concurrency 64,128,256,512] [--latency-ms 20] [--seconds 3]
  */
 import { DuckDBInstance, quotedString } from '@duckdb/node-api';
 import { execFile } from 'node:child_process';
@@ -24,11 +24,11 @@ import { runStep } from '../src/steps/run.js';
 
 const { values } = parseArgs({
   options: {
-    rows: { type: 'string', default: '15000' },
+    rows: { type: 'string', default: '20000' },
     'latency-ms': { type: 'string', default: '20' },
     /** Seconds per load-generator concurrency level. */
     seconds: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '32,64,128,256' },
+    concurrency: { type: 'string', default: '64,128,256,512' },
   },
 });
 const rows = Number(values.rows);

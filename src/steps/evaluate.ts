@@ -63,7 +63,7 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   // Every request and every retry wait listens on it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, signal);
   const maxConcurrency = spec.workersPerReplica * spec.replications;
-  const transport = createTransport(maxConcurrency);
+  const transport = createTransport(url, maxConcurrency, signal);
   try {
     const progress = await loadProgress(store, id, writerEngine.connection, scratch, log);
     const shards = await datasetShards(store, spec.dataset, scratch, ctx.signal);
@@ -104,8 +104,13 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
     });
     const started = performance.now();
     let sent = 0;
+    let reportedAt = -Infinity;
     const report = () => {
-      const seconds = (performance.now() - started) / 1000;
+      const now = performance.now();
+      // The log prints at most one report a second anyway; building one per item would cost at thousands a second.
+      if (now - reportedAt < 200 && sent < pending) return;
+      reportedAt = now;
+      const seconds = (now - started) / 1000;
       const rate = seconds > 0 ? Math.round((sent / seconds) * 10) / 10 : 0;
       log.progress({
         done: total - pending + sent,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, ResponseShapeError, compilePipeline } from '../../src/steps/evaluate/adapters.js';
+import {
+  AdapterConfigError,
+  ResponseShapeError,
+  compilePipeline,
+} from '../../src/steps/evaluate/adapters.js';
 import { replicationIds, uuid5Hex } from '../../src/steps/evaluate/uuid5.js';
 
 describe('TransformJSON', () => {
@@ -36,7 +40,9 @@ describe('TransformJSON', () => {
       [{ kind: 'TransformJSON', configuration: { texts: '$.choices[*].message.content' } }],
       'outputPipeline',
     );
-    expect(texts({ choices: [{ message: { content: 'x' } }, { message: {} }] })).toEqual([{ texts: ['x', null] }]);
+    expect(texts({ choices: [{ message: { content: 'x' } }, { message: {} }] })).toEqual([
+      { texts: ['x', null] },
+    ]);
   });
 
   it('refuses a path it cannot parse, naming where it is', () => {
@@ -93,9 +99,9 @@ describe('ExplodeCollections', () => {
   });
 
   it('refuses a configuration without collections', () => {
-    expect(() => compilePipeline([{ kind: 'ExplodeCollections', configuration: {} }], 'outputPipeline')).toThrow(
-      /outputPipeline\[0\]\.configuration\.collections/,
-    );
+    expect(() =>
+      compilePipeline([{ kind: 'ExplodeCollections', configuration: {} }], 'outputPipeline'),
+    ).toThrow(/outputPipeline\[0\]\.configuration\.collections/);
   });
 });
 
@@ -107,6 +113,8 @@ describe('replication ids', () => {
       '6aff54633c7f59e2a01fee3f104a82af',
     ]);
     // The RFC 4122 example namespace (DNS) and Python's documented uuid5(NAMESPACE_DNS, 'python.org').
-    expect(uuid5Hex('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe('886313e13b8a53729b900c9aee199e5d');
+    expect(uuid5Hex('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org')).toBe(
+      '886313e13b8a53729b900c9aee199e5d',
+    );
   });
 });

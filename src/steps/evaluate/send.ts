@@ -55,7 +55,7 @@ export class RequestSender {
       let failure: string;
       let retryAfterMs: number | undefined;
       try {
-        const answer = await transport.postJson(url, body, policy.requestTimeoutSeconds * 1000, signal);
+        const answer = await transport.postJson(body, policy.requestTimeoutSeconds * 1000);
         if (answer.status >= 200 && answer.status < 300) {
           const responses = this.responses(item, answer.body);
           if ('error' in responses) return this.badRequest(item, answer.status, responses.error);

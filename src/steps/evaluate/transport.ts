@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders, RequestOptions } from 'node:http';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
@@ -12,56 +12,76 @@ export interface HttpAnswer {
 export class RequestTimeoutError extends Error {}
 
 export interface Transport {
-  /** POST a JSON body; rejects on a connection error, a timeout (RequestTimeoutError) or `signal`. */
-  postJson(url: URL, body: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpAnswer>;
+  /** POST a JSON body; rejects on a connection error, a timeout (RequestTimeoutError) or an abort. */
+  postJson(body: string, timeoutMs: number): Promise<HttpAnswer>;
   close(): void;
 }
 
 /**
- * POSTs over keep-alive connections, at most `maxSockets` per host. node:http rather than global fetch: on this
- * Node (20) fetch measured about half the requests per second of node:http on loopback, and the client spends
- * its CPU on requests; an undici Agent would close the gap but is not a dependency here.
+ * POSTs to one URL over keep-alive connections, at most `maxSockets` at once. node:http rather than global fetch:
+ * on Node 20, fetch measured about half the requests per second of node:http on loopback, and the client's CPU
+ * goes into requests (an undici Agent would close the gap, but undici is not a dependency). One abort listener
+ * for all requests rather than one per request: at thousands of requests a second, listeners add up.
  */
-export function createTransport(maxSockets: number): Transport {
-  const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
-  const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
+export function createTransport(url: URL, maxSockets: number, signal?: AbortSignal): Transport {
+  const secure = url.protocol === 'https:';
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets,
+    maxFreeSockets: maxSockets,
+    scheduling: 'lifo' as const,
+  };
+  const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+  const send = secure ? httpsRequest : httpRequest;
+  const base: RequestOptions = {
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port,
+    path: `${url.pathname}${url.search}`,
+    method: 'POST',
+    agent,
+  };
+  const open = new Set<ClientRequest>();
+  const abortAll = () => {
+    for (const req of open)
+      req.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.addEventListener('abort', abortAll, { once: true });
+
   return {
-    postJson(url, body, timeoutMs, signal) {
-      const secure = url.protocol === 'https:';
+    postJson(body, timeoutMs) {
       return new Promise<HttpAnswer>((resolve, reject) => {
-        const req = (secure ? httpsRequest : httpRequest)(
-          url,
-          {
-            method: 'POST',
-            agent: secure ? agents.https : agents.http,
-            signal,
-            headers: {
-              'content-type': 'application/json',
-              accept: 'application/json',
-              'content-length': Buffer.byteLength(body),
-            },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              clearTimeout(timer);
-              resolve({
-                status: res.statusCode ?? 0,
-                headers: res.headers,
-                body: Buffer.concat(chunks).toString('utf8'),
-              });
+        if (signal?.aborted) return reject(signal.reason);
+        const headers = {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'content-length': Buffer.byteLength(body),
+        };
+        const req = send({ ...base, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            done();
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
             });
-            res.on('error', fail);
-          },
-        );
+          });
+          res.on('error', fail);
+        });
+        open.add(req);
         // One timer for the whole exchange (connect, send, wait, receive), as requestTimeoutSeconds means.
         const timer = setTimeout(
           () => req.destroy(new RequestTimeoutError(`no answer within ${timeoutMs} ms`)),
           timeoutMs,
         );
-        function fail(err: Error) {
+        function done() {
           clearTimeout(timer);
+          open.delete(req);
+        }
+        function fail(err: Error) {
+          done();
           reject(err);
         }
         req.on('error', fail);
@@ -69,8 +89,8 @@ export function createTransport(maxSockets: number): Transport {
       });
     },
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      signal?.removeEventListener('abort', abortAll);
+      agent.destroy();
     },
   };
 }

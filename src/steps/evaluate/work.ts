@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { JS } from '@duckdb/node-api';
+import { invalidInput } from '../errors.js';
 import type { JsonObject } from './json-path.js';
 
 /** One request to make: a dataset row for one replication. */
@@ -33,7 +34,10 @@ export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator
   for await (const chunk of result.yieldRowObjectJs()) {
     for (const { __dyff_replication__: replication, ...columns } of chunk) {
       const row = toJson(columns) as JsonObject;
-      yield { index: row._index_ as number, replication: replication as string, row };
+      if (typeof row._index_ !== 'number') {
+        throw invalidInput(`_index_ ${JSON.stringify(row._index_)} is not an integer below 2^53`);
+      }
+      yield { index: row._index_, replication: replication as string, row };
     }
   }
 }

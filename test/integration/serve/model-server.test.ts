@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -85,7 +86,7 @@ describe('model server (in-process)', () => {
     await once(server.server, 'request');
     const closed = server.close();
     req.end(' pills"}');
-    const [res] = (await answered) as [import('node:http').IncomingMessage];
+    const [res] = (await answered) as [IncomingMessage];
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     expect(res.statusCode).toBe(200);

@@ -256,3 +256,82 @@ describe('a client killed midway', () => {
     });
   });
 });
+
+describe('checkpoints and duplicates', () => {
+  it('reads back a part whose checkpoint was never written, instead of sending its items again', async () => {
+    endpoint = await startInferenceEndpoint();
+    const dataset = await putDataset(env, texts(20));
+    const id = newId();
+    const spec = evaluationSpec(dataset, { replications: 1 });
+    const args = evaluateArgs(id, spec, endpoint.url, ['--checkpoint-items', '5']);
+    expect((await env.step('evaluate', args)).code).toBe(0);
+    // As if the client died between writing part 1 and its checkpoint, and before writing parts 2 and 3.
+    await env.store.delete('outputs', `${id}/checkpoints/part-00001.json`);
+    for (const seq of ['00002', '00003']) {
+      await env.store.delete('outputs', `${id}/data/part-${seq}.parquet`);
+      await env.store.delete('outputs', `${id}/checkpoints/part-${seq}.json`);
+    }
+    const before = endpoint.received.length;
+
+    const rerun = await env.step('evaluate', args);
+    expect(rerun.code, rerun.lines.join('\n')).toBe(0);
+    expect(rerun.lines).toContain(
+      'recovered the checkpoint of data/part-00001.parquet (5 outputs written before the client stopped)',
+    );
+    expect(endpoint.received.length - before).toBe(10);
+    expect((await verify(id, spec)).code).toBe(0);
+    expect(await summaryOf(id)).toMatchObject({ expected: 20, written: 20, duplicatesRemoved: 0 });
+  });
+
+  it('keeps one output per pair under Deduplicate and names a duplicated pair under Error', async () => {
+    endpoint = await startInferenceEndpoint();
+    const dataset = await putDataset(env, texts(10));
+    const id = newId();
+    const spec = evaluationSpec(dataset, { replications: 1 });
+    expect(
+      (await env.step('evaluate', evaluateArgs(id, spec, endpoint.url, ['--checkpoint-items', '4']))).code,
+    ).toBe(0);
+    // Two clients on one evaluation (or a copied part) leave the same pairs twice.
+    await env.store.put(
+      'outputs',
+      `${id}/data/part-00009.parquet`,
+      await env.store.getBuffer('outputs', `${id}/data/part-00000.parquet`),
+    );
+
+    expect((await verify(id, spec)).code).toBe(0);
+    expect(await summaryOf(id)).toMatchObject({ expected: 10, written: 10, duplicatesRemoved: 4 });
+    expect(await outputRows(env, id, 'verified')).toHaveLength(10);
+
+    const strict = { ...spec, client: { ...FAST_CLIENT, duplicateOutputPolicy: 'Error' } };
+    const run = await verify(id, strict);
+    expect(run.code).toBe(2);
+    expect(run.last).toMatch(
+      /^error: 4 \(_index_, _replication_\) pair\(s\) have more than one output \(duplicateOutputPolicy Error\), e\.g\. \(_index_ 0, _replication_ [0-9a-f]{32}\) ×2/,
+    );
+  });
+
+  it('on a stop (SIGTERM) keeps the answers it has: exit 143, and a rerun sends only the rest', async () => {
+    endpoint = await startInferenceEndpoint(() => ({ delayMs: 5 }));
+    const dataset = await putDataset(env, texts(100));
+    const id = newId();
+    const spec = evaluationSpec(dataset);
+    const args = evaluateArgs(id, spec, endpoint.url, ['--checkpoint-items', '25']);
+    const stop = new AbortController();
+    const first = await env.step('evaluate', args, {
+      signal: stop.signal,
+      onLine: (l) => l.startsWith('wrote data/part-00001') && stop.abort(new Error('stopped by SIGTERM')),
+    });
+    expect(first.code).toBe(143);
+    expect(first.last).toBe(`error: evaluate ${id}: stopped by SIGTERM`);
+    const written = (await outputRows(env, id, 'data')).length;
+    // Answers that came in while part 1 was being written were collected, and written on the stop.
+    expect(written).toBeGreaterThan(50);
+    await endpoint.idle();
+    const before = endpoint.received.length;
+
+    expect((await env.step('evaluate', args)).code).toBe(0);
+    expect(endpoint.received.length - before).toBe(200 - written);
+    expect((await verify(id, spec)).code).toBe(0);
+    expect(await summaryOf(id)).toMatchObject({ expected: 200, written: 200, duplicatesRemoved: 0 });
+  });
+});
