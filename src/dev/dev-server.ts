@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { installRuntime } from '../worker.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -24,6 +25,7 @@ export interface DevServer {
 
 /** Start `temporal server start-dev` (the pinned CLI) with the project's search attributes registered. */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  installRuntime();
   const path = await resolveTemporalCli();
   if (opts.dbFilename) mkdirSync(dirname(opts.dbFilename), { recursive: true });
   const namespace = opts.namespace ?? 'default';

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DyffClient } from '../../../src/client.js';
 import type { Config } from '../../../src/config.js';
-import { validateManifest } from '../../../src/domain/manifest.js';
+import { parsePipelineManifest, validateManifest } from '../../../src/domain/manifest.js';
 import { CATEGORIES } from '../../../src/domain/kinds.js';
 import { createCategoryBucket } from '../../../src/gcp/buckets.js';
 import type { Emulator } from '../../support/gcp-emulators.js';
 import { startDatastoreEmulator, startFakeGcs } from '../../support/gcp-emulators.js';
 import type { RunningWorker } from '../../support/temporal.js';
 import { startWorker, testConfig } from '../../support/temporal.js';
+import { tinyCorpus } from '../../support/tiny-corpus.js';
+import { Pipelines } from '../../../src/client-pipelines.js';
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -70,4 +72,31 @@ it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and 
   ]);
   expect((await client.logs(id)).text).toContain('animals.csv');
   expect((await client.list({ kind: 'Dataset', account: 'gcp' })).map((e) => e.id)).toEqual([id]);
+});
+
+it('the whole pipeline completes on GCS and Datastore: model, service, evaluation, report', { timeout: 240_000 }, async () => {
+  const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
+  const manifest = parsePipelineManifest(`
+kind: Pipeline
+account: gcp
+metadata: { name: tiny-on-gcp }
+spec:
+  dataset:
+    source: { kind: local, path: ${corpus.dataDir} }
+    ingest: { format: text-folders }
+  model: { source: { kind: local, path: ${corpus.modelDir} } }
+  service: { runner: { kind: standalone } }
+  evaluation: { replications: 2 }
+  report: { rubric: classification.accuracy }
+`);
+  const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
+  const { id } = await pipelines.start(manifest);
+  const view = await pipelines.wait(id);
+  expect(view.status, JSON.stringify(view)).toBe('Complete');
+  const report = await client.get(view.stages.report.id!);
+  expect(report?.status).toBe('Complete');
+  expect((report?.details?.metrics as { accuracy: number }).accuracy).toBe(1);
+  const verified = await worker.adapters.objectStore.list('outputs', `${view.stages.evaluation.id}/verified/`);
+  expect(verified.map((o) => o.key.split('/').at(-1))).toContain('summary.json');
+  expect(await worker.adapters.objectStore.stat('reports', `${view.stages.report.id}/index.html`)).toBeDefined();
 });
