@@ -3,7 +3,7 @@ import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ServiceDescription } from '../domain/service.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner, SessionStatus } from '../ports/session-runner.js';
-import { translated } from './errors.js';
+import { toFailure, translated } from './errors.js';
 
 export interface StartSessionInput {
   name: string;
@@ -52,7 +52,7 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
         await sessions.stop(input.name);
         throw new CancelledFailure(`session ${input.name} cancelled`);
       }
-      throw new DyffError(ErrorType.StepFailed, (err as Error).message);
+      throw toFailure(new DyffError(ErrorType.StepFailed, (err as Error).message));
     }
   },
 

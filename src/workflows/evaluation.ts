@@ -1,4 +1,4 @@
-import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import type { EvaluationSpec } from '../domain/specs.js';
@@ -38,12 +38,21 @@ export async function evaluationWorkflow(
     const specArg = JSON.stringify(spec);
     try {
       life.view.stage = 'session';
-      const session = await sessions.startSession({
-        name: sessionName,
-        entityId: id,
-        serviceId: spec.inferenceService,
-        description,
-      });
+      const session = await sessions
+        .startSession({
+          name: sessionName,
+          entityId: id,
+          serviceId: spec.inferenceService,
+          description,
+        })
+        .catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+          const cause = (err as { cause?: Error }).cause ?? (err as Error);
+          throw new StageFailure(
+            'Incomplete',
+            `the inference session did not become ready: ${cause.message}`,
+          );
+        });
       await life.runStep(
         'evaluate',
         [

@@ -93,14 +93,18 @@ describe('dyffctl', () => {
     expect(down.stderr).toContain('dyffctl dev');
   });
 
-  it('demo: the README quick start makes the dataset, trains the model, runs the pipeline and reports', { timeout: 300_000 }, async () => {
-    const r = await run(['demo'], env);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Dataset [0-9a-f]{32} is Ready: 6046 rows/);
-    expect(r.stdout).toMatch(/dataset +Reused/);
-    const accuracy = Number(/accuracy (0\.\d+) on the test split \((\d+) mails\)/.exec(r.stdout)?.[1]);
-    // Real predictions of the trained model: far above the 64% of always answering the majority class.
-    expect(accuracy).toBeGreaterThan(0.85);
-    expect(r.stdout).toContain('index.html');
-  });
+  it(
+    'demo: the README quick start makes the dataset, trains the model, runs the pipeline and reports',
+    { timeout: 300_000 },
+    async () => {
+      const r = await run(['demo'], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Dataset [0-9a-f]{32} is Ready: 6046 rows/);
+      expect(r.stdout).toMatch(/dataset +Reused/);
+      const accuracy = Number(/accuracy (0\.\d+) on the test split \((\d+) mails\)/.exec(r.stdout)?.[1]);
+      // Real predictions of the trained model: far above the 64% of always answering the majority class.
+      expect(accuracy).toBeGreaterThan(0.85);
+      expect(r.stdout).toContain('index.html');
+    },
+  );
 });

@@ -49,14 +49,19 @@ beforeAll(async () => {
           if (kind === 1) return res.writeHead(500).end('oops');
           return; // hang: never answer
         }
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ label: classify(text) }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ label: classify(text) }));
       });
     },
     // Messages numbered 3 are refused as bad requests.
     '/picky': (req: IncomingMessage, res: ServerResponse) => {
       void body(req).then(({ text }) => {
-        if (/message 3$/.test(text)) return res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"unsupported"}');
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ label: classify(text) }));
+        if (/message 3$/.test(text))
+          return res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"unsupported"}');
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ label: classify(text) }));
       });
     },
   });
@@ -90,8 +95,12 @@ spec:
 `);
 }
 
-async function reportJson(reportId: string): Promise<{ metrics: { accuracy: number; scored: number }; skipped: { count: number } }> {
-  return JSON.parse((await worker.adapters.objectStore.getBuffer('reports', `${reportId}/report.json`)).toString('utf8'));
+async function reportJson(
+  reportId: string,
+): Promise<{ metrics: { accuracy: number; scored: number }; skipped: { count: number } }> {
+  return JSON.parse(
+    (await worker.adapters.objectStore.getBuffer('reports', `${reportId}/report.json`)).toString('utf8'),
+  );
 }
 
 describe('an evaluation against an unreliable endpoint', { timeout: 240_000 }, () => {
@@ -101,7 +110,11 @@ describe('an evaluation against an unreliable endpoint', { timeout: 240_000 }, (
     expect(view.status, JSON.stringify(view)).toBe('Complete');
     expect(counters.failures).toBeGreaterThan(5);
     const evaluation = await client.get(view.stages.evaluation.id!);
-    expect(evaluation?.details?.summary).toMatchObject({ expected: corpus.rows * 2, written: corpus.rows * 2, missing: 0 });
+    expect(evaluation?.details?.summary).toMatchObject({
+      expected: corpus.rows * 2,
+      written: corpus.rows * 2,
+      missing: 0,
+    });
     const report = await reportJson(view.stages.report.id!);
     expect(report.metrics).toMatchObject({ accuracy: 1, scored: corpus.rows * 2 });
   });
@@ -124,6 +137,9 @@ describe('an evaluation against an unreliable endpoint', { timeout: 240_000 }, (
     expect(evaluation).toMatchObject({ status: 'Failed', reason: 'Incomplete' });
     expect(evaluation?.message).toMatch(/_index_/);
     expect(evaluation?.message).toMatch(/400/);
-    expect(await client.get(view.stages.report.id!)).toMatchObject({ status: 'Failed', reason: 'FailedDependency' });
+    expect(await client.get(view.stages.report.id!)).toMatchObject({
+      status: 'Failed',
+      reason: 'FailedDependency',
+    });
   });
 });

@@ -91,10 +91,20 @@ async function verifiedPairs(evaluationId: string) {
 }
 
 describe('SIGKILL of the worker during each stage of the pipeline', { timeout: 240_000 }, () => {
-  it.each(['fetch-data', 'ingest-dataset', 'fetch-model', 'build-service', 'evaluate', 'verify-outputs', 'report'])(
+  it.each([
+    'fetch-data',
+    'ingest-dataset',
+    'fetch-model',
+    'build-service',
+    'evaluate',
+    'verify-outputs',
+    'report',
+  ])(
     'during %s: a new worker finishes the pipeline; every (_index_, _replication_) is verified exactly once',
     async (step) => {
-      const before = new Set(existsSync(join(config.dataHome, 'jobs')) ? await readdir(join(config.dataHome, 'jobs')) : []);
+      const before = new Set(
+        existsSync(join(config.dataHome, 'jobs')) ? await readdir(join(config.dataHome, 'jobs')) : [],
+      );
       const first = await spawnWorker(config);
       const { id } = await pipelines.start(manifest(), { force: true });
       const jobDir = await until(`the ${step} job to start`, () => jobStarted(step, before), 120_000);
@@ -107,7 +117,10 @@ describe('SIGKILL of the worker during each stage of the pipeline', { timeout: 2
         const jobName = jobDir.split('/').at(-1)!;
         // The killed worker's job was adopted, not run a second time under the same try.
         expect(jobName.endsWith('-1')).toBe(true);
-        expect(await verifiedPairs(view.stages.evaluation.id!)).toEqual({ n: corpus.rows * REPLICATIONS, pairs: corpus.rows * REPLICATIONS });
+        expect(await verifiedPairs(view.stages.evaluation.id!)).toEqual({
+          n: corpus.rows * REPLICATIONS,
+          pairs: corpus.rows * REPLICATIONS,
+        });
         const report = await client.get(view.stages.report.id!);
         expect(report?.status).toBe('Complete');
         expect(await sessionProcessesAlive()).toEqual([]);
@@ -119,28 +132,38 @@ describe('SIGKILL of the worker during each stage of the pipeline', { timeout: 2
   );
 });
 
-it('cancel during the evaluation: every unfinished child Terminated, the session and the client process gone', { timeout: 240_000 }, async () => {
-  const worker = await spawnWorker(config);
-  try {
-    const before = new Set(existsSync(join(config.dataHome, 'jobs')) ? await readdir(join(config.dataHome, 'jobs')) : []);
-    // Enough rows, one request at a time, that the evaluation is surely running when the cancel arrives.
-    const big = await tinyCorpus(join(config.dataHome, 'big'), 800);
-    const { id } = await pipelines.start(manifest(1, big), { force: true });
-    const evalDir = await until('the evaluate job to start', () => jobStarted('evaluate', before), 120_000);
-    const sessions = await until('the session process', async () => {
-      const alive = await sessionProcessesAlive();
-      return alive.length > 0 && alive;
-    });
-    await pipelines.cancel(id);
-    const view = await pipelines.wait(id);
-    expect(view.status).toBe('Terminated');
-    for (const stage of ['evaluation', 'report'] as const) {
-      expect((await client.get(view.stages[stage].id!))?.status, stage).toBe('Terminated');
+it(
+  'cancel during the evaluation: every unfinished child Terminated, the session and the client process gone',
+  { timeout: 240_000 },
+  async () => {
+    const worker = await spawnWorker(config);
+    try {
+      const before = new Set(
+        existsSync(join(config.dataHome, 'jobs')) ? await readdir(join(config.dataHome, 'jobs')) : [],
+      );
+      // Enough rows, one request at a time, that the evaluation is surely running when the cancel arrives.
+      const big = await tinyCorpus(join(config.dataHome, 'big'), 800);
+      const { id } = await pipelines.start(manifest(1, big), { force: true });
+      const evalDir = await until('the evaluate job to start', () => jobStarted('evaluate', before), 120_000);
+      const sessions = await until('the session process', async () => {
+        const alive = await sessionProcessesAlive();
+        return alive.length > 0 && alive;
+      });
+      await pipelines.cancel(id);
+      const view = await pipelines.wait(id);
+      expect(view.status).toBe('Terminated');
+      for (const stage of ['evaluation', 'report'] as const) {
+        expect((await client.get(view.stages[stage].id!))?.status, stage).toBe('Terminated');
+      }
+      const evalPid = Number(await readFile(join(evalDir, 'pid'), 'utf8'));
+      await until(
+        'the evaluation client and the session to be gone',
+        async () => !groupAlive(evalPid) && sessions.every((p) => !groupAlive(p)),
+        20_000,
+      );
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
     }
-    const evalPid = Number(await readFile(join(evalDir, 'pid'), 'utf8'));
-    await until('the evaluation client and the session to be gone', async () => !groupAlive(evalPid) && sessions.every((p) => !groupAlive(p)), 20_000);
-  } finally {
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker.once('exit', r));
-  }
-});
+  },
+);

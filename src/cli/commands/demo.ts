@@ -38,7 +38,9 @@ async function ensureServer(config: Config): Promise<DevServer | undefined> {
     await c.close();
     return undefined;
   }
-  process.stderr.write(`starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`);
+  process.stderr.write(
+    `starting the Temporal dev server (state in ${join(config.dataHome, 'temporal.db')})…\n`,
+  );
   return startDevServer({ dbFilename: join(config.dataHome, 'temporal.db'), uiPort: 8233 });
 }
 
@@ -63,7 +65,10 @@ export function registerDemoCommand(program: Command): void {
       try {
         // 1. The dataset.
         const datasetFile = join(EXAMPLES, 'spamassassin-dataset.yaml');
-        const manifest = parseManifest(await readFile(datasetFile, 'utf8'), 'examples/spamassassin-dataset.yaml');
+        const manifest = parseManifest(
+          await readFile(datasetFile, 'utf8'),
+          'examples/spamassassin-dataset.yaml',
+        );
         const { id: datasetId, workflowId } = await client.create(manifest, { baseDir: EXAMPLES });
         process.stderr.write(`created Dataset ${datasetId}\n`);
         const code = await waitWithProgress(client, datasetId);
@@ -73,7 +78,9 @@ export function registerDemoCommand(program: Command): void {
           process.exitCode = code;
           return;
         }
-        const datasetDir = localDir(String(dataset.details?.location ?? client.location('Dataset', datasetId)));
+        const datasetDir = localDir(
+          String(dataset.details?.location ?? client.location('Dataset', datasetId)),
+        );
         out(`Dataset ${datasetId} is Ready: ${String(dataset.details?.rowCount)} rows`);
         out(`  Parquet shards: ${join(datasetDir, 'data')}`);
         out(`  inspect:        dyffctl get ${datasetId}`);
@@ -87,16 +94,29 @@ export function registerDemoCommand(program: Command): void {
         process.stderr.write(`training naive Bayes on the train split → ${modelDir}\n`);
         await promisify(execFile)(
           process.execPath,
-          ['--import', 'tsx', join(EXAMPLES, 'train-naive-bayes.ts'), '--dataset-dir', join(datasetDir, 'data'), '--out', modelDir],
+          [
+            '--import',
+            'tsx',
+            join(EXAMPLES, 'train-naive-bayes.ts'),
+            '--dataset-dir',
+            join(datasetDir, 'data'),
+            '--out',
+            modelDir,
+          ],
           { maxBuffer: 16 << 20 },
         );
 
         // 3. The pipeline: the dataset is reused (same spec), the model fetched, served, evaluated, reported.
         const pipelineFile = join(EXAMPLES, 'spamassassin-pipeline.yaml');
-        const pm = parsePipelineManifest(await readFile(pipelineFile, 'utf8'), 'examples/spamassassin-pipeline.yaml');
+        const pm = parsePipelineManifest(
+          await readFile(pipelineFile, 'utf8'),
+          'examples/spamassassin-pipeline.yaml',
+        );
         pm.spec.model.source = { kind: 'local', path: modelDir };
         const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
-        const { id: pipelineId, workflowId: pipelineWorkflowId } = await pipelines.start(pm, { baseDir: EXAMPLES });
+        const { id: pipelineId, workflowId: pipelineWorkflowId } = await pipelines.start(pm, {
+          baseDir: EXAMPLES,
+        });
         process.stderr.write(`started pipeline ${pipelineId}\n`);
         const view = await pipelines.wait(pipelineId);
         out(formatPipeline(view));
@@ -105,13 +125,17 @@ export function registerDemoCommand(program: Command): void {
         if (view.status !== 'Complete' || !report) {
           const failed = Object.values(view.stages).find((s) => s.status === 'Failed');
           const entity = failed?.id ? await client.get(failed.id) : undefined;
-          process.stderr.write(`pipeline ${view.status}: ${entity ? `${entity.kind} ${entity.reason}: ${entity.message}` : ''}\n`);
+          process.stderr.write(
+            `pipeline ${view.status}: ${entity ? `${entity.kind} ${entity.reason}: ${entity.message}` : ''}\n`,
+          );
           process.exitCode = ExitCode.EntityFailed;
           return;
         }
         const metrics = (report.details?.metrics ?? {}) as Record<string, number>;
         const reportDir = localDir(client.location('Report', report.id));
-        out(`Report ${report.id}: accuracy ${metrics.accuracy?.toFixed(4)} on the test split (${metrics.scored} mails)`);
+        out(
+          `Report ${report.id}: accuracy ${metrics.accuracy?.toFixed(4)} on the test split (${metrics.scored} mails)`,
+        );
         out(`  report:         ${join(reportDir, 'index.html')}`);
         out(`  report.json:    ${join(reportDir, 'report.json')}`);
         out(`  Temporal UI:    ${ui(pipelineWorkflowId)}`);

@@ -74,9 +74,12 @@ it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and 
   expect((await client.list({ kind: 'Dataset', account: 'gcp' })).map((e) => e.id)).toEqual([id]);
 });
 
-it('the whole pipeline completes on GCS and Datastore: model, service, evaluation, report', { timeout: 240_000 }, async () => {
-  const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
-  const manifest = parsePipelineManifest(`
+it(
+  'the whole pipeline completes on GCS and Datastore: model, service, evaluation, report',
+  { timeout: 240_000 },
+  async () => {
+    const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
+    const manifest = parsePipelineManifest(`
 kind: Pipeline
 account: gcp
 metadata: { name: tiny-on-gcp }
@@ -89,14 +92,20 @@ spec:
   evaluation: { replications: 2 }
   report: { rubric: classification.accuracy }
 `);
-  const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
-  const { id } = await pipelines.start(manifest);
-  const view = await pipelines.wait(id);
-  expect(view.status, JSON.stringify(view)).toBe('Complete');
-  const report = await client.get(view.stages.report.id!);
-  expect(report?.status).toBe('Complete');
-  expect((report?.details?.metrics as { accuracy: number }).accuracy).toBe(1);
-  const verified = await worker.adapters.objectStore.list('outputs', `${view.stages.evaluation.id}/verified/`);
-  expect(verified.map((o) => o.key.split('/').at(-1))).toContain('summary.json');
-  expect(await worker.adapters.objectStore.stat('reports', `${view.stages.report.id}/index.html`)).toBeDefined();
-});
+    const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
+    const { id } = await pipelines.start(manifest);
+    const view = await pipelines.wait(id);
+    expect(view.status, JSON.stringify(view)).toBe('Complete');
+    const report = await client.get(view.stages.report.id!);
+    expect(report?.status).toBe('Complete');
+    expect((report?.details?.metrics as { accuracy: number }).accuracy).toBe(1);
+    const verified = await worker.adapters.objectStore.list(
+      'outputs',
+      `${view.stages.evaluation.id}/verified/`,
+    );
+    expect(verified.map((o) => o.key.split('/').at(-1))).toContain('summary.json');
+    expect(
+      await worker.adapters.objectStore.stat('reports', `${view.stages.report.id}/index.html`),
+    ).toBeDefined();
+  },
+);
