@@ -18,9 +18,7 @@ type IBuild = protos.google.devtools.cloudbuild.v1.IBuild;
 
 /** The part of `CloudBuildClient` this adapter calls; tests inject a fake. */
 export interface CloudBuildClientLike {
-  createBuild(
-    req: protos.google.devtools.cloudbuild.v1.ICreateBuildRequest,
-  ): Promise<
+  createBuild(req: protos.google.devtools.cloudbuild.v1.ICreateBuildRequest): Promise<
     [
       {
         name?: string | null;
