@@ -6,7 +6,7 @@ import globals from 'globals';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.dyff', 'coverage', 'bench/.data'] },
+  { ignores: ['node_modules', 'dist', '.dyff', 'coverage', 'bench/.data', '.scratch'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: globals.node } },
