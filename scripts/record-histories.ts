@@ -1,0 +1,95 @@
+/**
+ * Records one history per workflow type into test/histories/, for the replay test: run after a deliberate change to
+ * a workflow's command sequence (guarded by patched()), never to paper over an accidental one.
+ *
+ *   npx tsx scripts/record-histories.ts
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { specHash } from '../src/activities/lookups.js';
+import { createActivities } from '../src/activities/index.js';
+import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
+import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
+import { startDevServer } from '../src/dev/dev-server.js';
+import { newId } from '../src/domain/ids.js';
+import { PipelineSpec } from '../src/domain/pipeline.js';
+import type { JobSpec } from '../src/ports/job-runner.js';
+import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
+import { RecordingSessions } from '../test/support/recording-sessions.js';
+import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
+
+installRuntime('ERROR');
+const out = resolve(import.meta.dirname, '../test/histories');
+const server = await startDevServer({ port: 0 });
+const home = await mkdtemp(join(tmpdir(), 'dyff-record-'));
+const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
+const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
+const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) =>
+  objects.put(c, k, JSON.stringify(v));
+const effect = async (job: JobSpec) => {
+  const id = job.entityId;
+  if (job.stage === 'ingest') {
+    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
+    await put('datasets', `${id}/manifest.json`, {
+      rowCount: 1,
+      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
+    });
+  } else if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
+  else if (job.stage === 'build')
+    await put('inferenceservices', `${id}/service.json`, {
+      serviceId: id,
+      runner: 'http',
+      endpoint: 'http://127.0.0.1:1',
+      interface: {},
+    });
+  else if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
+  else if (job.stage === 'report') await put('reports', `${id}/report.json`, { metrics: { accuracy: 1 } });
+};
+const connection = await NativeConnection.connect({ address: server.address });
+const worker = await Worker.create({
+  connection,
+  taskQueue: 'record',
+  workflowsPath: WORKFLOWS_PATH,
+  activities: createActivities({
+    entityStore: entities,
+    objectStore: objects,
+    jobRunner: new ScriptedJobRunner(() => ({ outcome: 'succeed', effect })),
+    sessionRunner: new RecordingSessions(),
+  }),
+});
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const spec = PipelineSpec.parse({
+  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
+  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+  report: { rubric: 'classification.accuracy' },
+});
+await worker.runUntil(async () => {
+  const id = newId();
+  const view = (await client.workflow.execute('pipelineWorkflow', {
+    workflowId: `pipeline-${id}`,
+    taskQueue: 'record',
+    args: [
+      {
+        id,
+        account: 'record',
+        spec,
+        hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+      },
+    ],
+  })) as { stages: Record<string, { id: string }> };
+  const ids: Record<string, string> = { pipeline: `pipeline-${id}` };
+  for (const [stage, s] of Object.entries(view.stages)) ids[stage] = `${stage.toLowerCase()}-${s.id}`;
+  for (const [name, workflowId] of Object.entries(ids)) {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    // Binary protobuf: the JSON form needs protobufjs' JSON extension, which npm installs as several copies here.
+    await writeFile(join(out, `${name}.pb`), proto.temporal.api.history.v1.History.encode(history).finish());
+    console.log(`recorded ${name} (${history.events?.length} events)`);
+  }
+});
+await entities.close();
+await server.stop();
