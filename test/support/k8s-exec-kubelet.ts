@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +15,12 @@ import type { FakeKubeletRule } from './k8s-fake-kubelet.js';
  * exit code; deleting the pod stops it (SIGTERM to the group, SIGKILL after the grace period), as a node would.
  *
  * Test steps (`step test-…`) keep their scripts, so one namespace can mix both.
+ *
+ * Inference sessions (opt-in too, through the rule `execSessions()`): a pod whose container runs
+ * `dyffctl serve-model …` (the pods of a KubernetesSessionRunner Deployment) is run the same way, but listening on
+ * a free loopback port the kubelet picks (PORT and HOST=127.0.0.1 override the pod's env); the pod turns Ready once
+ * its readiness probe path (default `/ready`) answers 200 on that port. `FakeKubelet.servingPort(selector)` maps a
+ * Service's selector to that port, so a test can reach "the Service" from outside the cluster.
  */
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 /** The image's ENTRYPOINT (Dockerfile), and its WORKDIR, which is the repository root here. */
@@ -37,16 +44,45 @@ export function execSteps(script: Omit<ExecScript, 'kind'> = {}): FakeKubeletRul
   };
 }
 
-/** `[stepName, ...flags]` when the pod's one container runs `dyffctl step …`; otherwise undefined. */
-export function dyffStepArgs(pod: V1Pod): string[] | undefined {
+/** The rule that runs inference sessions: every pod running `dyffctl serve-model …`. */
+export function execSessions(script: Omit<ExecScript, 'kind'> = {}): FakeKubeletRule {
+  return { match: (pod) => !!dyffServeArgs(pod), script: { kind: 'exec', ...script } };
+}
+
+/** `[subcommand, ...args]` after `dyffctl` when the pod's one container runs this project's CLI; else undefined. */
+export function dyffctlArgs(pod: V1Pod): string[] | undefined {
   const containers = pod.spec?.containers ?? [];
   if (containers.length !== 1) return undefined;
   const c = containers[0]!;
   const argv = [...(c.command?.length ? c.command : IMAGE_ENTRYPOINT), ...(c.args ?? [])];
-  const [node, script, sub, ...rest] = argv;
+  const [node, script, ...rest] = argv;
   const isNode = !!node && /(^|\/)node$/.test(node);
   const isDyffctl = !!script && /(^|\/)bin\/dyffctl\.mjs$/.test(script);
-  return isNode && isDyffctl && sub === 'step' ? rest : undefined;
+  return isNode && isDyffctl && rest.length > 0 ? rest : undefined;
+}
+
+/** `[stepName, ...flags]` when the pod's one container runs `dyffctl step …`; otherwise undefined. */
+export function dyffStepArgs(pod: V1Pod): string[] | undefined {
+  const [sub, ...rest] = dyffctlArgs(pod) ?? [];
+  return sub === 'step' ? rest : undefined;
+}
+
+/** The flags when the pod's one container runs `dyffctl serve-model …` (a session's server); otherwise undefined. */
+export function dyffServeArgs(pod: V1Pod): string[] | undefined {
+  const [sub, ...rest] = dyffctlArgs(pod) ?? [];
+  return sub === 'serve-model' ? rest : undefined;
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolveListen);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  return port;
 }
 
 /** A limitation of this helper (not a cluster condition): the pod fails at once, naming it. */
@@ -150,29 +186,36 @@ export interface StepProcess {
   signal(sig: NodeJS.Signals): void;
 }
 
-/** Start the step program of a pod as a local process; every output line (stdout and stderr) goes to onLine. */
+/**
+ * Start the dyffctl program of a pod (`step …` or `serve-model …`) as a local process; every output line (stdout
+ * and stderr) goes to onLine. `overrides` win over the pod's env (the session port).
+ */
 export function spawnStep(
   pod: V1Pod,
   env: Record<string, string>,
   script: ExecScript,
   onLine: (line: string) => void,
+  overrides: Record<string, string> = {},
 ): StepProcess {
   const c = pod.spec!.containers[0]!;
   if (c.workingDir && c.workingDir !== IMAGE_WORKDIR)
     throw new ExecUnsupported(`workingDir ${c.workingDir} is not supported by the exec kubelet`);
-  const stepArgs = dyffStepArgs(pod)!.map((a) => expand(a, env));
+  const argv = dyffctlArgs(pod);
+  if (!argv) throw new ExecUnsupported('the container does not run dyffctl');
+  const cliArgs = argv.map((a) => expand(a, env));
   const base: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/dyffctl.mjs'), 'step', ...stepArgs], {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/dyffctl.mjs'), ...cliArgs], {
     cwd: REPO_ROOT,
     env: {
       ...base,
       HOSTNAME: pod.metadata?.name ?? '',
       ...(script.imageEnv ?? { NODE_ENV: 'production' }),
       ...env,
+      ...overrides,
     },
     // Its own process group, so the "container" can be stopped as a whole.
     detached: true,

@@ -19,6 +19,8 @@ import {
   ContainerConfigError,
   ExecUnsupported,
   containerEnv,
+  dyffServeArgs,
+  freePort,
   spawnStep,
   type ExecScript,
 } from './k8s-exec-kubelet.js';
@@ -95,6 +97,10 @@ export interface ExecRecord {
   args: string[];
   /** The container's exit code once the process ended. */
   exited: Promise<number>;
+  /** A session server (`serve-model`): the loopback port it listens on (its PORT). */
+  port?: number;
+  /** The pod's labels (to match a Service's selector). */
+  labels: Record<string, string>;
 }
 
 export class FakeKubelet {
@@ -103,6 +109,8 @@ export class FakeKubelet {
   readonly jobFinishedAt = new Map<string, number>();
   /** Exec mode: the processes started, by pod name. */
   readonly execs = new Map<string, ExecRecord>();
+  /** Exec mode: the session servers still running, by pod name. */
+  private readonly liveServers = new Set<string>();
   private readonly core: CoreV1Api;
   private readonly batch: BatchV1Api;
   private readonly rules: FakeKubeletRule[];
@@ -121,6 +129,20 @@ export class FakeKubelet {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.batch = opts.kubeConfig.makeApiClient(BatchV1Api);
     this.rules = [...(opts.rules ?? [])];
+  }
+
+  /**
+   * Exec mode: the loopback port of a running session server whose pod matches the selector (a Service's), the
+   * newest first; undefined when there is none.
+   */
+  servingPort(selector: Record<string, string>): number | undefined {
+    const records = [...this.execs.values()].reverse();
+    return records.find(
+      (r) =>
+        r.port !== undefined &&
+        this.liveServers.has(r.pod) &&
+        Object.entries(selector).every(([k, v]) => r.labels[k] === v),
+    )?.port;
   }
 
   /** Add a rule ahead of the others (per test). */
@@ -368,11 +390,16 @@ export class FakeKubelet {
       return this.execRefused(pod, err);
     }
     if (state.terminated) return; // deleted while starting
-    await this.markRunning(pod, false);
+    const serving = dyffServeArgs(pod) !== undefined;
+    // A session server listens on a free loopback port of this kubelet's choosing, whatever PORT the pod says.
+    const port = serving ? await freePort() : undefined;
+    await this.markRunning(pod, serving);
     if (state.terminated || this.stopped) return;
     let proc: ReturnType<typeof spawnStep>;
     try {
-      proc = spawnStep(pod, env, script, (line) => this.logLine(log, line));
+      const overrides: Record<string, string> =
+        port === undefined ? {} : { PORT: String(port), HOST: '127.0.0.1' };
+      proc = spawnStep(pod, env, script, (line) => this.logLine(log, line), overrides);
     } catch (err) {
       return this.execRefused(pod, err);
     }
@@ -382,9 +409,21 @@ export class FakeKubelet {
       pid: proc.pid,
       args: pod.spec!.containers[0]!.args ?? [],
       exited: proc.exited,
+      port,
+      labels: { ...pod.metadata?.labels },
     });
-    const written = proc.exited.then((code) => this.exit(pod, code));
+    let ended = false;
+    if (serving) this.liveServers.add(name);
+    const written = proc.exited.then((code) => {
+      ended = true;
+      this.liveServers.delete(name);
+      return this.exit(pod, code);
+    });
     this.guard(written);
+    if (port !== undefined) {
+      const path = pod.spec!.containers[0]!.readinessProbe?.httpGet?.path ?? '/ready';
+      this.guard(this.probeReady(pod, `http://127.0.0.1:${port}${path}`, () => ended || state.terminated));
+    }
     state.kill = () => proc.signal('SIGKILL');
     state.stop = async (graceMs) => {
       proc.signal('SIGTERM');
@@ -392,6 +431,24 @@ export class FakeKubelet {
       await written.catch(() => undefined);
       clearTimeout(kill);
     };
+  }
+
+  /** The readiness probe of an exec'd server: poll until it answers 200, then mark the pod Ready. */
+  private async probeReady(pod: V1Pod, url: string, gone: () => boolean): Promise<void> {
+    while (!gone() && !this.stopped) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+        async (res) => {
+          await res.body?.cancel();
+          return res.status === 200;
+        },
+        () => false,
+      );
+      if (ok) {
+        if (!gone() && !this.stopped) await this.markReady(pod);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**

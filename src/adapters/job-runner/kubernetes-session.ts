@@ -32,6 +32,27 @@ export interface KubernetesSessionRunnerOptions {
   port?: number;
   /** A Deployment that makes no progress this long fails. @default 1800 */
   progressDeadlineSeconds?: number;
+  /**
+   * The endpoint a session reports: how the evaluation (and the worker) reach the session's Service. Called with
+   * the Service's name, namespace and port each time a status is made.
+   * @default the in-cluster DNS name, `http://<name>.<namespace>.svc.cluster.local`
+   */
+  serviceUrl?: (service: SessionServiceRef) => string;
+}
+
+/** A session's Service, as `serviceUrl` sees it. */
+export interface SessionServiceRef {
+  name: string;
+  namespace: string;
+  port: number;
+}
+
+/** The port the session's Service exposes (it forwards to the container's `http` port). */
+export const SESSION_SERVICE_PORT = 80;
+
+/** In-cluster DNS for a Service (port 80 is HTTP's default, so it is left out). */
+export function clusterServiceUrl({ name, namespace, port }: SessionServiceRef): string {
+  return `http://${name}.${namespace}.svc.cluster.local${port === 80 ? '' : `:${port}`}`;
 }
 
 type WaitOpts = Parameters<SessionRunner['waitReady']>[1];
@@ -214,7 +235,8 @@ export class KubernetesSessionRunner implements SessionRunner {
   }
 
   private url(name: string): string {
-    return `http://${name}.${this.namespace}.svc.cluster.local`;
+    const ref = { name, namespace: this.namespace, port: SESSION_SERVICE_PORT };
+    return (this.opts.serviceUrl ?? clusterServiceUrl)(ref);
   }
 
   private deployment(spec: SessionSpec): V1Deployment {
@@ -303,7 +325,7 @@ function service(spec: SessionSpec): V1Service {
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_SESSION]: spec.name },
-      ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+      ports: [{ name: 'http', port: SESSION_SERVICE_PORT, targetPort: 'http' }],
     },
   };
 }
