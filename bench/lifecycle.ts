@@ -19,10 +19,10 @@ import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../src/domain/pipeline.js';
-import type { JobSpec } from '../src/ports/job-runner.js';
 import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
+import { stepEffects } from '../test/support/step-effects.js';
 
 const ORCHESTRATION_PIPELINES = Number(process.env.BENCH_PIPELINES ?? 1000);
 const REAL_PIPELINES = Number(process.env.BENCH_REAL_PIPELINES ?? 3);
@@ -85,28 +85,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // 1. Orchestration only.
 const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
 const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
-const effect = async (job: JobSpec) => {
-  const id = job.entityId;
-  const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) =>
-    objects.put(c, k, JSON.stringify(v));
-  if (job.stage === 'ingest') {
-    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
-    await put('datasets', `${id}/manifest.json`, {
-      rowCount: 1,
-      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
-    });
-  } else if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
-  else if (job.stage === 'build')
-    await put('inferenceservices', `${id}/service.json`, {
-      serviceId: id,
-      runner: 'http',
-      endpoint: 'http://127.0.0.1:1',
-      interface: {},
-    });
-  else if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
-  else if (job.stage === 'report') await put('reports', `${id}/report.json`, { metrics: { accuracy: 1 } });
-};
-const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect }));
+const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) }));
 const fakeSpec = PipelineSpecSchema.parse({
   dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
   model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },

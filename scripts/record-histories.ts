@@ -17,10 +17,10 @@ import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.j
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
-import type { JobSpec } from '../src/ports/job-runner.js';
 import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
+import { stepEffects } from '../test/support/step-effects.js';
 
 installRuntime('ERROR');
 const out = resolve(import.meta.dirname, '../test/histories');
@@ -28,27 +28,6 @@ const server = await startDevServer({ port: 0 });
 const home = await mkdtemp(join(tmpdir(), 'dyff-record-'));
 const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
 const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
-const put = (c: Parameters<typeof objects.put>[0], k: string, v: unknown) =>
-  objects.put(c, k, JSON.stringify(v));
-const effect = async (job: JobSpec) => {
-  const id = job.entityId;
-  if (job.stage === 'ingest') {
-    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
-    await put('datasets', `${id}/manifest.json`, {
-      rowCount: 1,
-      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
-    });
-  } else if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
-  else if (job.stage === 'build')
-    await put('inferenceservices', `${id}/service.json`, {
-      serviceId: id,
-      runner: 'http',
-      endpoint: 'http://127.0.0.1:1',
-      interface: {},
-    });
-  else if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
-  else if (job.stage === 'report') await put('reports', `${id}/report.json`, { metrics: { accuracy: 1 } });
-};
 const connection = await NativeConnection.connect({ address: server.address });
 const worker = await Worker.create({
   connection,
@@ -57,7 +36,7 @@ const worker = await Worker.create({
   activities: createActivities({
     entityStore: entities,
     objectStore: objects,
-    jobRunner: new ScriptedJobRunner(() => ({ outcome: 'succeed', effect })),
+    jobRunner: new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) })),
     sessionRunner: new RecordingSessions(),
   }),
 });

@@ -9,11 +9,11 @@ import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
-import type { JobSpec } from '../../src/ports/job-runner.js';
 import type { PipelineView } from '../../src/workflows/index.js';
 import type { Behaviour } from '../support/scripted-runner.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { stepEffects } from '../support/step-effects.js';
 import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
 
 let config: Config;
@@ -33,61 +33,6 @@ afterAll(async () => {
   await client.connection.close();
   await cleanup();
 });
-
-/** What each step leaves in the object store when it succeeds. */
-const effects: Record<string, (job: JobSpec) => Promise<void>> = {
-  async ingest(job) {
-    const shard = await objects.put(
-      'datasets',
-      `${job.entityId}/data/part-00000.parquet`,
-      Buffer.from('PAR1'),
-    );
-    await objects.put(
-      'datasets',
-      `${job.entityId}/manifest.json`,
-      JSON.stringify({
-        rowCount: 1,
-        artifacts: [
-          { kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } },
-        ],
-      }),
-    );
-  },
-  async fetch(job) {
-    if (job.args[0] === 'fetch-model')
-      await objects.put(
-        'models',
-        `${job.entityId}/manifest.json`,
-        JSON.stringify({ files: [{ path: 'model.json' }] }),
-      );
-  },
-  async build(job) {
-    await objects.put(
-      'inferenceservices',
-      `${job.entityId}/service.json`,
-      JSON.stringify({
-        serviceId: job.entityId,
-        runner: 'http',
-        endpoint: 'http://127.0.0.1:1/x',
-        interface: {},
-      }),
-    );
-  },
-  async verify(job) {
-    await objects.put(
-      'outputs',
-      `${job.entityId}/verified/summary.json`,
-      JSON.stringify({ expected: 1, written: 1, skipped: 0 }),
-    );
-  },
-  async report(job) {
-    await objects.put(
-      'reports',
-      `${job.entityId}/report.json`,
-      JSON.stringify({ metrics: { accuracy: 0.9 } }),
-    );
-  },
-};
 
 const spec: PipelineSpec = PipelineSpecSchema.parse({
   dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' }, ingest: { format: 'csv' } },
@@ -128,7 +73,7 @@ async function withWorker(
   }
 }
 
-const succeed = (stage: string): Behaviour => ({ outcome: 'succeed', effect: effects[stage] });
+const succeed = (_stage: string): Behaviour => ({ outcome: 'succeed', effect: stepEffects(objects) });
 
 function run(i: PipelineInput) {
   return client.workflow.start('pipelineWorkflow', {

@@ -12,6 +12,7 @@ import { parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { stepEffects } from '../support/step-effects.js';
 import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
 
 let config: Config;
@@ -21,40 +22,21 @@ let objects: FilesystemObjectStore;
 let entities: SqliteEntityStore;
 let stopWorker: () => Promise<void>;
 
-const put = (category: Parameters<FilesystemObjectStore['put']>[0], key: string, value: unknown) =>
-  objects.put(category, key, JSON.stringify(value));
-
-/** Steps complete at once and leave what the next stage reads; the subject here is the schedule. */
-async function effect(job: JobSpec): Promise<void> {
-  const id = job.entityId;
-  if (job.stage === 'ingest') {
-    const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
-    await put('datasets', `${id}/manifest.json`, {
-      rowCount: 1,
-      artifacts: [{ kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } }],
-    });
-  }
-  if (job.args[0] === 'fetch-model') await put('models', `${id}/manifest.json`, { files: [] });
-  if (job.stage === 'build')
-    await put('inferenceservices', `${id}/service.json`, {
-      serviceId: id,
-      runner: 'http',
-      endpoint: 'http://127.0.0.1:1',
-      interface: {},
-    });
-  if (job.stage === 'verify') await put('outputs', `${id}/verified/summary.json`, { written: 1 });
-  if (job.stage === 'report') {
-    const history = JSON.parse(job.args[job.args.indexOf('--history') + 1] ?? '[]') as unknown[];
-    await put('reports', `${id}/report.json`, { metrics: { accuracy: 0.5, earlierRuns: history.length } });
-  }
-}
+/** Steps complete at once; the report records how many earlier runs of its schedule it was given. */
+const earlierRuns = (job: JobSpec) => ({
+  accuracy: 0.5,
+  earlierRuns: (JSON.parse(job.args[job.args.indexOf('--history') + 1] ?? '[]') as unknown[]).length,
+});
 
 beforeAll(async () => {
   ({ config, cleanup } = await testConfig());
   client = await temporalClient(config);
   objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
   entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
-  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect }));
+  const runner = new ScriptedJobRunner(() => ({
+    outcome: 'succeed',
+    effect: stepEffects(objects, { reportMetrics: earlierRuns }),
+  }));
   ({ stop: stopWorker } = await startWorkerWithActivities(
     config,
     createActivities({

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
+import { stopGroup } from '../process-group.js';
 import { readLogTail } from './log-tail.js';
 
 export interface LocalProcessJobRunnerOptions {
@@ -171,10 +172,7 @@ export class LocalProcessJobRunner implements JobRunner {
     const dir = this.dir(name);
     const pid = Number(await readText(join(dir, 'pid')));
     if (!pid) return;
-    signalGroup(pid, 'SIGTERM');
-    for (let i = 0; i < 50 && groupAlive(pid); i++) await sleep(100);
-    if (groupAlive(pid)) signalGroup(pid, 'SIGKILL');
-    for (let i = 0; i < 20 && groupAlive(pid); i++) await sleep(50);
+    await stopGroup(pid);
     if (!existsSync(join(dir, 'exit'))) {
       const fd = await open(join(dir, 'exit'), 'w');
       await fd.writeFile('143\n');
@@ -225,22 +223,3 @@ function isAlive(pid: number, dir: string): boolean {
     return false;
   }
 }
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import { readLogTail } from '../job-runner/log-tail.js';
+import { freePort, groupAlive, stopGroup } from '../process-group.js';
 
 export interface LocalSessionRunnerOptions {
   root: string;
@@ -134,39 +134,10 @@ export class LocalSessionRunner implements SessionRunner {
   async stop(name: string): Promise<void> {
     const dir = this.dir(name);
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
-    if (pid) {
-      signal(pid, 'SIGTERM');
-      for (let i = 0; i < 50 && groupAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-      if (groupAlive(pid)) signal(pid, 'SIGKILL');
-    }
+    if (pid) await stopGroup(pid);
     await writeFile(join(dir, 'stopped'), new Date().toISOString()).catch(() => {});
     await rm(join(dir, 'pid'), { force: true });
   }
 
   async close(): Promise<void> {}
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signal(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }

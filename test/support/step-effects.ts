@@ -1,0 +1,39 @@
+import type { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
+import type { JobSpec } from '../../src/ports/job-runner.js';
+
+/**
+ * What each step leaves in the object store when it succeeds, written at once: for orchestration tests and
+ * benchmarks whose subject is the workflows, not the steps.
+ */
+export function stepEffects(
+  objects: FilesystemObjectStore,
+  opts: { reportMetrics?: (job: JobSpec) => Record<string, number> } = {},
+): (job: JobSpec) => Promise<void> {
+  const put = (category: Parameters<FilesystemObjectStore['put']>[0], key: string, value: unknown) =>
+    objects.put(category, key, JSON.stringify(value));
+  return async (job) => {
+    const id = job.entityId;
+    if (job.stage === 'ingest') {
+      const shard = await objects.put('datasets', `${id}/data/part-00000.parquet`, Buffer.from('PAR1'));
+      await put('datasets', `${id}/manifest.json`, {
+        rowCount: 1,
+        artifacts: [
+          { kind: 'parquet', path: 'data/part-00000.parquet', rows: 1, digest: { md5: shard.md5 } },
+        ],
+      });
+    } else if (job.args[0] === 'fetch-model') {
+      await put('models', `${id}/manifest.json`, { files: [{ path: 'model.json' }] });
+    } else if (job.stage === 'build') {
+      await put('inferenceservices', `${id}/service.json`, {
+        serviceId: id,
+        runner: 'http',
+        endpoint: 'http://127.0.0.1:1',
+        interface: {},
+      });
+    } else if (job.stage === 'verify') {
+      await put('outputs', `${id}/verified/summary.json`, { expected: 1, written: 1, skipped: 0 });
+    } else if (job.stage === 'report') {
+      await put('reports', `${id}/report.json`, { metrics: opts.reportMetrics?.(job) ?? { accuracy: 0.9 } });
+    }
+  };
+}
