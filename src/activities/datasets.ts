@@ -1,13 +1,8 @@
 import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ObjectStore } from '../ports/object-store.js';
+// The format the ingest step writes (last, after every shard it lists).
+import type { DatasetManifest } from '../steps/manifests.js';
 import { translated } from './errors.js';
-
-/** What `datasets/<id>/manifest.json` promises; written last by the ingest step. */
-interface DatasetManifest {
-  rowCount: number;
-  artifacts: { kind: string; path: string; rows?: number; size?: number; digest: { md5: string } }[];
-  schema?: { columns?: { name: string; type: string }[] };
-}
 
 export interface VerifiedDataset {
   rowCount: number;

@@ -7,18 +7,19 @@ import type { IngestSpec } from '../domain/specs.js';
  * manifest can trust every file it names.
  */
 
+/** One file a fetch step stored under `<category>/<id>/files/`, with its size and checksums. */
+export const StoredFile = z.object({
+  /** Relative to `<category>/<id>/files/`. */
+  path: z.string(),
+  size: z.number().int().nonnegative(),
+  md5: z.string(),
+  sha256: z.string(),
+});
+
 /** `rawdata/<id>/manifest.json`: the fetched files under `rawdata/<id>/files/`. */
 export const RawDataManifest = z.object({
   source: DataSourceSpec,
-  files: z.array(
-    z.object({
-      /** Relative to `rawdata/<id>/files/`. */
-      path: z.string(),
-      size: z.number().int().nonnegative(),
-      md5: z.string(),
-      sha256: z.string(),
-    }),
-  ),
+  files: z.array(StoredFile),
   createdAt: z.string(),
 });
 export type RawDataManifest = z.infer<typeof RawDataManifest>;

@@ -1,26 +1,18 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { DYFFCTL, until } from '../support/worker-process.js';
+import { freePort } from '../../src/adapters/process-group.js';
 
 let dataHome: string;
 beforeAll(async () => {
   dataHome = await mkdtemp(join(tmpdir(), 'dyff-dev-'));
 });
 afterAll(() => rm(dataHome, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Start `dyffctl dev`, wait for its worker, check the UI and search attributes, then Ctrl-C it. */
 async function devSession(): Promise<string[]> {

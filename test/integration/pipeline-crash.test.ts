@@ -12,6 +12,7 @@ import { query } from '../support/duckdb.js';
 import { testConfig } from '../support/temporal.js';
 import { tinyCorpus } from '../support/tiny-corpus.js';
 import { spawnWorker, until } from '../support/worker-process.js';
+import { groupAlive } from '../../src/adapters/process-group.js';
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -60,15 +61,6 @@ async function jobStarted(step: string, after: Set<string>): Promise<string | fa
     if (spec.args[0] === step) return join(root, name);
   }
   return false;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function sessionProcessesAlive(): Promise<number[]> {

@@ -11,6 +11,7 @@ import { query } from '../support/duckdb.js';
 import { serve } from '../support/http-fixture.js';
 import { testConfig } from '../support/temporal.js';
 import { spawnWorker, until } from '../support/worker-process.js';
+import { groupAlive as processGroupAlive } from '../../src/adapters/process-group.js';
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -32,15 +33,6 @@ afterAll(async () => {
 
 function pidOf(dir: string): number | undefined {
   return existsSync(join(dir, 'pid')) ? Number(readFileSync(join(dir, 'pid'), 'utf8')) : undefined;
-}
-
-function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 it('SIGKILL of the worker during ingest: a new worker adopts the running job; Ready, one ingest, no duplicate rows', async () => {

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../src/adapters/process-group.js';
 
 /**
  * Local stand-ins for GCS and Datastore, each a child process on 127.0.0.1 with an ephemeral port.
@@ -125,19 +125,6 @@ export async function startDatastoreEmulator(): Promise<Emulator & { projectId: 
 }
 
 /** A port the kernel just handed out on loopback; the tiny window before the server binds it is accepted. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 /**
  * Resolves once `line` appears in the output (when given) and `probe` answers; rejects with the output when the
  * process exits first or the start takes longer than a minute.

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApiException, type CoreV1Api, type V1EnvVar, type V1Pod } from '@kubernetes/client-node';
 import type { FakeKubeletRule } from './k8s-fake-kubelet.js';
+export { freePort } from '../../src/adapters/process-group.js';
 
 /**
  * EXEC mode of the fake kubelet (opt-in, per namespace, through a rule): a pod whose container runs this project's
@@ -74,17 +74,6 @@ export function dyffServeArgs(pod: V1Pod): string[] | undefined {
 }
 
 /** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolveListen);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  return port;
-}
-
 /** A limitation of this helper (not a cluster condition): the pod fails at once, naming it. */
 export class ExecUnsupported extends Error {}
 

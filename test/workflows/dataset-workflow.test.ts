@@ -1,11 +1,6 @@
-import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
-import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
-import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from '../../src/domain/search-attributes.js';
 import type { DatasetSpec } from '../../src/domain/specs.js';
@@ -13,34 +8,19 @@ import type { JobSpec } from '../../src/ports/job-runner.js';
 import { statusQuery } from '../../src/workflows/index.js';
 import type { Behaviour } from '../support/scripted-runner.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
-import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
+
+const env = useOrchestrationEnv();
 
 const spec: DatasetSpec = {
   source: { kind: 'url', url: 'https://example.invalid/data.csv' },
   ingest: { format: 'csv' },
 };
 
-let config: Config;
-let cleanup: () => Promise<void>;
-let client: Client;
-let objects: FilesystemObjectStore;
-let entities: SqliteEntityStore;
-
-beforeAll(async () => {
-  ({ config, cleanup } = await testConfig());
-  client = await temporalClient(config);
-  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
-  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
-});
-afterAll(async () => {
-  await entities.close();
-  await client.connection.close();
-  await cleanup();
-});
-
 /** What a successful ingest leaves behind: one shard and a manifest that matches it. */
 async function writeShard(job: JobSpec, md5Override?: string): Promise<void> {
-  const shard = await objects.put(
+  const shard = await env.objects.put(
     'datasets',
     `${job.entityId}/data/part-00000.parquet`,
     Buffer.from('PAR1…PAR1'),
@@ -58,7 +38,7 @@ async function writeShard(job: JobSpec, md5Override?: string): Promise<void> {
     ],
     schema: { columns: [{ name: '_index_', type: 'BIGINT' }] },
   };
-  await objects.put('datasets', `${job.entityId}/manifest.json`, JSON.stringify(manifest));
+  await env.objects.put('datasets', `${job.entityId}/manifest.json`, JSON.stringify(manifest));
 }
 
 const ok: Behaviour = { outcome: 'succeed' };
@@ -70,8 +50,8 @@ async function run(
 ) {
   const runner = new ScriptedJobRunner(script);
   const worker = await startWorkerWithActivities(
-    config,
-    createActivities({ entityStore: entities, objectStore: objects, jobRunner: runner }),
+    env.config,
+    createActivities({ entityStore: env.entities, objectStore: env.objects, jobRunner: runner }),
   );
   try {
     await body(newId(), runner);
@@ -81,9 +61,9 @@ async function run(
 }
 
 function start(id: string) {
-  return client.workflow.start('datasetWorkflow', {
+  return env.client.workflow.start('datasetWorkflow', {
     workflowId: `dataset-${id}`,
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: env.config.temporal.taskQueue,
     args: [{ id, account: 'test', spec }],
     typedSearchAttributes: [
       { key: DyffKind, value: 'Dataset' },
@@ -101,7 +81,7 @@ describe('datasetWorkflow', () => {
       async (id, runner) => {
         const result = await (await start(id)).result();
         expect(result).toMatchObject({ id, status: 'Ready', rowCount: 3 });
-        const e = await entities.get(id);
+        const e = await env.entities.get(id);
         expect(e).toMatchObject({ kind: 'Dataset', account: 'test', status: 'Ready' });
         expect(e?.details).toMatchObject({ rowCount: 3 });
         expect(runner.started.map((j) => j.stage)).toEqual(['fetch', 'ingest']);
@@ -119,7 +99,7 @@ describe('datasetWorkflow', () => {
         let found: string[] = [];
         for (let i = 0; i < 50 && found.length === 0; i++) {
           found = [];
-          for await (const wf of client.workflow.list({ query })) found.push(wf.workflowId);
+          for await (const wf of env.client.workflow.list({ query })) found.push(wf.workflowId);
           if (found.length === 0) await new Promise((r) => setTimeout(r, 200)); // visibility is eventually consistent
         }
         expect(found).toEqual([`dataset-${id}`]);
@@ -140,7 +120,7 @@ describe('datasetWorkflow', () => {
       async (id, runner) => {
         const err = await (await start(id)).result().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(WorkflowFailedError);
-        const e = await entities.get(id);
+        const e = await env.entities.get(id);
         expect(e).toMatchObject({ status: 'Error', reason: 'FetchFailed' });
         expect(e?.message).toContain('error: HTTP 404');
         expect(e?.message).toContain('exit code 2');
@@ -160,7 +140,7 @@ describe('datasetWorkflow', () => {
           `fetch-${id}-2`,
           `ingest-${id}-1`,
         ]);
-        expect((await entities.get(id))?.status).toBe('Ready');
+        expect((await env.entities.get(id))?.status).toBe('Ready');
       },
     );
   });
@@ -171,7 +151,7 @@ describe('datasetWorkflow', () => {
         stage === 'ingest' ? { outcome: 'succeed', effect: (j) => writeShard(j, '0'.repeat(32)) } : ok,
       async (id) => {
         await expect((await start(id)).result()).rejects.toThrow();
-        const e = await entities.get(id);
+        const e = await env.entities.get(id);
         expect(e).toMatchObject({ status: 'Error', reason: 'VerifyFailed' });
         expect(e?.message).toMatch(/md5/);
       },
@@ -193,7 +173,10 @@ describe('datasetWorkflow', () => {
         await handle.cancel();
         await expect(handle.result()).rejects.toThrow();
         expect(runner.cancelled).toContain(`fetch-${id}-1`);
-        expect(await entities.get(id)).toMatchObject({ status: 'Terminated', reason: 'TerminateCommand' });
+        expect(await env.entities.get(id)).toMatchObject({
+          status: 'Terminated',
+          reason: 'TerminateCommand',
+        });
         expect(runner.started.map((j) => j.stage)).toEqual(['fetch']);
       },
     );

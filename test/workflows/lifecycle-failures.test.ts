@@ -1,10 +1,5 @@
-import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
-import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
-import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import type { EntityKind } from '../../src/domain/kinds.js';
 import { workflowIdFor } from '../../src/domain/kinds.js';
@@ -12,25 +7,10 @@ import type { SessionRunner, SessionStatus } from '../../src/ports/session-runne
 import { RecordingSessions } from '../support/recording-sessions.js';
 import type { Behaviour } from '../support/scripted-runner.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
-import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
 
-let config: Config;
-let cleanup: () => Promise<void>;
-let client: Client;
-let objects: FilesystemObjectStore;
-let entities: SqliteEntityStore;
-
-beforeAll(async () => {
-  ({ config, cleanup } = await testConfig());
-  client = await temporalClient(config);
-  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
-  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
-});
-afterAll(async () => {
-  await entities.close();
-  await client.connection.close();
-  await cleanup();
-});
+const env = useOrchestrationEnv();
 
 const WORKFLOW: Partial<Record<EntityKind, string>> = {
   Model: 'modelWorkflow',
@@ -47,23 +27,23 @@ async function runEntity(
 ) {
   const runner = new ScriptedJobRunner((stage) => script(stage));
   const worker = await startWorkerWithActivities(
-    config,
+    env.config,
     createActivities({
-      entityStore: entities,
-      objectStore: objects,
+      entityStore: env.entities,
+      objectStore: env.objects,
       jobRunner: runner,
       sessionRunner: sessions,
     }),
   );
   try {
     const id = newId();
-    const handle = await client.workflow.start(WORKFLOW[kind]!, {
+    const handle = await env.client.workflow.start(WORKFLOW[kind]!, {
       workflowId: workflowIdFor(kind, id),
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: env.config.temporal.taskQueue,
       args: [{ id, account: 'fail', spec }],
     });
     await handle.result().catch(() => undefined);
-    return (await entities.get(id))!;
+    return (await env.entities.get(id))!;
   } finally {
     await worker.stop();
   }
@@ -76,9 +56,9 @@ async function existing(
   spec: unknown = {},
 ): Promise<string> {
   const id = newId();
-  await entities.create({ id, kind, account: 'fail', spec });
-  await entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-  await entities.transition({ id, allowedFrom: ['Admitted'], to: status });
+  await env.entities.create({ id, kind, account: 'fail', spec });
+  await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+  await env.entities.transition({ id, allowedFrom: ['Admitted'], to: status });
   return id;
 }
 
@@ -136,7 +116,7 @@ describe('model, service, evaluation and report failures end with a reason', () 
   it('an inference session that never becomes ready → Failed/Incomplete, and the session is stopped', async () => {
     const dataset = await existing('Dataset', 'Ready');
     const service = await existing('InferenceService', 'Ready');
-    await objects.put(
+    await env.objects.put(
       'inferenceservices',
       `${service}/service.json`,
       JSON.stringify({
@@ -163,7 +143,7 @@ describe('model, service, evaluation and report failures end with a reason', () 
   it('verification that finds missing outputs → Failed/Unverified', async () => {
     const dataset = await existing('Dataset', 'Ready');
     const service = await existing('InferenceService', 'Ready');
-    await objects.put(
+    await env.objects.put(
       'inferenceservices',
       `${service}/service.json`,
       JSON.stringify({ serviceId: service, runner: 'http', endpoint: 'http://127.0.0.1:1', interface: {} }),

@@ -1,11 +1,6 @@
-import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { specHash } from '../../src/activities/lookups.js';
 import { createActivities } from '../../src/activities/index.js';
-import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
-import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
-import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
@@ -14,25 +9,10 @@ import type { Behaviour } from '../support/scripted-runner.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
-import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
 
-let config: Config;
-let cleanup: () => Promise<void>;
-let client: Client;
-let objects: FilesystemObjectStore;
-let entities: SqliteEntityStore;
-
-beforeAll(async () => {
-  ({ config, cleanup } = await testConfig());
-  client = await temporalClient(config);
-  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
-  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
-});
-afterAll(async () => {
-  await entities.close();
-  await client.connection.close();
-  await cleanup();
-});
+const env = useOrchestrationEnv();
 
 const spec: PipelineSpec = PipelineSpecSchema.parse({
   dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' }, ingest: { format: 'csv' } },
@@ -58,10 +38,10 @@ async function withWorker(
   const runner = new ScriptedJobRunner(script);
   const sessions = new RecordingSessions();
   const worker = await startWorkerWithActivities(
-    config,
+    env.config,
     createActivities({
-      entityStore: entities,
-      objectStore: objects,
+      entityStore: env.entities,
+      objectStore: env.objects,
       jobRunner: runner,
       sessionRunner: sessions,
     }),
@@ -73,12 +53,12 @@ async function withWorker(
   }
 }
 
-const succeed = (_stage: string): Behaviour => ({ outcome: 'succeed', effect: stepEffects(objects) });
+const succeed = (_stage: string): Behaviour => ({ outcome: 'succeed', effect: stepEffects(env.objects) });
 
 function run(i: PipelineInput) {
-  return client.workflow.start('pipelineWorkflow', {
+  return env.client.workflow.start('pipelineWorkflow', {
     workflowId: `pipeline-${i.id}`,
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: env.config.temporal.taskQueue,
     args: [i],
   });
 }
@@ -99,7 +79,7 @@ describe('pipelineWorkflow', () => {
         'verify',
       ]);
       expect([...new Set(sessions.stopped)].sort()).toEqual([...sessions.started].sort());
-      const report = await entities.get(view.stages.report.id!);
+      const report = await env.entities.get(view.stages.report.id!);
       expect(report).toMatchObject({ status: 'Complete', details: { metrics: { accuracy: 0.9 } } });
 
       runner.started.length = 0;
@@ -125,17 +105,17 @@ describe('pipelineWorkflow', () => {
       async () => {
         const i = input();
         await expect((await run(i)).result()).rejects.toThrow();
-        const view = await client.workflow.getHandle(`pipeline-${i.id}`).query<PipelineView>('pipeline');
+        const view = await env.client.workflow.getHandle(`pipeline-${i.id}`).query<PipelineView>('pipeline');
         expect(view.status).toBe('Failed');
-        expect(await entities.get(view.stages.inferenceService.id!)).toMatchObject({
+        expect(await env.entities.get(view.stages.inferenceService.id!)).toMatchObject({
           status: 'Error',
           reason: 'BuildFailed',
         });
-        expect(await entities.get(view.stages.evaluation.id!)).toMatchObject({
+        expect(await env.entities.get(view.stages.evaluation.id!)).toMatchObject({
           status: 'Failed',
           reason: 'FailedDependency',
         });
-        expect(await entities.get(view.stages.report.id!)).toMatchObject({
+        expect(await env.entities.get(view.stages.report.id!)).toMatchObject({
           status: 'Failed',
           reason: 'FailedDependency',
         });
@@ -155,13 +135,13 @@ describe('pipelineWorkflow', () => {
         await expect(handle.result()).rejects.toThrow();
         const view = await handle.query<PipelineView>('pipeline');
         expect(view.status).toBe('Terminated');
-        const evaluation = await entities.get(view.stages.evaluation.id!);
+        const evaluation = await env.entities.get(view.stages.evaluation.id!);
         expect(evaluation).toMatchObject({ status: 'Terminated' });
         expect(runner.cancelled.some((n) => n.startsWith('evaluate-'))).toBe(true);
         // Stopping is idempotent and may be repeated (the cancel path and the evaluation's finally both stop it).
         expect(sessions.started).toHaveLength(1);
         expect([...new Set(sessions.stopped)]).toEqual(sessions.started);
-        expect(await entities.get(view.stages.report.id!)).toMatchObject({
+        expect(await env.entities.get(view.stages.report.id!)).toMatchObject({
           status: 'Terminated',
           reason: 'TerminateCommand',
         });
@@ -173,8 +153,8 @@ describe('pipelineWorkflow', () => {
     await withWorker(succeed, async () => {
       const account = `quota-${newId().slice(0, 8)}`;
       const blocker = newId();
-      await entities.create({ id: blocker, kind: 'Evaluation', account, spec: {} });
-      await entities.transition({ id: blocker, allowedFrom: ['Created'], to: 'Admitted' });
+      await env.entities.create({ id: blocker, kind: 'Evaluation', account, spec: {} });
+      await env.entities.transition({ id: blocker, allowedFrom: ['Created'], to: 'Admitted' });
       const i = input({ account }, { ...spec, concurrencyQuota: 1 });
       const handle = await run(i);
       let view = await handle.query<PipelineView>('pipeline');
@@ -183,7 +163,7 @@ describe('pipelineWorkflow', () => {
         view = await handle.query<PipelineView>('pipeline');
       }
       expect(view).toMatchObject({ status: 'Admitting', reason: 'QuotaLimit' });
-      await entities.transition({ id: blocker, allowedFrom: ['Admitted'], to: 'Complete' });
+      await env.entities.transition({ id: blocker, allowedFrom: ['Admitted'], to: 'Complete' });
       expect(((await handle.result()) as PipelineView).status).toBe('Complete');
     });
   });

@@ -1,25 +1,18 @@
-import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
-import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
 import { Schedules } from '../../src/client-pipelines.js';
-import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
-import { startWorkerWithActivities, temporalClient, testConfig } from '../support/temporal.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
 
-let config: Config;
-let cleanup: () => Promise<void>;
-let client: Client;
-let objects: FilesystemObjectStore;
-let entities: SqliteEntityStore;
+const env = useOrchestrationEnv();
+
 let stopWorker: () => Promise<void>;
 
 /** Steps complete at once; the report records how many earlier runs of its schedule it was given. */
@@ -29,19 +22,15 @@ const earlierRuns = (job: JobSpec) => ({
 });
 
 beforeAll(async () => {
-  ({ config, cleanup } = await testConfig());
-  client = await temporalClient(config);
-  objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
-  entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
   const runner = new ScriptedJobRunner(() => ({
     outcome: 'succeed',
-    effect: stepEffects(objects, { reportMetrics: earlierRuns }),
+    effect: stepEffects(env.objects, { reportMetrics: earlierRuns }),
   }));
   ({ stop: stopWorker } = await startWorkerWithActivities(
-    config,
+    env.config,
     createActivities({
-      entityStore: entities,
-      objectStore: objects,
+      entityStore: env.entities,
+      objectStore: env.objects,
       jobRunner: runner,
       sessionRunner: new RecordingSessions(),
     }),
@@ -49,9 +38,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stopWorker();
-  await entities.close();
-  await client.connection.close();
-  await cleanup();
 });
 
 const manifest = parsePipelineManifest(`
@@ -67,7 +53,7 @@ spec:
 
 async function completedRuns(scheduleId: string): Promise<number> {
   let n = 0;
-  for await (const _ of client.workflow.list({
+  for await (const _ of env.client.workflow.list({
     query: `TemporalScheduledById="${scheduleId}" AND ExecutionStatus="Completed"`,
   }))
     n++;
@@ -86,7 +72,7 @@ it(
   'a schedule starts pipeline runs, pause stops them, backfill runs the missed ones, delete removes it; reports see earlier runs',
   { timeout: 180_000 },
   async () => {
-    const schedules = new Schedules(client, config.temporal.taskQueue);
+    const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
     const id = `sched-${newId().slice(0, 8)}`;
     await schedules.create(id, manifest, { every: '3s' });
     expect((await schedules.list()).map((s) => s.scheduleId)).toContain(id);
@@ -107,7 +93,7 @@ it(
     await until('backfilled runs to complete', async () => (await completedRuns(id)) >= atPause + 2);
 
     // Each run made its own Evaluation and Report; the Dataset was made once and then reused.
-    const reports = await entities.list({
+    const reports = await env.entities.list({
       kind: 'Report',
       account: 'sched',
       labels: { 'dyff.io/schedule': id },
@@ -116,7 +102,7 @@ it(
     expect(
       Math.max(...reports.map((r) => Number((r.details?.metrics as { earlierRuns: number }).earlierRuns))),
     ).toBeGreaterThan(0);
-    const datasets = await entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
+    const datasets = await env.entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
     expect(datasets).toHaveLength(1);
 
     await schedules.delete(id);

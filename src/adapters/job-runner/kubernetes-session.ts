@@ -1,25 +1,27 @@
 import {
-  ApiException,
   AppsV1Api,
   CoreV1Api,
-  KubeConfig,
   NetworkingV1Api,
   Watch,
+  type KubeConfig,
   type V1Deployment,
-  type V1NetworkPolicy,
-  type V1Service,
-  type V1Toleration,
 } from '@kubernetes/client-node';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
-import { GKE_ACCELERATOR, GKE_SPOT, GPU_RESOURCE, LABEL_ENTITY, LABEL_STAGE } from './kubernetes.js';
+import { isCode, toKubeConfig } from './kube-client.js';
+import {
+  auditPolicy,
+  SESSION_SERVICE_PORT,
+  sessionDeployment,
+  sessionService,
+} from './kubernetes-session-manifest.js';
+
+export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-session-manifest.js';
 
 /**
  * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the one image, behind
  * a ClusterIP Service, with a readiness probe, replicas, GPUs and spot capacity. Readiness is learned from a watch on
  * the Deployment. Remote services (no command) need no objects: the session is the endpoint itself.
  */
-export const LABEL_SESSION = 'dyff.io/session';
-export const LABEL_COMPONENT = 'dyff.io/component';
 
 export interface KubernetesSessionRunnerOptions {
   namespace: string;
@@ -47,9 +49,6 @@ export interface SessionServiceRef {
   port: number;
 }
 
-/** The port the session's Service exposes (it forwards to the container's `http` port). */
-export const SESSION_SERVICE_PORT = 80;
-
 /** In-cluster DNS for a Service (port 80 is HTTP's default, so it is left out). */
 export function clusterServiceUrl({ name, namespace, port }: SessionServiceRef): string {
   return `http://${name}.${namespace}.svc.cluster.local${port === 80 ? '' : `:${port}`}`;
@@ -66,7 +65,7 @@ export class KubernetesSessionRunner implements SessionRunner {
   private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: KubernetesSessionRunnerOptions) {
-    this.kc = opts.kubeConfig instanceof KubeConfig ? opts.kubeConfig : loadKubeConfig(opts.kubeConfig);
+    this.kc = toKubeConfig(opts.kubeConfig);
     this.apps = this.kc.makeApiClient(AppsV1Api);
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.net = this.kc.makeApiClient(NetworkingV1Api);
@@ -83,12 +82,15 @@ export class KubernetesSessionRunner implements SessionRunner {
       return { name: spec.name, phase: 'ready', endpoint: '' };
     }
     try {
-      await this.apps.createNamespacedDeployment({ namespace: this.namespace, body: this.deployment(spec) });
+      await this.apps.createNamespacedDeployment({
+        namespace: this.namespace,
+        body: sessionDeployment(spec, this.opts),
+      });
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
     try {
-      await this.core.createNamespacedService({ namespace: this.namespace, body: service(spec) });
+      await this.core.createNamespacedService({ namespace: this.namespace, body: sessionService(spec) });
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
@@ -238,127 +240,8 @@ export class KubernetesSessionRunner implements SessionRunner {
     const ref = { name, namespace: this.namespace, port: SESSION_SERVICE_PORT };
     return (this.opts.serviceUrl ?? clusterServiceUrl)(ref);
   }
-
-  private deployment(spec: SessionSpec): V1Deployment {
-    const labels = sessionLabels(spec);
-    const port = this.opts.port ?? 8000;
-    const d = spec.description;
-    const env = { ...this.opts.env, ...d.env, PORT: String(port) };
-    const nodeSelector: Record<string, string> = {};
-    const tolerations: V1Toleration[] = [];
-    const limits: Record<string, string> = {};
-    if (spec.accelerator && spec.accelerator.count > 0) {
-      limits[GPU_RESOURCE] = String(spec.accelerator.count);
-      if (spec.accelerator.type) nodeSelector[GKE_ACCELERATOR] = spec.accelerator.type;
-      tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
-    }
-    if (spec.spot) {
-      nodeSelector[GKE_SPOT] = 'true';
-      tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
-    }
-    return {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: spec.name, labels },
-      spec: {
-        replicas: spec.replicas ?? 1,
-        progressDeadlineSeconds: this.opts.progressDeadlineSeconds ?? 1800,
-        selector: { matchLabels: { [LABEL_SESSION]: spec.name } },
-        template: {
-          metadata: { labels },
-          spec: {
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 1000,
-              runAsGroup: 1000,
-              fsGroup: 1000,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            containers: [
-              {
-                name: 'server',
-                image: this.opts.image ?? 'dyff-temporal:latest',
-                args: d.command,
-                env: Object.entries(env).map(([name, value]) => ({ name, value })),
-                ports: [{ name: 'http', containerPort: port }],
-                readinessProbe: {
-                  httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },
-                  periodSeconds: 5,
-                },
-                resources: Object.keys(limits).length ? { limits } : undefined,
-                securityContext: {
-                  runAsNonRoot: true,
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  capabilities: { drop: ['ALL'] },
-                },
-                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-              },
-            ],
-            volumes: [{ name: 'tmp', emptyDir: {} }],
-            nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
-            tolerations: tolerations.length ? tolerations : undefined,
-          },
-        },
-      },
-    };
-  }
-}
-
-function sessionLabels(spec: Pick<SessionSpec, 'name' | 'entityId'>): Record<string, string> {
-  return {
-    'app.kubernetes.io/name': 'dyff-inference-session',
-    'app.kubernetes.io/managed-by': 'dyff-temporal',
-    [LABEL_ENTITY]: spec.entityId,
-    [LABEL_COMPONENT]: 'inference-session',
-    [LABEL_SESSION]: spec.name,
-  };
-}
-
-function service(spec: SessionSpec): V1Service {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: spec.name, labels: sessionLabels(spec) },
-    spec: {
-      type: 'ClusterIP',
-      selector: { [LABEL_SESSION]: spec.name },
-      ports: [{ name: 'http', port: SESSION_SERVICE_PORT, targetPort: 'http' }],
-    },
-  };
-}
-
-function auditPolicy(sessionName: string, auditEntityId: string): V1NetworkPolicy {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name: `${sessionName}-audit`, labels: { [LABEL_SESSION]: sessionName } },
-    spec: {
-      podSelector: { matchLabels: { [LABEL_ENTITY]: auditEntityId, [LABEL_STAGE]: 'audit' } },
-      policyTypes: ['Egress'],
-      egress: [
-        {
-          to: [{ podSelector: { matchLabels: { [LABEL_SESSION]: sessionName } } }],
-          ports: [{ protocol: 'TCP', port: 'http' }],
-        },
-      ],
-    },
-  };
-}
-
-function isCode(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
 }
 
 function ignore404(err: unknown): void {
   if (!isCode(err, 404)) throw err;
-}
-
-function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }

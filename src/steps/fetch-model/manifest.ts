@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ModelSpec } from '../../domain/specs.js';
+import { StoredFile } from '../manifests.js';
 
 /**
  * `models/<id>/manifest.json`, written last by fetch-model: every file it lists is under `models/<id>/files/`
@@ -9,15 +10,8 @@ export const ModelManifest = z.object({
   source: ModelSpec.shape.source,
   /** For a Hugging Face source: the commit the revision resolved to, so every file is from one commit. */
   commit: z.string().optional(),
-  files: z.array(
-    z.object({
-      /** Relative to `models/<id>/files/`. */
-      path: z.string(),
-      size: z.number().int().nonnegative(),
-      md5: z.string(),
-      sha256: z.string(),
-    }),
-  ),
+  /** Relative to `models/<id>/files/`. */
+  files: z.array(StoredFile),
   createdAt: z.string(),
 });
 export type ModelManifest = z.infer<typeof ModelManifest>;

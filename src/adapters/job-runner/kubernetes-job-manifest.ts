@@ -1,0 +1,107 @@
+import type { V1Container, V1Job, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
+import type { JobSpec } from '../../ports/job-runner.js';
+
+/** Labels every Job and its Pods carry; `list(entityId)` selects on the first. */
+export const LABEL_ENTITY = 'dyff.io/entity';
+export const LABEL_STAGE = 'dyff.io/stage';
+export const LABEL_TRY = 'dyff.io/try';
+/** The job controller's own label on the pods of a Job. */
+export const LABEL_JOB_NAME = 'batch.kubernetes.io/job-name';
+/** The one container of a step pod. */
+export const STEP_CONTAINER = 'step';
+export const GKE_ACCELERATOR = 'cloud.google.com/gke-accelerator';
+export const GKE_SPOT = 'cloud.google.com/gke-spot';
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+/** The runner settings that shape a step's Job. */
+export interface JobTemplateOptions {
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  argsPrefix: string[];
+  env: Record<string, string>;
+  ttlSecondsAfterFinished: number;
+  runAsUser: number;
+}
+
+/** The Job for one step: one pod, no retries, a restricted security context. */
+export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
+  const labels: Record<string, string> = {
+    'app.kubernetes.io/name': 'dyff-step',
+    'app.kubernetes.io/managed-by': 'dyff-temporal',
+    [LABEL_ENTITY]: spec.entityId,
+    [LABEL_STAGE]: spec.stage,
+  };
+  const attempt = /-(\d+)$/.exec(spec.name)?.[1];
+  if (attempt) labels[LABEL_TRY] = attempt;
+  const env = { ...o.env, ...spec.env, DYFF_JOB_NAME: spec.name };
+  const container: V1Container = {
+    name: STEP_CONTAINER,
+    image: o.image,
+    imagePullPolicy: o.imagePullPolicy,
+    args: [...o.argsPrefix, ...spec.args],
+    env: Object.entries(env).map(([name, value]) => ({ name, value })),
+    resources: resources(spec.resources),
+    // Without log access (or after the pod is gone) the tail of the output still reaches the Job's pod status.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  const nodeSelector: Record<string, string> = {};
+  const tolerations: V1Toleration[] = [];
+  const gpu = spec.resources?.gpu;
+  if (gpu && gpu.count > 0) {
+    if (gpu.type) nodeSelector[GKE_ACCELERATOR] = gpu.type;
+    tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
+  }
+  if (spec.resources?.spot) {
+    nodeSelector[GKE_SPOT] = 'true';
+    tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
+  }
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: spec.name, labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: spec.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: o.ttlSecondsAfterFinished,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          serviceAccountName: spec.serviceAccount,
+          // Steps talk to storage through workload identity (the metadata server), never to the Kubernetes API.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: o.runAsUser,
+            runAsGroup: o.runAsUser,
+            fsGroup: o.runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [container],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+          nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
+          tolerations: tolerations.length ? tolerations : undefined,
+        },
+      },
+    },
+  };
+}
+
+function resources(r: JobSpec['resources']): V1ResourceRequirements | undefined {
+  if (!r) return undefined;
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  if (r.cpu) requests.cpu = r.cpu;
+  if (r.memory) requests.memory = limits.memory = r.memory; // a memory limit makes OOMKilled the failure mode
+  if (r.gpu && r.gpu.count > 0) limits[GPU_RESOURCE] = String(r.gpu.count);
+  if (!Object.keys(requests).length && !Object.keys(limits).length) return undefined;
+  return { requests: Object.keys(requests).length ? requests : undefined, limits };
+}

@@ -1,0 +1,133 @@
+import type { V1Deployment, V1NetworkPolicy, V1Service, V1Toleration } from '@kubernetes/client-node';
+import type { SessionSpec } from '../../ports/session-runner.js';
+import {
+  GKE_ACCELERATOR,
+  GKE_SPOT,
+  GPU_RESOURCE,
+  LABEL_ENTITY,
+  LABEL_STAGE,
+} from './kubernetes-job-manifest.js';
+
+/** The objects of an inference session: its Deployment, its Service, and the audit NetworkPolicy. */
+
+export const LABEL_SESSION = 'dyff.io/session';
+export const LABEL_COMPONENT = 'dyff.io/component';
+
+/** The port the session's Service exposes (it forwards to the container's `http` port). */
+export const SESSION_SERVICE_PORT = 80;
+
+/** The runner settings that shape a session's Deployment. */
+export interface SessionTemplateOptions {
+  image?: string;
+  env?: Record<string, string>;
+  port?: number;
+  progressDeadlineSeconds?: number;
+}
+
+export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOptions): V1Deployment {
+  const labels = sessionLabels(spec);
+  const port = opts.port ?? 8000;
+  const d = spec.description;
+  const env = { ...opts.env, ...d.env, PORT: String(port) };
+  const nodeSelector: Record<string, string> = {};
+  const tolerations: V1Toleration[] = [];
+  const limits: Record<string, string> = {};
+  if (spec.accelerator && spec.accelerator.count > 0) {
+    limits[GPU_RESOURCE] = String(spec.accelerator.count);
+    if (spec.accelerator.type) nodeSelector[GKE_ACCELERATOR] = spec.accelerator.type;
+    tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
+  }
+  if (spec.spot) {
+    nodeSelector[GKE_SPOT] = 'true';
+    tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: spec.name, labels },
+    spec: {
+      replicas: spec.replicas ?? 1,
+      progressDeadlineSeconds: opts.progressDeadlineSeconds ?? 1800,
+      selector: { matchLabels: { [LABEL_SESSION]: spec.name } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'server',
+              image: opts.image ?? 'dyff-temporal:latest',
+              args: d.command,
+              env: Object.entries(env).map(([name, value]) => ({ name, value })),
+              ports: [{ name: 'http', containerPort: port }],
+              readinessProbe: {
+                httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },
+                periodSeconds: 5,
+              },
+              resources: Object.keys(limits).length ? { limits } : undefined,
+              securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+          nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
+          tolerations: tolerations.length ? tolerations : undefined,
+        },
+      },
+    },
+  };
+}
+
+export function sessionLabels(spec: Pick<SessionSpec, 'name' | 'entityId'>): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'dyff-inference-session',
+    'app.kubernetes.io/managed-by': 'dyff-temporal',
+    [LABEL_ENTITY]: spec.entityId,
+    [LABEL_COMPONENT]: 'inference-session',
+    [LABEL_SESSION]: spec.name,
+  };
+}
+
+export function sessionService(spec: SessionSpec): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: spec.name, labels: sessionLabels(spec) },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_SESSION]: spec.name },
+      ports: [{ name: 'http', port: SESSION_SERVICE_PORT, targetPort: 'http' }],
+    },
+  };
+}
+
+export function auditPolicy(sessionName: string, auditEntityId: string): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `${sessionName}-audit`, labels: { [LABEL_SESSION]: sessionName } },
+    spec: {
+      podSelector: { matchLabels: { [LABEL_ENTITY]: auditEntityId, [LABEL_STAGE]: 'audit' } },
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [{ podSelector: { matchLabels: { [LABEL_SESSION]: sessionName } } }],
+          ports: [{ protocol: 'TCP', port: 'http' }],
+        },
+      ],
+    },
+  };
+}
