@@ -5,7 +5,7 @@ import type { Config } from '../../src/config.js';
 
 export const DYFFCTL = resolve(import.meta.dirname, '../../bin/dyffctl.mjs');
 
-/** The environment that points a `dyffctl` process at a test's server, task queue and data home. */
+/** The environment that points a `dyffctl` process at a test's server, task queue, data home and runner. */
 export function cliEnv(config: Config): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
@@ -14,6 +14,10 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
     DYFF_TEMPORAL_ADDRESS: config.temporal.address,
     DYFF_TASK_QUEUE: config.temporal.taskQueue,
     DYFF_CONFIG: resolve(config.dataHome, 'dyff.config.yaml'),
+    DYFF_RUNNER: config.runner,
+    DYFF_K8S_NAMESPACE: config.kubernetes.namespace,
+    DYFF_K8S_IMAGE: config.kubernetes.image,
+    ...(config.kubernetes.kubeconfig ? { DYFF_KUBECONFIG: config.kubernetes.kubeconfig } : {}),
   };
 }
 

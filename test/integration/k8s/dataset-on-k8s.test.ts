@@ -19,6 +19,7 @@ import {
   type TestNamespace,
 } from '../../support/k8s-control-plane.js';
 import { startWorker, testConfig, type RunningWorker } from '../../support/temporal.js';
+import { spawnWorker, until as waitFor } from '../../support/worker-process.js';
 
 /*
  * The dataset workflow with `runner: kubernetes` against a real apiserver and job controller. The fake kubelet in
@@ -89,6 +90,50 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
     await ns?.stop();
     await cp?.stop();
     await cleanup?.();
+  });
+
+  it('a worker killed while the ingest Job runs: a new worker adopts that Job; one ingest Job, Ready', async () => {
+    // Its own task queue, so that only the worker processes of this test (not the file's in-process one) run it.
+    const own: Config = {
+      ...config,
+      temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-kill` },
+    };
+    const owned = await DyffClient.connect(own, worker!.adapters);
+    const csv = join(config.dataHome, 'big.csv');
+    const rows = Array.from({ length: 200_000 }, (_, i) => `${i},w${i % 97}`);
+    await writeFile(csv, `n,word\n${rows.join('\n')}\n`);
+    const first = await spawnWorker(own);
+    const { id } = await owned.create(
+      validateManifest({
+        kind: 'Dataset',
+        account: 'test',
+        spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv' } },
+      }),
+    );
+    const ingestJobs = async () =>
+      (await jobsOf(id)()).items.filter((j) => j.metadata?.labels?.['dyff.io/stage'] === 'ingest');
+    await waitFor('the ingest Job', async () => (await ingestJobs()).length > 0);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    // The kill landed while the Job ran.
+    const atKill = (await ingestJobs())[0]!;
+    expect(atKill.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).not.toBe(
+      true,
+    );
+    const second = await spawnWorker(own);
+    try {
+      const view = await owned.wait(id, { intervalMs: 250 });
+      expect(view.status, view.message).toBe('Ready');
+      expect(view.details).toMatchObject({ rowCount: 200_000 });
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+      await owned.close();
+    }
+    const jobs = await ingestJobs();
+    expect(jobs.map((j) => j.metadata?.name)).toEqual([`ingest-${id}-1`]);
+    const pods = (await podsOf(id)()).items.filter((p) => p.metadata?.labels?.['dyff.io/stage'] === 'ingest');
+    expect(pods).toHaveLength(1);
   });
 
   it('a CSV becomes Ready: one Job per stage, pods Succeeded, shards in the data home, the step output in the logs', async () => {
