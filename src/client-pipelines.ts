@@ -2,10 +2,10 @@
  * Pipelines and schedules on top of DyffClient: one spec for the whole lifecycle, run now or on a Temporal
  * Schedule. Each scheduled run is a new pipeline run (new Evaluation and Report; Dataset and Model reused).
  */
-import { isAbsolute, resolve } from 'node:path';
 import type { Client, ScheduleDescription, ScheduleSummary } from '@temporalio/client';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
+import { absoluteSource } from './client.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
@@ -25,13 +25,12 @@ export function pipelineInput(
   opts: PipelineOptions & { id: string; scheduleId?: string },
 ): PipelineInput {
   const baseDir = opts.baseDir ?? process.cwd();
-  const spec = structuredClone(manifest.spec);
-  if (spec.dataset.source.kind === 'local' && !isAbsolute(spec.dataset.source.path)) {
-    spec.dataset.source.path = resolve(baseDir, spec.dataset.source.path);
-  }
-  if (spec.model.source.kind === 'local' && !isAbsolute(spec.model.source.path)) {
-    spec.model.source.path = resolve(baseDir, spec.model.source.path);
-  }
+  const given = manifest.spec;
+  const spec: PipelineSpec = {
+    ...given,
+    dataset: { ...given.dataset, source: absoluteSource(given.dataset.source, baseDir) },
+    model: { ...given.model, source: absoluteSource(given.model.source, baseDir) },
+  };
   return {
     id: opts.id,
     account: manifest.account,

@@ -86,7 +86,8 @@ export class DyffClient {
     }
     const id = newId();
     const workflowId = workflowIdFor(manifest.kind, id);
-    const spec = resolveLocalPaths(manifest.spec as DatasetSpec, opts.baseDir ?? process.cwd());
+    const given = manifest.spec as DatasetSpec;
+    const spec = { ...given, source: absoluteSource(given.source, opts.baseDir ?? process.cwd()) };
     const input: DatasetWorkflowInput = {
       id,
       account: manifest.account,
@@ -218,7 +219,7 @@ function placeholder(id: string, kind: EntityKind, workflowId: string, uiUrl: st
 }
 
 /** Local sources are read by a step in another process: make their paths absolute now. */
-function resolveLocalPaths(spec: DatasetSpec, baseDir: string): DatasetSpec {
-  if (spec.source.kind !== 'local' || isAbsolute(spec.source.path)) return spec;
-  return { ...spec, source: { ...spec.source, path: resolve(baseDir, spec.source.path) } };
+export function absoluteSource<S extends { kind: string; path?: string }>(source: S, baseDir: string): S {
+  if (source.kind !== 'local' || source.path === undefined || isAbsolute(source.path)) return source;
+  return { ...source, path: resolve(baseDir, source.path) };
 }

@@ -9,6 +9,7 @@ import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
+import { until } from '../support/worker-process.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
 
 const env = useOrchestrationEnv();
@@ -58,14 +59,6 @@ async function completedRuns(scheduleId: string): Promise<number> {
   }))
     n++;
   return n;
-}
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 it(
