@@ -25,6 +25,8 @@ export interface Progress {
   total?: number;
   unit: string;
   message?: string;
+  /** Transient failures met so far, by kind (`HTTP 429`, `timeout`, `connection`, …), each one retried. */
+  retries?: Record<string, number>;
 }
 
 export interface StepLog {

@@ -117,6 +117,7 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
         total,
         unit: 'items',
         message: `${rate} items/s, concurrency ${limiter.limit}`,
+        retries: { ...sender.retries },
       });
     };
     report();

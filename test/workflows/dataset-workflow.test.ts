@@ -10,6 +10,7 @@ import type { Behaviour } from '../support/scripted-runner.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
+import { until } from '../support/worker-process.js';
 
 const env = useOrchestrationEnv();
 
@@ -96,12 +97,12 @@ describe('datasetWorkflow', () => {
       async (id) => {
         await (await start(id)).result();
         const query = `DyffKind="Dataset" AND DyffEntityId="${id}" AND DyffStatus="Ready"`;
-        let found: string[] = [];
-        for (let i = 0; i < 50 && found.length === 0; i++) {
-          found = [];
-          for await (const wf of env.client.workflow.list({ query })) found.push(wf.workflowId);
-          if (found.length === 0) await new Promise((r) => setTimeout(r, 200)); // visibility is eventually consistent
-        }
+        // Visibility is eventually consistent: wait for the run to show up.
+        const found = await until('the run in a visibility query', async () => {
+          const ids: string[] = [];
+          for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
+          return ids.length > 0 && ids;
+        });
         expect(found).toEqual([`dataset-${id}`]);
       },
     );
@@ -163,11 +164,10 @@ describe('datasetWorkflow', () => {
       (stage) => (stage === 'fetch' ? { outcome: 'hang' } : ingestOk),
       async (id, runner) => {
         const handle = await start(id);
-        let view = await handle.query(statusQuery);
-        for (let i = 0; i < 100 && view.jobName === undefined && runner.started.length === 0; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          view = await handle.query(statusQuery);
-        }
+        const view = await until('the fetch job to start', async () => {
+          const v = await handle.query(statusQuery);
+          return runner.started.length > 0 && v.jobName !== undefined && v;
+        });
         expect(view.status).toBe('Admitted');
         expect(view.stage).toBe('fetch');
         await handle.cancel();

@@ -11,6 +11,7 @@ import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
+import { until } from '../support/worker-process.js';
 
 const env = useOrchestrationEnv();
 
@@ -129,8 +130,9 @@ describe('pipelineWorkflow', () => {
       async (runner, sessions) => {
         const i = input();
         const handle = await run(i);
-        for (let n = 0; n < 200 && !runner.started.some((j) => j.stage === 'evaluate'); n++)
-          await new Promise((r) => setTimeout(r, 50));
+        await until('the evaluate job to start', async () =>
+          runner.started.some((j) => j.stage === 'evaluate'),
+        );
         await handle.cancel();
         await expect(handle.result()).rejects.toThrow();
         const view = await handle.query<PipelineView>('pipeline');
@@ -157,11 +159,10 @@ describe('pipelineWorkflow', () => {
       await env.entities.transition({ id: blocker, allowedFrom: ['Created'], to: 'Admitted' });
       const i = input({ account }, { ...spec, concurrencyQuota: 1 });
       const handle = await run(i);
-      let view = await handle.query<PipelineView>('pipeline');
-      for (let n = 0; n < 100 && view.reason !== 'QuotaLimit'; n++) {
-        await new Promise((r) => setTimeout(r, 50));
-        view = await handle.query<PipelineView>('pipeline');
-      }
+      const view = await until('the pipeline to wait for quota', async () => {
+        const v = await handle.query<PipelineView>('pipeline');
+        return v.reason === 'QuotaLimit' && v;
+      });
       expect(view).toMatchObject({ status: 'Admitting', reason: 'QuotaLimit' });
       await env.entities.transition({ id: blocker, allowedFrom: ['Admitted'], to: 'Complete' });
       expect(((await handle.result()) as PipelineView).status).toBe('Complete');

@@ -42,7 +42,10 @@ export interface SenderOptions {
  */
 export class RequestSender {
   private consecutiveFailures = 0;
-  private lastWarning = 0;
+  // -Infinity, not 0: performance.now() counts from process start, and a failure in the first second must warn too.
+  private lastWarning = -Infinity;
+  /** Transient failures met so far, by kind; each was retried (or ended the step past the retry limit). */
+  readonly retries: Record<string, number> = {};
 
   constructor(private readonly opts: SenderOptions) {}
 
@@ -72,18 +75,23 @@ export class RequestSender {
         }
         if (OVERLOADED.has(answer.status)) limiter.onOverload(sentAt);
         failure = `HTTP ${answer.status} ${snippet(answer.body, 80)}`;
+        this.count(`HTTP ${answer.status}`);
         retryAfterMs = parseRetryAfter(answer.headers['retry-after']);
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (err instanceof DyffError) throw err;
         if (err instanceof RequestTimeoutError) limiter.onOverload(sentAt);
-        failure =
-          err instanceof RequestTimeoutError
-            ? `timeout (${err.message})`
-            : (errorCode(err) ?? errorMessage(err));
+        const timedOut = err instanceof RequestTimeoutError;
+        // A cut connection surfaces as ECONNRESET, EPIPE or "socket hang up" depending on where the request was.
+        this.count(timedOut ? 'timeout' : 'connection');
+        failure = timedOut ? `timeout (${err.message})` : (errorCode(err) ?? errorMessage(err));
       }
       await this.afterTransient(item, failure, retryAfterMs);
     }
+  }
+
+  private count(kind: string): void {
+    this.retries[kind] = (this.retries[kind] ?? 0) + 1;
   }
 
   private requestBody(item: WorkItem): string {

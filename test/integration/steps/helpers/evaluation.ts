@@ -151,6 +151,8 @@ export interface InferenceEndpoint {
   received: unknown[];
   /** Requests answered with 200. */
   answered: number;
+  /** Faults served, by kind: `HTTP 429`, `HTTP 500`, `hang`, `reset`, `delay`. */
+  faults: Record<string, number>;
   /** The most requests in flight at once. */
   maxInFlight: number;
   /** Resolves once no connection is open: everything a (killed) client sent has been read. */
@@ -173,6 +175,7 @@ export async function startInferenceEndpoint(
     url: '',
     received: [],
     answered: 0,
+    faults: {},
     maxInFlight: 0,
     idle: () => (sockets.size === 0 ? Promise.resolve() : new Promise((resolve) => (onIdle = resolve))),
     close: async () => {},
@@ -183,6 +186,10 @@ export async function startInferenceEndpoint(
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text?: string };
     endpoint.received.push(body);
     const f = fault(endpoint.received.length, body);
+    if (f) {
+      const kind = typeof f === 'string' ? f : 'delayMs' in f ? 'delay' : `HTTP ${f.status}`;
+      endpoint.faults[kind] = (endpoint.faults[kind] ?? 0) + 1;
+    }
     if (f === 'hang') return void hanging.add(res);
     if (f === 'reset') return void req.socket.destroy();
     if (f && 'delayMs' in f) await new Promise((r) => setTimeout(r, f.delayMs));
