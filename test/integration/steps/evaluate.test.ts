@@ -34,10 +34,14 @@ const texts = (n: number) =>
     split: i % 4 === 0 ? 'train' : 'test',
   }));
 
-/** Fast retries and timeouts, so failure paths take milliseconds. */
+/**
+ * Fast retries, so failure paths take milliseconds. The request timeout is generous: on a loaded machine a healthy
+ * answer can take longer than a short one, and a timed-out request is sent again, which would change the counts
+ * these tests check. Tests of timeouts set their own.
+ */
 const FAST_CLIENT = {
   transientErrorRetryDelaySeconds: 0.01,
-  requestTimeoutSeconds: 0.5,
+  requestTimeoutSeconds: 10,
   transientErrorRetryLimit: 20,
 };
 
@@ -124,7 +128,7 @@ describe('evaluate + verify-outputs', () => {
     endpoint = await startInferenceEndpoint((n) => (n % 5 === 0 ? faults[(n / 5) % 4 || 4] : undefined));
     const dataset = await putDataset(env, texts(30));
     const id = newId();
-    const spec = evaluationSpec(dataset);
+    const spec = evaluationSpec(dataset, { client: { ...FAST_CLIENT, requestTimeoutSeconds: 0.5 } });
 
     const run = await env.step('evaluate', evaluateArgs(id, spec, endpoint.url));
     expect(run.code, run.lines.join('\n')).toBe(0);
