@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { exitOutcome } from '../../domain/job-outcome.js';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
 import { stopGroup } from '../process-group.js';
 import { readLogTail } from './log-tail.js';
@@ -96,12 +97,13 @@ export class LocalProcessJobRunner implements JobRunner {
     if (exit !== undefined) {
       const code = Number(exit.trim());
       const done = (await stat(join(dir, 'exit'))).mtime.toISOString();
-      if (code === 0) return { ...base, phase: 'succeeded', exitCode: 0, completionTime: done };
+      if (code === 0)
+        return { ...base, phase: 'succeeded', outcome: 'succeeded', exitCode: 0, completionTime: done };
       return {
         ...base,
         phase: 'failed',
         exitCode: code,
-        reason: await this.failureReason(dir, code),
+        ...(await this.ending(dir, code)),
         completionTime: done,
       };
     }
@@ -109,23 +111,32 @@ export class LocalProcessJobRunner implements JobRunner {
     if (pid !== undefined && isAlive(Number(pid), dir)) return { ...base, phase: 'running' };
     // Re-read: the wrapper may have written its exit code between the two reads.
     if (existsSync(join(dir, 'exit'))) return this.status(name);
-    if (await exists(join(dir, 'cancelled'))) return { ...base, phase: 'failed', reason: 'cancelled' };
+    if (await exists(join(dir, 'cancelled')))
+      return { ...base, phase: 'failed', outcome: 'cancelled', reason: 'cancelled' };
     const age = Date.now() - (meta.startTime ? Date.parse(meta.startTime) : 0);
     if (pid === undefined && age < this.startGraceMs) return { ...base, phase: 'pending' };
     return {
       ...base,
       phase: 'failed',
+      outcome: 'lost',
       reason:
         'lost: the job process ended without recording an exit code (killed from outside or machine restart)',
     };
   }
 
-  private async failureReason(dir: string, code: number): Promise<string> {
-    if (await exists(join(dir, 'cancelled'))) return 'cancelled';
+  /** The wrapper saw only an exit code; the marker files say whether this runner caused it. */
+  private async ending(dir: string, code: number): Promise<Pick<JobStatus, 'outcome' | 'reason'>> {
+    if (await exists(join(dir, 'cancelled'))) return { outcome: 'cancelled', reason: 'cancelled' };
     const deadline = await readText(join(dir, 'deadline'));
-    if (deadline !== undefined) return `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`;
-    if (code > 128) return `killed by signal ${code - 128}`;
-    return `exit code ${code}`;
+    if (deadline !== undefined)
+      return {
+        outcome: 'deadline',
+        reason: `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`,
+      };
+    const outcome = exitOutcome(code);
+    if (outcome === 'signal') return { outcome, reason: `killed by signal ${code - 128}` };
+    if (outcome === 'transient') return { outcome, reason: `exit code ${code} (transient failure)` };
+    return { outcome, reason: `exit code ${code}` };
   }
 
   async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {
@@ -140,6 +151,7 @@ export class LocalProcessJobRunner implements JobRunner {
         const s = (await this.status(name)) ?? {
           name,
           phase: 'failed' as const,
+          outcome: 'lost' as const,
           reason: 'deleted: the job no longer exists',
         };
         opts.onUpdate?.(s);
