@@ -22,7 +22,7 @@ export interface DatasetWorkflowResult {
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  retry: { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+  retry: { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] },
 });
 
 /** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
