@@ -82,6 +82,16 @@ export class LocalProcessJobRunner implements JobRunner {
     timer.unref();
   }
 
+  /** The timer set by `start` died with the worker that started the job: whoever waits now enforces it. */
+  private async enforceAdoptedDeadline(name: string, s: JobStatus): Promise<void> {
+    if (s.phase !== 'running' || !s.startTime) return;
+    const spec = await readText(join(this.dir(name), 'spec.json'));
+    const seconds = spec ? (JSON.parse(spec) as JobSpec).activeDeadlineSeconds : undefined;
+    if (!seconds || Date.now() - Date.parse(s.startTime) < seconds * 1000) return;
+    await writeFile(join(this.dir(name), 'deadline'), String(seconds));
+    await this.kill(name);
+  }
+
   async status(name: string): Promise<JobStatus | undefined> {
     const dir = this.dir(name);
     let meta;
@@ -156,6 +166,7 @@ export class LocalProcessJobRunner implements JobRunner {
         };
         opts.onUpdate?.(s);
         if (s.phase === 'succeeded' || s.phase === 'failed') return s;
+        await this.enforceAdoptedDeadline(name, s);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 1000);
           wake = () => {
