@@ -23,6 +23,7 @@ import type { Manifest } from './domain/manifest.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
 import { isTerminal } from './domain/status.js';
+import { whileUnreachable } from './temporal-outage.js';
 import type { EntityQuery, EntityStore } from './ports/entity-store.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { DatasetWorkflowInput } from './workflows/index.js';
@@ -129,14 +130,29 @@ export class DyffClient {
     return this.entities.list(query);
   }
 
-  /** Wait until the entity reaches a terminal status, reporting progress on the way. */
+  /**
+   * Wait until the entity reaches a terminal status, reporting progress on the way. A Temporal outage does not end
+   * the wait: it retries with backoff, calling `onUnreachable`, and gives up (DyffError SourceUnavailable) after
+   * `temporal.unreachableTimeoutSeconds` of continuous outage.
+   */
   async wait(
     id: string,
-    opts: { onProgress?: (view: EntityView) => void; signal?: AbortSignal; intervalMs?: number } = {},
+    opts: {
+      onProgress?: (view: EntityView) => void;
+      onUnreachable?: (downForMs: number) => void;
+      signal?: AbortSignal;
+      intervalMs?: number;
+    } = {},
   ): Promise<EntityView> {
+    const outage = {
+      address: this.config.temporal.address,
+      timeoutMs: this.config.temporal.unreachableTimeoutSeconds * 1000,
+      onUnreachable: opts.onUnreachable,
+      signal: opts.signal,
+    };
     for (;;) {
       opts.signal?.throwIfAborted();
-      const view = await this.get(id);
+      const view = await whileUnreachable(() => this.get(id), outage);
       if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
       opts.onProgress?.(view);
       if (isTerminal(view.status)) return view;
