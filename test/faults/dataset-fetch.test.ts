@@ -29,8 +29,8 @@ describe('faults during a Dataset fetch', { timeout: 300_000 }, () => {
   it.each(FAULTS)(
     '%s: Ready, one completed fetch job per try, dyffctl --wait exits 0',
     async (fault: Fault) => {
-      // The download takes longer than the outage, so the fetch job is still running when the server returns.
-      const csv = await slowCsv(ROWS, OUTAGE_MS + 10_000);
+      // The download outlasts the fault (for an outage: until after the server is back), so it lands mid-fetch.
+      const csv = await slowCsv(ROWS, fault === 'server-outage' ? OUTAGE_MS + 10_000 : 8_000);
       const file = join(h.config.dataHome, `${fault}.yaml`);
       await writeFile(
         file,
