@@ -41,6 +41,8 @@ export interface CreateOptions {
   baseDir?: string;
 }
 
+const POLL_DEADLINE_MS = 5000;
+
 const WORKFLOW_OF_KIND: Partial<Record<EntityKind, string>> = { Dataset: 'datasetWorkflow' };
 
 export class DyffClient {
@@ -152,7 +154,11 @@ export class DyffClient {
     };
     for (;;) {
       opts.signal?.throwIfAborted();
-      const view = await whileUnreachable(() => this.get(id), outage);
+      // A deadline per poll, so that an outage shows within seconds instead of after the SDK's own retries.
+      const view = await whileUnreachable(
+        () => this.temporal.connection.withDeadline(Date.now() + POLL_DEADLINE_MS, () => this.get(id)),
+        outage,
+      );
       if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
       opts.onProgress?.(view);
       if (isTerminal(view.status)) return view;
