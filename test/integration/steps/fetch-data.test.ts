@@ -58,9 +58,9 @@ describe('fetch-data from a URL', () => {
     server.cutNext('/big.bin', 2, 64 * 1024);
     const id = newId();
 
-    // Two attempts, both cut: the step gives up (exit 1, worth a retry) and keeps what it received.
+    // Two attempts, both cut: the step gives up (exit 75, transient: worth a new try) and keeps what it received.
     const first = await fetchData(id, { kind: 'url', url }, { retry: { attempts: 2, baseDelayMs: 1 } });
-    expect(first.code).toBe(1);
+    expect(first.code).toBe(EXIT_TEMPFAIL);
     expect(first.last).toMatch(/^error: big\.bin: .*connection lost/);
     expect(server.rangeHeaders('/big.bin')).toHaveLength(1); // the in-step retry already resumed
     expect(await env.store.stat('rawdata', `${id}/files/big.bin`)).toBeUndefined();
@@ -85,7 +85,7 @@ describe('fetch-data from a URL', () => {
     server.cutNext('/x.bin', 1, 1000);
     const id = newId();
     expect((await fetchData(id, { kind: 'url', url }, { retry: { attempts: 1, baseDelayMs: 1 } })).code).toBe(
-      1,
+      EXIT_TEMPFAIL,
     );
 
     server.ignoreRange = true;
