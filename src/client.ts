@@ -23,6 +23,7 @@ import type { Manifest } from './domain/manifest.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
 import { isTerminal } from './domain/status.js';
+import { whileUnreachable } from './temporal-outage.js';
 import type { EntityQuery, EntityStore } from './ports/entity-store.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { DatasetWorkflowInput } from './workflows/index.js';
@@ -39,6 +40,8 @@ export interface CreateOptions {
   /** Relative local paths in the spec resolve against this directory (the manifest's). @default cwd */
   baseDir?: string;
 }
+
+const POLL_DEADLINE_MS = 5000;
 
 const WORKFLOW_OF_KIND: Partial<Record<EntityKind, string>> = { Dataset: 'datasetWorkflow' };
 
@@ -129,14 +132,33 @@ export class DyffClient {
     return this.entities.list(query);
   }
 
-  /** Wait until the entity reaches a terminal status, reporting progress on the way. */
+  /**
+   * Wait until the entity reaches a terminal status, reporting progress on the way. A Temporal outage does not end
+   * the wait: it retries with backoff, calling `onUnreachable`, and gives up (DyffError SourceUnavailable) after
+   * `temporal.unreachableTimeoutSeconds` of continuous outage.
+   */
   async wait(
     id: string,
-    opts: { onProgress?: (view: EntityView) => void; signal?: AbortSignal; intervalMs?: number } = {},
+    opts: {
+      onProgress?: (view: EntityView) => void;
+      onUnreachable?: (downForMs: number) => void;
+      signal?: AbortSignal;
+      intervalMs?: number;
+    } = {},
   ): Promise<EntityView> {
+    const outage = {
+      address: this.config.temporal.address,
+      timeoutMs: this.config.temporal.unreachableTimeoutSeconds * 1000,
+      onUnreachable: opts.onUnreachable,
+      signal: opts.signal,
+    };
     for (;;) {
       opts.signal?.throwIfAborted();
-      const view = await this.get(id);
+      // A deadline per poll, so that an outage shows within seconds instead of after the SDK's own retries.
+      const view = await whileUnreachable(
+        () => this.temporal.connection.withDeadline(Date.now() + POLL_DEADLINE_MS, () => this.get(id)),
+        outage,
+      );
       if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
       opts.onProgress?.(view);
       if (isTerminal(view.status)) return view;

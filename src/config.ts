@@ -19,6 +19,10 @@ const ConfigSchema = z.strictObject({
       taskQueue: z.string().default('dyff'),
       /** @default http://localhost:8233 */
       uiUrl: z.string().default('http://localhost:8233'),
+      /** How long `--wait` and `DyffClient.wait` keep retrying while the server is unreachable. @default 300 */
+      unreachableTimeoutSeconds: z.number().positive().default(300),
+      /** On SIGTERM a worker finishes its in-flight tasks for this long before it stops. @default 30 */
+      shutdownGraceSeconds: z.number().nonnegative().default(30),
     })
     .prefault({}),
   runner: z.enum(['local', 'kubernetes']).default('local'),
@@ -59,6 +63,20 @@ const ConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(10 * 1024 ** 3),
+      /** A step's job is stopped after this long (Kubernetes `activeDeadlineSeconds`); a new try follows. @default 6 h */
+      stepDeadlineSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(6 * 3600),
+    })
+    .prefault({}),
+  retries: z
+    .strictObject({
+      /** Tries of one stage whose job ended in a way a new try can fix (lost, signal, OOM, preempted…). @default 3 */
+      maxTriesPerStage: z.number().int().min(1).default(3),
+      /** Wait before the second try; doubled for each further one. @default 5 */
+      backoffSeconds: z.number().nonnegative().default(5),
     })
     .prefault({}),
 });
@@ -84,7 +102,20 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_K8S_IMAGE: ['kubernetes', 'image'],
   DYFF_KUBECONFIG: ['kubernetes', 'kubeconfig'],
   DYFF_MAX_FILE_BYTES: ['limits', 'maxFileBytes'],
+  DYFF_STEP_DEADLINE_SECONDS: ['limits', 'stepDeadlineSeconds'],
+  DYFF_MAX_TRIES_PER_STAGE: ['retries', 'maxTriesPerStage'],
+  DYFF_RETRY_BACKOFF_SECONDS: ['retries', 'backoffSeconds'],
+  DYFF_TEMPORAL_UNREACHABLE_TIMEOUT_SECONDS: ['temporal', 'unreachableTimeoutSeconds'],
+  DYFF_SHUTDOWN_GRACE_SECONDS: ['temporal', 'shutdownGraceSeconds'],
 };
+const NUMERIC_ENV = new Set([
+  'DYFF_MAX_FILE_BYTES',
+  'DYFF_STEP_DEADLINE_SECONDS',
+  'DYFF_MAX_TRIES_PER_STAGE',
+  'DYFF_RETRY_BACKOFF_SECONDS',
+  'DYFF_TEMPORAL_UNREACHABLE_TIMEOUT_SECONDS',
+  'DYFF_SHUTDOWN_GRACE_SECONDS',
+]);
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
@@ -101,7 +132,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const [name, path] of Object.entries(ENV_PATHS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    setPath(out, path, name === 'DYFF_MAX_FILE_BYTES' ? Number(raw) : raw);
+    setPath(out, path, NUMERIC_ENV.has(name) ? Number(raw) : raw);
   }
   for (const [name, raw] of Object.entries(env)) {
     const m = /^DYFF_GCS_BUCKET_([A-Z]+)$/.exec(name);

@@ -9,6 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { LogLevel } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import type { StepPolicy } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
 import type { Config } from './config.js';
@@ -58,9 +59,12 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     namespace: config.temporal.namespace,
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(adapters),
+    activities: createActivities({ ...adapters, stepPolicy: stepPolicyOf(config) }),
     // Step activities mostly wait on jobs; many can be in flight on one worker.
     maxConcurrentActivityTaskExecutions: 100,
+    // On SIGTERM (a rolling update) in-flight tasks get this long; step activities then end as interrupted and
+    // leave their jobs running for the attempt another worker starts.
+    shutdownGraceTime: `${config.temporal.shutdownGraceSeconds}s`,
   });
   return {
     worker,
@@ -73,5 +77,13 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
         if (!opts.connection) await connection.close();
       }
     },
+  };
+}
+
+export function stepPolicyOf(config: Config): StepPolicy {
+  return {
+    maxTriesPerStage: config.retries.maxTriesPerStage,
+    backoffSeconds: config.retries.backoffSeconds,
+    stepDeadlineSeconds: config.limits.stepDeadlineSeconds,
   };
 }

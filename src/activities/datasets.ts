@@ -1,8 +1,10 @@
+import { Context } from '@temporalio/activity';
 import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ObjectStore } from '../ports/object-store.js';
 // The format the ingest step writes (last, after every shard it lists).
 import type { DatasetManifest } from '../steps/manifests.js';
 import { translated } from './errors.js';
+import { heartbeatEvery } from './step-policy.js';
 
 export interface VerifiedDataset {
   rowCount: number;
@@ -14,6 +16,8 @@ export interface VerifiedDataset {
 export const createDatasetActivities = (objects: ObjectStore) => ({
   /** Check every artifact the manifest lists against the object store: present, same size, same md5. */
   async verifyDataset(input: { id: string }): Promise<VerifiedDataset> {
+    // Heartbeats let a lost completion (the server was down) be noticed within the heartbeat timeout.
+    const stopBeating = heartbeatEvery(Context.current(), () => ({ stage: 'verify' }));
     return translated(async () => {
       let manifest: DatasetManifest;
       try {
@@ -67,6 +71,6 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
         columns: manifest.schema?.columns ?? [],
         location: objects.uri('datasets', `${input.id}/manifest.json`).replace(/manifest\.json$/, ''),
       };
-    });
+    }).finally(stopBeating);
   },
 });

@@ -12,17 +12,20 @@ import { createEntityActivities } from './entities.js';
 import { createLookupActivities } from './lookups.js';
 import { createStepActivities } from './run-step.js';
 import { createSessionActivities } from './sessions.js';
+import type { StepPolicy } from './step-policy.js';
 
 export interface ActivityDeps {
   entityStore: EntityStore;
   objectStore: ObjectStore;
   jobRunner: JobRunner;
   sessionRunner?: SessionRunner;
+  /** Step retries and deadline, from config. @default DEFAULT_STEP_POLICY */
+  stepPolicy?: StepPolicy;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
   ...createEntityActivities(deps.entityStore),
-  ...createStepActivities(deps.jobRunner, deps.objectStore),
+  ...createStepActivities(deps.jobRunner, deps.objectStore, deps.stepPolicy),
   ...createDatasetActivities(deps.objectStore),
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
@@ -37,4 +40,5 @@ const missingSessionRunner = new Proxy({} as SessionRunner, {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { RunStepInput, RunStepOutput, StepHeartbeat } from './run-step.js';
+export type { StepPolicy } from './step-policy.js';
 export type { VerifiedDataset } from './datasets.js';

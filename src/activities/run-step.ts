@@ -1,10 +1,20 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { Category } from '../domain/kinds.js';
 import { logKeyFor } from '../domain/kinds.js';
+import type { JobOutcome } from '../domain/job-outcome.js';
+import { isRetryableOutcome } from '../domain/job-outcome.js';
 import type { JobRunner, JobStatus } from '../ports/job-runner.js';
 import { jobName } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { translated } from './errors.js';
+import type { StepPolicy } from './step-policy.js';
+import {
+  DEFAULT_STEP_POLICY,
+  cancelWasRequested,
+  heartbeatEvery,
+  interrupted,
+  outcomeOf,
+} from './step-policy.js';
 
 export interface RunStepInput {
   entityId: string;
@@ -16,6 +26,7 @@ export interface RunStepInput {
   /** Step program arguments: [stepName, ...flags]. */
   args: string[];
   serviceAccount?: string;
+  /** @default the worker's `limits.stepDeadlineSeconds` */
   activeDeadlineSeconds?: number;
 }
 
@@ -27,8 +38,15 @@ export interface RunStepOutput {
   /** The step's last log lines, for the entity's message when it failed. */
   logTail: string[];
   adopted: boolean;
-  /** true when the job vanished without an exit code: worth another try. */
+  /** true when the job vanished without an exit code (kept for histories recorded before `outcome`). */
   lost: boolean;
+  /** How the job ended. Absent in histories recorded before it existed. */
+  outcome?: JobOutcome;
+  /** true when a new try (a new job) can fix this ending: lost, signal, OOM, eviction, preemption, deadline, 75. */
+  retryable?: boolean;
+  /** The worker's retry policy for steps, carried here so that the workflow reads configuration from history. */
+  maxTries?: number;
+  backoffSeconds?: number;
 }
 
 /** What a long step reports through heartbeats, for `dyffctl get` and the Temporal UI. */
@@ -38,52 +56,67 @@ export interface StepHeartbeat {
   progress?: JobStatus['progress'];
 }
 
-export const createStepActivities = (runner: JobRunner, objects: ObjectStore) => ({
+export const createStepActivities = (
+  runner: JobRunner,
+  objects: ObjectStore,
+  policy: StepPolicy = DEFAULT_STEP_POLICY,
+) => ({
   /**
    * Start (or adopt) the job for (entity, stage, try) and wait for it, heartbeating progress. A retry after a
-   * worker crash lands here again with the same name and adopts the job that is still running.
+   * worker crash, a heartbeat timeout or a server outage lands here again with the same name and adopts the job
+   * that is still running; only a requested cancel stops it.
    */
   async runStep(input: RunStepInput): Promise<RunStepOutput> {
     const ctx = Context.current();
     const name = jobName(input.entityId, input.stage, input.attempt);
-    const beat = (status?: JobStatus) =>
-      ctx.heartbeat({
-        jobName: name,
-        stage: input.stage,
-        progress: status?.progress,
-      } satisfies StepHeartbeat);
-    beat();
-    const started = await translated(() =>
-      runner.start({
-        name,
-        entityId: input.entityId,
-        stage: input.stage,
-        args: input.args,
-        serviceAccount: input.serviceAccount,
-        activeDeadlineSeconds: input.activeDeadlineSeconds,
-      }),
-    );
-    if (started.adopted) ctx.log.info('adopted existing job', { jobName: name, phase: started.status.phase });
-    let done: JobStatus;
+    const beat: StepHeartbeat = { jobName: name, stage: input.stage };
+    const stopBeating = heartbeatEvery(ctx, () => beat);
     try {
-      done = await runner.wait(name, { signal: ctx.cancellationSignal, onUpdate: beat });
-    } catch (err) {
-      if (ctx.cancellationSignal.aborted) {
+      const started = await translated(() =>
+        runner.start({
+          name,
+          entityId: input.entityId,
+          stage: input.stage,
+          args: input.args,
+          serviceAccount: input.serviceAccount,
+          activeDeadlineSeconds: input.activeDeadlineSeconds ?? policy.stepDeadlineSeconds,
+        }),
+      );
+      if (started.adopted)
+        ctx.log.info('adopted existing job', { jobName: name, phase: started.status.phase });
+      let done: JobStatus;
+      try {
+        done = await runner.wait(name, {
+          signal: ctx.cancellationSignal,
+          onUpdate: (s) => {
+            if (s.progress) beat.progress = s.progress;
+            ctx.heartbeat(beat);
+          },
+        });
+      } catch (err) {
+        if (!ctx.cancellationSignal.aborted) throw err;
+        if (!cancelWasRequested(ctx)) throw interrupted(ctx, `step ${input.stage}`, `job ${name}`);
         await runner.cancel(name);
         throw new CancelledFailure(`step ${input.stage} cancelled; job ${name} stopped`);
       }
-      throw err;
+      const outcome = outcomeOf(done);
+      const logTail = done.logTail?.length ? done.logTail : await tailOfStoredLog(objects, input);
+      return {
+        jobName: name,
+        phase: done.phase === 'succeeded' ? 'succeeded' : 'failed',
+        exitCode: done.exitCode,
+        reason: done.reason,
+        logTail,
+        adopted: started.adopted,
+        lost: outcome === 'lost',
+        outcome,
+        retryable: isRetryableOutcome(outcome),
+        maxTries: policy.maxTriesPerStage,
+        backoffSeconds: policy.backoffSeconds,
+      };
+    } finally {
+      stopBeating();
     }
-    const logTail = done.logTail?.length ? done.logTail : await tailOfStoredLog(objects, input);
-    return {
-      jobName: name,
-      phase: done.phase === 'succeeded' ? 'succeeded' : 'failed',
-      exitCode: done.exitCode,
-      reason: done.reason,
-      logTail,
-      adopted: started.adopted,
-      lost: done.phase === 'failed' && /^(lost|deleted)/.test(done.reason ?? ''),
-    };
   },
 
   /** Cleanup for cancellation paths: stop a job whether or not the activity that started it is alive. */

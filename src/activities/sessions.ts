@@ -4,6 +4,7 @@ import type { ServiceDescription } from '../domain/service.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner, SessionStatus } from '../ports/session-runner.js';
 import { toFailure, translated } from './errors.js';
+import { cancelWasRequested, heartbeatEvery, interrupted } from './step-policy.js';
 
 export interface StartSessionInput {
   name: string;
@@ -32,27 +33,25 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
     });
   },
 
+  /**
+   * Start (or adopt) the session and wait until it is ready, heartbeating on a timer: readiness may not change for
+   * longer than the heartbeat timeout. Only a requested cancel stops the session; an interrupted attempt leaves it
+   * for the next one to adopt.
+   */
   async startSession(input: StartSessionInput & { description: ServiceDescription }): Promise<SessionStatus> {
     const ctx = Context.current();
-    ctx.heartbeat({ session: input.name });
-    await sessions.start({
-      name: input.name,
-      entityId: input.entityId,
-      description: input.description,
-      replicas: input.replicas,
-    });
+    const beat: { session: string; phase?: string } = { session: input.name };
+    const stopBeating = heartbeatEvery(ctx, () => beat);
     try {
-      return await sessions.waitReady(input.name, {
-        signal: ctx.cancellationSignal,
-        timeoutMs: input.readyTimeoutMs,
-        onUpdate: (s) => ctx.heartbeat({ session: input.name, phase: s.phase }),
+      await sessions.start({
+        name: input.name,
+        entityId: input.entityId,
+        description: input.description,
+        replicas: input.replicas,
       });
-    } catch (err) {
-      if (ctx.cancellationSignal.aborted) {
-        await sessions.stop(input.name);
-        throw new CancelledFailure(`session ${input.name} cancelled`);
-      }
-      throw toFailure(new DyffError(ErrorType.StepFailed, (err as Error).message));
+      return await awaitReady(sessions, input, beat);
+    } finally {
+      stopBeating();
     }
   },
 
@@ -60,3 +59,29 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
     await sessions.stop(input.name);
   },
 });
+
+/** Wait for readiness; a requested cancel stops the session, any other abort leaves it for the next attempt. */
+async function awaitReady(
+  sessions: SessionRunner,
+  input: StartSessionInput,
+  beat: { phase?: string },
+): Promise<SessionStatus> {
+  const ctx = Context.current();
+  try {
+    return await sessions.waitReady(input.name, {
+      signal: ctx.cancellationSignal,
+      timeoutMs: input.readyTimeoutMs,
+      onUpdate: (s) => {
+        beat.phase = s.phase;
+        ctx.heartbeat(beat);
+      },
+    });
+  } catch (err) {
+    if (!ctx.cancellationSignal.aborted) {
+      throw toFailure(new DyffError(ErrorType.StepFailed, (err as Error).message));
+    }
+    if (!cancelWasRequested(ctx)) throw interrupted(ctx, `session ${input.name}`, 'the session');
+    await sessions.stop(input.name);
+    throw new CancelledFailure(`session ${input.name} cancelled`);
+  }
+}

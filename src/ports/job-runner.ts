@@ -1,3 +1,5 @@
+import type { JobOutcome } from '../domain/job-outcome.js';
+
 /**
  * Runs a step program to completion somewhere: a local child process or a Kubernetes Job.
  *
@@ -27,6 +29,11 @@ export interface JobStatus {
   name: string;
   phase: JobPhase;
   exitCode?: number;
+  /**
+   * How a finished job ended, set by the runner from what it saw (exit code, signal, pod condition); the workflow
+   * starts a new try for the retryable ones. Absent while the job runs.
+   */
+  outcome?: JobOutcome;
   /** Why a failed job failed, in words an operator can act on (`exit code 3`, `OOMKilled`, `deleted`). */
   reason?: string;
   /** The last lines the step printed. */

@@ -1,13 +1,16 @@
 import type { ErrorTypeName } from '../domain/errors.js';
 import { DyffError, ErrorType, NON_RETRYABLE } from '../domain/errors.js';
+import { EXIT_INVALID_INPUT, EXIT_TEMPFAIL } from '../domain/job-outcome.js';
 
 /**
  * Exit codes of a step program. 2 means the input is wrong (spec, source, file) and a retry cannot help; the
- * activity that ran the job turns it into a non-retryable failure. 143 is the conventional code for SIGTERM.
+ * activity that ran the job turns it into a non-retryable failure. 75 (EX_TEMPFAIL) means the failure is
+ * transient (the network, a source answering 5xx for longer than the step's own retries): the workflow starts a
+ * new try. 143 is the conventional code for SIGTERM.
  */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_INVALID_INPUT = 2;
+export { EXIT_INVALID_INPUT, EXIT_TEMPFAIL };
 export const EXIT_TERMINATED = 143;
 
 /** An error in what the user gave the step: exit code 2 whatever its type. */
@@ -23,8 +26,22 @@ export function isInvalidInput(err: unknown): boolean {
   return err instanceof DyffError && (err.details?.invalidInput === true || NON_RETRYABLE.includes(err.type));
 }
 
+/** A failure a later try may not meet: exit code 75, so the workflow runs the step again (bounded). */
+export function transientFailure(
+  message: string,
+  type: ErrorTypeName = ErrorType.SourceUnavailable,
+  details: Record<string, unknown> = {},
+): DyffError {
+  return new DyffError(type, message, { ...details, transient: true });
+}
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof DyffError && err.details?.transient === true;
+}
+
 export function exitCodeFor(err: unknown): number {
-  return isInvalidInput(err) ? EXIT_INVALID_INPUT : EXIT_FAILED;
+  if (isInvalidInput(err)) return EXIT_INVALID_INPUT;
+  return isTransient(err) ? EXIT_TEMPFAIL : EXIT_FAILED;
 }
 
 export function errorMessage(err: unknown): string {

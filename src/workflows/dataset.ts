@@ -20,16 +20,23 @@ export interface DatasetWorkflowResult {
   location: string;
 }
 
+/*
+ * A completion lost while the server was down is noticed by a timeout only: a short start-to-close for the quick
+ * entity write, a heartbeat timeout for the verification (which heartbeats on a timer).
+ */
+const retry = { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] };
+const writes = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  retry: { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+  heartbeatTimeout: '10 seconds',
+  retry,
 });
 
 /** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'datasets', 'Error');
-  await acts.createEntity({
+  await writes.createEntity({
     id,
     kind: 'Dataset',
     account: input.account,

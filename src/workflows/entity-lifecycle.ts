@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -33,7 +34,12 @@ const retry: ActivityOptions['retry'] = {
  * State reads and writes are short and idempotent: run them as local activities, in the worker that runs the
  * workflow, which saves two server round trips each (they are still recorded in history and retried).
  */
-export const state = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+export const state = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  // A store that stays down longer than this fails the run instead of retrying forever.
+  scheduleToCloseTimeout: '1 hour',
+  retry,
+});
 const steps = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
   // A dead worker is noticed within this long, and a new one adopts the running job.
@@ -41,7 +47,9 @@ const steps = proxyActivities<Activities>({
   // Heartbeats are throttled, so a cancel may reach the activity seconds later; the workflow stops the job itself
   // at once (cancelStep) instead of waiting for that.
   cancellationType: ActivityCancellationType.TRY_CANCEL,
-  retry,
+  // Each attempt adopts the same job, whose own deadline bounds its time; this bounds the attempts (worker
+  // restarts, server outages, a runner that cannot start jobs).
+  retry: { ...retry, maximumAttempts: 50 },
 });
 
 /** A stage failed in a way the user must fix: the entity ends in its failure status with this reason. */
@@ -54,7 +62,10 @@ export class StageFailure extends Error {
   }
 }
 
+/** Tries per stage when the activity's output does not carry the worker's setting (older histories). */
 const MAX_TRIES = 3;
+/** Retries by typed outcome, with a backoff sleep between tries: a new command sequence. */
+const RETRY_PATCH = 'step-retry-by-outcome';
 
 /** What every entity workflow takes: the entity's id and manifest fields. */
 export interface EntityInput<S> {
@@ -73,6 +84,8 @@ export interface EntityInput<S> {
 export class EntityLifecycle {
   readonly view: StatusView;
   private readonly tries = new Map<string, number>();
+  /** Each retried try's ending, kept in the entity's details with its final status. */
+  private readonly retries: { stage: string; try: number; outcome?: string; reason?: string }[] = [];
 
   constructor(
     readonly id: string,
@@ -90,7 +103,8 @@ export class EntityLifecycle {
     message?: string,
     details?: Record<string, unknown>,
   ) {
-    await state.transition({ id: this.id, allowedFrom, to, reason, message, details });
+    const withRetries = this.retries.length ? { ...details, retries: this.retries } : details;
+    await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
     Object.assign(this.view, { status: to, reason, message });
     upsertSearchAttributes([{ key: DyffStatus, value: to }]);
   }
@@ -138,13 +152,18 @@ export class EntityLifecycle {
     }
   }
 
-  /** Run one step as a job; a job lost without an exit code (not a step failure) is tried again under a new name. */
+  /**
+   * Run one step as a job. An ending a new try can fix (lost, killed by a signal, OOM, evicted, preempted, past
+   * its deadline, or a failure the step declared transient) is tried again under a new job name after a backoff,
+   * up to the worker's `retries.maxTriesPerStage`; any other failure ends the entity at once.
+   */
   async runStep(
     stage: string,
     args: string[],
     failReason: Reason,
     extra: Partial<RunStepInput> = {},
   ): Promise<RunStepOutput> {
+    const earlier: string[] = [];
     for (;;) {
       const attempt = (this.tries.get(stage) ?? 0) + 1;
       this.tries.set(stage, attempt);
@@ -158,9 +177,24 @@ export class EntityLifecycle {
         ...extra,
       });
       if (out.phase === 'succeeded') return out;
-      if (out.lost && attempt < MAX_TRIES) continue;
+      const why = `try ${attempt}: ${out.reason ?? 'unknown reason'}`;
+      // Histories recorded before typed outcomes carry only `lost`.
+      const retryable = out.retryable ?? out.lost;
+      if (retryable && attempt < (out.maxTries ?? MAX_TRIES) && patched(RETRY_PATCH)) {
+        earlier.push(why);
+        this.retries.push({ stage, try: attempt, outcome: out.outcome, reason: out.reason });
+        const backoffMs = (out.backoffSeconds ?? 0) * 1000 * 2 ** (earlier.length - 1);
+        this.view.message = `${stage}: ${why}; try ${attempt + 1} in ${Math.round(backoffMs / 1000)} s`;
+        if (backoffMs > 0) await sleep(backoffMs);
+        continue;
+      }
+      if (out.lost && attempt < MAX_TRIES) continue; // the behaviour before RETRY_PATCH, for replay
       const tail = out.logTail.length ? `\n--- last log lines ---\n${out.logTail.join('\n')}` : '';
-      throw new StageFailure(failReason, `${stage} failed (${out.reason ?? 'unknown reason'})${tail}`);
+      const history = earlier.length ? ` after ${earlier.length + 1} tries (${earlier.join('; ')})` : '';
+      throw new StageFailure(
+        failReason,
+        `${stage} failed (${out.reason ?? 'unknown reason'})${history}${tail}`,
+      );
     }
   }
 

@@ -8,7 +8,7 @@ import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
 const sessions = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+  retry: { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] },
 });
 
 export interface EvaluationSummary {

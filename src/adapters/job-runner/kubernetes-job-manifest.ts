@@ -1,4 +1,11 @@
-import type { V1Container, V1Job, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1Job,
+  V1PodFailurePolicy,
+  V1ResourceRequirements,
+  V1Toleration,
+} from '@kubernetes/client-node';
+import { EXIT_INVALID_INPUT } from '../../domain/job-outcome.js';
 import type { JobSpec } from '../../ports/job-runner.js';
 
 /** Labels every Job and its Pods carry; `list(entityId)` selects on the first. */
@@ -22,6 +29,22 @@ export interface JobTemplateOptions {
   ttlSecondsAfterFinished: number;
   runAsUser: number;
 }
+
+/*
+ * Every pod failure ends the Job (backoffLimit 0): retries are the workflow's, each under a new Job name, bounded
+ * per stage. The rules make the Job's Failed condition say which kind of ending it was (reason PodFailurePolicy,
+ * the message naming the rule), so bad input (exit 2) and a disruption (preemption, eviction, a drain: the pod's
+ * DisruptionTarget condition) are told apart from an ordinary failure without guessing from exit codes.
+ */
+export const POD_FAILURE_POLICY: V1PodFailurePolicy = {
+  rules: [
+    {
+      action: 'FailJob',
+      onExitCodes: { containerName: STEP_CONTAINER, operator: 'In', values: [EXIT_INVALID_INPUT] },
+    },
+    { action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+  ],
+};
 
 /** The Job for one step: one pod, no retries, a restricted security context. */
 export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
@@ -68,6 +91,7 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
     metadata: { name: spec.name, labels },
     spec: {
       backoffLimit: 0,
+      podFailurePolicy: POD_FAILURE_POLICY,
       activeDeadlineSeconds: spec.activeDeadlineSeconds,
       ttlSecondsAfterFinished: o.ttlSecondsAfterFinished,
       template: {

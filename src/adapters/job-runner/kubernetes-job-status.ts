@@ -1,4 +1,5 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
+import { exitOutcome } from '../../domain/job-outcome.js';
 import type { JobStatus } from '../../ports/job-runner.js';
 import { STEP_CONTAINER } from './kubernetes-job-manifest.js';
 
@@ -25,17 +26,21 @@ export function toStatus(name: string, job: V1Job, pods: V1Pod[], cancelled: boo
     return {
       ...base,
       phase: 'succeeded',
+      outcome: 'succeeded',
       exitCode: 0,
       completionTime: iso(job.status?.completionTime ?? complete.lastTransitionTime),
     };
   }
   const failed = condition(job, 'Failed');
   if (failed) {
+    const ending = cancelled
+      ? { outcome: 'cancelled' as const, reason: 'cancelled' }
+      : podEnding(job, failed.reason, failed.message, pod, term);
     return {
       ...base,
       phase: 'failed',
       exitCode: term?.exitCode,
-      reason: cancelled ? 'cancelled' : failureReason(job, failed.reason, failed.message, term),
+      ...ending,
       completionTime: iso(failed.lastTransitionTime),
     };
   }
@@ -44,6 +49,7 @@ export function toStatus(name: string, job: V1Job, pods: V1Pod[], cancelled: boo
       ...base,
       phase: 'failed',
       exitCode: term?.exitCode,
+      outcome: cancelled ? 'cancelled' : 'lost',
       reason: cancelled ? 'cancelled' : 'deleted',
     };
   }
@@ -65,14 +71,54 @@ function terminated(pod?: V1Pod): Terminated | undefined {
   return t ? { exitCode: t.exitCode, reason: t.reason, message: t.message } : undefined;
 }
 
-function failureReason(job: V1Job, condReason?: string, condMessage?: string, term?: Terminated): string {
+/*
+ * Why a Job failed, typed: the Job's condition (DeadlineExceeded, or the podFailurePolicy rule that matched) and
+ * its newest pod (OOMKilled, evicted, a DisruptionTarget condition from preemption or a drain, the exit code).
+ */
+export function podEnding(
+  job: V1Job,
+  condReason?: string,
+  condMessage?: string,
+  pod?: V1Pod,
+  term?: Terminated,
+): Pick<JobStatus, 'outcome' | 'reason'> {
   if (condReason === 'DeadlineExceeded') {
-    return `deadline exceeded: ran longer than activeDeadlineSeconds=${job.spec?.activeDeadlineSeconds ?? '?'}`;
+    const limit = job.spec?.activeDeadlineSeconds ?? '?';
+    return {
+      outcome: 'deadline',
+      reason: `deadline exceeded: ran longer than activeDeadlineSeconds=${limit}`,
+    };
   }
-  if (term?.reason === 'OOMKilled')
-    return `OOMKilled: the step used more memory than its limit (exit code ${term.exitCode})`;
-  if (term && term.exitCode !== 0) return `exit code ${term.exitCode}`;
-  return [condReason, condMessage].filter(Boolean).join(': ') || 'failed';
+  if (term?.reason === 'OOMKilled') {
+    return {
+      outcome: 'oom',
+      reason: `OOMKilled: the step used more memory than its limit (exit code ${term.exitCode})`,
+    };
+  }
+  const disruption = pod?.status?.conditions?.find(
+    (c) => c.type === 'DisruptionTarget' && c.status === 'True',
+  );
+  if (pod?.status?.reason === 'Evicted' || disruption?.reason === 'EvictionByEvictionAPI') {
+    const why = pod?.status?.message ?? disruption?.message ?? '';
+    return { outcome: 'evicted', reason: `evicted${why ? `: ${why}` : ''}` };
+  }
+  if (disruption) {
+    const why = [disruption.reason, disruption.message].filter(Boolean).join(': ');
+    return { outcome: 'preempted', reason: `preempted (the node went away)${why ? `: ${why}` : ''}` };
+  }
+  if (term && term.exitCode !== 0) {
+    const outcome = exitOutcome(term.exitCode);
+    const note =
+      outcome === 'transient' ? ' (transient failure)' : outcome === 'signal' ? ' (killed by a signal)' : '';
+    return { outcome, reason: `exit code ${term.exitCode}${note}` };
+  }
+  // Failed with no container ending: the pod was removed before its step could end.
+  if (!term)
+    return {
+      outcome: 'lost',
+      reason: `lost: ${[condReason, condMessage].filter(Boolean).join(': ') || 'no pod ending recorded'}`,
+    };
+  return { outcome: 'failed', reason: [condReason, condMessage].filter(Boolean).join(': ') || 'failed' };
 }
 
 /** Why a pod is still Pending, in the words of the scheduler or the kubelet. */

@@ -146,11 +146,13 @@ export class JobWaiter {
   }
 
   private vanished(): void {
-    const reason = this.runner.wasCancelled(this.name) ? 'cancelled' : 'deleted: the job no longer exists';
+    const cancelled = this.runner.wasCancelled(this.name);
+    const reason = cancelled ? 'cancelled' : 'deleted: the job no longer exists';
     const last = this.job ? toStatus(this.name, this.job, [...this.pods.values()], false) : undefined;
     this.finish({
       name: this.name,
       phase: 'failed',
+      outcome: cancelled ? 'cancelled' : 'lost',
       reason,
       startTime: last?.startTime,
       exitCode: last?.exitCode,
@@ -201,7 +203,7 @@ export class JobWaiter {
       const events = await this.runner.warnings(this.name, pod);
       await this.runner.deleteJob(this.name).catch(() => undefined);
       const base = toStatus(this.name, this.job!, pods, false);
-      this.finish({ ...base, phase: 'failed', reason: withEvents(reason, events) });
+      this.finish({ ...base, phase: 'failed', outcome: 'failed', reason: withEvents(reason, events) });
     })();
   }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { exitOutcome } from '../../domain/job-outcome.js';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
 import { stopGroup } from '../process-group.js';
 import { readLogTail } from './log-tail.js';
@@ -81,6 +82,16 @@ export class LocalProcessJobRunner implements JobRunner {
     timer.unref();
   }
 
+  /** The timer set by `start` died with the worker that started the job: whoever waits now enforces it. */
+  private async enforceAdoptedDeadline(name: string, s: JobStatus): Promise<void> {
+    if (s.phase !== 'running' || !s.startTime) return;
+    const spec = await readText(join(this.dir(name), 'spec.json'));
+    const seconds = spec ? (JSON.parse(spec) as JobSpec).activeDeadlineSeconds : undefined;
+    if (!seconds || Date.now() - Date.parse(s.startTime) < seconds * 1000) return;
+    await writeFile(join(this.dir(name), 'deadline'), String(seconds));
+    await this.kill(name);
+  }
+
   async status(name: string): Promise<JobStatus | undefined> {
     const dir = this.dir(name);
     let meta;
@@ -96,12 +107,13 @@ export class LocalProcessJobRunner implements JobRunner {
     if (exit !== undefined) {
       const code = Number(exit.trim());
       const done = (await stat(join(dir, 'exit'))).mtime.toISOString();
-      if (code === 0) return { ...base, phase: 'succeeded', exitCode: 0, completionTime: done };
+      if (code === 0)
+        return { ...base, phase: 'succeeded', outcome: 'succeeded', exitCode: 0, completionTime: done };
       return {
         ...base,
         phase: 'failed',
         exitCode: code,
-        reason: await this.failureReason(dir, code),
+        ...(await this.ending(dir, code)),
         completionTime: done,
       };
     }
@@ -109,23 +121,32 @@ export class LocalProcessJobRunner implements JobRunner {
     if (pid !== undefined && isAlive(Number(pid), dir)) return { ...base, phase: 'running' };
     // Re-read: the wrapper may have written its exit code between the two reads.
     if (existsSync(join(dir, 'exit'))) return this.status(name);
-    if (await exists(join(dir, 'cancelled'))) return { ...base, phase: 'failed', reason: 'cancelled' };
+    if (await exists(join(dir, 'cancelled')))
+      return { ...base, phase: 'failed', outcome: 'cancelled', reason: 'cancelled' };
     const age = Date.now() - (meta.startTime ? Date.parse(meta.startTime) : 0);
     if (pid === undefined && age < this.startGraceMs) return { ...base, phase: 'pending' };
     return {
       ...base,
       phase: 'failed',
+      outcome: 'lost',
       reason:
         'lost: the job process ended without recording an exit code (killed from outside or machine restart)',
     };
   }
 
-  private async failureReason(dir: string, code: number): Promise<string> {
-    if (await exists(join(dir, 'cancelled'))) return 'cancelled';
+  /** The wrapper saw only an exit code; the marker files say whether this runner caused it. */
+  private async ending(dir: string, code: number): Promise<Pick<JobStatus, 'outcome' | 'reason'>> {
+    if (await exists(join(dir, 'cancelled'))) return { outcome: 'cancelled', reason: 'cancelled' };
     const deadline = await readText(join(dir, 'deadline'));
-    if (deadline !== undefined) return `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`;
-    if (code > 128) return `killed by signal ${code - 128}`;
-    return `exit code ${code}`;
+    if (deadline !== undefined)
+      return {
+        outcome: 'deadline',
+        reason: `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`,
+      };
+    const outcome = exitOutcome(code);
+    if (outcome === 'signal') return { outcome, reason: `killed by signal ${code - 128}` };
+    if (outcome === 'transient') return { outcome, reason: `exit code ${code} (transient failure)` };
+    return { outcome, reason: `exit code ${code}` };
   }
 
   async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {
@@ -140,10 +161,12 @@ export class LocalProcessJobRunner implements JobRunner {
         const s = (await this.status(name)) ?? {
           name,
           phase: 'failed' as const,
+          outcome: 'lost' as const,
           reason: 'deleted: the job no longer exists',
         };
         opts.onUpdate?.(s);
         if (s.phase === 'succeeded' || s.phase === 'failed') return s;
+        await this.enforceAdoptedDeadline(name, s);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 1000);
           wake = () => {

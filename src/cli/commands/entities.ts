@@ -26,13 +26,14 @@ async function withClient<T>(fn: (c: DyffClient) => Promise<T>): Promise<T> {
 export async function waitWithProgress(client: DyffClient, id: string): Promise<number> {
   const tty = process.stderr.isTTY;
   let last = '';
+  const show = (line: string) => {
+    if (line === last) return;
+    last = line;
+    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+  };
   const done = await client.wait(id, {
-    onProgress: (v) => {
-      const line = statusLine(v);
-      if (line === last) return;
-      last = line;
-      process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-    },
+    onProgress: (v) => show(statusLine(v)),
+    onUnreachable: () => show(`Temporal unreachable, retrying (${client.config.temporal.address})`),
   });
   if (tty) process.stderr.write('\n');
   return exitForStatus(done);

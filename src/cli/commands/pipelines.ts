@@ -6,6 +6,7 @@ import { Pipelines, Schedules } from '../../client-pipelines.js';
 import { loadConfig } from '../../config.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { parsePipelineManifest } from '../../domain/manifest.js';
+import { whileUnreachable } from '../../temporal-outage.js';
 import type { PipelineView } from '../../workflows/index.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -51,7 +52,11 @@ export function registerPipelineCommands(program: Command): void {
         const { id, workflowId } = await pipelines.start(manifest, { force: opts.force, baseDir });
         process.stdout.write(`pipeline ${id} started\n  workflow: ${client.uiUrl(workflowId)}\n`);
         if (!opts.wait) return ExitCode.Ok;
-        const view = await pipelines.wait(id);
+        const view = await whileUnreachable(() => pipelines.wait(id), {
+          address: client.config.temporal.address,
+          timeoutMs: client.config.temporal.unreachableTimeoutSeconds * 1000,
+          onUnreachable: () => process.stderr.write('Temporal unreachable, retrying\n'),
+        });
         process.stdout.write(`${formatPipeline(view)}\n`);
         return view.status === 'Complete' ? ExitCode.Ok : ExitCode.EntityFailed;
       });

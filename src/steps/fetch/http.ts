@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DyffError, ErrorType } from '../../domain/errors.js';
+import { ErrorType } from '../../domain/errors.js';
 import type { RetryPolicy, StepLog } from '../context.js';
-import { errorCode, errorMessage, invalidInput } from '../errors.js';
+import { errorCode, errorMessage, invalidInput, transientFailure } from '../errors.js';
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500 };
 
@@ -51,10 +51,8 @@ export async function withRetry<T>(
     } catch (err) {
       if (!(err instanceof TransientError) || opts.signal?.aborted) throw err;
       if (n >= opts.policy.attempts) {
-        throw new DyffError(
-          ErrorType.SourceUnavailable,
-          `${what}: ${err.message} (gave up after ${n} attempts)`,
-        );
+        // Still failing after the step's own retries: a later try of the whole step may get through.
+        throw transientFailure(`${what}: ${err.message} (gave up after ${n} attempts)`);
       }
       const delay = opts.policy.baseDelayMs * 2 ** (n - 1);
       opts.log.warn(`${what}: ${err.message}; retry ${n}/${opts.policy.attempts - 1} in ${delay} ms`);

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FilesystemObjectStore } from '../../../src/adapters/object-store/filesystem.js';
+import { EXIT_TEMPFAIL } from '../../../src/domain/job-outcome.js';
 import type { RawDataManifest } from '../../../src/steps/manifests.js';
 import type { SourceServer } from './helpers/source-server.js';
 import { closedPort, md5, sha256, startSourceServer } from './helpers/source-server.js';
@@ -57,9 +58,9 @@ describe('fetch-data from a URL', () => {
     server.cutNext('/big.bin', 2, 64 * 1024);
     const id = newId();
 
-    // Two attempts, both cut: the step gives up (exit 1, worth a retry) and keeps what it received.
+    // Two attempts, both cut: the step gives up (exit 75, transient: worth a new try) and keeps what it received.
     const first = await fetchData(id, { kind: 'url', url }, { retry: { attempts: 2, baseDelayMs: 1 } });
-    expect(first.code).toBe(1);
+    expect(first.code).toBe(EXIT_TEMPFAIL);
     expect(first.last).toMatch(/^error: big\.bin: .*connection lost/);
     expect(server.rangeHeaders('/big.bin')).toHaveLength(1); // the in-step retry already resumed
     expect(await env.store.stat('rawdata', `${id}/files/big.bin`)).toBeUndefined();
@@ -84,7 +85,7 @@ describe('fetch-data from a URL', () => {
     server.cutNext('/x.bin', 1, 1000);
     const id = newId();
     expect((await fetchData(id, { kind: 'url', url }, { retry: { attempts: 1, baseDelayMs: 1 } })).code).toBe(
-      1,
+      EXIT_TEMPFAIL,
     );
 
     server.ignoreRange = true;
@@ -94,7 +95,7 @@ describe('fetch-data from a URL', () => {
     expect((await stored(id, 'x.bin')).equals(content)).toBe(true);
   });
 
-  it('retries 5xx answers with backoff, and exits 1 when they persist', async () => {
+  it('retries 5xx answers with backoff, and exits 75 (transient: worth a new try) when they persist', async () => {
     const url = server.serve('/flaky.txt', 'hello');
     server.failNext('/flaky.txt', 2, 503);
     const id = newId();
@@ -105,7 +106,7 @@ describe('fetch-data from a URL', () => {
 
     server.failNext('/flaky.txt', 10, 500);
     const down = await fetchData(newId(), { kind: 'url', url }, { retry: { attempts: 3, baseDelayMs: 1 } });
-    expect(down.code).toBe(1);
+    expect(down.code).toBe(EXIT_TEMPFAIL);
     expect(down.last).toMatch(/^error: flaky\.txt: .*HTTP 500.*gave up after 3 attempts/);
   });
 

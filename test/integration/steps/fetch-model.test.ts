@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT_TEMPFAIL } from '../../../src/domain/job-outcome.js';
 import type { ModelManifest } from '../../../src/steps/fetch-model/manifest.js';
 import type { HubServer } from './helpers/hub-server.js';
 import { startHubServer } from './helpers/hub-server.js';
@@ -91,7 +92,7 @@ describe('fetch-model from the Hugging Face Hub', () => {
     const source = { kind: 'huggingFaceHub', repoID: 'acme/tiny-bert', allowPatterns: ['*.safetensors'] };
 
     const first = await fetchModel(id, source, { retry: { attempts: 2, baseDelayMs: 1 } });
-    expect(first.code).toBe(1);
+    expect(first.code).toBe(EXIT_TEMPFAIL); // transient: the workflow runs the step again
     expect(first.last).toMatch(/^error: model\.safetensors: .*connection lost/);
 
     const second = await fetchModel(id, source);

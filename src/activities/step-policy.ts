@@ -1,0 +1,73 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Context } from '@temporalio/activity';
+import type { JobOutcome } from '../domain/job-outcome.js';
+import { exitOutcome } from '../domain/job-outcome.js';
+import type { JobStatus } from '../ports/job-runner.js';
+
+/** How steps are retried and bounded; the worker fills it from config (`retries.*`, `limits.stepDeadlineSeconds`). */
+export interface StepPolicy {
+  /** @default 3 */
+  maxTriesPerStage: number;
+  /** @default 5 */
+  backoffSeconds: number;
+  /** @default 6 h */
+  stepDeadlineSeconds: number;
+}
+
+export const DEFAULT_STEP_POLICY: StepPolicy = {
+  maxTriesPerStage: 3,
+  backoffSeconds: 5,
+  stepDeadlineSeconds: 6 * 3600,
+};
+
+/**
+ * Heartbeat this often whatever the runner reports: a runner that reports only on change (a Deployment that
+ * does not move, a job printing nothing) must not let the activity's heartbeat timeout pass. The SDK throttles
+ * what reaches the server.
+ */
+export const HEARTBEAT_EVERY_MS = 3000;
+
+/** Heartbeat `details()` on a timer until the returned function is called. */
+export function heartbeatEvery(ctx: Context, details: () => unknown): () => void {
+  ctx.heartbeat(details());
+  const timer = setInterval(() => ctx.heartbeat(details()), HEARTBEAT_EVERY_MS);
+  return () => clearInterval(timer);
+}
+
+/*
+ * An activity is aborted for several reasons, and only one of them means "stop the work": a cancel the workflow
+ * requested. A heartbeat timeout, a worker shutdown, an activity the server no longer knows (it was down), a
+ * pause or a reset leave the job or session running, so that the next attempt adopts it.
+ */
+export function cancelWasRequested(ctx: Context): boolean {
+  return ctx.cancellationDetails?.cancelRequested === true;
+}
+
+/** The failure that ends an interrupted (not cancelled) attempt: retryable, naming why and what was kept. */
+export function interrupted(ctx: Context, what: string, kept: string): ApplicationFailure {
+  const d = ctx.cancellationDetails;
+  const why = d?.workerShutdown
+    ? 'worker shutting down'
+    : d?.timedOut
+      ? 'heartbeat timed out'
+      : d?.notFound
+        ? 'the server no longer knows this attempt'
+        : d?.paused
+          ? 'paused'
+          : d?.reset
+            ? 'reset'
+            : 'aborted';
+  return ApplicationFailure.retryable(
+    `${what} interrupted (${why}); ${kept} left running for the next attempt`,
+    'Interrupted',
+  );
+}
+
+/** The runner's typed ending, or one read from the exit code and reason for a runner that sets none. */
+export function outcomeOf(status: JobStatus): JobOutcome {
+  if (status.outcome) return status.outcome;
+  if (status.phase === 'succeeded') return 'succeeded';
+  if (status.reason === 'cancelled') return 'cancelled';
+  if (/^(lost|deleted)/.test(status.reason ?? '')) return 'lost';
+  return status.exitCode === undefined ? 'failed' : exitOutcome(status.exitCode);
+}

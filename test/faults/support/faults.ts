@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { until } from '../../support/worker-process.js';
+import type { Harness } from './harness.js';
+import { stepProcessOf } from './harness.js';
+
+export const FAULTS = ['server-outage', 'worker-sigterm', 'worker-sigkill', 'step-kill9'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** The full matrix (`npm run faults`) keeps the server down ~30 s; `npm test` a shorter outage, still past the
+ * step activity's 10 s heartbeat timeout. */
+export const FULL = process.env.DYFF_FAULTS === 'full';
+export const OUTAGE_MS = FULL ? 30_000 : 15_000;
+
+/**
+ * Inject a fault while job `jobName` runs. Returns what a check needs to know: whether the job's own try is
+ * expected to finish (adopted) or a new try is expected (the step was killed).
+ */
+export async function inject(h: Harness, fault: Fault, jobName: string): Promise<{ newTry: boolean }> {
+  switch (fault) {
+    case 'server-outage': {
+      await h.server.kill9();
+      // The outage itself: longer than the heartbeat timeout, so the server times the attempt out on its return.
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      await h.server.up();
+      return { newTry: false };
+    }
+    case 'worker-sigterm': {
+      const code = await h.stopWorker('SIGTERM');
+      if (code !== 0)
+        throw new Error(`the worker did not drain cleanly on SIGTERM (exit ${code}):\n${h.worker?.output()}`);
+      await h.startWorker();
+      return { newTry: false };
+    }
+    case 'worker-sigkill': {
+      await h.stopWorker('SIGKILL');
+      await h.startWorker();
+      return { newTry: false };
+    }
+    case 'step-kill9': {
+      const wrapper = (await h.jobs()).find((j) => j.name === jobName)?.pid;
+      if (!wrapper) throw new Error(`job ${jobName} has no process`);
+      const step = await until(`the step process of ${jobName}`, async () => stepProcessOf(wrapper), 10_000);
+      process.kill(step, 'SIGKILL');
+      return { newTry: true };
+    }
+  }
+}
+
+export function jobDir(h: Harness, name: string): string {
+  return join(h.jobsRoot, name);
+}

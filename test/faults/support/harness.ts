@@ -1,0 +1,147 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Adapters } from '../../../src/adapters/index.js';
+import { createAdapters } from '../../../src/adapters/index.js';
+import { groupAlive } from '../../../src/adapters/process-group.js';
+import { DyffClient } from '../../../src/client.js';
+import type { Config } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config.js';
+import { spawnWorker, until } from '../../support/worker-process.js';
+import { ServerProcess } from './server-process.js';
+
+export type Worker = ChildProcess & { output: () => string };
+
+/**
+ * One fault-suite environment: a Temporal dev server process on its own database, a data home with the embedded
+ * backends, a worker process, and a client. Steps retry after 1 s (not 5) and the worker drains for 2 s on SIGTERM.
+ */
+export class Harness {
+  worker?: Worker;
+
+  private constructor(
+    readonly config: Config,
+    readonly server: ServerProcess,
+    readonly adapters: Adapters,
+    readonly client: DyffClient,
+  ) {}
+
+  static async create(): Promise<Harness> {
+    const dataHome = await mkdtemp(join(tmpdir(), 'dyff-faults-'));
+    const server = await ServerProcess.start(join(dataHome, 'temporal.db'));
+    // Read by the worker and dyffctl processes too (cliEnv points DYFF_CONFIG here).
+    await writeFile(
+      join(dataHome, 'dyff.config.yaml'),
+      'retries: { backoffSeconds: 1 }\ntemporal: { shutdownGraceSeconds: 2, unreachableTimeoutSeconds: 180 }\n',
+    );
+    const config = loadConfig(
+      {
+        dataHome,
+        temporal: { address: server.address, taskQueue: 'faults' },
+        retries: { backoffSeconds: 1 },
+      },
+      { PATH: process.env.PATH ?? '' },
+    );
+    const adapters = await createAdapters(config);
+    const client = await DyffClient.connect(config, adapters);
+    return new Harness(config, server, adapters, client);
+  }
+
+  async startWorker(): Promise<Worker> {
+    this.worker = await spawnWorker(this.config);
+    return this.worker;
+  }
+
+  /** Stop the worker with SIGTERM; resolves with its exit code (0: it drained cleanly). */
+  async stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const w = this.worker;
+    if (!w || w.exitCode !== null || w.signalCode !== null) return w?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));
+    w.kill(signal);
+    return exited;
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorker();
+    await this.client.close();
+    await this.adapters.close();
+    await this.server.stop();
+    await rm(this.config.dataHome, { recursive: true, force: true });
+  }
+
+  get jobsRoot(): string {
+    return join(this.config.dataHome, 'jobs');
+  }
+
+  /** Every job of the data home: name, step program, exit code (undefined while running or lost). */
+  async jobs(): Promise<{ name: string; step: string; entityId: string; exit?: number; pid?: number }[]> {
+    if (!existsSync(this.jobsRoot)) return [];
+    const out = [];
+    for (const name of (await readdir(this.jobsRoot)).sort()) {
+      const dir = join(this.jobsRoot, name);
+      const spec = JSON.parse(await readFile(join(dir, 'spec.json'), 'utf8').catch(() => '{}')) as {
+        args?: string[];
+        entityId?: string;
+      };
+      const exit = await readFile(join(dir, 'exit'), 'utf8').catch(() => undefined);
+      const pid = await readFile(join(dir, 'pid'), 'utf8').catch(() => undefined);
+      out.push({
+        name,
+        step: spec.args?.[0] ?? '',
+        entityId: spec.entityId ?? '',
+        exit: exit === undefined ? undefined : Number(exit.trim()),
+        pid: pid === undefined ? undefined : Number(pid),
+      });
+    }
+    return out;
+  }
+
+  /** The first job running this step program that is not in `seen`, once its process has started. */
+  async jobStarted(step: string, seen: Set<string>): Promise<string> {
+    return until(
+      `the ${step} job to start`,
+      async () => (await this.jobs()).find((j) => j.step === step && j.pid && !seen.has(j.name))?.name,
+      180_000,
+    );
+  }
+
+  /** Process groups of jobs and sessions still alive: after a run ends there must be none. */
+  async leftRunning(): Promise<string[]> {
+    const alive = (await this.jobs()).filter((j) => j.pid && groupAlive(j.pid)).map((j) => `job ${j.name}`);
+    const sessions = join(this.config.dataHome, 'sessions');
+    if (existsSync(sessions)) {
+      for (const name of await readdir(sessions)) {
+        const pid = Number(await readFile(join(sessions, name, 'pid'), 'utf8').catch(() => '0'));
+        if (pid && groupAlive(pid)) alive.push(`session ${name}`);
+      }
+    }
+    return alive;
+  }
+}
+
+/** The step program's own process: the wrapper shell's child (not the wrapper, which records the exit code). */
+export function stepProcessOf(wrapperPid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${wrapperPid}/task/${wrapperPid}/children`, 'utf8').trim();
+    const first = Number(children.split(/\s+/)[0]);
+    return first || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ScenarioResult {
+  fault: string;
+  stage: string;
+  outcome: 'passed' | 'failed';
+  recoverSeconds?: number;
+  note?: string;
+}
+
+/** Append a row to the results file `npm run faults` prints as a table (no file: nothing recorded). */
+export async function record(result: ScenarioResult): Promise<void> {
+  const file = process.env.DYFF_FAULTS_RESULTS;
+  if (file) await appendFile(file, `${JSON.stringify(result)}\n`);
+}
