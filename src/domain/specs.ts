@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deniedEnvReason } from './env-denylist.js';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
@@ -121,12 +122,20 @@ export const SchemaAdapter = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('ExplodeCollections'), configuration: z.record(z.string(), z.unknown()) }),
 ]);
 
+/** Variables for a service's process: never a loader, runtime or platform variable (see env-denylist.ts). */
+const serviceEnv = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const name of Object.keys(env)) {
+    const reason = deniedEnvReason(name);
+    if (reason) ctx.addIssue({ code: 'custom', path: [name], message: reason });
+  }
+});
+
 export const InferenceServiceSpec = z.strictObject({
   model: entityId.optional(),
   runner: z.strictObject({
     kind: z.enum(['standalone', 'openai', 'http']),
     args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: serviceEnv.optional(),
     endpoint: httpUrl.optional(),
     accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
   }),
