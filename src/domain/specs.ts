@@ -14,7 +14,7 @@ const httpUrl = z
 const hex = (n: number) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
 export const entityId = hex(32);
-const labels = z.record(
+export const labels = z.record(
   z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$/, { error: 'invalid label key' }),
   z.string().max(63),
 );
@@ -210,6 +210,10 @@ export const SPEC_OF_KIND = {
   Audit: AuditSpec,
 } as const;
 
+export const accountName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  error: 'expected a lowercase account name (letters, digits, dashes)',
+});
+
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(253).optional(),
   labels: labels.optional(),
@@ -223,9 +227,7 @@ export const ManifestHeader = z.object({
     error: (iss) =>
       `unknown kind ${JSON.stringify(iss.input)}; expected one of DataSource, Dataset, Model, InferenceService, Evaluation, Report, Audit`,
   }),
-  account: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-    error: 'expected a lowercase account name (letters, digits, dashes)',
-  }),
+  account: accountName,
   metadata: Metadata.optional(),
   spec: z.unknown(),
 });
