@@ -185,7 +185,10 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
 function parseAllowance(raw: string): boolean | string[] {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The environment that hands this configuration to a step process, so it uses the same backends. */
@@ -210,4 +213,5 @@ export function configEnv(config: Config): Record<string, string> {
   return env;
 }
 
-const allowanceText = (a: boolean | string[]) => (typeof a === 'boolean' ? String(a) : a.join(',') || 'false');
+const allowanceText = (a: boolean | string[]) =>
+  typeof a === 'boolean' ? String(a) : a.join(',') || 'false';
