@@ -78,11 +78,7 @@ describe('workflow inputs are checked inside the workflow', () => {
     ['an id in uppercase hex', { id: newId().toUpperCase() }, /id: expected 32 lowercase hex digits/],
     ['an id with a slash', { id: `${newId().slice(0, 31)}/` }, /id: expected 32 lowercase hex digits/],
     ['an account that is a path', { account: '../root' }, /account: expected a lowercase account name/],
-    [
-      'a label key that is a path',
-      { labels: { '../../x': 'y' } },
-      /labels\.\.\.\/\.\.\/x: Invalid key/,
-    ],
+    ['a label key that is a path', { labels: { '../../x': 'y' } }, /labels\.\.\.\/\.\.\/x: Invalid key/],
     ['an oversized name', { name: 'n'.repeat(10_000) }, /name: /],
     ['an unknown field', { extra: 'x' }, /Unrecognized key/i],
     [
