@@ -54,7 +54,11 @@ export async function buildService(
     throw invalidInput(`model ${spec.model} not found (NoSuchModel): fetch it first`, ErrorType.NotFound);
   }
   const endpoint = spec.runner.kind === 'standalone' ? undefined : spec.runner.endpoint;
-  if (endpoint !== undefined) await checkUrlNow(new URL(endpoint), ctx.sources.egress);
+  if (endpoint !== undefined) {
+    await checkUrlNow(new URL(endpoint), ctx.sources.egress).catch((err: unknown) => {
+      throw invalidInput(`spec.runner.endpoint: ${(err as Error).message}`);
+    });
+  }
   const description = describeService(id, spec, manifest);
   await ctx.objectStore.put(
     'inferenceservices',
