@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, temporalClient, testConfig } from '../support/temporal.js';
+import { until } from '../support/worker-process.js';
 
 /*
  * Workflows started with the plain Temporal client, as anyone with access to the namespace (the CLI, a schedule,
@@ -129,5 +130,38 @@ describe('workflow inputs are checked inside the workflow', () => {
     expect(f.message).toMatch(/spec\.dataset: required/);
     expect(f.message).toMatch(/hashes\.dataset: required/);
     await nothingStored();
+  });
+
+  it('a schedule whose action carries a bad pipeline input: each run it starts fails InvalidSpec', async () => {
+    const scheduleId = `attack-${newId().slice(0, 12)}`;
+    const schedule = await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: '1h' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'pipelineWorkflow',
+        workflowId: `pipeline-${scheduleId}`,
+        taskQueue: config.temporal.taskQueue,
+        args: [{ id: '', account: 'Attacker/../x', spec: {}, hashes: {} }],
+      },
+    });
+    try {
+      await schedule.trigger();
+      const runId = await until('the triggered run', async () => {
+        for await (const wf of client.workflow.list({ query: `TemporalScheduledById="${scheduleId}"` }))
+          return wf.workflowId;
+        return undefined;
+      });
+      const err = await client.workflow
+        .getHandle(runId)
+        .result()
+        .catch((e: unknown) => e);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('InvalidSpec');
+      expect(cause.message).toMatch(/account: expected a lowercase account name/);
+      await nothingStored();
+    } finally {
+      await schedule.delete();
+    }
   });
 });
