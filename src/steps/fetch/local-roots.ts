@@ -10,6 +10,14 @@ const FORBIDDEN = ['/proc', '/sys', '/dev'];
 const within = (path: string, root: string) =>
   path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
 
+// A step's roots do not change while it runs; a folder of thousands of files resolves them once.
+const rootCache = new Map<string, Promise<string | undefined>>();
+const realRoot = (root: string) => {
+  let real = rootCache.get(root);
+  if (!real) rootCache.set(root, (real = realpath(root).catch(() => undefined)));
+  return real;
+};
+
 /**
  * A local source path, checked against `sources.localRoots`: resolved with realpath (so a symlink counts where it
  * points), inside a root, outside /proc, /sys and /dev, and a regular file or a directory. Returns the real path
@@ -37,7 +45,7 @@ export async function resolveLocalSource(
       `${where}: refusing ${path}: it leads to ${real}; /proc, /sys and /dev are never sources`,
     );
   }
-  const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => undefined)));
+  const realRoots = await Promise.all(roots.map(realRoot));
   if (!realRoots.some((r) => r !== undefined && within(real, r))) {
     const leads = real === path ? '' : ` (it leads to ${real})`;
     throw invalidInput(
