@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { delimiter, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { cidrProblem } from './domain/egress.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 
 /**
@@ -55,6 +56,26 @@ const ConfigSchema = z.strictObject({
       kubeconfig: z.string().optional(),
     })
     .prefault({}),
+  sources: z
+    .strictObject({
+      /**
+       * Directories a `local` source may read from (resolved with realpath; nothing outside them, and never
+       * /proc, /sys or device files). @default the current directory and the data home with `runner: local`,
+       * none with `runner: kubernetes`
+       */
+      localRoots: z.array(z.string().min(1)).optional(),
+      /**
+       * Whether fetches and service endpoints may reach loopback, link-local and private addresses: `true` for all
+       * of them, or a list of CIDRs (e.g. an internal mirror). @default false
+       */
+      allowPrivateNetworks: z
+        .union([
+          z.boolean(),
+          z.array(z.string().superRefine((c, ctx) => void (cidrProblem(c) && ctx.addIssue(cidrProblem(c)!)))),
+        ])
+        .default(false),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       /** Largest file a fetch step accepts, in bytes. @default 10 GiB */
@@ -80,7 +101,9 @@ const ConfigSchema = z.strictObject({
     })
     .prefault({}),
 });
-export type Config = z.infer<typeof ConfigSchema>;
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'sources'> & {
+  sources: { localRoots: string[]; allowPrivateNetworks: boolean | string[] };
+};
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const ENV_PATHS: Record<string, string[]> = {
@@ -134,6 +157,11 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (raw === undefined || raw === '') continue;
     setPath(out, path, NUMERIC_ENV.has(name) ? Number(raw) : raw);
   }
+  // Set but empty means "no roots", which is what a step on Kubernetes is handed.
+  const roots = env.DYFF_LOCAL_ROOTS;
+  if (roots !== undefined) setPath(out, ['sources', 'localRoots'], roots.split(delimiter).filter(Boolean));
+  const allow = env.DYFF_ALLOW_PRIVATE_NETWORKS;
+  if (allow) setPath(out, ['sources', 'allowPrivateNetworks'], parseAllowance(allow));
   for (const [name, raw] of Object.entries(env)) {
     const m = /^DYFF_GCS_BUCKET_([A-Z]+)$/.exec(name);
     if (m && raw) setPath(out, ['gcs', 'buckets', m[1]!.toLowerCase()], raw);
@@ -174,9 +202,24 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
       `invalid configuration (${file} and DYFF_* variables)\n  ${lines.join('\n  ')}`,
     );
   }
-  const config = result.data;
-  config.dataHome = resolve(config.dataHome);
-  return config;
+  const dataHome = resolve(result.data.dataHome);
+  const { localRoots, allowPrivateNetworks } = result.data.sources;
+  const roots = localRoots ?? (result.data.runner === 'local' ? [process.cwd(), dataHome] : []);
+  return {
+    ...result.data,
+    dataHome,
+    sources: { localRoots: roots.map((r) => resolve(r)), allowPrivateNetworks },
+  };
+}
+
+/** `true`/`false`, or a comma-separated list of CIDRs. */
+function parseAllowance(raw: string): boolean | string[] {
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The environment that hands this configuration to a step process, so it uses the same backends. */
@@ -188,6 +231,8 @@ export function configEnv(config: Config): Record<string, string> {
     DYFF_MAX_FILE_BYTES: String(config.limits.maxFileBytes),
     DYFF_DATASTORE_PROJECT: config.datastore.projectId,
     DYFF_GCS_BUCKET_PREFIX: config.gcs.bucketPrefix,
+    DYFF_LOCAL_ROOTS: config.sources.localRoots.join(delimiter),
+    DYFF_ALLOW_PRIVATE_NETWORKS: allowanceText(config.sources.allowPrivateNetworks),
   };
   if (config.gcs.projectId) env.DYFF_GCS_PROJECT = config.gcs.projectId;
   if (config.gcs.apiEndpoint) env.DYFF_GCS_ENDPOINT = config.gcs.apiEndpoint;
@@ -198,3 +243,6 @@ export function configEnv(config: Config): Record<string, string> {
   }
   return env;
 }
+
+const allowanceText = (a: boolean | string[]) =>
+  typeof a === 'boolean' ? String(a) : a.join(',') || 'false';

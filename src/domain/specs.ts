@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deniedEnvReason } from './env-denylist.js';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
@@ -13,7 +14,7 @@ const httpUrl = z
 const hex = (n: number) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
 export const entityId = hex(32);
-const labels = z.record(
+export const labels = z.record(
   z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$/, { error: 'invalid label key' }),
   z.string().max(63),
 );
@@ -121,12 +122,20 @@ export const SchemaAdapter = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('ExplodeCollections'), configuration: z.record(z.string(), z.unknown()) }),
 ]);
 
+/** Variables for a service's process: never a loader, runtime or platform variable (see env-denylist.ts). */
+const serviceEnv = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const name of Object.keys(env)) {
+    const reason = deniedEnvReason(name);
+    if (reason) ctx.addIssue({ code: 'custom', path: [name], message: reason });
+  }
+});
+
 export const InferenceServiceSpec = z.strictObject({
   model: entityId.optional(),
   runner: z.strictObject({
     kind: z.enum(['standalone', 'openai', 'http']),
     args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: serviceEnv.optional(),
     endpoint: httpUrl.optional(),
     accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
   }),
@@ -201,6 +210,10 @@ export const SPEC_OF_KIND = {
   Audit: AuditSpec,
 } as const;
 
+export const accountName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  error: 'expected a lowercase account name (letters, digits, dashes)',
+});
+
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(253).optional(),
   labels: labels.optional(),
@@ -214,9 +227,7 @@ export const ManifestHeader = z.object({
     error: (iss) =>
       `unknown kind ${JSON.stringify(iss.input)}; expected one of DataSource, Dataset, Model, InferenceService, Evaluation, Report, Audit`,
   }),
-  account: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-    error: 'expected a lowercase account name (letters, digits, dashes)',
-  }),
+  account: accountName,
   metadata: Metadata.optional(),
   spec: z.unknown(),
 });

@@ -6,6 +6,7 @@ import { invalidInput } from './errors.js';
 import { AdapterConfigError, compilePipeline } from './evaluate/adapters.js';
 import { readModelManifest } from './fetch-model.js';
 import type { ModelManifest } from './fetch-model/manifest.js';
+import { checkUrlNow } from './net/egress-guard.js';
 
 export interface BuildServiceInput {
   /** The InferenceService id: writes `inferenceservices/<id>/service.json`. */
@@ -51,6 +52,12 @@ export async function buildService(
   const manifest = spec.model === undefined ? undefined : await readModelManifest(ctx, spec.model);
   if (spec.model !== undefined && !manifest) {
     throw invalidInput(`model ${spec.model} not found (NoSuchModel): fetch it first`, ErrorType.NotFound);
+  }
+  const endpoint = spec.runner.kind === 'standalone' ? undefined : spec.runner.endpoint;
+  if (endpoint !== undefined) {
+    await checkUrlNow(new URL(endpoint), ctx.sources.egress).catch((err: unknown) => {
+      throw invalidInput(`spec.runner.endpoint: ${(err as Error).message}`);
+    });
   }
   const description = describeService(id, spec, manifest);
   await ctx.objectStore.put(

@@ -63,7 +63,14 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   // Every request and every retry wait listens on it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, signal);
   const maxConcurrency = spec.workersPerReplica * spec.replications;
-  const transport = createTransport(url, maxConcurrency, signal);
+  // A full URL in the description is the user's endpoint (openai, http); a path is on the platform's own session.
+  const userEndpoint = /^https?:\/\//.test(service.endpoint);
+  const transport = createTransport(
+    url,
+    maxConcurrency,
+    signal,
+    userEndpoint ? ctx.sources.egress : undefined,
+  );
   try {
     const progress = await loadProgress(store, id, writerEngine.connection, scratch, log);
     const shards = await datasetShards(store, spec.dataset, scratch, ctx.signal);

@@ -29,7 +29,7 @@ export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput
   const retry = ctx.retry ?? DEFAULT_RETRY;
   // The spec may lower the operator's limit, never raise it.
   const maxBytes = Math.min(source.maxFileBytes ?? Infinity, ctx.limits.maxFileBytes);
-  const files = await listSourceFiles(source, { log, retry, signal: ctx.signal });
+  const files = await listSourceFiles(source, { ...ctx.sources, log, retry, signal: ctx.signal });
   const oversized = files.find((f) => f.size !== undefined && f.size > maxBytes);
   if (oversized) throw tooLarge(oversized.path, oversized.size!, maxBytes);
   log.info(`fetch ${files.length} file(s) from ${describe(source)}`);

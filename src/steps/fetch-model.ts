@@ -39,7 +39,13 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
   const { log, objectStore: store, signal } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
   const maxBytes = ctx.limits.maxFileBytes;
-  const listing = await listModelFiles(source, { hub: input.hub ?? hubAccessFromEnv(), log, retry, signal });
+  const listing = await listModelFiles(source, {
+    ...ctx.sources,
+    hub: input.hub ?? hubAccessFromEnv(),
+    log,
+    retry,
+    signal,
+  });
   for (const f of listing.files) {
     if (f.size !== undefined && f.size > maxBytes) {
       throw invalidInput(
@@ -92,6 +98,7 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
         () =>
           downloadAttempt({
             url,
+            egress: ctx.sources.egress,
             headers: f.headers,
             path: f.path,
             partial,

@@ -6,6 +6,7 @@ import { entityId } from '../domain/specs.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { RetryPolicy } from './context.js';
+import type { Resolver } from './net/egress-guard.js';
 import { createStepLog } from './context.js';
 import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_TERMINATED, errorMessage, exitCodeFor } from './errors.js';
 import { STEPS } from './index.js';
@@ -18,6 +19,8 @@ export interface StepDeps {
   /** Stops the step like SIGTERM does. */
   signal?: AbortSignal;
   retry?: RetryPolicy;
+  /** How names are resolved for user-supplied URLs. @default the system resolver */
+  resolver?: Resolver;
 }
 
 const ARGS = {
@@ -82,6 +85,10 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
         objectStore: deps.objectStore,
         log,
         limits: { maxFileBytes: deps.config.limits.maxFileBytes },
+        sources: {
+          localRoots: deps.config.sources.localRoots,
+          egress: { allow: deps.config.sources.allowPrivateNetworks, resolver: deps.resolver },
+        },
         signal: abort.signal,
         workDir: args['work-dir'] ?? join(deps.config.dataHome, 'work', name),
         retry: deps.retry,

@@ -3,6 +3,7 @@ import type { Activities, VerifiedDataset } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import type { DatasetSpec } from '../domain/specs.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 export interface DatasetWorkflowInput {
   id: string;
@@ -34,6 +35,7 @@ const acts = proxyActivities<Activities>({
 
 /** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
+  requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'datasets', 'Error');
   await writes.createEntity({

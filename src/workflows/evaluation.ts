@@ -4,6 +4,7 @@ import { NON_RETRYABLE } from '../domain/errors.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 const sessions = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -26,6 +27,7 @@ export interface EvaluationSummary {
 export async function evaluationWorkflow(
   input: EntityInput<EvaluationSpec>,
 ): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
+  requireValidInput('evaluationWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'outputs', 'Failed');
   await life.create('Evaluation', input);

@@ -1,11 +1,13 @@
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 /** model Ready → build job (a runnable service description, or an image) → Ready (or Error/BuildFailed). */
 export async function inferenceServiceWorkflow(
   input: EntityInput<InferenceServiceSpec>,
 ): Promise<{ id: string; status: 'Ready' }> {
+  requireValidInput('inferenceServiceWorkflow', input);
   const life = new EntityLifecycle(input.id, 'inferenceservices', 'Error');
   await life.create('InferenceService', input);
   return life.run(async () => {

@@ -1,6 +1,7 @@
 import type { ModelSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, state } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 export interface ModelWorkflowResult {
   id: string;
@@ -10,6 +11,7 @@ export interface ModelWorkflowResult {
 
 /** model source → fetch job → manifest present → Ready (or Error/FetchFailed). */
 export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
+  requireValidInput('modelWorkflow', input);
   const life = new EntityLifecycle(input.id, 'models', 'Error');
   await life.create('Model', input);
   return life.run(async () => {

@@ -20,6 +20,7 @@ import { inferenceServiceWorkflow } from './inference-service.js';
 import { modelWorkflow } from './model.js';
 import { reportWorkflow } from './report.js';
 import { state } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 export interface PipelineView {
   id: string;
@@ -53,6 +54,7 @@ const newEntityId = () => uuid4().replaceAll('-', '');
  * stage gives every stage after it FailedDependency; cancelling the pipeline cancels the running children.
  */
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineView> {
+  requireValidInput('pipelineWorkflow', input);
   // A scheduled run carries no id of its own: each run gets a fresh one, recorded in the workflow.
   const id = input.id || newEntityId();
   const { spec, account } = input;

@@ -1,6 +1,7 @@
 import type { ReportSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { requireValidInput } from './input.js';
 
 export interface ReportWorkflowInput extends EntityInput<ReportSpec> {
   /** Set for runs started by a schedule: the report then shows the trend against earlier runs. */
@@ -11,6 +12,7 @@ export interface ReportWorkflowInput extends EntityInput<ReportSpec> {
 export async function reportWorkflow(
   input: ReportWorkflowInput,
 ): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
+  requireValidInput('reportWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'reports', 'Failed');
   await life.create('Report', input);

@@ -11,6 +11,7 @@ import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
 import { createWorker } from '../../src/worker.js';
 import { Worker } from '@temporalio/worker';
+import { TEST_SOURCES } from './test-sources.js';
 
 let runtimeInstalled = false;
 function quietRuntime() {
@@ -26,7 +27,7 @@ export async function testConfig(
   const dataHome = await mkdtemp(join(tmpdir(), 'dyff-test-'));
   const taskQueue = `test-${Math.random().toString(36).slice(2, 10)}`;
   const base = loadConfig(
-    { dataHome, temporal: { address: inject('temporalAddress'), taskQueue } },
+    { dataHome, temporal: { address: inject('temporalAddress'), taskQueue }, sources: TEST_SOURCES },
     { PATH: process.env.PATH ?? '' },
   );
   const config = { ...base, ...overrides };

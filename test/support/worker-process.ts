@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Config } from '../../src/config.js';
+import { configEnv } from '../../src/config.js';
 
 export const DYFFCTL = resolve(import.meta.dirname, '../../bin/dyffctl.mjs');
 
@@ -17,6 +18,8 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
     DYFF_RUNNER: config.runner,
     DYFF_K8S_NAMESPACE: config.kubernetes.namespace,
     DYFF_K8S_IMAGE: config.kubernetes.image,
+    DYFF_LOCAL_ROOTS: configEnv(config).DYFF_LOCAL_ROOTS,
+    DYFF_ALLOW_PRIVATE_NETWORKS: configEnv(config).DYFF_ALLOW_PRIVATE_NETWORKS,
     ...(config.kubernetes.kubeconfig ? { DYFF_KUBECONFIG: config.kubernetes.kubeconfig } : {}),
   };
 }

@@ -6,6 +6,7 @@ import type {
   V1Toleration,
 } from '@kubernetes/client-node';
 import { EXIT_INVALID_INPUT } from '../../domain/job-outcome.js';
+import { stepEnvironment } from '../../domain/step-environment.js';
 import type { JobSpec } from '../../ports/job-runner.js';
 
 /** Labels every Job and its Pods carry; `list(entityId)` selects on the first. */
@@ -25,7 +26,10 @@ export interface JobTemplateOptions {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   argsPrefix: string[];
+  /** The configuration as variables (`configEnv`). */
   env: Record<string, string>;
+  /** Where a step's settings (STEP_ENVIRONMENT) come from; its secrets never reach the manifest as values. */
+  workerEnv?: Record<string, string | undefined>;
   ttlSecondsAfterFinished: number;
   runAsUser: number;
 }
@@ -56,7 +60,11 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   };
   const attempt = /-(\d+)$/.exec(spec.name)?.[1];
   if (attempt) labels[LABEL_TRY] = attempt;
-  const env = { ...o.env, ...spec.env, DYFF_JOB_NAME: spec.name };
+  const env = {
+    ...stepEnvironment(spec.args[0], { config: o.env, worker: o.workerEnv ?? {}, placement: 'pod' }),
+    ...spec.env,
+    DYFF_JOB_NAME: spec.name,
+  };
   const container: V1Container = {
     name: STEP_CONTAINER,
     image: o.image,

@@ -1,4 +1,6 @@
 import type { V1Deployment, V1NetworkPolicy, V1Service, V1Toleration } from '@kubernetes/client-node';
+import { deniedEnvNames } from '../../domain/env-denylist.js';
+import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionSpec } from '../../ports/session-runner.js';
 import {
   GKE_ACCELERATOR,
@@ -28,7 +30,11 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
   const labels = sessionLabels(spec);
   const port = opts.port ?? 8000;
   const d = spec.description;
-  const env = { ...opts.env, ...d.env, PORT: String(port) };
+  const denied = deniedEnvNames(d.env);
+  if (denied.length) throw new Error(`service ${d.serviceId}: runner.env may not set ${denied.join(', ')}`);
+  // The service's own variables first, so that none of them can replace what the platform sets.
+  const platform = stepEnvironment('session', { config: opts.env ?? {}, worker: {}, placement: 'pod' });
+  const env = { ...d.env, ...platform, PORT: String(port) };
   const nodeSelector: Record<string, string> = {};
   const tolerations: V1Toleration[] = [];
   const limits: Record<string, string> = {};

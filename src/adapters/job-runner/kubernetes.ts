@@ -28,8 +28,10 @@ export interface KubernetesJobRunnerOptions {
   pendingDeadlineSeconds?: number;
   /** Finished Jobs are garbage-collected after this long. @default 86400 */
   ttlSecondsAfterFinished?: number;
-  /** Environment for every step; JobSpec.env wins. */
+  /** The configuration as variables (`configEnv`); JobSpec.env wins. */
   env?: Record<string, string>;
+  /** Where a step's settings (STEP_ENVIRONMENT) come from. @default process.env */
+  workerEnv?: Record<string, string | undefined>;
   /** Container args before the step's own args. @default ['step'] */
   argsPrefix?: string[];
   /** @default 'IfNotPresent' */
@@ -42,8 +44,9 @@ export interface KubernetesJobRunnerOptions {
   propagationPolicy?: 'Foreground' | 'Background';
 }
 
-type Compiled = Required<Omit<KubernetesJobRunnerOptions, 'kubeConfig' | 'env'>> & {
+type Compiled = Required<Omit<KubernetesJobRunnerOptions, 'kubeConfig' | 'env' | 'workerEnv'>> & {
   env: Record<string, string>;
+  workerEnv: Record<string, string | undefined>;
 };
 
 /**
@@ -69,6 +72,7 @@ export class KubernetesJobRunner implements JobRunner {
       pendingDeadlineSeconds: opts.pendingDeadlineSeconds ?? 900,
       ttlSecondsAfterFinished: opts.ttlSecondsAfterFinished ?? 86_400,
       env: opts.env ?? {},
+      workerEnv: opts.workerEnv ?? process.env,
       argsPrefix: opts.argsPrefix ?? ['step'],
       imagePullPolicy: opts.imagePullPolicy ?? 'IfNotPresent',
       runAsUser: opts.runAsUser ?? 1000,

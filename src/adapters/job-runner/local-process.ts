@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { exitOutcome } from '../../domain/job-outcome.js';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
+import { stepEnvironment } from '../../domain/step-environment.js';
 import { stopGroup } from '../process-group.js';
 import { readLogTail } from './log-tail.js';
 
@@ -12,8 +13,10 @@ export interface LocalProcessJobRunnerOptions {
   root: string;
   /** The program and leading args that run a step, e.g. [node, bin/dyffctl.mjs, 'step']. */
   command: string[];
-  /** Base environment for every job (JobSpec.env is merged over it). */
+  /** The configuration as variables (`configEnv`); JobSpec.env is merged over it. */
   env?: Record<string, string>;
+  /** Where the variables a step may take from the worker come from (see STEP_ENVIRONMENT). @default process.env */
+  workerEnv?: Record<string, string | undefined>;
   /** A job whose directory exists this long without a recorded process counts as lost. @default 15000 */
   startGraceMs?: number;
 }
@@ -54,7 +57,16 @@ export class LocalProcessJobRunner implements JobRunner {
     const child = spawn('/bin/sh', ['-c', WRAPPER, 'dyff-job', dir, program!, ...lead, ...spec.args], {
       detached: true,
       stdio: 'ignore',
-      env: { ...process.env, ...this.opts.env, ...spec.env, DYFF_JOB_NAME: spec.name },
+      // Built from nothing: a step never sees the worker's environment, only what its program needs.
+      env: {
+        ...stepEnvironment(spec.args[0], {
+          config: this.opts.env ?? {},
+          worker: this.opts.workerEnv ?? process.env,
+          placement: 'local',
+        }),
+        ...spec.env,
+        DYFF_JOB_NAME: spec.name,
+      },
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deniedEnvNames } from '../../domain/env-denylist.js';
+import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import { readLogTail } from '../job-runner/log-tail.js';
 import { freePort, groupAlive, stopGroup } from '../process-group.js';
@@ -10,7 +12,10 @@ export interface LocalSessionRunnerOptions {
   root: string;
   /** The program and leading args that run `dyffctl`, e.g. [node, bin/dyffctl.mjs]. */
   command: string[];
+  /** The configuration as variables (`configEnv`). */
   env?: Record<string, string>;
+  /** Where the variables a session may take from the worker come from. @default process.env */
+  workerEnv?: Record<string, string | undefined>;
 }
 
 /**
@@ -35,6 +40,11 @@ export class LocalSessionRunner implements SessionRunner {
       return (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting' };
     }
     const d = spec.description;
+    const denied = deniedEnvNames(d.env);
+    if (denied.length) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`service ${d.serviceId}: runner.env may not set ${denied.join(', ')}`);
+    }
     if (!d.command) {
       await writeFile(
         join(dir, 'session.json'),
@@ -63,7 +73,16 @@ export class LocalSessionRunner implements SessionRunner {
       {
         detached: true,
         stdio: 'ignore',
-        env: { ...process.env, ...this.opts.env, ...d.env, PORT: String(port) },
+        // The service's own variables first, so that none of them can replace what the platform sets.
+        env: {
+          ...d.env,
+          ...stepEnvironment('session', {
+            config: this.opts.env ?? {},
+            worker: this.opts.workerEnv ?? process.env,
+            placement: 'local',
+          }),
+          PORT: String(port),
+        },
       },
     );
     await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,8 @@
 import type { ClientRequest, IncomingHttpHeaders, RequestOptions } from 'node:http';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { EgressPolicy } from '../net/egress-guard.js';
+import { checkLiteralHost, guardedLookup } from '../net/egress-guard.js';
 
 export interface HttpAnswer {
   status: number;
@@ -23,9 +25,17 @@ export interface Transport {
  * goes into requests (an undici Agent would close the gap, but undici is not a dependency). One abort listener
  * for all requests rather than one per request: at thousands of requests a second, listeners add up.
  */
-export function createTransport(url: URL, maxSockets: number, signal?: AbortSignal): Transport {
+export function createTransport(
+  url: URL,
+  maxSockets: number,
+  signal?: AbortSignal,
+  /** For endpoints a user named (openai, http runners): every connection is checked. Not for sessions. */
+  egress?: EgressPolicy,
+): Transport {
+  if (egress) checkLiteralHost(url, egress);
   const secure = url.protocol === 'https:';
   const agentOptions = {
+    ...(egress ? { lookup: guardedLookup(egress) } : {}),
     keepAlive: true,
     maxSockets,
     maxFreeSockets: maxSockets,

@@ -4,6 +4,7 @@ import type { ModelSpec } from '../../domain/specs.js';
 import type { RetryPolicy, StepLog } from '../context.js';
 import { invalidInput } from '../errors.js';
 import { httpGet, withRetry } from '../fetch/http.js';
+import type { EgressPolicy } from '../net/egress-guard.js';
 import { assertSafePath } from '../paths.js';
 import { repoFileFilter } from './fnmatch.js';
 import type { ModelSourceFile } from './sources.js';
@@ -47,6 +48,7 @@ export interface HubListing {
 
 interface ListOptions {
   access: HubAccess;
+  egress: EgressPolicy;
   log: StepLog;
   retry: RetryPolicy;
   signal?: AbortSignal;
@@ -60,7 +62,7 @@ export async function listHubFiles(source: HubSource, opts: ListOptions): Promis
   const body = await withRetry(
     what,
     async () => {
-      const res = await httpGet(url, { ...headers, accept: 'application/json' }, opts.signal);
+      const res = await httpGet(url, { ...headers, accept: 'application/json' }, opts.egress, opts.signal);
       if (res.status >= 400) throw await hubError(res, what, opts.access);
       return (await res.json().catch(() => undefined)) as unknown;
     },

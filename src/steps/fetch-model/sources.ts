@@ -4,6 +4,7 @@ import { invalidInput } from '../errors.js';
 import type { SourceFile } from '../fetch/sources.js';
 import { listSourceFiles } from '../fetch/sources.js';
 import { assertSafePath } from '../paths.js';
+import type { EgressPolicy } from '../net/egress-guard.js';
 import type { HubAccess } from './hub.js';
 import { listHubFiles } from './hub.js';
 
@@ -21,6 +22,8 @@ export interface ModelListing {
 
 interface ListOptions {
   hub: HubAccess;
+  localRoots: readonly string[];
+  egress: EgressPolicy;
   log: StepLog;
   retry: RetryPolicy;
   signal?: AbortSignal;
@@ -35,6 +38,7 @@ export async function listModelFiles(source: ModelSpec['source'], opts: ListOpti
     case 'huggingFaceHub':
       return listHubFiles(source, {
         access: opts.hub,
+        egress: opts.egress,
         log: opts.log,
         retry: opts.retry,
         signal: opts.signal,

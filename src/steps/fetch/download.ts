@@ -4,11 +4,14 @@ import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { ErrorType } from '../../domain/errors.js';
 import { errorMessage, invalidInput } from '../errors.js';
+import type { EgressPolicy } from '../net/egress-guard.js';
 import { TransientError, contentRange, httpGet, rejectClientError } from './http.js';
 
 export interface DownloadTarget {
   url: string;
-  /** Sent with every request, e.g. an Authorization header (dropped by fetch on a cross-origin redirect). */
+  /** Which addresses the download may connect to, redirects included. */
+  egress: EgressPolicy;
+  /** Sent with every request, e.g. an Authorization header (not sent on to another origin on a redirect). */
   headers?: Record<string, string>;
   /** The file's name in the dataset, for error messages. */
   path: string;
@@ -45,7 +48,7 @@ export async function downloadAttempt(t: DownloadTarget): Promise<AttemptResult>
     'accept-encoding': 'identity',
     ...(have > 0 ? { range: `bytes=${have}-` } : {}),
   };
-  const res = await httpGet(t.url, headers, t.signal);
+  const res = await httpGet(t.url, headers, t.egress, t.signal);
 
   if (res.status === 416 && have > 0) {
     // Range past the end: the partial may already be whole (an earlier run stopped before verifying it).

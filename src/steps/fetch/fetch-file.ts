@@ -65,6 +65,7 @@ async function download(run: FetchRun, f: SourceFile, url: string, partial: stri
     () =>
       downloadAttempt({
         url,
+        egress: run.ctx.sources.egress,
         path: f.path,
         partial,
         maxBytes: run.maxBytes,

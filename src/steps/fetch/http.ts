@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorType } from '../../domain/errors.js';
+import { DyffError, ErrorType } from '../../domain/errors.js';
 import type { RetryPolicy, StepLog } from '../context.js';
 import { errorCode, errorMessage, invalidInput, transientFailure } from '../errors.js';
+import type { EgressPolicy } from '../net/egress-guard.js';
+import { isEgressRefused } from '../net/egress-guard.js';
+import { guardedGet } from '../net/guarded-get.js';
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500 };
 
@@ -11,13 +14,22 @@ export class TransientError extends Error {}
 /** Codes that mean the host is not there at all: a retry in a few seconds will not change that. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** GET with errors sorted into user errors (exit 2), transient errors (retried) and aborts. */
-export async function httpGet(url: string, headers: Record<string, string>, signal?: AbortSignal) {
+/**
+ * GET under the egress policy (every redirect too), with errors sorted into user errors (exit 2), transient
+ * errors (retried) and aborts.
+ */
+export async function httpGet(
+  url: string,
+  headers: Record<string, string>,
+  egress: EgressPolicy,
+  signal?: AbortSignal,
+) {
   let res: Response;
   try {
-    res = await fetch(url, { headers, signal, redirect: 'follow' });
+    res = await guardedGet(url, headers, egress, signal);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
+    if (isEgressRefused(err) || (err instanceof DyffError && err.details?.invalidInput)) throw err;
     const code = errorCode(err);
     if (code && UNREACHABLE.has(code)) {
       throw invalidInput(`cannot reach ${url}: ${code}`, ErrorType.SourceUnavailable, { url });

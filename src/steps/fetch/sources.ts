@@ -5,8 +5,10 @@ import { ErrorType } from '../../domain/errors.js';
 import type { DataSourceSpec } from '../../domain/specs.js';
 import type { RetryPolicy, StepLog } from '../context.js';
 import { invalidInput } from '../errors.js';
+import type { EgressPolicy } from '../net/egress-guard.js';
 import { assertSafePath, matcher } from '../paths.js';
 import { httpGet, rejectClientError, withRetry } from './http.js';
+import { resolveLocalSource } from './local-roots.js';
 
 /** One file a source offers, before it is fetched. */
 export interface SourceFile {
@@ -20,6 +22,9 @@ export interface SourceFile {
 }
 
 interface ListOptions {
+  /** Directories local sources may read from (see local-roots.ts). */
+  localRoots: readonly string[];
+  egress: EgressPolicy;
   log: StepLog;
   retry: RetryPolicy;
   signal?: AbortSignal;
@@ -32,7 +37,7 @@ export async function listSourceFiles(source: DataSourceSpec, opts: ListOptions)
     case 'zenodo':
       return zenodoFiles(source.record, (source.server ?? 'https://zenodo.org').replace(/\/+$/, ''), opts);
     case 'local':
-      return localFiles(source.path, source.include);
+      return localFiles(source.path, source.include, opts.localRoots);
   }
 }
 
@@ -63,7 +68,7 @@ async function zenodoFiles(record: string, server: string, opts: ListOptions): P
   const body = await withRetry(
     `zenodo record ${record}`,
     async () => {
-      const res = await httpGet(url, { accept: 'application/json' }, opts.signal);
+      const res = await httpGet(url, { accept: 'application/json' }, opts.egress, opts.signal);
       if (res.status === 404 || res.status === 410) {
         await res.body?.cancel();
         throw invalidInput(`zenodo record ${record} not found at ${server}`, ErrorType.NotFound, { url });
@@ -93,27 +98,31 @@ async function zenodoFiles(record: string, server: string, opts: ListOptions): P
   }));
 }
 
-async function localFiles(root: string, include: string | undefined): Promise<SourceFile[]> {
-  const info = await stat(root).catch(() => undefined);
-  if (!info) throw invalidInput(`spec.source.path: ${root} does not exist`, ErrorType.NotFound);
+async function localFiles(
+  path: string,
+  include: string | undefined,
+  roots: readonly string[],
+): Promise<SourceFile[]> {
+  const { real: root, info } = await resolveLocalSource(path, roots);
   if (info.isFile()) {
-    return [{ path: basename(root), size: info.size, expected: {}, from: { kind: 'local', file: root } }];
+    return [{ path: basename(path), size: info.size, expected: {}, from: { kind: 'local', file: root } }];
   }
   const included = matcher(include);
   const files: SourceFile[] = [];
   for (const rel of await walk(root, '')) {
     if (!included(rel)) continue;
-    const size = (await stat(join(root, rel))).size;
+    // A symlink inside the folder is followed only where the roots allow, and to a regular file.
+    const { real, info: f } = await resolveLocalSource(join(root, rel), roots, `spec.source.path ${rel}`);
     files.push({
-      path: assertSafePath(rel, root),
-      size,
+      path: assertSafePath(rel, path),
+      size: f.size,
       expected: {},
-      from: { kind: 'local', file: join(root, rel) },
+      from: { kind: 'local', file: real },
     });
   }
   if (files.length === 0) {
     const filter = include === undefined ? '' : ` matching ${JSON.stringify(include)}`;
-    throw invalidInput(`spec.source.path: no files${filter} in ${root}`, ErrorType.NotFound);
+    throw invalidInput(`spec.source.path: no files${filter} in ${path}`, ErrorType.NotFound);
   }
   return files;
 }

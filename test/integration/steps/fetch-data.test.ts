@@ -13,6 +13,7 @@ import type { SourceServer } from './helpers/source-server.js';
 import { closedPort, md5, sha256, startSourceServer } from './helpers/source-server.js';
 import type { StepEnv } from './helpers/step-env.js';
 import { createStepEnv, newId } from './helpers/step-env.js';
+import { TEST_SOURCES_ENV } from '../../support/test-sources.js';
 
 let env: StepEnv;
 let server: SourceServer;
@@ -155,6 +156,7 @@ describe('fetch-data as a process', () => {
           ...process.env,
           DYFF_DATA_HOME: env.config.dataHome,
           DYFF_CONFIG: join(env.root, 'none.yaml'),
+          ...TEST_SOURCES_ENV,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -12,6 +12,7 @@ import { loadConfig } from '../../../../src/config.js';
 import { newId } from '../../../../src/domain/ids.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
 import { runStep } from '../../../../src/steps/run.js';
+import { TEST_SOURCES, TEST_SOURCES_ENV } from '../../../support/test-sources.js';
 
 export const DYFFCTL = resolve(import.meta.dirname, '../../../../bin/dyffctl.mjs');
 
@@ -45,7 +46,7 @@ export async function createEvalEnv(): Promise<EvalEnv> {
   const root = await mkdtemp(join(tmpdir(), 'dyff-eval-'));
   const dataHome = join(root, 'home');
   const noConfig = join(root, 'none.yaml');
-  const config = loadConfig({ dataHome }, { DYFF_CONFIG: noConfig });
+  const config = loadConfig({ dataHome, sources: TEST_SOURCES }, { DYFF_CONFIG: noConfig });
   const store = new FilesystemObjectStore({ root: join(dataHome, 'objects') });
   return {
     root,
@@ -69,6 +70,7 @@ export async function createEvalEnv(): Promise<EvalEnv> {
       HOME: process.env.HOME,
       DYFF_DATA_HOME: dataHome,
       DYFF_CONFIG: noConfig,
+      ...TEST_SOURCES_ENV,
     }),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };

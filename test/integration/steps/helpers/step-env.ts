@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import type { RetryPolicy } from '../../../../src/steps/context.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
 import { runStep } from '../../../../src/steps/run.js';
+import { TEST_SOURCES } from '../../../support/test-sources.js';
 
 export interface StepRun {
   code: number;
@@ -45,7 +46,10 @@ export async function createStepEnv(): Promise<StepEnv> {
   const root = await mkdtemp(join(tmpdir(), 'dyff-steps-'));
   const store = new FilesystemObjectStore({ root: join(root, 'store') });
   // An explicit, absent config file: the test must not pick up a dyff.config.yaml from the working directory.
-  const config = loadConfig({ dataHome: join(root, 'home') }, { DYFF_CONFIG: join(root, 'none.yaml') });
+  const config = loadConfig(
+    { dataHome: join(root, 'home'), sources: TEST_SOURCES },
+    { DYFF_CONFIG: join(root, 'none.yaml') },
+  );
   return {
     root,
     store,

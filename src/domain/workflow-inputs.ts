@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { PipelineSpec } from './pipeline.js';
+import {
+  DatasetSpec,
+  EvaluationSpec,
+  InferenceServiceSpec,
+  Metadata,
+  ModelSpec,
+  ReportSpec,
+  accountName,
+  entityId,
+  labels,
+} from './specs.js';
+
+/**
+ * What each workflow accepts as its input, checked inside the workflow before it records anything: a run started
+ * from the plain Temporal CLI or a schedule gets the same checks as one started by dyffctl. Unknown fields are
+ * refused, so a misspelt field cannot go unnoticed.
+ */
+const entityInput = <S extends z.ZodType>(spec: S) =>
+  z.strictObject({
+    id: entityId,
+    account: accountName,
+    name: Metadata.shape.name,
+    labels: labels.optional(),
+    annotations: Metadata.shape.annotations,
+    spec,
+  });
+
+const specHash = z.string().regex(/^[0-9a-f]{32}$/, { error: 'expected 32 lowercase hex digits' });
+
+export const WORKFLOW_INPUTS = {
+  datasetWorkflow: entityInput(DatasetSpec),
+  modelWorkflow: entityInput(ModelSpec),
+  inferenceServiceWorkflow: entityInput(InferenceServiceSpec),
+  evaluationWorkflow: entityInput(EvaluationSpec),
+  reportWorkflow: entityInput(ReportSpec).extend({ scheduleId: z.string().min(1).max(200).optional() }),
+  pipelineWorkflow: z.strictObject({
+    // A scheduled run carries no id: the workflow makes one.
+    id: z.union([entityId, z.literal('')]),
+    account: accountName,
+    name: Metadata.shape.name,
+    labels: labels.optional(),
+    spec: PipelineSpec,
+    hashes: z.strictObject({ dataset: specHash, model: specHash }),
+    force: z.boolean().optional(),
+    scheduleId: z.string().min(1).max(200).optional(),
+  }),
+} as const;
+
+export type WorkflowName = keyof typeof WORKFLOW_INPUTS;
+
+/** Every problem of an input, each as `path: message` (`id: expected 32 lowercase hex digits`). */
+export function workflowInputProblems(workflow: WorkflowName, input: unknown): string[] {
+  const result = WORKFLOW_INPUTS[workflow].safeParse(input);
+  if (result.success) return [];
+  return result.error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`);
+}
