@@ -63,6 +63,7 @@ const ConfigSchema = z.strictObject({
     .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
+export type Limits = Config['limits'];
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const ENV_PATHS: Record<string, string[]> = {

@@ -1,5 +1,6 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { Category } from '../domain/kinds.js';
+import type { SecretRef } from '../domain/secrets.js';
 import { logKeyFor } from '../domain/kinds.js';
 import type { JobRunner, JobStatus } from '../ports/job-runner.js';
 import { jobName } from '../ports/job-runner.js';
@@ -17,6 +18,8 @@ export interface RunStepInput {
   args: string[];
   serviceAccount?: string;
   activeDeadlineSeconds?: number;
+  /** Secrets the step uses, by reference only (this input is recorded in the workflow history). */
+  secrets?: SecretRef[];
 }
 
 export interface RunStepOutput {
@@ -61,6 +64,7 @@ export const createStepActivities = (runner: JobRunner, objects: ObjectStore) =>
         args: input.args,
         serviceAccount: input.serviceAccount,
         activeDeadlineSeconds: input.activeDeadlineSeconds,
+        secrets: input.secrets,
       }),
     );
     if (started.adopted) ctx.log.info('adopted existing job', { jobName: name, phase: started.status.phase });

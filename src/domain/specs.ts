@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EnvValue, SecretRef } from './secrets.js';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
@@ -111,6 +112,8 @@ export const ModelSpec = z.strictObject({
       revision: z.string().default('main'),
       allowPatterns: z.array(z.string()).optional(),
       ignorePatterns: z.array(z.string()).optional(),
+      /** A Hub token for private or gated repos, by reference. @default the worker's HF_TOKEN */
+      token: SecretRef.optional(),
     }),
   ]),
   resources: z.strictObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
@@ -126,8 +129,11 @@ export const InferenceServiceSpec = z.strictObject({
   runner: z.strictObject({
     kind: z.enum(['standalone', 'openai', 'http']),
     args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    /** The session's environment; a secret value is given as `{secretRef: {name, key}}`, never inline. */
+    env: z.record(z.string(), EnvValue).optional(),
     endpoint: httpUrl.optional(),
+    /** For openai/http endpoints: sent as `Authorization: Bearer`, resolved only in the evaluate step. */
+    apiKey: SecretRef.optional(),
     accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
   }),
   interface: z

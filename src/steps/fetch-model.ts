@@ -39,7 +39,11 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
   const { log, objectStore: store, signal } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
   const maxBytes = ctx.limits.maxFileBytes;
-  const listing = await listModelFiles(source, { hub: input.hub ?? hubAccessFromEnv(), log, retry, signal });
+  let hub = input.hub ?? hubAccessFromEnv();
+  // A token the spec names replaces the worker's HF_TOKEN, resolved here where it is sent.
+  if (source.kind === 'huggingFaceHub' && source.token)
+    hub = { ...hub, token: await ctx.secrets.resolve(source.token) };
+  const listing = await listModelFiles(source, { hub, log, retry, signal });
   for (const f of listing.files) {
     if (f.size !== undefined && f.size > maxBytes) {
       throw invalidInput(

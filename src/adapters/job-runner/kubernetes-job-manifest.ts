@@ -1,5 +1,6 @@
 import type { V1Container, V1Job, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 import type { JobSpec } from '../../ports/job-runner.js';
+import { envVars, secretEnv } from './kubernetes-env.js';
 
 /** Labels every Job and its Pods carry; `list(entityId)` selects on the first. */
 export const LABEL_ENTITY = 'dyff.io/entity';
@@ -33,13 +34,13 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   };
   const attempt = /-(\d+)$/.exec(spec.name)?.[1];
   if (attempt) labels[LABEL_TRY] = attempt;
-  const env = { ...o.env, ...spec.env, DYFF_JOB_NAME: spec.name };
+  const env = { ...o.env, ...spec.env, ...secretEnv(spec.secrets), DYFF_JOB_NAME: spec.name };
   const container: V1Container = {
     name: STEP_CONTAINER,
     image: o.image,
     imagePullPolicy: o.imagePullPolicy,
     args: [...o.argsPrefix, ...spec.args],
-    env: Object.entries(env).map(([name, value]) => ({ name, value })),
+    env: envVars(env),
     resources: resources(spec.resources),
     // Without log access (or after the pod is gone) the tail of the output still reaches the Job's pod status.
     terminationMessagePolicy: 'FallbackToLogsOnError',

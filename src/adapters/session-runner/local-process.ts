@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
+import type { SecretResolver } from '../../secrets/resolver.js';
+import { resolveEnv } from '../../secrets/resolver.js';
 import { readLogTail } from '../job-runner/log-tail.js';
 import { freePort, groupAlive, stopGroup } from '../process-group.js';
 
@@ -11,6 +13,8 @@ export interface LocalSessionRunnerOptions {
   /** The program and leading args that run `dyffctl`, e.g. [node, bin/dyffctl.mjs]. */
   command: string[];
   env?: Record<string, string>;
+  /** Resolves the secret references of a service's env, just before its process starts. */
+  secrets: SecretResolver;
 }
 
 /**
@@ -27,6 +31,8 @@ export class LocalSessionRunner implements SessionRunner {
 
   async start(spec: SessionSpec): Promise<SessionStatus> {
     const dir = this.dir(spec.name);
+    // Before anything is created: a missing secret must fail the start, not leave a half-made session to adopt.
+    const serviceEnv = await resolveEnv(spec.description.env, this.opts.secrets);
     await mkdir(this.opts.root, { recursive: true });
     try {
       await mkdir(dir);
@@ -63,7 +69,7 @@ export class LocalSessionRunner implements SessionRunner {
       {
         detached: true,
         stdio: 'ignore',
-        env: { ...process.env, ...this.opts.env, ...d.env, PORT: String(port) },
+        env: { ...process.env, ...this.opts.env, ...serviceEnv, PORT: String(port) },
       },
     );
     await new Promise<void>((resolve, reject) => {

@@ -23,7 +23,17 @@ export interface Transport {
  * goes into requests (an undici Agent would close the gap, but undici is not a dependency). One abort listener
  * for all requests rather than one per request: at thousands of requests a second, listeners add up.
  */
-export function createTransport(url: URL, maxSockets: number, signal?: AbortSignal): Transport {
+export interface TransportOptions {
+  /** Sent with every request, e.g. `authorization` with the endpoint's API key. */
+  headers?: Record<string, string>;
+}
+
+export function createTransport(
+  url: URL,
+  maxSockets: number,
+  signal?: AbortSignal,
+  opts: TransportOptions = {},
+): Transport {
   const secure = url.protocol === 'https:';
   const agentOptions = {
     keepAlive: true,
@@ -53,6 +63,7 @@ export function createTransport(url: URL, maxSockets: number, signal?: AbortSign
       return new Promise<HttpAnswer>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
         const headers = {
+          ...opts.headers,
           'content-type': 'application/json',
           accept: 'application/json',
           'content-length': Buffer.byteLength(body),
