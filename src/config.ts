@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseCodecKeysEnv } from './codec/keys.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 
 /**
@@ -19,6 +20,27 @@ const ConfigSchema = z.strictObject({
       taskQueue: z.string().default('dyff'),
       /** @default http://localhost:8233 */
       uiUrl: z.string().default('http://localhost:8233'),
+      /** Payload encryption (AES-256-GCM): off until keys are configured. */
+      codec: z
+        .strictObject({
+          /** The first key encrypts, every key decrypts (rotation). `DYFF_CODEC_KEYS=id:base64,…` */
+          keys: z
+            .array(
+              z.strictObject({
+                id: z
+                  .string()
+                  .regex(/^[-._A-Za-z0-9]{1,64}$/, { error: 'expected a key id (letters, digits, -._)' }),
+                /** 32 bytes, base64. */
+                key: z.string().optional(),
+                /** A file holding the base64 key, e.g. a mounted Secret. */
+                keyFile: z.string().optional(),
+              }),
+            )
+            .default([]),
+          /** Port of `dyffctl codec-server` (and of the one `dyffctl dev` starts). @default 8234 */
+          port: z.number().int().min(0).max(65535).default(8234),
+        })
+        .prefault({}),
     })
     .prefault({}),
   runner: z.enum(['local', 'kubernetes']).default('local'),
@@ -104,6 +126,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (raw === undefined || raw === '') continue;
     setPath(out, path, name === 'DYFF_MAX_FILE_BYTES' ? Number(raw) : raw);
   }
+  if (env.DYFF_CODEC_KEYS)
+    setPath(out, ['temporal', 'codec', 'keys'], parseCodecKeysEnv(env.DYFF_CODEC_KEYS));
   for (const [name, raw] of Object.entries(env)) {
     const m = /^DYFF_GCS_BUCKET_([A-Z]+)$/.exec(name);
     if (m && raw) setPath(out, ['gcs', 'buckets', m[1]!.toLowerCase()], raw);
