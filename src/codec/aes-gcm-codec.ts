@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { METADATA_ENCODING_KEY, ValueError } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// A CommonJS module: named imports do not survive Node's ESM loader.
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 
 /** The encoding of an encrypted payload, as the Temporal UI shows it when it cannot decode. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
