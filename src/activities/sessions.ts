@@ -35,12 +35,15 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
   async startSession(input: StartSessionInput & { description: ServiceDescription }): Promise<SessionStatus> {
     const ctx = Context.current();
     ctx.heartbeat({ session: input.name });
-    await sessions.start({
-      name: input.name,
-      entityId: input.entityId,
-      description: input.description,
-      replicas: input.replicas,
-    });
+    // A secret the service names but nobody provided is an InvalidSpec: no retry will make it appear.
+    await translated(() =>
+      sessions.start({
+        name: input.name,
+        entityId: input.entityId,
+        description: input.description,
+        replicas: input.replicas,
+      }),
+    );
     try {
       return await sessions.waitReady(input.name, {
         signal: ctx.cancellationSignal,
