@@ -81,6 +81,28 @@ const ConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(10 * 1024 ** 3),
+      /** Largest response body the evaluation client reads from a service, in bytes. @default 16 MiB */
+      maxResponseBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 ** 2),
+      /** Largest `replications × workersPerReplica` (requests in flight) of an evaluation. @default 256 */
+      maxConcurrentRequests: z.number().int().positive().default(256),
+      /** Most distinct labels (true and predicted) a classification report computes over. @default 1000 */
+      maxReportLabels: z.number().int().positive().default(1000),
+      /** Longest user regex (`labelPattern`) or glob (`include`, allow/ignore patterns), in characters. @default 256 */
+      maxPatternLength: z.number().int().positive().default(256),
+      /** DuckDB's memory limit in ingest and evaluation (a DuckDB size, e.g. `2GB`). @default 2GB */
+      duckdbMemoryLimit: z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*[KMGT]i?B$/i, { error: 'expected a size like 2GB' })
+        .default('2GB'),
+      /** DuckDB's spill space in ingest and evaluation. @default 20GB */
+      duckdbMaxTempSize: z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*[KMGT]i?B$/i, { error: 'expected a size like 20GB' })
+        .default('20GB'),
     })
     .prefault({}),
 });
@@ -120,7 +142,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 
 /** Bucket names per category may also come as DYFF_GCS_BUCKET_<CATEGORY>. */
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // Every limit reaches step processes at once, as JSON (`DYFF_LIMITS='{"maxResponseBytes": 1048576}'`);
+  // the single-limit variables below win over it.
+  const out: Record<string, unknown> = env.DYFF_LIMITS ? { limits: parseLimitsEnv(env.DYFF_LIMITS) } : {};
   for (const [name, path] of Object.entries(ENV_PATHS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
@@ -133,6 +157,14 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (m && raw) setPath(out, ['gcs', 'buckets', m[1]!.toLowerCase()], raw);
   }
   return out;
+}
+
+function parseLimitsEnv(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new DyffError(ErrorType.InvalidSpec, 'DYFF_LIMITS: expected a JSON object of limits');
+  }
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -180,6 +212,7 @@ export function configEnv(config: Config): Record<string, string> {
     DYFF_OBJECT_STORE: config.objectStore,
     DYFF_ENTITY_STORE: config.entityStore,
     DYFF_MAX_FILE_BYTES: String(config.limits.maxFileBytes),
+    DYFF_LIMITS: JSON.stringify(config.limits),
     DYFF_DATASTORE_PROJECT: config.datastore.projectId,
     DYFF_GCS_BUCKET_PREFIX: config.gcs.bucketPrefix,
   };

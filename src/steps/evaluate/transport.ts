@@ -11,6 +11,9 @@ export interface HttpAnswer {
 /** The request outlived `requestTimeoutSeconds`. */
 export class RequestTimeoutError extends Error {}
 
+/** The response body passed `limits.maxResponseBytes`: cut off, since a service must not fill the client's memory. */
+export class ResponseTooLargeError extends Error {}
+
 export interface Transport {
   /** POST a JSON body; rejects on a connection error, a timeout (RequestTimeoutError) or an abort. */
   postJson(body: string, timeoutMs: number): Promise<HttpAnswer>;
@@ -26,6 +29,8 @@ export interface Transport {
 export interface TransportOptions {
   /** Sent with every request, e.g. `authorization` with the endpoint's API key. */
   headers?: Record<string, string>;
+  /** Largest response body read. @default limits.maxResponseBytes (16 MiB) */
+  maxResponseBytes?: number;
 }
 
 export function createTransport(
@@ -35,6 +40,7 @@ export function createTransport(
   opts: TransportOptions = {},
 ): Transport {
   const secure = url.protocol === 'https:';
+  const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   const agentOptions = {
     keepAlive: true,
     maxSockets,
@@ -70,7 +76,16 @@ export function createTransport(
         };
         const req = send({ ...base, headers }, (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= maxResponseBytes) return void chunks.push(c);
+            req.destroy(
+              new ResponseTooLargeError(
+                `response body larger than ${maxResponseBytes} bytes (limits.maxResponseBytes)`,
+              ),
+            );
+          });
           res.on('end', () => {
             done();
             resolve({
