@@ -207,11 +207,28 @@ export const SPEC_OF_KIND = {
   Audit: AuditSpec,
 } as const;
 
+/** Sizes of what a manifest's metadata may carry (fixed in the schema: manifests are parsed before any config). */
+export const MAX_ANNOTATIONS = 64;
+export const MAX_ANNOTATION_BYTES = 4096;
+export const MAX_DOCUMENTATION_BYTES = 65536;
+
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(253).optional(),
   labels: labels.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-  documentation: z.string().optional(),
+  /** Bounded because they are stored with the entity and shown in every listing and report. */
+  annotations: z
+    .record(
+      z.string().max(253),
+      z.string().max(MAX_ANNOTATION_BYTES, { error: `longer than ${MAX_ANNOTATION_BYTES} characters` }),
+    )
+    .refine((a) => Object.keys(a).length <= MAX_ANNOTATIONS, {
+      error: `more than ${MAX_ANNOTATIONS} annotations`,
+    })
+    .optional(),
+  documentation: z
+    .string()
+    .max(MAX_DOCUMENTATION_BYTES, { error: `longer than ${MAX_DOCUMENTATION_BYTES} characters` })
+    .optional(),
 });
 
 export const ManifestHeader = z.object({
