@@ -13,6 +13,7 @@ import { specHash } from './activities/lookups.js';
 import { SPEC_HASH_LABEL } from './domain/labels.js';
 import type { Adapters } from './adapters/index.js';
 import { createEntityStore, createObjectStore } from './adapters/index.js';
+import { codecFor, dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
 import type { Entity, Progress } from './domain/entity.js';
 import { DyffError, ErrorType } from './domain/errors.js';
@@ -67,7 +68,11 @@ export class DyffClient {
         `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}); start one with \`dyffctl dev\``,
       );
     }
-    const temporal = new Client({ connection, namespace: config.temporal.namespace });
+    const temporal = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config),
+    });
     const entities = adapters?.entityStore ?? (await createEntityStore(config));
     const objects = adapters?.objectStore ?? (await createObjectStore(config));
     return new DyffClient(config, temporal, entities, objects, !adapters);
@@ -213,7 +218,10 @@ export class DyffClient {
       for (const act of desc.raw.pendingActivities ?? []) {
         const payload = act.heartbeatDetails?.payloads?.[0];
         if (!payload) continue;
-        const hb = defaultPayloadConverter.fromPayload<StepHeartbeat>(payload);
+        // describe() hands heartbeat details over as stored: encrypted when a codec is configured.
+        const codec = codecFor(this.config);
+        const [plain] = codec ? await codec.decode([payload]) : [payload];
+        const hb = defaultPayloadConverter.fromPayload<StepHeartbeat>(plain!);
         return { stage: hb.stage, progress: hb.progress ? { stage: hb.stage, ...hb.progress } : undefined };
       }
     } catch (err) {

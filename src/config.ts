@@ -3,6 +3,7 @@ import { delimiter, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cidrProblem } from './domain/egress.js';
+import { parseCodecKeysEnv } from './codec/keys.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 
 /**
@@ -24,6 +25,27 @@ const ConfigSchema = z.strictObject({
       unreachableTimeoutSeconds: z.number().positive().default(300),
       /** On SIGTERM a worker finishes its in-flight tasks for this long before it stops. @default 30 */
       shutdownGraceSeconds: z.number().nonnegative().default(30),
+      /** Payload encryption (AES-256-GCM): off until keys are configured. */
+      codec: z
+        .strictObject({
+          /** The first key encrypts, every key decrypts (rotation). `DYFF_CODEC_KEYS=id:base64,…` */
+          keys: z
+            .array(
+              z.strictObject({
+                id: z
+                  .string()
+                  .regex(/^[-._A-Za-z0-9]{1,64}$/, { error: 'expected a key id (letters, digits, -._)' }),
+                /** 32 bytes, base64. */
+                key: z.string().optional(),
+                /** A file holding the base64 key, e.g. a mounted Secret. */
+                keyFile: z.string().optional(),
+              }),
+            )
+            .default([]),
+          /** Port of `dyffctl codec-server` (and of the one `dyffctl dev` starts). @default 8234 */
+          port: z.number().int().min(0).max(65535).default(8234),
+        })
+        .prefault({}),
     })
     .prefault({}),
   runner: z.enum(['local', 'kubernetes']).default('local'),
@@ -84,6 +106,28 @@ const ConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(10 * 1024 ** 3),
+      /** Largest response body the evaluation client reads from a service, in bytes. @default 16 MiB */
+      maxResponseBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 ** 2),
+      /** Largest `replications × workersPerReplica` (requests in flight) of an evaluation. @default 256 */
+      maxConcurrentRequests: z.number().int().positive().default(256),
+      /** Most distinct labels (true and predicted) a classification report computes over. @default 1000 */
+      maxReportLabels: z.number().int().positive().default(1000),
+      /** Longest user regex (`labelPattern`) or glob (`include`, allow/ignore patterns), in characters. @default 256 */
+      maxPatternLength: z.number().int().positive().default(256),
+      /** DuckDB's memory limit in ingest and evaluation (a DuckDB size, e.g. `2GB`). @default 2GB */
+      duckdbMemoryLimit: z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*[KMGT]i?B$/i, { error: 'expected a size like 2GB' })
+        .default('2GB'),
+      /** DuckDB's spill space in ingest and evaluation. @default 20GB */
+      duckdbMaxTempSize: z
+        .string()
+        .regex(/^\d+(\.\d+)?\s*[KMGT]i?B$/i, { error: 'expected a size like 20GB' })
+        .default('20GB'),
       /** A step's job is stopped after this long (Kubernetes `activeDeadlineSeconds`); a new try follows. @default 6 h */
       stepDeadlineSeconds: z
         .number()
@@ -104,6 +148,7 @@ const ConfigSchema = z.strictObject({
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'sources'> & {
   sources: { localRoots: string[]; allowPrivateNetworks: boolean | string[] };
 };
+export type Limits = Config['limits'];
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const ENV_PATHS: Record<string, string[]> = {
@@ -151,7 +196,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 
 /** Bucket names per category may also come as DYFF_GCS_BUCKET_<CATEGORY>. */
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // Every limit reaches step processes at once, as JSON (`DYFF_LIMITS='{"maxResponseBytes": 1048576}'`);
+  // the single-limit variables below win over it.
+  const out: Record<string, unknown> = env.DYFF_LIMITS ? { limits: parseLimitsEnv(env.DYFF_LIMITS) } : {};
   for (const [name, path] of Object.entries(ENV_PATHS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
@@ -162,11 +209,21 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (roots !== undefined) setPath(out, ['sources', 'localRoots'], roots.split(delimiter).filter(Boolean));
   const allow = env.DYFF_ALLOW_PRIVATE_NETWORKS;
   if (allow) setPath(out, ['sources', 'allowPrivateNetworks'], parseAllowance(allow));
+  if (env.DYFF_CODEC_KEYS)
+    setPath(out, ['temporal', 'codec', 'keys'], parseCodecKeysEnv(env.DYFF_CODEC_KEYS));
   for (const [name, raw] of Object.entries(env)) {
     const m = /^DYFF_GCS_BUCKET_([A-Z]+)$/.exec(name);
     if (m && raw) setPath(out, ['gcs', 'buckets', m[1]!.toLowerCase()], raw);
   }
   return out;
+}
+
+function parseLimitsEnv(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new DyffError(ErrorType.InvalidSpec, 'DYFF_LIMITS: expected a JSON object of limits');
+  }
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -229,6 +286,7 @@ export function configEnv(config: Config): Record<string, string> {
     DYFF_OBJECT_STORE: config.objectStore,
     DYFF_ENTITY_STORE: config.entityStore,
     DYFF_MAX_FILE_BYTES: String(config.limits.maxFileBytes),
+    DYFF_LIMITS: JSON.stringify(config.limits),
     DYFF_DATASTORE_PROJECT: config.datastore.projectId,
     DYFF_GCS_BUCKET_PREFIX: config.gcs.bucketPrefix,
     DYFF_LOCAL_ROOTS: config.sources.localRoots.join(delimiter),

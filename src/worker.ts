@@ -12,6 +12,7 @@ import { createActivities } from './activities/index.js';
 import type { StepPolicy } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
+import { dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
 
 export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
@@ -60,6 +61,8 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ ...adapters, stepPolicy: stepPolicyOf(config) }),
+    // Same converter as the clients: with codec keys, inputs and results are encrypted in the history.
+    dataConverter: dataConverterFor(config),
     // Step activities mostly wait on jobs; many can be in flight on one worker.
     maxConcurrentActivityTaskExecutions: 100,
     // On SIGTERM (a rolling update) in-flight tasks get this long; step activities then end as interrupted and

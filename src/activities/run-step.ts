@@ -1,5 +1,6 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { Category } from '../domain/kinds.js';
+import type { SecretRef } from '../domain/secrets.js';
 import { logKeyFor } from '../domain/kinds.js';
 import type { JobOutcome } from '../domain/job-outcome.js';
 import { isRetryableOutcome } from '../domain/job-outcome.js';
@@ -28,6 +29,8 @@ export interface RunStepInput {
   serviceAccount?: string;
   /** @default the worker's `limits.stepDeadlineSeconds` */
   activeDeadlineSeconds?: number;
+  /** Secrets the step uses, by reference only (this input is recorded in the workflow history). */
+  secrets?: SecretRef[];
 }
 
 export interface RunStepOutput {
@@ -80,6 +83,7 @@ export const createStepActivities = (
           args: input.args,
           serviceAccount: input.serviceAccount,
           activeDeadlineSeconds: input.activeDeadlineSeconds ?? policy.stepDeadlineSeconds,
+          secrets: input.secrets,
         }),
       );
       if (started.adopted)

@@ -43,12 +43,15 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
     const beat: { session: string; phase?: string } = { session: input.name };
     const stopBeating = heartbeatEvery(ctx, () => beat);
     try {
-      await sessions.start({
-        name: input.name,
-        entityId: input.entityId,
-        description: input.description,
-        replicas: input.replicas,
-      });
+      // A secret the service names but nobody provided is an InvalidSpec: no retry will make it appear.
+      await translated(() =>
+        sessions.start({
+          name: input.name,
+          entityId: input.entityId,
+          description: input.description,
+          replicas: input.replicas,
+        }),
+      );
       return await awaitReady(sessions, input, beat);
     } finally {
       stopBeating();

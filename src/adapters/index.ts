@@ -11,6 +11,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner } from '../ports/session-runner.js';
 import { LocalProcessJobRunner } from './job-runner/local-process.js';
 import { LocalSessionRunner } from './session-runner/local-process.js';
+import { localSecrets } from '../secrets/resolver.js';
 
 export interface Adapters {
   entityStore: EntityStore;
@@ -86,6 +87,7 @@ export async function createSessionRunner(config: Config): Promise<SessionRunner
         root: join(config.dataHome, 'sessions'),
         command: DYFFCTL_COMMAND,
         env: configEnv(config),
+        secrets: localSecrets({ dataHome: config.dataHome }),
       });
     case 'kubernetes': {
       const { KubernetesSessionRunner } = await import('./job-runner/kubernetes-session.js');

@@ -24,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   const { registerDemoCommand } = await import('./commands/demo.js');
   const { registerPipelineCommands } = await import('./commands/pipelines.js');
   registerServerCommands(program);
+  const { registerCodecCommand } = await import('./commands/codec.js');
+  registerCodecCommand(program);
   registerEntityCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);

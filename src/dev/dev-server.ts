@@ -14,6 +14,8 @@ export interface DevServerOptions {
   /** Serve the Temporal UI on this port. */
   uiPort?: number;
   namespace?: string;
+  /** The UI asks this remote codec server to decode payloads (set when codec keys are configured). */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -37,7 +39,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       ui: opts.uiPort !== undefined,
       uiPort: opts.uiPort,
       namespace,
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: [
+        '--log-level',
+        'error',
+        ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
+      ],
     },
   });
   const address = env.address;

@@ -79,6 +79,6 @@ export function deniedEnvReason(name: string): string | undefined {
 }
 
 /** The denied names of an environment, for runners that refuse it as a whole. */
-export function deniedEnvNames(env: Record<string, string> | undefined): string[] {
+export function deniedEnvNames(env: Record<string, unknown> | undefined): string[] {
   return Object.keys(env ?? {}).filter((k) => deniedEnvReason(k) !== undefined);
 }

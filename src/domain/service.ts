@@ -1,3 +1,5 @@
+import type { EnvValue, SecretRef } from './secrets.js';
+
 /**
  * What building an InferenceService produces: how to run it and how to talk to it. The embedded builder makes no
  * image; a session runner starts `command` (or, for remote runners, just uses `endpoint`).
@@ -7,8 +9,10 @@ export interface ServiceDescription {
   runner: 'standalone' | 'openai' | 'http';
   /** For process-backed runners: arguments after `dyffctl`, e.g. ['serve-model', '--model', '<id>']. */
   command?: string[];
-  /** Extra environment for the process; the session runner also sets PORT. */
-  env?: Record<string, string>;
+  /** Extra environment for the process; the session runner also sets PORT. Secrets stay references here. */
+  env?: Record<string, EnvValue>;
+  /** The endpoint's API key (openai, http), by reference: the evaluate step resolves it. */
+  apiKey?: SecretRef;
   /** Readiness probe path for process-backed runners, e.g. '/ready'. */
   readinessPath?: string;
   /** A path on the session (standalone) or a full URL (openai, http) that takes one inference request. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { deniedEnvReason } from './env-denylist.js';
+import { EnvValue, SecretRef } from './secrets.js';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
@@ -112,6 +113,8 @@ export const ModelSpec = z.strictObject({
       revision: z.string().default('main'),
       allowPatterns: z.array(z.string()).optional(),
       ignorePatterns: z.array(z.string()).optional(),
+      /** A Hub token for private or gated repos, by reference. @default the worker's HF_TOKEN */
+      token: SecretRef.optional(),
     }),
   ]),
   resources: z.strictObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
@@ -123,7 +126,7 @@ export const SchemaAdapter = z.discriminatedUnion('kind', [
 ]);
 
 /** Variables for a service's process: never a loader, runtime or platform variable (see env-denylist.ts). */
-const serviceEnv = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+const serviceEnv = z.record(z.string(), EnvValue).superRefine((env, ctx) => {
   for (const name of Object.keys(env)) {
     const reason = deniedEnvReason(name);
     if (reason) ctx.addIssue({ code: 'custom', path: [name], message: reason });
@@ -135,8 +138,11 @@ export const InferenceServiceSpec = z.strictObject({
   runner: z.strictObject({
     kind: z.enum(['standalone', 'openai', 'http']),
     args: z.array(z.string()).optional(),
+    /** The session's environment; a secret value is given as `{secretRef: {name, key}}`, never inline. */
     env: serviceEnv.optional(),
     endpoint: httpUrl.optional(),
+    /** For openai/http endpoints: sent as `Authorization: Bearer`, resolved only in the evaluate step. */
+    apiKey: SecretRef.optional(),
     accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
   }),
   interface: z
@@ -213,12 +219,28 @@ export const SPEC_OF_KIND = {
 export const accountName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
   error: 'expected a lowercase account name (letters, digits, dashes)',
 });
+/** Sizes of what a manifest's metadata may carry (fixed in the schema: manifests are parsed before any config). */
+export const MAX_ANNOTATIONS = 64;
+export const MAX_ANNOTATION_BYTES = 4096;
+export const MAX_DOCUMENTATION_BYTES = 65536;
 
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(253).optional(),
   labels: labels.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-  documentation: z.string().optional(),
+  /** Bounded because they are stored with the entity and shown in every listing and report. */
+  annotations: z
+    .record(
+      z.string().max(253),
+      z.string().max(MAX_ANNOTATION_BYTES, { error: `longer than ${MAX_ANNOTATION_BYTES} characters` }),
+    )
+    .refine((a) => Object.keys(a).length <= MAX_ANNOTATIONS, {
+      error: `more than ${MAX_ANNOTATIONS} annotations`,
+    })
+    .optional(),
+  documentation: z
+    .string()
+    .max(MAX_DOCUMENTATION_BYTES, { error: `longer than ${MAX_DOCUMENTATION_BYTES} characters` })
+    .optional(),
 });
 
 export const ManifestHeader = z.object({

@@ -1,4 +1,5 @@
 import type { JobOutcome } from '../domain/job-outcome.js';
+import type { SecretRef } from '../domain/secrets.js';
 
 /**
  * Runs a step program to completion somewhere: a local child process or a Kubernetes Job.
@@ -16,6 +17,11 @@ export interface JobSpec {
   /** Step program arguments after `dyffctl step`, e.g. ['ingest-dataset', '--id', '…']. */
   args: string[];
   env?: Record<string, string>;
+  /**
+   * Secrets the step may read, by reference. A Kubernetes Job receives each as a `secretKeyRef` in the variable
+   * `secretEnvName(ref)`; a local step resolves them itself from the data home.
+   */
+  secrets?: SecretRef[];
   /** Kill the job after this long. */
   activeDeadlineSeconds?: number;
   /** Which identity (service account) runs the step; runners that have none ignore it. */

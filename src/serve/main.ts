@@ -5,7 +5,8 @@ import { createPredictor, parseModel } from '../model/naive-bayes.js';
 import type { Predictor } from './model-server.js';
 import { createModelServer } from './model-server.js';
 
-const USAGE = 'usage: dyffctl serve-model (--model-dir <dir> | --model <model id>) [--port N] [--host H]';
+const USAGE =
+  'usage: dyffctl serve-model (--model-dir <dir> | --model <model id>) [--port N] [--host H] [--require-env NAME]...';
 
 /**
  * `dyffctl serve-model`: serves `model.json` (a dyff-naive-bayes model) from a folder, or from a fetched Model
@@ -13,7 +14,13 @@ const USAGE = 'usage: dyffctl serve-model (--model-dir <dir> | --model <model id
  * exit code once the server has stopped: 0 after SIGTERM/SIGINT, 1 if the model cannot be loaded, 2 on bad usage.
  */
 export async function serveModelMain(argv: string[], signal?: AbortSignal): Promise<number> {
-  let args: { 'model-dir'?: string; model?: string; port?: string; host?: string };
+  let args: {
+    'model-dir'?: string;
+    model?: string;
+    port?: string;
+    host?: string;
+    'require-env'?: string[];
+  };
   try {
     args = parseArgs({
       args: argv,
@@ -22,6 +29,8 @@ export async function serveModelMain(argv: string[], signal?: AbortSignal): Prom
         model: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
+        /** A variable the served model needs (e.g. a key from a secret): refuse to start without it. */
+        'require-env': { type: 'string', multiple: true },
       },
       strict: true,
       allowPositionals: false,
@@ -37,6 +46,12 @@ export async function serveModelMain(argv: string[], signal?: AbortSignal): Prom
     port < 0
   ) {
     process.stderr.write(`error: give one of --model-dir and --model, and a port number\n${USAGE}\n`);
+    return 2;
+  }
+  // Named, never printed: the variable may hold a secret.
+  const missing = (args['require-env'] ?? []).filter((name) => !process.env[name]);
+  if (missing.length) {
+    process.stderr.write(`error: --require-env: ${missing.join(', ')} not set in the environment\n`);
     return 2;
   }
   const log = (line: string) => void process.stdout.write(`serve-model: ${line}\n`);

@@ -83,7 +83,15 @@ function describeService(
   const inputPipeline = checkedInput(spec.interface?.inputPipeline);
   const outputPipeline = spec.interface?.outputPipeline;
   checkPipeline(outputPipeline, 'spec.interface.outputPipeline');
-  const base = { serviceId: id, runner: runner.kind, model: spec.model, env: runner.env };
+  if (runner.apiKey && runner.kind === 'standalone')
+    throw invalidInput('spec.runner.apiKey: only for runner openai or http (a remote endpoint)');
+  const base = {
+    serviceId: id,
+    runner: runner.kind,
+    model: spec.model,
+    env: runner.env,
+    apiKey: runner.apiKey,
+  };
   switch (runner.kind) {
     case 'standalone': {
       if (spec.model === undefined)

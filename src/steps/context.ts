@@ -1,15 +1,19 @@
 import type { Category } from '../domain/kinds.js';
 import { logKeyFor } from '../domain/kinds.js';
+import type { Limits } from '../config.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { EgressPolicy } from './net/egress-guard.js';
+import type { SecretResolver } from '../secrets/resolver.js';
 
 /** What a step program gets from its runner: the store, a log, limits, a cancel signal and a scratch directory. */
 export interface StepContext {
   objectStore: ObjectStore;
   log: StepLog;
-  limits: { maxFileBytes: number };
+  limits: Limits;
   /** Where user-supplied sources may reach: local roots, and the egress policy for every connection. */
   sources: { localRoots: readonly string[]; egress: EgressPolicy };
+  /** Looks up the secrets a spec names, where the step uses them (never in arguments or logs). */
+  secrets: SecretResolver;
   /** Aborted on SIGTERM: steps stop their transfers and queries and throw. */
   signal?: AbortSignal;
   /** Scratch space that survives a rerun on the same machine (partial downloads, DuckDB spill files). */

@@ -63,14 +63,20 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   // Every request and every retry wait listens on it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, signal);
   const maxConcurrency = spec.workersPerReplica * spec.replications;
+  if (maxConcurrency > ctx.limits.maxConcurrentRequests) {
+    throw invalidInput(
+      `spec.replications × spec.workersPerReplica = ${maxConcurrency} is more than limits.maxConcurrentRequests (${ctx.limits.maxConcurrentRequests})`,
+    );
+  }
+  // Resolved here, in the one process that sends the requests; the description carries only the reference.
+  const apiKey = service.apiKey && (await ctx.secrets.resolve(service.apiKey));
   // A full URL in the description is the user's endpoint (openai, http); a path is on the platform's own session.
   const userEndpoint = /^https?:\/\//.test(service.endpoint);
-  const transport = createTransport(
-    url,
-    maxConcurrency,
-    signal,
-    userEndpoint ? ctx.sources.egress : undefined,
-  );
+  const transport = createTransport(url, maxConcurrency, signal, {
+    egress: userEndpoint ? ctx.sources.egress : undefined,
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
+    maxResponseBytes: ctx.limits.maxResponseBytes,
+  });
   try {
     const progress = await loadProgress(store, id, writerEngine.connection, scratch, log);
     const shards = await datasetShards(store, spec.dataset, scratch, ctx.signal);

@@ -10,6 +10,7 @@ import { listSourceFiles } from './fetch/sources.js';
 import { ByteProgress, mapPool, once } from './fetch/util.js';
 import type { RawDataManifest } from './manifests.js';
 import { RawDataManifest as RawDataManifestSchema, manifestKey, rawFilesPrefix } from './manifests.js';
+import { checkGlob } from './patterns.js';
 
 export interface FetchDataInput {
   /** The Dataset id: files go to `rawdata/<id>/files/`, the manifest to `rawdata/<id>/manifest.json`. */
@@ -29,6 +30,8 @@ export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput
   const retry = ctx.retry ?? DEFAULT_RETRY;
   // The spec may lower the operator's limit, never raise it.
   const maxBytes = Math.min(source.maxFileBytes ?? Infinity, ctx.limits.maxFileBytes);
+  if (source.kind === 'local' && source.include !== undefined)
+    checkGlob(source.include, 'spec.source.include', ctx.limits.maxPatternLength);
   const files = await listSourceFiles(source, { ...ctx.sources, log, retry, signal: ctx.signal });
   const oversized = files.find((f) => f.size !== undefined && f.size > maxBytes);
   if (oversized) throw tooLarge(oversized.path, oversized.size!, maxBytes);

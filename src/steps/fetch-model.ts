@@ -17,6 +17,7 @@ import type { ModelFileEntry } from './fetch-model/manifest.js';
 import { ModelManifest, modelFileKey, modelFilesPrefix, modelManifestKey } from './fetch-model/manifest.js';
 import type { ModelSourceFile } from './fetch-model/sources.js';
 import { listModelFiles } from './fetch-model/sources.js';
+import { checkGlob } from './patterns.js';
 
 export interface FetchModelInput {
   /** The Model id: files go to `models/<id>/files/`, the manifest to `models/<id>/manifest.json`. */
@@ -39,13 +40,19 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
   const { log, objectStore: store, signal } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
   const maxBytes = ctx.limits.maxFileBytes;
-  const listing = await listModelFiles(source, {
-    ...ctx.sources,
-    hub: input.hub ?? hubAccessFromEnv(),
-    log,
-    retry,
-    signal,
-  });
+  if (source.kind === 'huggingFaceHub') {
+    for (const [field, list] of [
+      ['allowPatterns', source.allowPatterns],
+      ['ignorePatterns', source.ignorePatterns],
+    ] as const) {
+      list?.forEach((p, i) => checkGlob(p, `spec.source.${field}[${i}]`, ctx.limits.maxPatternLength));
+    }
+  }
+  let hub = input.hub ?? hubAccessFromEnv();
+  // A token the spec names replaces the worker's HF_TOKEN, resolved here where it is sent.
+  if (source.kind === 'huggingFaceHub' && source.token)
+    hub = { ...hub, token: await ctx.secrets.resolve(source.token) };
+  const listing = await listModelFiles(source, { ...ctx.sources, hub, log, retry, signal });
   for (const f of listing.files) {
     if (f.size !== undefined && f.size > maxBytes) {
       throw invalidInput(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { IngestSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
-import { openEngine } from './ingest/duckdb.js';
+import { engineLimits, openEngine, resourceError } from './ingest/duckdb.js';
 import { resolveFormat } from './ingest/formats.js';
 import { projection } from './ingest/projection.js';
 import { datasetSchema } from './ingest/schema.js';
@@ -15,6 +15,7 @@ import { countRows, stage } from './ingest/stage.js';
 import type { DatasetManifest } from './manifests.js';
 import { manifestKey } from './manifests.js';
 import { matcher } from './paths.js';
+import { checkGlob, checkRegex } from './patterns.js';
 
 export interface IngestDatasetInput {
   /** The Dataset id: reads `rawdata/<id>/`, writes `datasets/<id>/data/part-*.parquet` and the manifest. */
@@ -37,6 +38,10 @@ export async function ingestDataset(
   { id, ingest }: IngestDatasetInput,
 ): Promise<DatasetManifest> {
   const { log, signal } = ctx;
+  const { maxPatternLength } = ctx.limits;
+  if (ingest.include !== undefined) checkGlob(ingest.include, 'spec.ingest.include', maxPatternLength);
+  const labelPattern = ingest.text?.labelPattern;
+  if (labelPattern !== undefined) checkRegex(labelPattern, 'spec.ingest.text.labelPattern', maxPatternLength);
   const raw = await readRawManifest(ctx, id);
   const included = matcher(ingest.include);
   const chosen = raw.files.filter((f) => included(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -58,10 +63,13 @@ export async function ingestDataset(
   await mkdir(join(scratch, 'shards'), { recursive: true });
   try {
     const files = await materialize(ctx, id, chosen, join(scratch, 'raw'));
-    const engine = await openEngine(scratch, signal);
+    const limits = engineLimits(ctx.limits);
+    const engine = await openEngine(scratch, signal, limits);
     try {
       await stage(engine.connection, format, files, ingest, log, signal);
       return await writeDataset(ctx, id, ingest, engine.connection, join(scratch, 'shards'));
+    } catch (err) {
+      throw resourceError(err, limits) ?? err;
     } finally {
       engine.close();
     }

@@ -55,7 +55,7 @@ export async function runReport(
       scores =
         spec.rubric === 'text.exactMatch'
           ? await scoreExactMatch(engine.connection, spec, instancesLocal)
-          : await scoreClassification(engine.connection, spec);
+          : await scoreClassification(engine.connection, spec, ctx.limits.maxReportLabels);
     } catch (err) {
       // A corrupt or mistyped shard is named by its store path, not by a scratch path.
       throw dataError(err, localNames(inputs, spec.evaluation, args.datasetId));

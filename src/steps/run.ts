@@ -5,6 +5,7 @@ import { DyffError } from '../domain/errors.js';
 import { entityId } from '../domain/specs.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
+import { localSecrets } from '../secrets/resolver.js';
 import type { RetryPolicy } from './context.js';
 import type { Resolver } from './net/egress-guard.js';
 import { createStepLog } from './context.js';
@@ -84,11 +85,12 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
       {
         objectStore: deps.objectStore,
         log,
-        limits: { maxFileBytes: deps.config.limits.maxFileBytes },
+        limits: deps.config.limits,
         sources: {
           localRoots: deps.config.sources.localRoots,
           egress: { allow: deps.config.sources.allowPrivateNetworks, resolver: deps.resolver },
         },
+        secrets: localSecrets({ dataHome: deps.config.dataHome }),
         signal: abort.signal,
         workDir: args['work-dir'] ?? join(deps.config.dataHome, 'work', name),
         retry: deps.retry,

@@ -69,7 +69,11 @@ export async function evaluationWorkflow(
           JSON.stringify(description),
         ],
         'Incomplete',
-        { serviceAccount: 'model-runner' },
+        {
+          serviceAccount: 'model-runner',
+          // The endpoint's API key travels as a reference; only the evaluate Job is granted it.
+          ...(description.apiKey ? { secrets: [description.apiKey] } : {}),
+        },
       );
     } finally {
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));

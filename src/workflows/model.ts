@@ -22,6 +22,7 @@ export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<Mode
       'FetchFailed',
       {
         serviceAccount: 'model-fetcher',
+        ...(hubToken(input.spec) ? { secrets: [hubToken(input.spec)!] } : {}),
       },
     );
     const manifest = (await state.readJson({ category: 'models', key: `${input.id}/manifest.json` })) as
@@ -31,3 +32,6 @@ export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<Mode
     return { id: input.id, status: 'Ready', files };
   });
 }
+
+/** The Hub token the spec names, if any: the fetch-model Job is the one pod granted it. */
+const hubToken = (spec: ModelSpec) => (spec.source.kind === 'huggingFaceHub' ? spec.source.token : undefined);

@@ -12,6 +12,7 @@ import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { parseManifest, parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
+import { localSecrets } from '../../src/secrets/resolver.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, testConfig } from '../support/temporal.js';
 import { tinyCorpus } from '../support/tiny-corpus.js';
@@ -146,6 +147,7 @@ describe("a service's environment cannot carry code or reach the worker's secret
     const runner = new LocalSessionRunner({
       root: join(config.dataHome, 'old-sessions'),
       command: [process.execPath],
+      secrets: localSecrets({ dataHome: config.dataHome }),
     });
     await expect(
       runner.start({

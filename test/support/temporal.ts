@@ -9,6 +9,7 @@ import type { Adapters } from '../../src/adapters/index.js';
 import { createAdapters } from '../../src/adapters/index.js';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
+import { dataConverterFor } from '../../src/codec/data-converter.js';
 import { createWorker } from '../../src/worker.js';
 import { Worker } from '@temporalio/worker';
 import { TEST_SOURCES } from './test-sources.js';
@@ -36,7 +37,11 @@ export async function testConfig(
 
 export async function temporalClient(config: Config): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+  });
 }
 
 export interface RunningWorker {

@@ -25,9 +25,12 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
 }
 
 /** A `dyffctl worker` in its own process, so a test can SIGKILL it like a crashed machine would. */
-export async function spawnWorker(config: Config): Promise<ChildProcess & { output: () => string }> {
+export async function spawnWorker(
+  config: Config,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<ChildProcess & { output: () => string }> {
   const child = spawn(process.execPath, [DYFFCTL, 'worker'], {
-    env: cliEnv(config),
+    env: { ...cliEnv(config), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

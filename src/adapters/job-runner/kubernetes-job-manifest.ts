@@ -8,6 +8,7 @@ import type {
 import { EXIT_INVALID_INPUT } from '../../domain/job-outcome.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { JobSpec } from '../../ports/job-runner.js';
+import { envVars, secretEnv } from './kubernetes-env.js';
 
 /** Labels every Job and its Pods carry; `list(entityId)` selects on the first. */
 export const LABEL_ENTITY = 'dyff.io/entity';
@@ -63,6 +64,7 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   const env = {
     ...stepEnvironment(spec.args[0], { config: o.env, worker: o.workerEnv ?? {}, placement: 'pod' }),
     ...spec.env,
+    ...secretEnv(spec.secrets),
     DYFF_JOB_NAME: spec.name,
   };
   const container: V1Container = {
@@ -70,7 +72,7 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
     image: o.image,
     imagePullPolicy: o.imagePullPolicy,
     args: [...o.argsPrefix, ...spec.args],
-    env: Object.entries(env).map(([name, value]) => ({ name, value })),
+    env: envVars(env),
     resources: resources(spec.resources),
     // Without log access (or after the pod is gone) the tail of the output still reaches the Job's pod status.
     terminationMessagePolicy: 'FallbackToLogsOnError',

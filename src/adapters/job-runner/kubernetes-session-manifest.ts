@@ -2,6 +2,7 @@ import type { V1Deployment, V1NetworkPolicy, V1Service, V1Toleration } from '@ku
 import { deniedEnvNames } from '../../domain/env-denylist.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionSpec } from '../../ports/session-runner.js';
+import { envVars } from './kubernetes-env.js';
 import {
   GKE_ACCELERATOR,
   GKE_SPOT,
@@ -72,7 +73,7 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
               name: 'server',
               image: opts.image ?? 'dyff-temporal:latest',
               args: d.command,
-              env: Object.entries(env).map(([name, value]) => ({ name, value })),
+              env: envVars(env),
               ports: [{ name: 'http', containerPort: port }],
               readinessProbe: {
                 httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { deniedEnvNames } from '../../domain/env-denylist.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
+import type { SecretResolver } from '../../secrets/resolver.js';
+import { resolveEnv } from '../../secrets/resolver.js';
 import { readLogTail } from '../job-runner/log-tail.js';
 import { freePort, groupAlive, stopGroup } from '../process-group.js';
 
@@ -16,6 +18,8 @@ export interface LocalSessionRunnerOptions {
   env?: Record<string, string>;
   /** Where the variables a session may take from the worker come from. @default process.env */
   workerEnv?: Record<string, string | undefined>;
+  /** Resolves the secret references of a service's env, just before its process starts. */
+  secrets: SecretResolver;
 }
 
 /**
@@ -32,6 +36,8 @@ export class LocalSessionRunner implements SessionRunner {
 
   async start(spec: SessionSpec): Promise<SessionStatus> {
     const dir = this.dir(spec.name);
+    // Before anything is created: a missing secret must fail the start, not leave a half-made session to adopt.
+    const serviceEnv = await resolveEnv(spec.description.env, this.opts.secrets);
     await mkdir(this.opts.root, { recursive: true });
     try {
       await mkdir(dir);
@@ -73,9 +79,9 @@ export class LocalSessionRunner implements SessionRunner {
       {
         detached: true,
         stdio: 'ignore',
-        // The service's own variables first, so that none of them can replace what the platform sets.
+        // The service's own variables (secrets resolved) first, so that none of them can replace what the platform sets.
         env: {
-          ...d.env,
+          ...serviceEnv,
           ...stepEnvironment('session', {
             config: this.opts.env ?? {},
             worker: this.opts.workerEnv ?? process.env,

@@ -4,6 +4,7 @@ import { loadConfig } from '../../config.js';
 import { startDevServer } from '../../dev/dev-server.js';
 import { serveHealth } from '../../health.js';
 import { createWorker } from '../../worker.js';
+import { startConfiguredCodecServer, uiOrigins } from './codec.js';
 
 export function registerServerCommands(program: Command): void {
   program
@@ -17,11 +18,20 @@ export function registerServerCommands(program: Command): void {
     .action(async (opts: { port: string; uiPort: string; worker: boolean }) => {
       const config = loadConfig();
       const dbFilename = join(config.dataHome, 'temporal.db');
+      // With codec keys the histories are ciphertext: the UI decodes through a codec server started beside it.
+      const codec = await startConfiguredCodecServer(
+        config,
+        config.temporal.codec.port,
+        '127.0.0.1',
+        uiOrigins(`http://localhost:${opts.uiPort}`),
+      );
       const server = await startDevServer({
         dbFilename,
         port: Number(opts.port),
         uiPort: Number(opts.uiPort),
+        uiCodecEndpoint: codec?.url,
       });
+      if (codec) process.stderr.write(`codec server for the UI on ${codec.url}\n`);
       process.stderr.write(
         `Temporal dev server on ${server.address} (state in ${dbFilename})\n` +
           `Temporal UI: http://localhost:${opts.uiPort}/namespaces/${server.namespace}/workflows\n`,
@@ -42,6 +52,7 @@ export function registerServerCommands(program: Command): void {
         await w.run();
       } finally {
         await server.stop();
+        await codec?.close();
         process.stderr.write('stopped\n');
       }
     });

@@ -7,7 +7,7 @@ import type { JsonObject, Pipeline } from './adapters.js';
 import { RESPONSE_INDEX, ResponseShapeError } from './adapters.js';
 import type { AdaptiveLimit } from './limiter.js';
 import type { Transport } from './transport.js';
-import { RequestTimeoutError } from './transport.js';
+import { RequestTimeoutError, ResponseTooLargeError } from './transport.js';
 import type { WorkItem } from './work.js';
 
 export type ClientPolicy = EvaluationSpec['client'];
@@ -80,6 +80,8 @@ export class RequestSender {
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         if (err instanceof DyffError) throw err;
+        // An oversized answer is this item's fault, as a response of the wrong shape is: the policy decides.
+        if (err instanceof ResponseTooLargeError) return this.badRequest(item, 200, err.message);
         if (err instanceof RequestTimeoutError) limiter.onOverload(sentAt);
         const timedOut = err instanceof RequestTimeoutError;
         // A cut connection surfaces as ECONNRESET, EPIPE or "socket hang up" depending on where the request was.

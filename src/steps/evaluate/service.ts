@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DyffError, ErrorType } from '../../domain/errors.js';
+import { SecretRef } from '../../domain/secrets.js';
 import type { ServiceDescription } from '../../domain/service.js';
 import type { ObjectStore } from '../../ports/object-store.js';
 import { errorMessage, invalidInput } from '../errors.js';
@@ -9,6 +10,7 @@ const Adapter = z.object({ kind: z.string(), configuration: z.record(z.string(),
 /** What the client needs of a ServiceDescription; the rest (command, env) is the session runner's. */
 const ClientView = z.object({
   endpoint: z.string(),
+  apiKey: SecretRef.optional(),
   interface: z.object({
     inputPipeline: z.array(Adapter).optional(),
     outputPipeline: z.array(Adapter).optional(),

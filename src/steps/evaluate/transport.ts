@@ -13,6 +13,9 @@ export interface HttpAnswer {
 /** The request outlived `requestTimeoutSeconds`. */
 export class RequestTimeoutError extends Error {}
 
+/** The response body passed `limits.maxResponseBytes`: cut off, since a service must not fill the client's memory. */
+export class ResponseTooLargeError extends Error {}
+
 export interface Transport {
   /** POST a JSON body; rejects on a connection error, a timeout (RequestTimeoutError) or an abort. */
   postJson(body: string, timeoutMs: number): Promise<HttpAnswer>;
@@ -25,15 +28,25 @@ export interface Transport {
  * goes into requests (an undici Agent would close the gap, but undici is not a dependency). One abort listener
  * for all requests rather than one per request: at thousands of requests a second, listeners add up.
  */
+export interface TransportOptions {
+  /** Sent with every request, e.g. `authorization` with the endpoint's API key. */
+  headers?: Record<string, string>;
+  /** Largest response body read. @default limits.maxResponseBytes (16 MiB) */
+  maxResponseBytes?: number;
+  /** For endpoints a user named (openai, http runners): every connection is checked. Not for sessions. */
+  egress?: EgressPolicy;
+}
+
 export function createTransport(
   url: URL,
   maxSockets: number,
   signal?: AbortSignal,
-  /** For endpoints a user named (openai, http runners): every connection is checked. Not for sessions. */
-  egress?: EgressPolicy,
+  opts: TransportOptions = {},
 ): Transport {
+  const { egress } = opts;
   if (egress) checkLiteralHost(url, egress);
   const secure = url.protocol === 'https:';
+  const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   const agentOptions = {
     ...(egress ? { lookup: guardedLookup(egress) } : {}),
     keepAlive: true,
@@ -63,13 +76,23 @@ export function createTransport(
       return new Promise<HttpAnswer>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
         const headers = {
+          ...opts.headers,
           'content-type': 'application/json',
           accept: 'application/json',
           'content-length': Buffer.byteLength(body),
         };
         const req = send({ ...base, headers }, (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= maxResponseBytes) return void chunks.push(c);
+            req.destroy(
+              new ResponseTooLargeError(
+                `response body larger than ${maxResponseBytes} bytes (limits.maxResponseBytes)`,
+              ),
+            );
+          });
           res.on('end', () => {
             done();
             resolve({

@@ -14,10 +14,11 @@ export interface Engine {
  * memory limit, so a dataset larger than RAM still ingests, without the cost of a database file's checkpoints
  * (a file-backed stage measured ~1.6x slower). An abort interrupts the running query.
  */
-export async function openEngine(dir: string, signal?: AbortSignal): Promise<Engine> {
+export async function openEngine(dir: string, signal?: AbortSignal, limits?: EngineLimits): Promise<Engine> {
   const instance = await DuckDBInstance.create(':memory:', {
     temp_directory: join(dir, 'spill'),
     preserve_insertion_order: 'true',
+    ...(limits ? { memory_limit: limits.memoryLimit, max_temp_directory_size: limits.maxTempSize } : {}),
   });
   const connection = await instance.connect();
   // Query progress for long reads; DuckDB only tracks it with the progress bar on (printing stays off).
@@ -52,6 +53,26 @@ export async function runWithProgress(
   } finally {
     clearInterval(timer);
   }
+}
+
+/** What one DuckDB instance may use: `limits.duckdbMemoryLimit` and `limits.duckdbMaxTempSize`. */
+export interface EngineLimits {
+  memoryLimit: string;
+  maxTempSize: string;
+}
+
+export const engineLimits = (l: { duckdbMemoryLimit: string; duckdbMaxTempSize: string }): EngineLimits => ({
+  memoryLimit: l.duckdbMemoryLimit,
+  maxTempSize: l.duckdbMaxTempSize,
+});
+
+/** DuckDB ran out of what its limits allow: restated with the settings that set them, so an operator can act. */
+export function resourceError(err: unknown, limits: EngineLimits): Error | undefined {
+  const message = errorMessage(err);
+  if (!/Out of Memory Error|max_temp_directory_size/i.test(message)) return undefined;
+  return invalidInput(
+    `${message.split('\n')[0]} (limits.duckdbMemoryLimit = ${limits.memoryLimit}, limits.duckdbMaxTempSize = ${limits.maxTempSize})`,
+  );
 }
 
 /** Messages DuckDB gives for bad input data, as opposed to resource trouble (memory, disk) worth a retry. */

@@ -1,3 +1,4 @@
+import { invalidInput } from '../errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedIdentifier as ident } from '@duckdb/node-api';
 import type { ReportSpec } from '../../domain/specs.js';
@@ -11,13 +12,27 @@ type Scores = Pick<ReportDocument, 'headline' | 'metrics' | 'perClass' | 'confus
  * sorted by score, best first); an item is top-k correct when its label is among the first k. DuckDB only
  * aggregates (truth, prediction) pairs, so the work in JS is proportional to labels², not to items.
  */
-export async function scoreClassification(conn: DuckDBConnection, spec: ReportSpec): Promise<Scores> {
+export async function scoreClassification(
+  conn: DuckDBConnection,
+  spec: ReportSpec,
+  maxLabels = 1000,
+): Promise<Scores> {
   const { predictionField, k } = spec.parameters;
   const field = ident(predictionField);
   await conn.run(`CREATE VIEW predictions AS
     SELECT rep, truth, CAST(responses[1].${field} AS VARCHAR) AS pred,
            coalesce(list_contains(list_transform(responses[1:${k}], lambda r: CAST(r.${field} AS VARCHAR)), truth), false) AS topk
     FROM scored`);
+  // Counted first: the confusion matrix and its pairs grow with labels², and free-text "labels" are unbounded.
+  const [distinct] = await rows(
+    conn,
+    `SELECT count(*) AS n FROM (SELECT truth FROM predictions UNION SELECT pred FROM predictions WHERE pred IS NOT NULL)`,
+  );
+  if (Number(distinct?.n ?? 0) > maxLabels) {
+    throw invalidInput(
+      `${String(distinct!.n)} distinct labels (true and predicted) is more than limits.maxReportLabels (${maxLabels}); is parameters.predictionField a free-text field?`,
+    );
+  }
   const pairs = await rows(conn, 'SELECT truth, pred, count(*) AS n FROM predictions GROUP BY ALL');
   const perRep = await rows(
     conn,
