@@ -1,0 +1,76 @@
+import { defaultPayloadConverter } from '@temporalio/common';
+import { expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { newId } from '../../src/domain/ids.js';
+import { workflowIdFor } from '../../src/domain/kinds.js';
+import type { EntityInput } from '../../src/workflows/entity-lifecycle.js';
+import { RecordingSessions } from '../support/recording-sessions.js';
+import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { stepEffects } from '../support/step-effects.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
+
+const env = useOrchestrationEnv();
+
+const POLLS = 10_000;
+// 100 checks per run at ~6 events each, plus the run's start and end: far below what 10,000 checks would write.
+const HISTORY_BOUND = 1_000;
+
+it(`a run waiting ${POLLS} checks for its dependency keeps its history under ${HISTORY_BOUND} events`, async () => {
+  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(env.objects) }));
+  const worker = await startWorkerWithActivities(
+    env.config,
+    createActivities({
+      entityStore: env.entities,
+      objectStore: env.objects,
+      jobRunner: runner,
+      sessionRunner: new RecordingSessions(),
+    }),
+  );
+  try {
+    const modelId = newId();
+    await env.entities.create({ id: modelId, kind: 'Model', account: 'wait', spec: {} });
+    const id = newId();
+    const workflowId = workflowIdFor('InferenceService', id);
+    const input: EntityInput<unknown> = {
+      id,
+      account: 'wait',
+      spec: { model: modelId, runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+      // Compressed time: a check every millisecond instead of every 30 s.
+      waitPolicy: { initialMs: 1, maxMs: 1 },
+    };
+    const started = await env.client.workflow.start('inferenceServiceWorkflow', {
+      workflowId,
+      taskQueue: env.config.temporal.taskQueue,
+      args: [input],
+    });
+    const current = env.client.workflow.getHandle(workflowId);
+    let polled = 0;
+    let longest = 0;
+    const runs = new Set<string>();
+    while (polled < POLLS) {
+      const history = await current.fetchHistory();
+      const events = history.events ?? [];
+      longest = Math.max(longest, events.length);
+      expect(events.length).toBeLessThan(HISTORY_BOUND);
+      const attrs = events[0]?.workflowExecutionStartedEventAttributes;
+      const [runInput] = (attrs?.input?.payloads ?? []).map((p) =>
+        defaultPayloadConverter.fromPayload<EntityInput<unknown>>(p),
+      );
+      runs.add(attrs?.originalExecutionRunId ?? '');
+      polled = runInput?.waitPolicy?.polled ?? 0;
+      if (polled < POLLS) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(runs.size).toBeGreaterThan(1);
+    expect(await env.entities.get(id)).toMatchObject({ status: 'Created' });
+
+    // The dependency becomes Ready: the latest run goes on as if it had never been restarted.
+    await env.entities.transition({ id: modelId, allowedFrom: ['Created'], to: 'Admitted' });
+    await env.entities.transition({ id: modelId, allowedFrom: ['Admitted'], to: 'Ready' });
+    expect(await started.result()).toEqual({ id, status: 'Ready' });
+    expect(runner.started.map((j) => j.stage)).toEqual(['build']);
+    console.log(`history: at most ${longest} events over ${runs.size} runs`);
+  } finally {
+    await worker.stop();
+  }
+}, 600_000);
