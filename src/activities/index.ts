@@ -10,6 +10,8 @@ import type { SessionRunner } from '../ports/session-runner.js';
 import { createDatasetActivities } from './datasets.js';
 import { createEntityActivities } from './entities.js';
 import { createLookupActivities } from './lookups.js';
+import type { QuotaOptions } from './quota.js';
+import { createQuotaActivities } from './quota.js';
 import { createStepActivities } from './run-step.js';
 import { createSessionActivities } from './sessions.js';
 
@@ -18,6 +20,7 @@ export interface ActivityDeps {
   objectStore: ObjectStore;
   jobRunner: JobRunner;
   sessionRunner?: SessionRunner;
+  quota?: QuotaOptions;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -26,6 +29,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createDatasetActivities(deps.objectStore),
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
+  ...createQuotaActivities(deps.quota),
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {

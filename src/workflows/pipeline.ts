@@ -4,6 +4,7 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  patched,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -20,6 +21,7 @@ import { inferenceServiceWorkflow } from './inference-service.js';
 import { modelWorkflow } from './model.js';
 import { reportWorkflow } from './report.js';
 import { state } from './entity-lifecycle.js';
+import { stageWaitingSignal } from './quota-messages.js';
 
 export interface PipelineView {
   id: string;
@@ -113,7 +115,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
   };
 
   try {
-    await admit();
+    // The evaluation holds a slot of the account's quota semaphore itself; counting Admitted entities here let
+    // pipelines started together all pass.
+    if (patched('evaluation-quota-semaphore')) {
+      setHandler(stageWaitingSignal, ({ reason }) => {
+        view.reason = reason;
+        upsertSearchAttributes([{ key: DyffStatus, value: reason ?? 'Running' }]);
+      });
+    } else await admit();
     view.status = 'Running';
     upsertSearchAttributes([{ key: DyffStatus, value: 'Running' }]);
     const [datasetId, modelId] = await Promise.all([
@@ -150,6 +159,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
             name: input.name,
             labels: labels(),
             spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
+            concurrencyQuota: spec.concurrencyQuota,
           },
         ],
       }),
