@@ -61,6 +61,20 @@ const ConfigSchema = z.strictObject({
         .default(10 * 1024 ** 3),
     })
     .prefault({}),
+  quota: z
+    .strictObject({
+      /** Evaluations an account may have Admitted at once, when the evaluation (or pipeline) names none. @default 4 */
+      concurrency: z.number().int().positive().default(4),
+      /** How often the quota semaphore checks that its holders' workflows still run. @default 60 */
+      checkSeconds: z.number().positive().default(60),
+    })
+    .prefault({}),
+  reaper: z
+    .strictObject({
+      /** How often the reaper schedule sweeps for orphans of closed workflows; 0 installs no schedule. @default 60 */
+      periodSeconds: z.number().int().nonnegative().default(60),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -84,7 +98,16 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_K8S_IMAGE: ['kubernetes', 'image'],
   DYFF_KUBECONFIG: ['kubernetes', 'kubeconfig'],
   DYFF_MAX_FILE_BYTES: ['limits', 'maxFileBytes'],
+  DYFF_QUOTA_CONCURRENCY: ['quota', 'concurrency'],
+  DYFF_QUOTA_CHECK_SECONDS: ['quota', 'checkSeconds'],
+  DYFF_REAPER_PERIOD_SECONDS: ['reaper', 'periodSeconds'],
 };
+const NUMERIC = new Set([
+  'DYFF_MAX_FILE_BYTES',
+  'DYFF_QUOTA_CONCURRENCY',
+  'DYFF_QUOTA_CHECK_SECONDS',
+  'DYFF_REAPER_PERIOD_SECONDS',
+]);
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
@@ -101,7 +124,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   for (const [name, path] of Object.entries(ENV_PATHS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    setPath(out, path, name === 'DYFF_MAX_FILE_BYTES' ? Number(raw) : raw);
+    setPath(out, path, NUMERIC.has(name) ? Number(raw) : raw);
   }
   for (const [name, raw] of Object.entries(env)) {
     const m = /^DYFF_GCS_BUCKET_([A-Z]+)$/.exec(name);

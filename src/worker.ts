@@ -5,6 +5,7 @@
  *   await worker.run();
  */
 import { resolve } from 'node:path';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
@@ -12,6 +13,7 @@ import { createActivities } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
 import type { Config } from './config.js';
+import { installReaperSchedule } from './reaper-schedule.js';
 
 export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
 
@@ -58,10 +60,19 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     namespace: config.temporal.namespace,
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(adapters),
+    activities: createActivities({
+      ...adapters,
+      quota: { defaultLimit: config.quota.concurrency, checkEveryMs: config.quota.checkSeconds * 1000 },
+    }),
     // Step activities mostly wait on jobs; many can be in flight on one worker.
     maxConcurrentActivityTaskExecutions: 100,
   });
+  if (config.reaper.periodSeconds > 0) {
+    await installReaperSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      periodSeconds: config.reaper.periodSeconds,
+    });
+  }
   return {
     worker,
     adapters,

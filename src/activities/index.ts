@@ -12,6 +12,7 @@ import { createEntityActivities } from './entities.js';
 import { createLookupActivities } from './lookups.js';
 import type { QuotaOptions } from './quota.js';
 import { createQuotaActivities } from './quota.js';
+import { createReaperActivities } from './reaper.js';
 import { createStepActivities } from './run-step.js';
 import { createSessionActivities } from './sessions.js';
 
@@ -30,6 +31,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
   ...createQuotaActivities(deps.quota),
+  ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {

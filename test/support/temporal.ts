@@ -26,7 +26,8 @@ export async function testConfig(
   const dataHome = await mkdtemp(join(tmpdir(), 'dyff-test-'));
   const taskQueue = `test-${Math.random().toString(36).slice(2, 10)}`;
   const base = loadConfig(
-    { dataHome, temporal: { address: inject('temporalAddress'), taskQueue } },
+    // No reaper schedule per test file on the shared server; the reaper's own tests install theirs.
+    { dataHome, temporal: { address: inject('temporalAddress'), taskQueue }, reaper: { periodSeconds: 0 } },
     { PATH: process.env.PATH ?? '' },
   );
   const config = { ...base, ...overrides };
