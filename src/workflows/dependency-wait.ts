@@ -1,8 +1,16 @@
-import { continueAsNew, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
 import { isTerminal } from '../domain/status.js';
 import type { Reason } from '../domain/status.js';
 import type { StatusView } from './messages.js';
+import { recheckDependencyUpdate } from './messages.js';
 
 /**
  * How a workflow polls for a dependency. Every field has a production default; tests shorten them to compress
@@ -15,6 +23,8 @@ export interface WaitPolicy {
   maxMs?: number;
   /** Checks per run before the workflow continues as new, which keeps its history bounded. @default 100 */
   pollsPerRun?: number;
+  /** Events in the run's history that also make it continue as new (recheck signals add events). @default 1000 */
+  eventsPerRun?: number;
   /** Carried across continue-as-new: the delay reached so far, and the checks made in earlier runs. */
   resumeMs?: number;
   polled?: number;
@@ -40,9 +50,25 @@ export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(opts
   const policy = input.waitPolicy ?? {};
   const maxMs = policy.maxMs ?? 30_000;
   const pollsPerRun = policy.pollsPerRun ?? 100;
+  const eventsPerRun = policy.eventsPerRun ?? 1000;
   let delayMs = policy.resumeMs ?? policy.initialMs ?? 500;
+  // Whoever knows that the dependency changed (an operator, a script, a test) can make the next check happen now.
+  let nudged = false;
+  let checks = 0;
+  setHandler(
+    recheckDependencyUpdate,
+    async () => {
+      const after = checks;
+      nudged = true;
+      await condition(() => checks > after);
+      return checks;
+    },
+    { validator: () => void 0 },
+  );
   for (let polls = 0; ; polls++) {
+    nudged = false;
     const dep = await opts.get(depId);
+    checks++;
     if (!dep) throw opts.fail(opts.missing, `dependency ${depId} does not exist`);
     if (dep.status === 'Ready' || dep.status === 'Complete') {
       if (view.reason === 'UnsatisfiedDependency') view.reason = undefined;
@@ -56,12 +82,14 @@ export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(opts
     }
     view.reason = 'UnsatisfiedDependency';
     view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
-    const due = polls >= pollsPerRun || workflowInfo().continueAsNewSuggested;
+    const info = workflowInfo();
+    const due = polls >= pollsPerRun || info.historyLength >= eventsPerRun || info.continueAsNewSuggested;
     if (due && patched('continue-as-new-while-waiting-for-dependency')) {
+      await condition(allHandlersFinished);
       const next: WaitPolicy = { ...policy, resumeMs: delayMs, polled: (policy.polled ?? 0) + polls };
       await continueAsNew<(i: I) => Promise<unknown>>({ ...input, waitPolicy: next });
     }
-    await sleep(delayMs);
+    await condition(() => nudged, delayMs);
     delayMs = Math.min(delayMs * 2, maxMs);
   }
 }

@@ -9,5 +9,5 @@ export { pipelineWorkflow, pipelineQuery } from './pipeline.js';
 export type { PipelineView } from './pipeline.js';
 export { quotaWorkflow } from './quota.js';
 export { reaperWorkflow } from './reaper.js';
-export { statusQuery } from './messages.js';
+export { recheckDependencyUpdate, statusQuery } from './messages.js';
 export type { StatusView } from './messages.js';

@@ -134,16 +134,10 @@ export class DatastoreEntityStore implements EntityStore {
   async history(id: string): Promise<TransitionRecord[]> {
     // An ancestor query is strongly consistent, and without filters or order it needs no composite index.
     const q = this.ds.createQuery(HISTORY_KIND).hasAncestor(this.key(id));
-    const [rows] = (await this.ds.runQuery(q)) as [Array<TransitionRecord & { seq: number }>, unknown];
-    return rows
-      .sort((a, b) => a.seq - b.seq)
-      .map(({ seq: _seq, ...r }) => {
-        const rec: TransitionRecord = { id, to: r.to, time: r.time };
-        if (r.from != null) rec.from = r.from;
-        if (r.reason != null) rec.reason = r.reason;
-        if (r.message != null) rec.message = r.message;
-        return rec;
-      });
+    const [rows] = (await this.ds.runQuery(q)) as [Array<{ seq: number }>, unknown];
+    // Stored nulls stand for absent fields (Datastore has no undefined).
+    const present = (r: object) => Object.fromEntries(Object.entries(r).filter(([, v]) => v != null));
+    return rows.sort((a, b) => a.seq - b.seq).map(({ seq: _seq, ...r }) => present(r) as TransitionRecord);
   }
 
   async list(query: EntityQuery): Promise<Entity[]> {
