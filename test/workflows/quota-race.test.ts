@@ -34,6 +34,7 @@ it('five pipelines started together with concurrencyQuota 1 never have two evalu
       objectStore: env.objects,
       jobRunner: runner,
       sessionRunner: new RecordingSessions(),
+      quota: { checkEveryMs: 1000 },
     }),
   );
   try {
@@ -92,3 +93,67 @@ it('five pipelines started together with concurrencyQuota 1 never have two evalu
     await worker.stop();
   }
 }, 180_000);
+
+it('waiters are admitted in arrival order, and the slot of a terminated holder is given back', async () => {
+  const runner = new ScriptedJobRunner((stage) =>
+    stage === 'evaluate' ? { outcome: 'hang' } : { outcome: 'succeed', effect: stepEffects(env.objects) },
+  );
+  const worker = await startWorkerWithActivities(
+    env.config,
+    createActivities({
+      entityStore: env.entities,
+      objectStore: env.objects,
+      jobRunner: runner,
+      sessionRunner: new RecordingSessions(),
+      // The semaphore checks its holders every second instead of every minute.
+      quota: { checkEveryMs: 1000 },
+    }),
+  );
+  try {
+    const account = `fifo-${newId().slice(0, 8)}`;
+    const ready = async (kind: 'Dataset' | 'InferenceService') => {
+      const id = newId();
+      await env.entities.create({ id, kind, account, spec: {} });
+      await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+      await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
+      return id;
+    };
+    const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
+    await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
+    const start = async () => {
+      const id = newId();
+      const handle = await env.client.workflow.start('evaluationWorkflow', {
+        workflowId: `evaluation-${id}`,
+        taskQueue: env.config.temporal.taskQueue,
+        args: [{ id, account, spec: { dataset, inferenceService: service }, concurrencyQuota: 1 }],
+      });
+      return { id, handle };
+    };
+    const status = async (id: string) => (await env.entities.get(id))?.status;
+    const reason = async (id: string) => (await env.entities.get(id))?.reason;
+    const evaluating = (id: string) =>
+      runner.started.find((j) => j.entityId === id && j.stage === 'evaluate');
+
+    // a holds the slot; b, then c, queue behind it (each queued before the next is started).
+    const a = await start();
+    await until('a evaluating', async () => evaluating(a.id));
+    const b = await start();
+    await until('b queued', async () => (await reason(b.id)) === 'QuotaLimit');
+    const c = await start();
+    await until('c queued', async () => (await reason(c.id)) === 'QuotaLimit');
+
+    // a's run is terminated: nobody releases its slot, the semaphore's check takes it back, and b (not c) goes.
+    await a.handle.terminate('lost run');
+    await until('b evaluating', async () => evaluating(b.id));
+    expect(await status(c.id)).toBe('Created');
+    expect(await reason(c.id)).toBe('QuotaLimit');
+
+    runner.finish(evaluating(b.id)!.name);
+    await b.handle.result();
+    await until('c evaluating', async () => evaluating(c.id));
+    runner.finish(evaluating(c.id)!.name);
+    expect(await c.handle.result()).toMatchObject({ status: 'Complete' });
+  } finally {
+    await worker.stop();
+  }
+}, 120_000);
