@@ -18,7 +18,7 @@ export const createQuotaActivities = (opts: QuotaOptions = {}) => ({
   async requestQuotaSlot(input: { account: string; holder: string; limit?: number }): Promise<void> {
     const ctx = Context.current();
     await ctx.client.workflow.signalWithStart('quotaWorkflow', {
-      workflowId: quotaWorkflowId(input.account),
+      workflowId: quotaWorkflowId(input.account, ctx.info.taskQueue),
       taskQueue: ctx.info.taskQueue,
       args: [{ account: input.account, checkEveryMs: opts.checkEveryMs }],
       signal: acquireSlotSignal,

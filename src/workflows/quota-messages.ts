@@ -10,7 +10,12 @@ export const slotGrantedSignal = defineSignal('slotGranted');
 /** To a waiter: every slot is taken; you are queued. */
 export const slotQueuedSignal = defineSignal<[{ position: number }]>('slotQueued');
 
-export const quotaWorkflowId = (account: string) => `quota-${account}`;
+/**
+ * `quota-<account>` on the default task queue. Each other task queue (a second installation on the namespace, a
+ * test file) has semaphores of its own, run by its own workers.
+ */
+export const quotaWorkflowId = (account: string, taskQueue: string) =>
+  taskQueue === 'dyff' ? `quota-${account}` : `quota-${account}-${taskQueue}`;
 
 /** To a parent pipeline: a stage waits (for quota), or no longer does. */
 export const stageWaitingSignal =

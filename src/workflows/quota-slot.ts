@@ -57,7 +57,7 @@ export class QuotaSlot {
     const holder = workflowInfo().workflowId;
     await CancellationScope.nonCancellable(async () => {
       // The semaphore may be gone (terminated by an operator): then nobody holds anything.
-      await getExternalWorkflowHandle(quotaWorkflowId(this.account))
+      await getExternalWorkflowHandle(quotaWorkflowId(this.account, workflowInfo().taskQueue))
         .signal(releaseSlotSignal, { holder })
         .catch(() => undefined);
     });
