@@ -30,45 +30,72 @@ export interface WaitPolicy {
   polled?: number;
 }
 
+/**
+ * The `recheckDependency` update's side of a wait: registered when the workflow starts (an update that arrives
+ * before a handler exists is rejected), it makes the current or next check happen at once.
+ */
+export class Recheck {
+  nudged = false;
+  checks = 0;
+  /** No wait in progress: the update answers at once. */
+  idle = false;
+
+  constructor() {
+    setHandler(recheckDependencyUpdate, async () => {
+      const after = this.checks;
+      this.nudged = true;
+      await condition(() => this.checks > after || this.idle);
+      return this.checks;
+    });
+  }
+}
+
 /** Thrown when a dependency is missing or failed; the caller maps it to the entity's failure status. */
 export type DependencyFailure = (reason: Reason, message: string) => Error;
+
+export interface DependencyWait<I> {
+  depId: string;
+  /** The reason when the dependency does not exist. */
+  missing: Reason;
+  /** The workflow input, to continue as new with. */
+  input: I;
+  view: StatusView;
+  get: (id: string) => Promise<Entity | undefined>;
+  fail: DependencyFailure;
+  recheck: Recheck;
+}
 
 /**
  * Check a dependency until it is Ready/Complete, with backoff. Each check costs a few history events, so a wait
  * of days would outgrow the history limit: after `pollsPerRun` checks the workflow continues as new with the same
  * input (its creation and the transitions before the wait are idempotent) and resumes the backoff where it was.
  */
-export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(opts: {
-  depId: string;
-  missing: Reason;
-  input: I;
-  view: StatusView;
-  get: (id: string) => Promise<Entity | undefined>;
-  fail: DependencyFailure;
-}): Promise<Entity> {
+export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(
+  opts: DependencyWait<I>,
+): Promise<Entity> {
+  const { recheck } = opts;
+  recheck.idle = false;
+  try {
+    return await checkUntilReady(opts);
+  } finally {
+    recheck.idle = true;
+  }
+}
+
+async function checkUntilReady<I extends { waitPolicy?: WaitPolicy }>(
+  opts: DependencyWait<I>,
+): Promise<Entity> {
+  const { recheck } = opts;
   const { depId, view, input } = opts;
   const policy = input.waitPolicy ?? {};
   const maxMs = policy.maxMs ?? 30_000;
   const pollsPerRun = policy.pollsPerRun ?? 100;
   const eventsPerRun = policy.eventsPerRun ?? 1000;
   let delayMs = policy.resumeMs ?? policy.initialMs ?? 500;
-  // Whoever knows that the dependency changed (an operator, a script, a test) can make the next check happen now.
-  let nudged = false;
-  let checks = 0;
-  setHandler(
-    recheckDependencyUpdate,
-    async () => {
-      const after = checks;
-      nudged = true;
-      await condition(() => checks > after);
-      return checks;
-    },
-    { validator: () => void 0 },
-  );
   for (let polls = 0; ; polls++) {
-    nudged = false;
+    recheck.nudged = false;
     const dep = await opts.get(depId);
-    checks++;
+    recheck.checks++;
     if (!dep) throw opts.fail(opts.missing, `dependency ${depId} does not exist`);
     if (dep.status === 'Ready' || dep.status === 'Complete') {
       if (view.reason === 'UnsatisfiedDependency') view.reason = undefined;
@@ -89,7 +116,7 @@ export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(opts
       const next: WaitPolicy = { ...policy, resumeMs: delayMs, polled: (policy.polled ?? 0) + polls };
       await continueAsNew<(i: I) => Promise<unknown>>({ ...input, waitPolicy: next });
     }
-    await condition(() => nudged, delayMs);
+    await condition(() => recheck.nudged, delayMs);
     delayMs = Math.min(delayMs * 2, maxMs);
   }
 }

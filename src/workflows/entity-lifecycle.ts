@@ -19,7 +19,7 @@ import type { Category } from '../domain/kinds.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
 import type { WaitPolicy } from './dependency-wait.js';
-import { waitUntilReady } from './dependency-wait.js';
+import { Recheck, waitUntilReady } from './dependency-wait.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
 
@@ -78,6 +78,7 @@ export class EntityLifecycle {
   private readonly tries = new Map<string, number>();
   /** The workflow input, kept so that a long wait can continue as new with it. */
   private input?: EntityInput<unknown>;
+  private readonly recheck: Recheck;
 
   constructor(
     readonly id: string,
@@ -86,6 +87,7 @@ export class EntityLifecycle {
   ) {
     this.view = { id, status: 'Created' };
     setHandler(statusQuery, () => this.view);
+    this.recheck = new Recheck();
   }
 
   async transition(
@@ -131,6 +133,7 @@ export class EntityLifecycle {
       view: this.view,
       get: (id) => state.getEntity({ id }),
       fail: (reason, message) => new StageFailure(reason, message),
+      recheck: this.recheck,
     });
   }
 

@@ -84,4 +84,4 @@ it(`a run waiting ${POLLS} checks for its dependency keeps its history under ${H
   } finally {
     await worker.stop();
   }
-}, 600_000);
+}, POLLS * 150 + 120_000);
