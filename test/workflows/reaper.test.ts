@@ -155,8 +155,9 @@ describe('the reaper', () => {
       const evaluation = await terminatedByReaper(id);
       expect(evaluation).toMatchObject({ reason: 'TerminateCommand' });
       expect(evaluation.message).toContain(`session ${session!.name}`);
-      expect(groupAlive(sessionPid)).toBe(false);
-      expect(groupAlive(jobPid)).toBe(false);
+      // Stopping is SIGTERM, then SIGKILL after a grace period; the exited processes are reaped soon after.
+      await until('the session process gone', async () => !groupAlive(sessionPid), 20_000);
+      await until('the job process gone', async () => !groupAlive(jobPid), 20_000);
       expect(await sessions.list(id)).toEqual([]);
       expect((await jobs.list(id)).filter((j) => j.phase === 'running')).toEqual([]);
     });
