@@ -12,13 +12,13 @@ import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js
 import type { ServiceDescription } from '../../src/domain/service.js';
 import type { JobRunner } from '../../src/ports/job-runner.js';
 import type { SessionRunner } from '../../src/ports/session-runner.js';
-import { installReaperSchedule } from '../../src/reaper-schedule.js';
+import { installReaperSchedule, reaperScheduleId } from '../../src/reaper-schedule.js';
 import type { PipelineView } from '../../src/workflows/index.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
-import { startWorkerWithActivities } from '../support/temporal.js';
+import { startWorker, startWorkerWithActivities } from '../support/temporal.js';
 import { until } from '../support/worker-process.js';
 
 const env = useOrchestrationEnv();
@@ -161,5 +161,18 @@ describe('the reaper', () => {
       expect(await sessions.list(id)).toEqual([]);
       expect((await jobs.list(id)).filter((j) => j.phase === 'running')).toEqual([]);
     });
+  });
+
+  it('every worker installs the reaper schedule at start; a second worker leaves one schedule, with its period', async () => {
+    const first = await startWorker({ ...env.config, reaper: { periodSeconds: 45 } });
+    const second = await startWorker({ ...env.config, reaper: { periodSeconds: 30 } });
+    try {
+      scheduleId = reaperScheduleId(env.config.temporal.taskQueue);
+      const described = await env.client.schedule.getHandle(scheduleId).describe();
+      expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reaperWorkflow' });
+      expect(described.spec.intervals?.map((i) => i.every)).toEqual([30_000]);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
   });
 });
