@@ -144,6 +144,20 @@ const ConfigSchema = z.strictObject({
       backoffSeconds: z.number().nonnegative().default(5),
     })
     .prefault({}),
+  quota: z
+    .strictObject({
+      /** Evaluations an account may have Admitted at once, when the evaluation (or pipeline) names none. @default 4 */
+      concurrency: z.number().int().positive().default(4),
+      /** How often the quota semaphore checks that its holders' workflows still run. @default 60 */
+      checkSeconds: z.number().positive().default(60),
+    })
+    .prefault({}),
+  reaper: z
+    .strictObject({
+      /** How often the reaper schedule sweeps for orphans of closed workflows; 0 installs no schedule. @default 60 */
+      periodSeconds: z.number().int().nonnegative().default(60),
+    })
+    .prefault({}),
 });
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'sources'> & {
   sources: { localRoots: string[]; allowPrivateNetworks: boolean | string[] };
@@ -175,6 +189,9 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_RETRY_BACKOFF_SECONDS: ['retries', 'backoffSeconds'],
   DYFF_TEMPORAL_UNREACHABLE_TIMEOUT_SECONDS: ['temporal', 'unreachableTimeoutSeconds'],
   DYFF_SHUTDOWN_GRACE_SECONDS: ['temporal', 'shutdownGraceSeconds'],
+  DYFF_QUOTA_CONCURRENCY: ['quota', 'concurrency'],
+  DYFF_QUOTA_CHECK_SECONDS: ['quota', 'checkSeconds'],
+  DYFF_REAPER_PERIOD_SECONDS: ['reaper', 'periodSeconds'],
 };
 const NUMERIC_ENV = new Set([
   'DYFF_MAX_FILE_BYTES',
@@ -183,6 +200,9 @@ const NUMERIC_ENV = new Set([
   'DYFF_RETRY_BACKOFF_SECONDS',
   'DYFF_TEMPORAL_UNREACHABLE_TIMEOUT_SECONDS',
   'DYFF_SHUTDOWN_GRACE_SECONDS',
+  'DYFF_QUOTA_CONCURRENCY',
+  'DYFF_QUOTA_CHECK_SECONDS',
+  'DYFF_REAPER_PERIOD_SECONDS',
 ]);
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -5,6 +5,7 @@
  *   await worker.run();
  */
 import { resolve } from 'node:path';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
@@ -14,6 +15,7 @@ import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
 import { dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
+import { installReaperSchedule } from './reaper-schedule.js';
 
 export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
 
@@ -60,7 +62,11 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     namespace: config.temporal.namespace,
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ ...adapters, stepPolicy: stepPolicyOf(config) }),
+    activities: createActivities({
+      ...adapters,
+      stepPolicy: stepPolicyOf(config),
+      quota: { defaultLimit: config.quota.concurrency, checkEveryMs: config.quota.checkSeconds * 1000 },
+    }),
     // Same converter as the clients: with codec keys, inputs and results are encrypted in the history.
     dataConverter: dataConverterFor(config),
     // Step activities mostly wait on jobs; many can be in flight on one worker.
@@ -69,6 +75,12 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     // leave their jobs running for the attempt another worker starts.
     shutdownGraceTime: `${config.temporal.shutdownGraceSeconds}s`,
   });
+  if (config.reaper.periodSeconds > 0) {
+    await installReaperSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+      taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+      periodSeconds: config.reaper.periodSeconds,
+    });
+  }
   return {
     worker,
     adapters,

@@ -10,6 +10,9 @@ import type { SessionRunner } from '../ports/session-runner.js';
 import { createDatasetActivities } from './datasets.js';
 import { createEntityActivities } from './entities.js';
 import { createLookupActivities } from './lookups.js';
+import type { QuotaOptions } from './quota.js';
+import { createQuotaActivities } from './quota.js';
+import { createReaperActivities } from './reaper.js';
 import { createStepActivities } from './run-step.js';
 import { createSessionActivities } from './sessions.js';
 import type { StepPolicy } from './step-policy.js';
@@ -21,6 +24,7 @@ export interface ActivityDeps {
   sessionRunner?: SessionRunner;
   /** Step retries and deadline, from config. @default DEFAULT_STEP_POLICY */
   stepPolicy?: StepPolicy;
+  quota?: QuotaOptions;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -29,6 +33,8 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createDatasetActivities(deps.objectStore),
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
+  ...createQuotaActivities(deps.quota),
+  ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {

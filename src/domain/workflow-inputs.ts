@@ -25,7 +25,18 @@ const entityInput = <S extends z.ZodType>(spec: S) =>
     labels: labels.optional(),
     annotations: Metadata.shape.annotations,
     spec,
+    waitPolicy: waitPolicy.optional(),
   });
+
+/** How a waiting entity polls its dependencies; set by tests, and carried across continue-as-new. */
+const waitPolicy = z.strictObject({
+  initialMs: z.number().int().positive().optional(),
+  maxMs: z.number().int().positive().optional(),
+  pollsPerRun: z.number().int().positive().optional(),
+  eventsPerRun: z.number().int().positive().optional(),
+  resumeMs: z.number().nonnegative().optional(),
+  polled: z.number().int().nonnegative().optional(),
+});
 
 const specHash = z.string().regex(/^[0-9a-f]{32}$/, { error: 'expected 32 lowercase hex digits' });
 
@@ -33,7 +44,9 @@ export const WORKFLOW_INPUTS = {
   datasetWorkflow: entityInput(DatasetSpec),
   modelWorkflow: entityInput(ModelSpec),
   inferenceServiceWorkflow: entityInput(InferenceServiceSpec),
-  evaluationWorkflow: entityInput(EvaluationSpec),
+  evaluationWorkflow: entityInput(EvaluationSpec).extend({
+    concurrencyQuota: z.number().int().positive().optional(),
+  }),
   reportWorkflow: entityInput(ReportSpec).extend({ scheduleId: z.string().min(1).max(200).optional() }),
   pipelineWorkflow: z.strictObject({
     // A scheduled run carries no id: the workflow makes one.

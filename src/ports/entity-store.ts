@@ -24,9 +24,25 @@ export interface TransitionRequest {
 }
 
 export interface TransitionResult {
-  /** false when the entity was already in the target status (a retry): nothing was written. */
+  /**
+   * false when the entity was already in the target status (a retry): nothing was written. A transition to the
+   * current status that `allowedFrom` lists rewrites the reason and message (a waiting entity saying why it
+   * waits), and is `changed` when they differed.
+   */
   changed: boolean;
   entity: Entity;
+}
+
+/** One recorded change of an entity's status (or, within a status, of its reason), oldest first. */
+export interface TransitionRecord {
+  id: string;
+  /** Absent for the creation. */
+  from?: Status;
+  to: Status;
+  reason?: Reason;
+  message?: string;
+  /** ISO-8601 with milliseconds, from the clock of the writer. */
+  time: string;
 }
 
 export interface EntityQuery {
@@ -51,6 +67,8 @@ export interface EntityStore {
   create(entity: NewEntity): Promise<Entity>;
   get(id: string): Promise<Entity | undefined>;
   transition(req: TransitionRequest): Promise<TransitionResult>;
+  /** Every status change of the entity since its creation (the creation included), oldest first. */
+  history(id: string): Promise<TransitionRecord[]>;
   /** Newest first (by creationTime). */
   list(query: EntityQuery): Promise<Entity[]>;
   close(): Promise<void>;

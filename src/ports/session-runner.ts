@@ -34,6 +34,8 @@ export interface SessionRunner {
     opts?: { signal?: AbortSignal; timeoutMs?: number; onUpdate?: (s: SessionStatus) => void },
   ): Promise<SessionStatus>;
   status(name: string): Promise<SessionStatus | undefined>;
+  /** Sessions started for this entity and not stopped: what a reaper must stop when the entity's run is gone. */
+  list(entityId: string): Promise<SessionStatus[]>;
   /** Stop and remove everything the session started; idempotent. */
   stop(name: string): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   isCancellation,
   patched,
   proxyActivities,
@@ -13,13 +14,14 @@ import {
 } from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
 import type { EntityKind } from '../domain/kinds.js';
-import { isTerminal } from '../domain/status.js';
 import type { Activities, RunStepInput, RunStepOutput } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import { jobName } from '../domain/naming.js';
 import type { Category } from '../domain/kinds.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
+import type { WaitPolicy } from './dependency-wait.js';
+import { Recheck, waitUntilReady } from './dependency-wait.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
 
@@ -70,6 +72,8 @@ const RETRY_PATCH = 'step-retry-by-outcome';
 /** What every entity workflow takes: the entity's id and manifest fields. */
 export interface EntityInput<S> {
   id: string;
+  /** How dependencies are polled; tests shorten it. Carried across continue-as-new. */
+  waitPolicy?: WaitPolicy;
   account: string;
   name?: string;
   labels?: Record<string, string>;
@@ -86,6 +90,9 @@ export class EntityLifecycle {
   private readonly tries = new Map<string, number>();
   /** Each retried try's ending, kept in the entity's details with its final status. */
   private readonly retries: { stage: string; try: number; outcome?: string; reason?: string }[] = [];
+  /** The workflow input, kept so that a long wait can continue as new with it. */
+  private input?: EntityInput<unknown>;
+  private readonly recheck: Recheck;
 
   constructor(
     readonly id: string,
@@ -94,6 +101,7 @@ export class EntityLifecycle {
   ) {
     this.view = { id, status: 'Created' };
     setHandler(statusQuery, () => this.view);
+    this.recheck = new Recheck();
   }
 
   async transition(
@@ -115,6 +123,7 @@ export class EntityLifecycle {
     input: EntityInput<unknown>,
     extraLabels: Record<string, string> = {},
   ): Promise<void> {
+    this.input = input;
     await state.createEntity({
       id: this.id,
       kind,
@@ -128,28 +137,19 @@ export class EntityLifecycle {
 
   /**
    * Wait until a dependency is Ready/Complete. Missing → `missing` reason; failed → FailedDependency. While it is
-   * still being made, the entity stays Created with reason UnsatisfiedDependency and checks again with backoff.
+   * still being made, the entity stays Created with reason UnsatisfiedDependency and checks again with backoff;
+   * a long wait continues as new with the input given to `create`, so its history stays bounded.
    */
   async requireReady(depId: string, missing: Reason): Promise<Entity> {
-    let delayMs = 500;
-    for (;;) {
-      const dep = await state.getEntity({ id: depId });
-      if (!dep) throw new StageFailure(missing, `dependency ${depId} does not exist`);
-      if (dep.status === 'Ready' || dep.status === 'Complete') {
-        if (this.view.reason === 'UnsatisfiedDependency') this.view.reason = undefined;
-        return dep;
-      }
-      if (isTerminal(dep.status)) {
-        throw new StageFailure(
-          'FailedDependency',
-          `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
-        );
-      }
-      this.view.reason = 'UnsatisfiedDependency';
-      this.view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
-      await sleep(delayMs);
-      delayMs = Math.min(delayMs * 2, 30_000);
-    }
+    return waitUntilReady({
+      depId,
+      missing,
+      input: this.input ?? {},
+      view: this.view,
+      get: (id) => state.getEntity({ id }),
+      fail: (reason, message) => new StageFailure(reason, message),
+      recheck: this.recheck,
+    });
   }
 
   /**
@@ -206,6 +206,8 @@ export class EntityLifecycle {
     try {
       return await body();
     } catch (err) {
+      // A long wait hands over to the next run of this workflow: the entity is not finished.
+      if (err instanceof ContinueAsNew) throw err;
       if (isCancellation(err)) {
         await CancellationScope.nonCancellable(async () => {
           if (this.view.jobName) await state.cancelStep({ jobName: this.view.jobName });

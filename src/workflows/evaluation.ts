@@ -1,16 +1,22 @@
-import { CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
+import { QuotaSlot } from './quota-slot.js';
 
 const sessions = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] },
 });
+
+export interface EvaluationInput extends EntityInput<EvaluationSpec> {
+  /** Evaluations the account may have Admitted at once; the worker's configured default when unset. */
+  concurrencyQuota?: number;
+}
 
 export interface EvaluationSummary {
   expected?: number;
@@ -25,15 +31,29 @@ export interface EvaluationSummary {
  * success, failure and cancel) → verify job → Complete (or Failed/Incomplete|Unverified).
  */
 export async function evaluationWorkflow(
-  input: EntityInput<EvaluationSpec>,
+  input: EvaluationInput,
 ): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
   requireValidInput('evaluationWorkflow', input);
-  const { id, spec } = input;
+  const { id } = input;
   const life = new EntityLifecycle(id, 'outputs', 'Failed');
   await life.create('Evaluation', input);
+  // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
+  const slot = patched('evaluation-quota-semaphore')
+    ? new QuotaSlot(input.account, input.concurrencyQuota)
+    : undefined;
+  try {
+    return await evaluate(input, life, slot);
+  } finally {
+    await slot?.release();
+  }
+}
+
+async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: QuotaSlot | undefined) {
+  const { id, spec } = input;
   return life.run(async () => {
     await life.requireReady(spec.dataset, 'DataSourceMissing');
     await life.requireReady(spec.inferenceService, 'FailedDependency');
+    await slot?.acquire(life);
     await life.transition(['Created'], 'Admitted');
     const description = await state.loadServiceDescription({ serviceId: spec.inferenceService });
     const sessionName = `session-${id}`;
@@ -92,6 +112,6 @@ export async function evaluationWorkflow(
       `${summary.written ?? '?'} outputs, ${skipped} skipped`,
       { summary },
     );
-    return { id, status: 'Complete', summary };
+    return { id, status: 'Complete' as const, summary };
   });
 }

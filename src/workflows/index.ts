@@ -7,5 +7,7 @@ export { evaluationWorkflow } from './evaluation.js';
 export { reportWorkflow } from './report.js';
 export { pipelineWorkflow, pipelineQuery } from './pipeline.js';
 export type { PipelineView } from './pipeline.js';
-export { statusQuery } from './messages.js';
+export { quotaWorkflow } from './quota.js';
+export { reaperWorkflow } from './reaper.js';
+export { recheckDependencyUpdate, statusQuery } from './messages.js';
 export type { StatusView } from './messages.js';

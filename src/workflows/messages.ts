@@ -1,4 +1,4 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Reason, Status } from '../domain/status.js';
 
 export interface StatusView {
@@ -12,3 +12,9 @@ export interface StatusView {
 }
 
 export const statusQuery = defineQuery<StatusView>('status');
+
+/**
+ * Check the awaited dependency now instead of at the next poll; completes once the check is done, with the number
+ * of checks made so far in this run. Rejected when the workflow waits for no dependency.
+ */
+export const recheckDependencyUpdate = defineUpdate<number>('recheckDependency');

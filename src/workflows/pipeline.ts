@@ -4,6 +4,7 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  patched,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -21,6 +22,7 @@ import { modelWorkflow } from './model.js';
 import { reportWorkflow } from './report.js';
 import { state } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
+import { stageWaitingSignal } from './quota-messages.js';
 
 export interface PipelineView {
   id: string;
@@ -115,7 +117,14 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
   };
 
   try {
-    await admit();
+    // The evaluation holds a slot of the account's quota semaphore itself; counting Admitted entities here let
+    // pipelines started together all pass.
+    if (patched('evaluation-quota-semaphore')) {
+      setHandler(stageWaitingSignal, ({ reason }) => {
+        view.reason = reason;
+        upsertSearchAttributes([{ key: DyffStatus, value: reason ?? 'Running' }]);
+      });
+    } else await admit();
     view.status = 'Running';
     upsertSearchAttributes([{ key: DyffStatus, value: 'Running' }]);
     const [datasetId, modelId] = await Promise.all([
@@ -152,6 +161,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
             name: input.name,
             labels: labels(),
             spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
+            concurrencyQuota: spec.concurrencyQuota,
           },
         ],
       }),

@@ -118,6 +118,48 @@ export function entityStoreContract(
       expect(await store.get(admitted.id)).toEqual(admitted);
     });
 
+    it('a waiting entity restates its reason in the same status; a retry of that writes nothing', async () => {
+      const created = await createdIn('Created');
+      const req = { id: created.id, allowedFrom: ['Created'] as Status[], to: 'Created' as const };
+      const waiting = await store.transition({ ...req, reason: 'QuotaLimit', message: 'waiting for a slot' });
+      expect(waiting.changed).toBe(true);
+      expect(waiting.entity).toMatchObject({
+        status: 'Created',
+        reason: 'QuotaLimit',
+        message: 'waiting for a slot',
+      });
+      const retry = await store.transition({ ...req, reason: 'QuotaLimit', message: 'waiting for a slot' });
+      expect(retry).toEqual({ changed: false, entity: waiting.entity });
+      expect(await store.get(created.id)).toEqual(waiting.entity);
+    });
+
+    it('keeps the history of every transition, the creation first, without the retries', async () => {
+      const created = await createdIn('Created');
+      const id = created.id;
+      await store.transition({ id, allowedFrom: ['Created'], to: 'Created', reason: 'QuotaLimit' });
+      await store.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+      await store.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+      await store.transition({
+        id,
+        allowedFrom: ['Admitted'],
+        to: 'Failed',
+        reason: 'Incomplete',
+        message: 'm',
+      });
+      const history = await store.history(id);
+      expect(history.map(({ time: _t, ...r }) => r)).toEqual([
+        { id, to: 'Created' },
+        { id, from: 'Created', to: 'Created', reason: 'QuotaLimit' },
+        { id, from: 'Created', to: 'Admitted' },
+        { id, from: 'Admitted', to: 'Failed', reason: 'Incomplete', message: 'm' },
+      ]);
+      expect(history[0]!.time).toBe(created.creationTime);
+      const times = history.map((r) => r.time);
+      expect([...times].sort()).toEqual(times);
+      expect(history.at(-1)!.time).toBe((await store.get(id))!.lastTransitionTime);
+      expect(await store.history(newId())).toEqual([]);
+    });
+
     it('a transition from a status outside allowedFrom fails InvalidTransition and changes nothing', async () => {
       const created = await createdIn('Created');
       const attempt = store.transition({ id: created.id, allowedFrom: ['Admitted'], to: 'Ready' });

@@ -14,6 +14,11 @@ export class RecordingSessions implements SessionRunner {
   async status(name: string): Promise<SessionStatus> {
     return { name, phase: 'ready' };
   }
+  async list(entityId: string): Promise<SessionStatus[]> {
+    return this.started
+      .filter((n) => n.endsWith(entityId) && !this.stopped.includes(n))
+      .map((name) => ({ name, phase: 'ready' as const }));
+  }
   async stop(name: string): Promise<void> {
     this.stopped.push(name);
   }

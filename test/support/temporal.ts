@@ -28,7 +28,13 @@ export async function testConfig(
   const dataHome = await mkdtemp(join(tmpdir(), 'dyff-test-'));
   const taskQueue = `test-${Math.random().toString(36).slice(2, 10)}`;
   const base = loadConfig(
-    { dataHome, temporal: { address: inject('temporalAddress'), taskQueue }, sources: TEST_SOURCES },
+    // No reaper schedule per test file on the shared server; the reaper's own tests install theirs.
+    {
+      dataHome,
+      temporal: { address: inject('temporalAddress'), taskQueue },
+      sources: TEST_SOURCES,
+      reaper: { periodSeconds: 0 },
+    },
     { PATH: process.env.PATH ?? '' },
   );
   const config = { ...base, ...overrides };

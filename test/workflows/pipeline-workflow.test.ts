@@ -10,8 +10,8 @@ import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
-import { startWorkerWithActivities } from '../support/temporal.js';
 import { until } from '../support/worker-process.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
 
 const env = useOrchestrationEnv();
 
@@ -151,20 +151,50 @@ describe('pipelineWorkflow', () => {
     );
   });
 
-  it('over its account quota a pipeline waits with reason QuotaLimit and is admitted when a slot frees', async () => {
-    await withWorker(succeed, async () => {
+  it('an Evaluation created on its own holds a slot of the same quota: a pipeline waits with reason QuotaLimit until it ends', async () => {
+    const script = (stage: string): Behaviour =>
+      stage === 'evaluate' ? { outcome: 'hang' } : succeed(stage);
+    await withWorker(script, async (runner) => {
       const account = `quota-${newId().slice(0, 8)}`;
-      const blocker = newId();
-      await env.entities.create({ id: blocker, kind: 'Evaluation', account, spec: {} });
-      await env.entities.transition({ id: blocker, allowedFrom: ['Created'], to: 'Admitted' });
-      const i = input({ account }, { ...spec, concurrencyQuota: 1 });
-      const handle = await run(i);
-      const view = await until('the pipeline to wait for quota', async () => {
+      const ready = async (kind: 'Dataset' | 'InferenceService') => {
+        const id = newId();
+        await env.entities.create({ id, kind, account, spec: {} });
+        await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+        await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
+        return id;
+      };
+      const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
+      await env.objects.put(
+        'inferenceservices',
+        `${service}/service.json`,
+        JSON.stringify({ runner: 'http' }),
+      );
+      const alone = newId();
+      const standalone = await env.client.workflow.start('evaluationWorkflow', {
+        workflowId: `evaluation-${alone}`,
+        taskQueue: env.config.temporal.taskQueue,
+        args: [{ id: alone, account, spec: { dataset, inferenceService: service }, concurrencyQuota: 1 }],
+      });
+      await until('the standalone evaluate job', async () =>
+        runner.started.find((j) => j.entityId === alone),
+      );
+
+      const handle = await run(input({ account }, { ...spec, concurrencyQuota: 1 }));
+      const view = await until('the pipeline at QuotaLimit', async () => {
         const v = await handle.query<PipelineView>('pipeline');
         return v.reason === 'QuotaLimit' && v;
       });
-      expect(view).toMatchObject({ status: 'Admitting', reason: 'QuotaLimit' });
-      await env.entities.transition({ id: blocker, allowedFrom: ['Admitted'], to: 'Complete' });
+      expect(view).toMatchObject({ status: 'Running', stages: { evaluation: { status: 'Running' } } });
+      expect(await env.entities.get(view.stages.evaluation.id!)).toMatchObject({
+        status: 'Created',
+        reason: 'QuotaLimit',
+      });
+      runner.finish(runner.started.find((j) => j.entityId === alone)!.name);
+      await standalone.result();
+      const evaluate = await until("the pipeline's evaluate job", async () =>
+        runner.started.find((j) => j.stage === 'evaluate' && j.entityId === view.stages.evaluation.id),
+      );
+      runner.finish(evaluate.name);
       expect(((await handle.result()) as PipelineView).status).toBe('Complete');
     });
   });

@@ -10,6 +10,7 @@ import type {
   EntityQuery,
   EntityStore,
   NewEntity,
+  TransitionRecord,
   TransitionRequest,
   TransitionResult,
 } from '../../ports/entity-store.js';
@@ -26,6 +27,8 @@ import type {
  * Every query the adapter issues is covered by `index.yaml` at the repository root.
  */
 export const DATASTORE_KIND = 'Entity';
+/** Each status change, a child of its entity (one entity group: written in the entity's transaction). */
+export const HISTORY_KIND = 'Transition';
 
 /** Properties that are filtered or sorted on; everything else is excluded from the indexes. */
 const INDEXED = new Set(['kind', 'account', 'status', 'labelPairs', 'creationTime']);
@@ -83,7 +86,8 @@ export class DatastoreEntityStore implements EntityStore {
         lastTransitionTime: now,
       };
       if (entity.name !== undefined) created.name = entity.name;
-      tx.insert({ key, data: toStored(created) });
+      tx.insert({ key, data: toStored(created, 1) });
+      tx.insert(this.historyRow({ id: entity.id, to: 'Created', time: now }, 0));
       return { result: created, commit: true };
     });
   }
@@ -100,24 +104,40 @@ export class DatastoreEntityStore implements EntityStore {
       if (!stored) throw new DyffError('NotFound', `no entity ${req.id}`, { id: req.id });
       const entity = fromStored(req.id, stored);
       const current = entity.status;
-      if (current === req.to) return { result: { changed: false, entity } };
-      if (!req.allowedFrom.includes(current) || !canTransition(current, req.to)) {
+      const seq = stored.historyLength ?? 0;
+      if (current === req.to) {
+        // Same status: a retry is a no-op, but a waiting entity may restate why it waits (see TransitionResult).
+        const same = entity.reason === req.reason && entity.message === req.message;
+        if (same || !req.allowedFrom.includes(current)) return { result: { changed: false, entity } };
+      } else if (!req.allowedFrom.includes(current) || !canTransition(current, req.to)) {
         throw new DyffError(
           'InvalidTransition',
           `entity ${req.id} is ${current}: cannot move to ${req.to} (allowed from ${req.allowedFrom.join(', ') || 'nothing'})`,
           { id: req.id, current, to: req.to },
         );
       }
-      const next: Entity = { ...entity, status: req.to, lastTransitionTime: new Date().toISOString() };
+      const now = new Date().toISOString();
+      const next: Entity = { ...entity, status: req.to, lastTransitionTime: now };
       // A new status without a reason must not keep the reason (or message) of the old one.
       delete next.reason;
       delete next.message;
       if (req.reason !== undefined) next.reason = req.reason;
       if (req.message !== undefined) next.message = req.message;
       if (req.details) next.details = { ...entity.details, ...req.details };
-      tx.update({ key, data: toStored(next) });
+      tx.update({ key, data: toStored(next, seq + 1) });
+      const { reason, message } = req;
+      tx.insert(this.historyRow({ id: req.id, from: current, to: req.to, reason, message, time: now }, seq));
       return { result: { changed: true, entity: next }, commit: true };
     });
+  }
+
+  async history(id: string): Promise<TransitionRecord[]> {
+    // An ancestor query is strongly consistent, and without filters or order it needs no composite index.
+    const q = this.ds.createQuery(HISTORY_KIND).hasAncestor(this.key(id));
+    const [rows] = (await this.ds.runQuery(q)) as [Array<{ seq: number }>, unknown];
+    // Stored nulls stand for absent fields (Datastore has no undefined).
+    const present = (r: object) => Object.fromEntries(Object.entries(r).filter(([, v]) => v != null));
+    return rows.sort((a, b) => a.seq - b.seq).map(({ seq: _seq, ...r }) => present(r) as TransitionRecord);
   }
 
   async list(query: EntityQuery): Promise<Entity[]> {
@@ -140,6 +160,14 @@ export class DatastoreEntityStore implements EntityStore {
     // The client has no close of its own; its gRPC stubs hold the channels.
     const stubs = [...this.ds.clients_.values()] as unknown as Array<{ close?: () => Promise<void> }>;
     await Promise.all(stubs.map((stub) => stub.close?.()));
+  }
+
+  private historyRow(r: TransitionRecord, seq: number) {
+    const data = { ...r, seq, from: r.from ?? null, reason: r.reason ?? null, message: r.message ?? null };
+    return {
+      key: this.ds.key([DATASTORE_KIND, r.id, HISTORY_KIND, `${seq}`]),
+      data: Object.entries(data).map(([name, value]) => ({ name, value, excludeFromIndexes: true })),
+    };
   }
 
   private key(id: string) {
@@ -187,10 +215,15 @@ interface Stored {
   details?: string | null;
   creationTime: string;
   lastTransitionTime: string;
+  /** How many transition records the entity has: the next one's sequence number. */
+  historyLength?: number;
 }
 type StoredWithKey = Stored & { [key: symbol]: { name?: string } };
 
-function toStored(e: Entity): Array<{ name: string; value: unknown; excludeFromIndexes?: boolean }> {
+function toStored(
+  e: Entity,
+  historyLength: number,
+): Array<{ name: string; value: unknown; excludeFromIndexes?: boolean }> {
   const data: Record<string, unknown> = {
     kind: e.kind,
     account: e.account,
@@ -206,6 +239,7 @@ function toStored(e: Entity): Array<{ name: string; value: unknown; excludeFromI
     details: e.details === undefined ? null : JSON.stringify(e.details),
     creationTime: e.creationTime,
     lastTransitionTime: e.lastTransitionTime,
+    historyLength,
   };
   return Object.entries(data).map(([name, value]) =>
     INDEXED.has(name) ? { name, value } : { name, value, excludeFromIndexes: true },

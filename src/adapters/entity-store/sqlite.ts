@@ -10,6 +10,7 @@ import type {
   EntityQuery,
   EntityStore,
   NewEntity,
+  TransitionRecord,
   TransitionRequest,
   TransitionResult,
 } from '../../ports/entity-store.js';
@@ -33,7 +34,26 @@ CREATE TABLE IF NOT EXISTS entities (
 CREATE INDEX IF NOT EXISTS entities_kind_account_status ON entities (kind, account, status);
 CREATE INDEX IF NOT EXISTS entities_account_status ON entities (account, status);
 CREATE INDEX IF NOT EXISTS entities_creation ON entities (creationTime);
+CREATE TABLE IF NOT EXISTS transitions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  entityId TEXT NOT NULL,
+  fromStatus TEXT,
+  toStatus TEXT NOT NULL,
+  reason TEXT,
+  message TEXT,
+  time TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transitions_entity ON transitions (entityId, seq);
 `;
+
+interface HistoryRow {
+  entityId: string;
+  fromStatus: string | null;
+  toStatus: string;
+  reason: string | null;
+  message: string | null;
+  time: string;
+}
 
 interface Row {
   id: string;
@@ -85,6 +105,7 @@ export class SqliteEntityStore implements EntityStore {
             now,
             now,
           );
+        this.record({ id: entity.id, to: 'Created', time: now });
         return this.mustRow(entity.id);
       }
       if (existing.kind !== entity.kind) {
@@ -113,7 +134,7 @@ export class SqliteEntityStore implements EntityStore {
       const row = this.row(req.id);
       if (row === undefined) throw new DyffError('NotFound', `no entity ${req.id}`, { id: req.id });
       const current = row.status as Status;
-      if (current === req.to) return { changed: false, entity: toEntity(row) };
+      if (current === req.to) return this.restate(row, req);
       if (!req.allowedFrom.includes(current) || !canTransition(current, req.to)) {
         throw new DyffError(
           'InvalidTransition',
@@ -122,22 +143,37 @@ export class SqliteEntityStore implements EntityStore {
         );
       }
       const details = req.details && JSON.stringify({ ...parseDetails(row.details), ...req.details });
+      const now = new Date().toISOString();
       this.db
         .prepare(
           `UPDATE entities SET status = ?, reason = ?, message = ?, details = COALESCE(?, details),
              lastTransitionTime = ? WHERE id = ?`,
         )
-        .run(
-          req.to,
-          req.reason ?? null,
-          req.message ?? null,
-          details ?? null,
-          new Date().toISOString(),
-          req.id,
-        );
+        .run(req.to, req.reason ?? null, req.message ?? null, details ?? null, now, req.id);
+      this.record({
+        id: req.id,
+        from: current,
+        to: req.to,
+        reason: req.reason,
+        message: req.message,
+        time: now,
+      });
       return { changed: true, entity: toEntity(this.mustRow(req.id)) };
     });
     return apply.immediate();
+  }
+
+  async history(id: string): Promise<TransitionRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM transitions WHERE entityId = ? ORDER BY seq')
+      .all(id) as HistoryRow[];
+    return rows.map((r) => {
+      const rec: TransitionRecord = { id: r.entityId, to: r.toStatus as Status, time: r.time };
+      if (r.fromStatus !== null) rec.from = r.fromStatus as Status;
+      if (r.reason !== null) rec.reason = r.reason as Reason;
+      if (r.message !== null) rec.message = r.message;
+      return rec;
+    });
   }
 
   async list(query: EntityQuery): Promise<Entity[]> {
@@ -166,6 +202,27 @@ export class SqliteEntityStore implements EntityStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /** Same status: a retry is a no-op, but a waiting entity may restate why it waits (see TransitionResult). */
+  private restate(row: Row, req: TransitionRequest): TransitionResult {
+    const same = (row.reason ?? undefined) === req.reason && (row.message ?? undefined) === req.message;
+    if (same || !req.allowedFrom.includes(row.status as Status))
+      return { changed: false, entity: toEntity(row) };
+    const now = new Date().toISOString();
+    this.db
+      .prepare('UPDATE entities SET reason = ?, message = ?, lastTransitionTime = ? WHERE id = ?')
+      .run(req.reason ?? null, req.message ?? null, now, req.id);
+    this.record({ ...req, from: row.status as Status, time: now });
+    return { changed: true, entity: toEntity(this.mustRow(req.id)) };
+  }
+
+  private record(r: TransitionRecord): void {
+    this.db
+      .prepare(
+        'INSERT INTO transitions (entityId, fromStatus, toStatus, reason, message, time) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(r.id, r.from ?? null, r.to, r.reason ?? null, r.message ?? null, r.time);
   }
 
   private row(id: string): Row | undefined {

@@ -8,7 +8,9 @@ import {
 } from '@kubernetes/client-node';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import { isCode, toKubeConfig } from './kube-client.js';
+import { LABEL_ENTITY } from './kubernetes-job-manifest.js';
 import {
+  LABEL_COMPONENT,
   auditPolicy,
   SESSION_SERVICE_PORT,
   sessionDeployment,
@@ -174,6 +176,14 @@ export class KubernetesSessionRunner implements SessionRunner {
     } finally {
       this.aborts.delete(abort);
     }
+  }
+
+  async list(entityId: string): Promise<SessionStatus[]> {
+    const found = await this.apps.listNamespacedDeployment({
+      namespace: this.namespace,
+      labelSelector: `${LABEL_ENTITY}=${entityId},${LABEL_COMPONENT}=inference-session`,
+    });
+    return found.items.map((d) => this.toStatus(d.metadata?.name ?? '', d));
   }
 
   /** Delete the Deployment (its ReplicaSets and pods follow), the Service and any audit allowance; idempotent. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deniedEnvNames } from '../../domain/env-denylist.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
@@ -45,6 +45,8 @@ export class LocalSessionRunner implements SessionRunner {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       return (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting' };
     }
+    // Which entity the session serves, so that a reaper can find it when that entity's run is gone.
+    await writeFile(join(dir, 'entity'), spec.entityId);
     const d = spec.description;
     const denied = deniedEnvNames(d.env);
     if (denied.length) {
@@ -154,6 +156,19 @@ export class LocalSessionRunner implements SessionRunner {
         throw new Error(`session ${name} not ready after ${opts.timeoutMs ?? 120_000} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  async list(entityId: string): Promise<SessionStatus[]> {
+    const names = await readdir(this.opts.root).catch(() => [] as string[]);
+    const out: SessionStatus[] = [];
+    for (const name of names) {
+      const dir = join(this.opts.root, name);
+      if (existsSync(join(dir, 'stopped'))) continue;
+      const owner = await readFile(join(dir, 'entity'), 'utf8').catch(() => undefined);
+      const status = owner === entityId ? await this.status(name) : undefined;
+      if (status) out.push(status);
+    }
+    return out;
   }
 
   async stop(name: string): Promise<void> {

@@ -1,0 +1,44 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { acquireSlotSignal, quotaWorkflowId } from '../workflows/quota-messages.js';
+
+export interface QuotaOptions {
+  /** Evaluations an account may have Admitted at once when the evaluation names no quota. @default 4 */
+  defaultLimit?: number;
+  /** How often the semaphore checks that its holders still run. @default 60000 */
+  checkEveryMs?: number;
+}
+
+/** The per-account semaphore: asking for a slot, and telling which of its holders are no longer running. */
+export const createQuotaActivities = (opts: QuotaOptions = {}) => ({
+  /**
+   * Ask the account's semaphore for a slot, starting it if it does not run yet (a workflow cannot signal-with-start
+   * by itself). The answer comes back as a signal to the holder.
+   */
+  async requestQuotaSlot(input: { account: string; holder: string; limit?: number }): Promise<void> {
+    const ctx = Context.current();
+    await ctx.client.workflow.signalWithStart('quotaWorkflow', {
+      workflowId: quotaWorkflowId(input.account, ctx.info.taskQueue),
+      taskQueue: ctx.info.taskQueue,
+      args: [{ account: input.account, checkEveryMs: opts.checkEveryMs }],
+      signal: acquireSlotSignal,
+      signalArgs: [{ holder: input.holder, limit: input.limit ?? opts.defaultLimit ?? 4 }],
+    });
+  },
+
+  /** The ids among these whose workflow is closed (completed, failed, terminated, timed out) or unknown. */
+  async closedWorkflows(input: { workflowIds: string[] }): Promise<{ closed: string[] }> {
+    const client = Context.current().client;
+    const closed: string[] = [];
+    for (const id of input.workflowIds) {
+      try {
+        const d = await client.workflow.getHandle(id).describe();
+        if (d.status.name !== 'RUNNING') closed.push(id);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) closed.push(id);
+        else throw err;
+      }
+    }
+    return { closed };
+  },
+});

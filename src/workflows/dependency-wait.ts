@@ -1,0 +1,122 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Entity } from '../domain/entity.js';
+import { isTerminal } from '../domain/status.js';
+import type { Reason } from '../domain/status.js';
+import type { StatusView } from './messages.js';
+import { recheckDependencyUpdate } from './messages.js';
+
+/**
+ * How a workflow polls for a dependency. Every field has a production default; tests shorten them to compress
+ * days of waiting into seconds.
+ */
+export interface WaitPolicy {
+  /** First delay between two checks. @default 500 */
+  initialMs?: number;
+  /** The delay doubles up to this. @default 30000 */
+  maxMs?: number;
+  /** Checks per run before the workflow continues as new, which keeps its history bounded. @default 100 */
+  pollsPerRun?: number;
+  /** Events in the run's history that also make it continue as new (recheck signals add events). @default 1000 */
+  eventsPerRun?: number;
+  /** Carried across continue-as-new: the delay reached so far, and the checks made in earlier runs. */
+  resumeMs?: number;
+  polled?: number;
+}
+
+/**
+ * The `recheckDependency` update's side of a wait: registered when the workflow starts (an update that arrives
+ * before a handler exists is rejected), it makes the current or next check happen at once.
+ */
+export class Recheck {
+  nudged = false;
+  checks = 0;
+  /** No wait in progress: the update answers at once. */
+  idle = false;
+
+  constructor() {
+    setHandler(recheckDependencyUpdate, async () => {
+      const after = this.checks;
+      this.nudged = true;
+      await condition(() => this.checks > after || this.idle);
+      return this.checks;
+    });
+  }
+}
+
+/** Thrown when a dependency is missing or failed; the caller maps it to the entity's failure status. */
+export type DependencyFailure = (reason: Reason, message: string) => Error;
+
+export interface DependencyWait<I> {
+  depId: string;
+  /** The reason when the dependency does not exist. */
+  missing: Reason;
+  /** The workflow input, to continue as new with. */
+  input: I;
+  view: StatusView;
+  get: (id: string) => Promise<Entity | undefined>;
+  fail: DependencyFailure;
+  recheck: Recheck;
+}
+
+/**
+ * Check a dependency until it is Ready/Complete, with backoff. Each check costs a few history events, so a wait
+ * of days would outgrow the history limit: after `pollsPerRun` checks the workflow continues as new with the same
+ * input (its creation and the transitions before the wait are idempotent) and resumes the backoff where it was.
+ */
+export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(
+  opts: DependencyWait<I>,
+): Promise<Entity> {
+  const { recheck } = opts;
+  recheck.idle = false;
+  try {
+    return await checkUntilReady(opts);
+  } finally {
+    recheck.idle = true;
+  }
+}
+
+async function checkUntilReady<I extends { waitPolicy?: WaitPolicy }>(
+  opts: DependencyWait<I>,
+): Promise<Entity> {
+  const { recheck } = opts;
+  const { depId, view, input } = opts;
+  const policy = input.waitPolicy ?? {};
+  const maxMs = policy.maxMs ?? 30_000;
+  const pollsPerRun = policy.pollsPerRun ?? 100;
+  const eventsPerRun = policy.eventsPerRun ?? 1000;
+  let delayMs = policy.resumeMs ?? policy.initialMs ?? 500;
+  for (let polls = 0; ; polls++) {
+    recheck.nudged = false;
+    const dep = await opts.get(depId);
+    recheck.checks++;
+    if (!dep) throw opts.fail(opts.missing, `dependency ${depId} does not exist`);
+    if (dep.status === 'Ready' || dep.status === 'Complete') {
+      if (view.reason === 'UnsatisfiedDependency') view.reason = undefined;
+      return dep;
+    }
+    if (isTerminal(dep.status)) {
+      throw opts.fail(
+        'FailedDependency',
+        `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
+      );
+    }
+    view.reason = 'UnsatisfiedDependency';
+    view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
+    const info = workflowInfo();
+    const due = polls >= pollsPerRun || info.historyLength >= eventsPerRun || info.continueAsNewSuggested;
+    if (due && patched('continue-as-new-while-waiting-for-dependency')) {
+      await condition(allHandlersFinished);
+      const next: WaitPolicy = { ...policy, resumeMs: delayMs, polled: (policy.polled ?? 0) + polls };
+      await continueAsNew<(i: I) => Promise<unknown>>({ ...input, waitPolicy: next });
+    }
+    await condition(() => recheck.nudged, delayMs);
+    delayMs = Math.min(delayMs * 2, maxMs);
+  }
+}

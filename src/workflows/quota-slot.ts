@@ -1,0 +1,73 @@
+import {
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { EntityLifecycle } from './entity-lifecycle.js';
+import {
+  releaseSlotSignal,
+  slotGrantedSignal,
+  slotQueuedSignal,
+  stageWaitingSignal,
+} from './quota-messages.js';
+import { quotaWorkflowId } from './quota-messages.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+/**
+ * An evaluation's slot in its account's quota: asked for before the entity goes Admitted, given back after it
+ * ends. While queued the entity stays Created with reason QuotaLimit, and a parent pipeline is told so.
+ */
+export class QuotaSlot {
+  private granted = false;
+  private queuedAt?: number;
+  private requested = false;
+
+  constructor(
+    private readonly account: string,
+    private readonly limit?: number,
+  ) {
+    setHandler(slotGrantedSignal, () => void (this.granted = true));
+    setHandler(slotQueuedSignal, ({ position }) => void (this.queuedAt = position));
+  }
+
+  async acquire(life: EntityLifecycle): Promise<void> {
+    const holder = workflowInfo().workflowId;
+    this.requested = true;
+    await acts.requestQuotaSlot({ account: this.account, holder, limit: this.limit });
+    await condition(() => this.granted || this.queuedAt !== undefined);
+    if (this.granted) return;
+    const message = `waiting for one of the account's ${this.limit ?? 'default'} evaluation slots (position ${this.queuedAt} in the queue)`;
+    await life.transition(['Created'], 'Created', 'QuotaLimit', message);
+    await this.tellParent('QuotaLimit');
+    await condition(() => this.granted);
+    await this.tellParent(undefined);
+  }
+
+  /** Give the slot back (or leave the queue); runs on every ending, cancel included. */
+  async release(): Promise<void> {
+    if (!this.requested) return;
+    const holder = workflowInfo().workflowId;
+    await CancellationScope.nonCancellable(async () => {
+      // The semaphore may be gone (terminated by an operator): then nobody holds anything.
+      await getExternalWorkflowHandle(quotaWorkflowId(this.account, workflowInfo().taskQueue))
+        .signal(releaseSlotSignal, { holder })
+        .catch(() => undefined);
+    });
+  }
+
+  private async tellParent(reason: 'QuotaLimit' | undefined): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    await getExternalWorkflowHandle(parent.workflowId)
+      .signal(stageWaitingSignal, { stage: 'evaluation', reason })
+      .catch(() => undefined);
+  }
+}

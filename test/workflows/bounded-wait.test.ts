@@ -1,0 +1,91 @@
+import { defaultPayloadConverter } from '@temporalio/common';
+import { expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { newId } from '../../src/domain/ids.js';
+import { workflowIdFor } from '../../src/domain/kinds.js';
+import type { EntityInput } from '../../src/workflows/entity-lifecycle.js';
+import { recheckDependencyUpdate } from '../../src/workflows/messages.js';
+import { RecordingSessions } from '../support/recording-sessions.js';
+import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { stepEffects } from '../support/step-effects.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
+
+const env = useOrchestrationEnv();
+
+/*
+ * The dev server fires timers about once a second, so the test makes each check happen at once with the recheck
+ * update instead of waiting for a short timer. 10,000 checks take several minutes on a loaded two-core machine;
+ * `npm test` runs 2,000, which would already write about 8,000 events without the cut (DYFF_WAIT_POLLS=10000
+ * runs the full count).
+ */
+const POLLS = Number(process.env.DYFF_WAIT_POLLS ?? 2_000);
+// A run is cut after 100 checks (about four events each) or 1,000 events, whichever comes first.
+const HISTORY_BOUND = 1_000;
+
+it(
+  `a run waiting ${POLLS} checks for its dependency keeps its history under ${HISTORY_BOUND} events`,
+  async () => {
+    const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(env.objects) }));
+    const worker = await startWorkerWithActivities(
+      env.config,
+      createActivities({
+        entityStore: env.entities,
+        objectStore: env.objects,
+        jobRunner: runner,
+        sessionRunner: new RecordingSessions(),
+      }),
+    );
+    try {
+      const t0 = Date.now();
+      const modelId = newId();
+      await env.entities.create({ id: modelId, kind: 'Model', account: 'wait', spec: {} });
+      const id = newId();
+      const workflowId = workflowIdFor('InferenceService', id);
+      const input: EntityInput<unknown> = {
+        id,
+        account: 'wait',
+        spec: { model: modelId, runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+        // The timer never fires during the test: every check is one the test asks for.
+        waitPolicy: { initialMs: 3_600_000, maxMs: 3_600_000 },
+      };
+      const started = await env.client.workflow.start('inferenceServiceWorkflow', {
+        workflowId,
+        taskQueue: env.config.temporal.taskQueue,
+        args: [input],
+      });
+      const current = env.client.workflow.getHandle(workflowId);
+      let polled = 0;
+      let longest = 0;
+      const runs = new Set<string>();
+      while (polled < POLLS) {
+        const history = await current.fetchHistory();
+        const events = history.events ?? [];
+        longest = Math.max(longest, events.length);
+        expect(events.length).toBeLessThan(HISTORY_BOUND);
+        const attrs = events[0]?.workflowExecutionStartedEventAttributes;
+        const [runInput] = (attrs?.input?.payloads ?? []).map((p) =>
+          defaultPayloadConverter.fromPayload<EntityInput<unknown>>(p),
+        );
+        runs.add(attrs?.originalExecutionRunId ?? '');
+        polled = runInput?.waitPolicy?.polled ?? 0;
+        // Compressed time: a batch of checks, each as soon as the one before has been recorded.
+        for (let i = 0; i < 50 && polled < POLLS; i++) await current.executeUpdate(recheckDependencyUpdate);
+      }
+      expect(runs.size).toBeGreaterThan(1);
+      expect(await env.entities.get(id)).toMatchObject({ status: 'Created' });
+
+      // The dependency becomes Ready: the latest run goes on as if it had never been restarted.
+      await env.entities.transition({ id: modelId, allowedFrom: ['Created'], to: 'Admitted' });
+      await env.entities.transition({ id: modelId, allowedFrom: ['Admitted'], to: 'Ready' });
+      expect(await started.result()).toEqual({ id, status: 'Ready' });
+      expect(runner.started.map((j) => j.stage)).toEqual(['build']);
+      console.log(
+        `${polled} checks in ${(Date.now() - t0) / 1000} s: at most ${longest} events per run, ${runs.size} runs`,
+      );
+    } finally {
+      await worker.stop();
+    }
+  },
+  POLLS * 150 + 120_000,
+);
