@@ -1,6 +1,7 @@
 /**
  * Records one history per workflow type into test/histories/, for the replay test: run after a deliberate change to
- * a workflow's command sequence (guarded by patched()), never to paper over an accidental one.
+ * a workflow's command sequence (guarded by patched()), never to paper over an accidental one. Histories of earlier
+ * shapes stay beside them under another name (`dataset-v1.pb`), so replay keeps checking the patched() paths.
  *
  *   npx tsx scripts/record-histories.ts
  */
@@ -18,6 +19,7 @@ import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
 import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
+import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
@@ -63,6 +65,14 @@ await worker.runUntil(async () => {
   })) as { stages: Record<string, { id: string }> };
   const ids: Record<string, string> = { pipeline: `pipeline-${id}` };
   for (const [stage, s] of Object.entries(view.stages)) ids[stage] = `${stage.toLowerCase()}-${s.id}`;
+  // The account's quota semaphore (still open: it lives as long as the account) and one reaper sweep.
+  ids.quota = quotaWorkflowId('record', 'record');
+  await client.workflow.execute('reaperWorkflow', {
+    workflowId: `reaper-${id}`,
+    taskQueue: 'record',
+    args: [],
+  });
+  ids.reaper = `reaper-${id}`;
   for (const [name, workflowId] of Object.entries(ids)) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     // Binary protobuf: the JSON form needs protobufjs' JSON extension, which npm installs as several copies here.
