@@ -1,3 +1,4 @@
+import { TEST_SOURCES } from '../../support/test-sources.js';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,13 +35,16 @@ export class Harness {
     // Read by the worker and dyffctl processes too (cliEnv points DYFF_CONFIG here).
     await writeFile(
       join(dataHome, 'dyff.config.yaml'),
-      'retries: { backoffSeconds: 1 }\ntemporal: { shutdownGraceSeconds: 2, unreachableTimeoutSeconds: 180 }\n',
+      'retries: { backoffSeconds: 1 }\ntemporal: { shutdownGraceSeconds: 2, unreachableTimeoutSeconds: 180 }\n' +
+        // The slow source is a loopback server, which the egress guard refuses unless allowed.
+        `sources: ${JSON.stringify(TEST_SOURCES)}\n`,
     );
     const config = loadConfig(
       {
         dataHome,
         temporal: { address: server.address, taskQueue: 'faults' },
         retries: { backoffSeconds: 1 },
+        sources: TEST_SOURCES,
       },
       { PATH: process.env.PATH ?? '' },
     );
