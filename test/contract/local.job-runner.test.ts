@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
+import { until } from '../support/worker-process.js';
 import { jobRunnerContract } from './job-runner.case.js';
 
 const fakeStep = resolve(import.meta.dirname, '../support/fake-step.mjs');
@@ -33,11 +34,9 @@ it('cancel leaves no process of the job behind', async () => {
   const h = await harness();
   const name = 'test-cancel-tree-1';
   await h.runner.start({ name, entityId: 'e', stage: 'test', args: ['test-sleep', '--ms', '60000'] });
+  // The wrapper writes its pid file once it has spawned the step: wait for it, however loaded the machine.
   const pid = Number(
-    await readFile(join(h.root, name, 'pid'), 'utf8').catch(async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      return readFile(join(h.root, name, 'pid'), 'utf8');
-    }),
+    await until('the job pid file', () => readFile(join(h.root, name, 'pid'), 'utf8').catch(() => undefined)),
   );
   await h.runner.cancel(name);
   expect(() => process.kill(-pid, 0)).toThrow();
