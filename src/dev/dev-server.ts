@@ -4,6 +4,7 @@ import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
 import { installRuntime } from '../worker.js';
+import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from './latency.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -16,6 +17,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** The UI asks this remote codec server to decode payloads (set when codec keys are configured). */
   uiCodecEndpoint?: string;
+  /** Dynamic config values; the project's latency settings (latency.ts) by default, `{}` for the server's own. */
+  dynamicConfig?: Readonly<Record<string, number | boolean>>;
 }
 
 export interface DevServer {
@@ -42,6 +45,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       extraArgs: [
         '--log-level',
         'error',
+        ...dynamicConfigArgs(opts.dynamicConfig ?? LATENCY_DYNAMIC_CONFIG),
         ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
       ],
     },

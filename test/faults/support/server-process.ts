@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { freePort } from '../../../src/adapters/process-group.js';
+import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from '../../../src/dev/latency.js';
 import { resolveTemporalCli } from '../../../src/dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../../src/domain/search-attributes.js';
 
@@ -38,7 +39,13 @@ export class ServerProcess {
   /** Start on the same database and port, and wait until the frontend answers. */
   async up(): Promise<void> {
     const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port)];
-    args.push('--db-filename', this.dbFilename, '--log-level', 'error');
+    args.push(
+      '--db-filename',
+      this.dbFilename,
+      '--log-level',
+      'error',
+      ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
+    );
     for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
     const child = spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
