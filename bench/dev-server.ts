@@ -1,20 +1,19 @@
 /**
- * bench:dev-server — the same skeleton pipeline (bench/skeleton: 5 child workflows of 4 no-op activities each, the
- * shape of a run) one at a time on two Temporal dev servers side by side in one invocation: one with the server's
+ * bench:dev-server — the same skeleton pipeline (bench/skeleton: 5 child workflows of no-op activities, shaped like
+ * a pipeline run) one at a time on two Temporal dev servers side by side in one invocation: one with the server's
  * own dynamic config, one with the project's latency settings (src/dev/latency.ts), which every dev server the
  * project starts uses. Prints the median and p95 per run and per stage, and the ratio.
  */
-import { resolve } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { LATENCY_DYNAMIC_CONFIG } from '../src/dev/latency.js';
 import { installRuntime } from '../src/worker.js';
+import { PIPELINE_SHAPE, SKELETON_WORKFLOWS } from './skeleton/shape.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
-const STAGES = 5;
-const ACTIVITIES = 4;
+const STAGES = PIPELINE_SHAPE.length;
 
 installRuntime('ERROR');
 
@@ -27,7 +26,7 @@ async function measure(name: string, dynamicConfig: Readonly<Record<string, numb
   const worker = await Worker.create({
     connection,
     taskQueue,
-    workflowsPath: resolve(import.meta.dirname, 'skeleton/workflows.ts'),
+    workflowsPath: SKELETON_WORKFLOWS,
     activities: { noop: async () => {} },
   });
   const running = worker.run();
@@ -39,7 +38,7 @@ async function measure(name: string, dynamicConfig: Readonly<Record<string, numb
       await client.workflow.execute('skeletonPipeline', {
         taskQueue,
         workflowId: `skeleton-${name}-${i}`,
-        args: [STAGES, ACTIVITIES],
+        args: [PIPELINE_SHAPE],
       });
       if (i >= WARMUP) latencies.push(performance.now() - t0);
     }
@@ -58,7 +57,7 @@ async function measure(name: string, dynamicConfig: Readonly<Record<string, numb
 }
 
 console.log(
-  `skeleton: ${STAGES} child workflows × ${ACTIVITIES} no-op activities, ${RUNS} runs one at a time`,
+  `skeleton: child workflows of [${PIPELINE_SHAPE.join(', ')}] no-op activities, ${RUNS} runs one at a time`,
 );
 const defaults = await measure('defaults', {});
 const latency = await measure('latency', LATENCY_DYNAMIC_CONFIG);

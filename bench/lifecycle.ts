@@ -2,7 +2,9 @@
  * bench:lifecycle — pipelines through a real Temporal dev server, twice in one invocation:
  *   1. orchestration only: a JobRunner that completes each job at once (what Temporal + this project cost);
  *   2. the local process runner on tiny data (the real cost, dominated by process start).
- * Prints pipelines/s, orchestration overhead per stage, and worker memory per in-flight pipeline.
+ * Beside 1, a skeleton of the same shape with nothing of ours in it (bench/skeleton): Temporal's floor on this
+ * machine. Prints pipelines/s, orchestration overhead per stage, and worker memory per in-flight pipeline, each
+ * beside the skeleton's.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
+import { PIPELINE_SHAPE, SKELETON_WORKFLOWS } from './skeleton/shape.js';
 
 const ORCHESTRATION_PIPELINES = Number(process.env.BENCH_PIPELINES ?? 1000);
 const REAL_PIPELINES = Number(process.env.BENCH_REAL_PIPELINES ?? 3);
@@ -128,6 +131,49 @@ console.log(
     `worker RSS +${((peakRss - rssBefore) / MiB).toFixed(0)} MiB at ${CONCURRENCY} in flight`,
 );
 
+// 1b. The skeleton: the same shape, the same concurrency, the same worker limits, nothing of ours.
+const skeletonQueue = `bench-skeleton-${newId().slice(0, 6)}`;
+const skeletonWorker = await Worker.create({
+  connection: nativeConnection,
+  taskQueue: skeletonQueue,
+  workflowsPath: SKELETON_WORKFLOWS,
+  activities: { noop: async () => {} },
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 100,
+});
+const skeletonRunning = skeletonWorker.run();
+async function runSkeletons(n: number, concurrency: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        const start = performance.now();
+        await client.workflow.execute('skeletonPipeline', {
+          workflowId: `${skeletonQueue}-${i}`,
+          taskQueue: skeletonQueue,
+          args: [PIPELINE_SHAPE],
+        });
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, latencies };
+}
+await runSkeletons(10, 10);
+const skeletonSerial = await runSkeletons(20, 1);
+const skeletonPerStageMs = median(skeletonSerial.latencies) / STAGES;
+const skeletonRun = await runSkeletons(ORCHESTRATION_PIPELINES, CONCURRENCY);
+skeletonWorker.shutdown();
+await skeletonRunning;
+const skeletonRate = ORCHESTRATION_PIPELINES / skeletonRun.seconds;
+console.log(
+  `skeleton: ${skeletonRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY} (ours ${(orchRate / skeletonRate).toFixed(2)} × that); ` +
+    `one at a time ${skeletonPerStageMs.toFixed(1)} ms per stage (ours ${(perStageMs - skeletonPerStageMs).toFixed(1)} ms above)`,
+);
+
 // 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
 const config = loadConfig(
   {
@@ -183,5 +229,6 @@ await connection.close();
 await server.stop();
 await rm(home, { recursive: true, force: true });
 console.log(
-  `pipelines_per_s=${orchRate.toFixed(1)} ms_per_stage=${perStageMs.toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
+  `pipelines_per_s=${orchRate.toFixed(1)} skeleton_pipelines_per_s=${skeletonRate.toFixed(1)} ratio_to_skeleton=${(orchRate / skeletonRate).toFixed(2)} ` +
+    `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
 );

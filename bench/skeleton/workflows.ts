@@ -11,8 +11,9 @@ export async function skeletonStage(activities: number): Promise<void> {
   for (let i = 0; i < activities; i++) await noop();
 }
 
-export async function skeletonPipeline(stages: number, activities: number): Promise<void> {
-  for (let i = 0; i < stages; i++)
+/** One child workflow per entry, running that many activities. */
+export async function skeletonPipeline(stages: number[]): Promise<void> {
+  for (const [i, activities] of stages.entries())
     await executeChild(skeletonStage, {
       args: [activities],
       workflowId: `${workflowInfo().workflowId}-${i}`,
