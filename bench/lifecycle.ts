@@ -35,200 +35,206 @@ const MiB = 1024 * 1024;
 
 installRuntime('ERROR');
 const server = await startDevServer({ port: 0 });
-const bundle = await bundleWorkflowCode({
-  workflowsPath: WORKFLOWS_PATH,
-  logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
-});
-const connection = await Connection.connect({ address: server.address });
-const client = new Client({ connection });
+// The server is a child process: stop it however the run ends, or it outlives the benchmark.
 const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
-
-function pipelineInput(spec: PipelineSpec, force: boolean): PipelineInput {
-  return {
-    id: newId(),
-    account: 'bench',
-    spec,
-    hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
-    force,
-  };
-}
-
-async function runPipelines(
-  taskQueue: string,
-  n: number,
-  concurrency: number,
-  spec: PipelineSpec,
-  force: boolean,
-) {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) {
-        next++;
-        const start = performance.now();
-        const input = pipelineInput(spec, force);
-        const view = await client.workflow.execute('pipelineWorkflow', {
-          workflowId: `pipeline-${input.id}`,
-          taskQueue,
-          args: [input],
-        });
-        if ((view as { status: string }).status !== 'Complete')
-          throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  return { seconds: (performance.now() - t0) / 1000, latencies };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
-// 1. Orchestration only.
-const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
-const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
-const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) }));
-const fakeSpec = PipelineSpecSchema.parse({
-  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-  report: { rubric: 'classification.accuracy' },
-  concurrencyQuota: 1_000_000,
-});
-const nativeConnection = await NativeConnection.connect({ address: server.address });
-const tq1 = `bench-orch-${newId().slice(0, 6)}`;
-const worker = await Worker.create({
-  connection: nativeConnection,
-  taskQueue: tq1,
-  workflowBundle: { code: bundle.code },
-  activities: createActivities({
-    entityStore: entities,
-    objectStore: objects,
-    jobRunner: instant,
-    sessionRunner: new RecordingSessions(),
-  }),
-  maxConcurrentActivityTaskExecutions: 200,
-  maxConcurrentWorkflowTaskExecutions: 100,
-});
-const running = worker.run();
-await runPipelines(tq1, 10, 10, fakeSpec, true); // warm up
-const serial = await runPipelines(tq1, 20, 1, fakeSpec, true);
-const perStageMs = median(serial.latencies) / STAGES;
-global.gc?.();
-const rssBefore = process.memoryUsage().rss;
-let peakRss = rssBefore;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-const orch = await runPipelines(tq1, ORCHESTRATION_PIPELINES, CONCURRENCY, fakeSpec, true);
-clearInterval(sampler);
-worker.shutdown();
-await running;
-const orchRate = ORCHESTRATION_PIPELINES / orch.seconds;
-const perInflightMiB = (peakRss - rssBefore) / MiB / CONCURRENCY;
-console.log(
-  `orchestration: ${ORCHESTRATION_PIPELINES} pipelines in ${orch.seconds.toFixed(1)} s = ${orchRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY}; ` +
-    `one at a time: median ${median(serial.latencies).toFixed(0)} ms per pipeline = ${perStageMs.toFixed(1)} ms per stage; ` +
-    `worker RSS +${((peakRss - rssBefore) / MiB).toFixed(0)} MiB at ${CONCURRENCY} in flight`,
-);
-
-// 1b. The skeleton: the same shape, the same concurrency, the same worker limits, nothing of ours.
-const skeletonQueue = `bench-skeleton-${newId().slice(0, 6)}`;
-const skeletonWorker = await Worker.create({
-  connection: nativeConnection,
-  taskQueue: skeletonQueue,
-  workflowsPath: SKELETON_WORKFLOWS,
-  activities: { noop: async () => {} },
-  maxConcurrentActivityTaskExecutions: 200,
-  maxConcurrentWorkflowTaskExecutions: 100,
-});
-const skeletonRunning = skeletonWorker.run();
-async function runSkeletons(n: number, concurrency: number) {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        const start = performance.now();
-        await client.workflow.execute('skeletonPipeline', {
-          workflowId: `${skeletonQueue}-${i}`,
-          taskQueue: skeletonQueue,
-          args: [PIPELINE_SHAPE],
-        });
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  return { seconds: (performance.now() - t0) / 1000, latencies };
-}
-await runSkeletons(10, 10);
-const skeletonSerial = await runSkeletons(20, 1);
-const skeletonPerStageMs = median(skeletonSerial.latencies) / STAGES;
-const skeletonRun = await runSkeletons(ORCHESTRATION_PIPELINES, CONCURRENCY);
-skeletonWorker.shutdown();
-await skeletonRunning;
-const skeletonRate = ORCHESTRATION_PIPELINES / skeletonRun.seconds;
-console.log(
-  `skeleton: ${skeletonRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY} (ours ${(orchRate / skeletonRate).toFixed(2)} × that); ` +
-    `one at a time ${skeletonPerStageMs.toFixed(1)} ms per stage (ours ${(perStageMs - skeletonPerStageMs).toFixed(1)} ms above)`,
-);
-
-// 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
-const config = loadConfig(
-  {
-    dataHome: join(home, 'real'),
-    temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` },
-  },
-  { PATH: process.env.PATH ?? '' },
-);
-const adapters = await createAdapters(config);
-await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
-await writeFile(join(home, 'model.json'), '{}');
-const realWorker = await Worker.create({
-  connection: nativeConnection,
-  taskQueue: config.temporal.taskQueue,
-  workflowBundle: { code: bundle.code },
-  activities: createActivities(adapters),
-});
-const realRunning = realWorker.run();
-let realLine = 'real: skipped';
-let realRate = 0;
-let realStepSeconds = 0;
 try {
-  // Only the dataset and model stages: the serving and evaluation steps are measured by bench:inference.
-  const t0 = performance.now();
-  for (let i = 0; i < REAL_PIPELINES; i++) {
-    const id = newId();
-    await client.workflow.execute('datasetWorkflow', {
-      workflowId: `dataset-${id}`,
-      taskQueue: config.temporal.taskQueue,
-      args: [
-        {
-          id,
-          account: 'bench',
-          spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } },
-        },
-      ],
-    });
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  realRate = REAL_PIPELINES / seconds;
-  realStepSeconds = seconds / REAL_PIPELINES / 2;
-  realLine = `real (local processes): ${REAL_PIPELINES} datasets (fetch + ingest jobs) in ${seconds.toFixed(1)} s = ${(seconds / REAL_PIPELINES).toFixed(2)} s per dataset, ~${realStepSeconds.toFixed(2)} s per job (process start + tsx + DuckDB)`;
-} finally {
-  realWorker.shutdown();
-  await realRunning;
-  await adapters.close();
-}
-console.log(realLine);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
 
-await entities.close();
-await nativeConnection.close();
-await connection.close();
-await server.stop();
-await rm(home, { recursive: true, force: true });
-console.log(
-  `pipelines_per_s=${orchRate.toFixed(1)} skeleton_pipelines_per_s=${skeletonRate.toFixed(1)} ratio_to_skeleton=${(orchRate / skeletonRate).toFixed(2)} ` +
-    `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
-);
+  function pipelineInput(spec: PipelineSpec, force: boolean): PipelineInput {
+    return {
+      id: newId(),
+      account: 'bench',
+      spec,
+      hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+      force,
+    };
+  }
+
+  async function runPipelines(
+    taskQueue: string,
+    n: number,
+    concurrency: number,
+    spec: PipelineSpec,
+    force: boolean,
+  ) {
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (next < n) {
+          next++;
+          const start = performance.now();
+          const input = pipelineInput(spec, force);
+          const view = await client.workflow.execute('pipelineWorkflow', {
+            workflowId: `pipeline-${input.id}`,
+            taskQueue,
+            args: [input],
+          });
+          if ((view as { status: string }).status !== 'Complete')
+            throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
+          latencies.push(performance.now() - start);
+        }
+      }),
+    );
+    return { seconds: (performance.now() - t0) / 1000, latencies };
+  }
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+  // 1. Orchestration only.
+  const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
+  const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
+  const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) }));
+  const fakeSpec = PipelineSpecSchema.parse({
+    dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
+    model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+    service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+    report: { rubric: 'classification.accuracy' },
+    concurrencyQuota: 1_000_000,
+  });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const tq1 = `bench-orch-${newId().slice(0, 6)}`;
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: tq1,
+    workflowBundle: { code: bundle.code },
+    activities: createActivities({
+      entityStore: entities,
+      objectStore: objects,
+      jobRunner: instant,
+      sessionRunner: new RecordingSessions(),
+    }),
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+  });
+  const running = worker.run();
+  await runPipelines(tq1, 10, 10, fakeSpec, true); // warm up
+  const serial = await runPipelines(tq1, 20, 1, fakeSpec, true);
+  const perStageMs = median(serial.latencies) / STAGES;
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let peakRss = rssBefore;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const orch = await runPipelines(tq1, ORCHESTRATION_PIPELINES, CONCURRENCY, fakeSpec, true);
+  clearInterval(sampler);
+  worker.shutdown();
+  await running;
+  const orchRate = ORCHESTRATION_PIPELINES / orch.seconds;
+  const perInflightMiB = (peakRss - rssBefore) / MiB / CONCURRENCY;
+  console.log(
+    `orchestration: ${ORCHESTRATION_PIPELINES} pipelines in ${orch.seconds.toFixed(1)} s = ${orchRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY}; ` +
+      `one at a time: median ${median(serial.latencies).toFixed(0)} ms per pipeline = ${perStageMs.toFixed(1)} ms per stage; ` +
+      `worker RSS +${((peakRss - rssBefore) / MiB).toFixed(0)} MiB at ${CONCURRENCY} in flight`,
+  );
+
+  // 1b. The skeleton: the same shape, the same concurrency, the same worker limits, nothing of ours.
+  const skeletonQueue = `bench-skeleton-${newId().slice(0, 6)}`;
+  const skeletonWorker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: skeletonQueue,
+    workflowsPath: SKELETON_WORKFLOWS,
+    activities: { noop: async () => {} },
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+  });
+  const skeletonRunning = skeletonWorker.run();
+  async function runSkeletons(n: number, concurrency: number) {
+    const latencies: number[] = [];
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (next < n) {
+          const i = next++;
+          const start = performance.now();
+          await client.workflow.execute('skeletonPipeline', {
+            workflowId: `${skeletonQueue}-${i}`,
+            taskQueue: skeletonQueue,
+            args: [PIPELINE_SHAPE],
+          });
+          latencies.push(performance.now() - start);
+        }
+      }),
+    );
+    return { seconds: (performance.now() - t0) / 1000, latencies };
+  }
+  await runSkeletons(10, 10);
+  const skeletonSerial = await runSkeletons(20, 1);
+  const skeletonPerStageMs = median(skeletonSerial.latencies) / STAGES;
+  const skeletonRun = await runSkeletons(ORCHESTRATION_PIPELINES, CONCURRENCY);
+  skeletonWorker.shutdown();
+  await skeletonRunning;
+  const skeletonRate = ORCHESTRATION_PIPELINES / skeletonRun.seconds;
+  console.log(
+    `skeleton: ${skeletonRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY} (ours ${(orchRate / skeletonRate).toFixed(2)} × that); ` +
+      `one at a time ${skeletonPerStageMs.toFixed(1)} ms per stage (ours ${(perStageMs - skeletonPerStageMs).toFixed(1)} ms above)`,
+  );
+
+  // 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
+  const config = loadConfig(
+    {
+      dataHome: join(home, 'real'),
+      temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` },
+      // The tiny CSV lives in the benchmark's own directory: a local source must be under a declared root.
+      sources: { localRoots: [home] },
+    },
+    { PATH: process.env.PATH ?? '' },
+  );
+  const adapters = await createAdapters(config);
+  await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
+  await writeFile(join(home, 'model.json'), '{}');
+  const realWorker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: { code: bundle.code },
+    activities: createActivities(adapters),
+  });
+  const realRunning = realWorker.run();
+  let realLine = 'real: skipped';
+  let realRate = 0;
+  let realStepSeconds = 0;
+  try {
+    // Only the dataset and model stages: the serving and evaluation steps are measured by bench:inference.
+    const t0 = performance.now();
+    for (let i = 0; i < REAL_PIPELINES; i++) {
+      const id = newId();
+      await client.workflow.execute('datasetWorkflow', {
+        workflowId: `dataset-${id}`,
+        taskQueue: config.temporal.taskQueue,
+        args: [
+          {
+            id,
+            account: 'bench',
+            spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } },
+          },
+        ],
+      });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    realRate = REAL_PIPELINES / seconds;
+    realStepSeconds = seconds / REAL_PIPELINES / 2;
+    realLine = `real (local processes): ${REAL_PIPELINES} datasets (fetch + ingest jobs) in ${seconds.toFixed(1)} s = ${(seconds / REAL_PIPELINES).toFixed(2)} s per dataset, ~${realStepSeconds.toFixed(2)} s per job (process start + tsx + DuckDB)`;
+  } finally {
+    realWorker.shutdown();
+    await realRunning;
+    await adapters.close();
+  }
+  console.log(realLine);
+
+  await entities.close();
+  await nativeConnection.close();
+  await connection.close();
+  console.log(
+    `pipelines_per_s=${orchRate.toFixed(1)} skeleton_pipelines_per_s=${skeletonRate.toFixed(1)} ratio_to_skeleton=${(orchRate / skeletonRate).toFixed(2)} ` +
+      `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
+  );
+} finally {
+  await server.stop();
+  await rm(home, { recursive: true, force: true });
+}
