@@ -120,6 +120,8 @@ describe.each([
       expect(only.code, only.stderr).toBe(0);
       expect(only.stdout).toBe(lines.slice(second).join('\n') + '\n');
     },
+    // Four dyffctl processes on a loaded machine.
+    240_000,
   );
 
   it.skipIf(skip)('prints the single logs.txt of an entity written before chunked logs', async () => {
