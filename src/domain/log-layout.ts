@@ -51,20 +51,15 @@ export function parseLogChunkKey(id: string, key: string): LogChunkRef | undefin
 }
 
 /**
- * The try a job runs, read from its name: runners name each job `<stage>-<entity>-<try>` (see `jobName`), and hand
- * the name to the step as `DYFF_JOB_NAME`. No name (a step run by hand) is try 0; a name of another shape is refused
- * rather than guessed, as two tries writing the same chunk keys would lose lines.
+ * The try a job runs, read from its name: runners name each job `<stage>-<entity>-<try>` (see `jobName`) and hand
+ * the name to the step as `DYFF_JOB_NAME`. No name (a step run by hand) is try 0; a name of another shape gives
+ * undefined, and the caller says so and logs as try 0: a log is no reason to fail a step, and a second writer of
+ * the same keys only moves on to later chunk numbers.
  */
-export function tryOfJobName(jobName: string | undefined, entityId: string): number {
+export function tryOfJobName(jobName: string | undefined, entityId: string): number | undefined {
   if (jobName === undefined || jobName === '') return HAND_RUN_TRY;
-  const m = /-([0-9]+)$/.exec(jobName);
-  if (!m || !jobName.includes(`-${entityId.toLowerCase()}-`)) {
-    throw new DyffError(
-      ErrorType.InvalidSpec,
-      `DYFF_JOB_NAME: expected <stage>-${entityId}-<try>, got ${JSON.stringify(jobName)}`,
-    );
-  }
-  return Number(m[1]);
+  const m = new RegExp(`-${entityId.toLowerCase()}-([0-9]+)$`).exec(jobName);
+  return m ? Number(m[1]) : undefined;
 }
 
 function checkStep(step: string): void {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { DyffError } from '../domain/errors.js';
-import { tryOfJobName } from '../domain/log-layout.js';
+import { HAND_RUN_TRY, tryOfJobName } from '../domain/log-layout.js';
 import { entityId } from '../domain/specs.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -62,21 +62,20 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
     return EXIT_INVALID_INPUT;
   }
 
-  let attempt: number;
-  try {
-    attempt = tryOfJobName(deps.jobName ?? process.env.DYFF_JOB_NAME, args.id);
-  } catch (err) {
-    write(`error: ${errorMessage(err)}`);
-    return EXIT_INVALID_INPUT;
-  }
+  const givenJobName = deps.jobName ?? process.env.DYFF_JOB_NAME;
+  const attempt = tryOfJobName(givenJobName, args.id);
   const log = createStepLog({
     objectStore: deps.objectStore,
     category: step.logCategory,
     id: args.id,
     step: name,
-    attempt,
+    attempt: attempt ?? HAND_RUN_TRY,
     write,
   });
+  if (attempt === undefined)
+    log.warn(
+      `DYFF_JOB_NAME ${JSON.stringify(givenJobName)} is not <stage>-${args.id}-<try>: logging as try 0`,
+    );
   const spec = parseSpec(args.spec, step.spec);
   if (!spec.ok) {
     log.error(spec.error);
