@@ -10,6 +10,8 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from './activities/index.js';
 import { specHash } from './activities/lookups.js';
+import type { LogCursor, ReadLogsOptions } from './activities/step-logs.js';
+import { readStepLogs } from './activities/step-logs.js';
 import { SPEC_HASH_LABEL } from './domain/labels.js';
 import type { Adapters } from './adapters/index.js';
 import { createEntityStore, createObjectStore } from './adapters/index.js';
@@ -19,7 +21,7 @@ import type { Entity, Progress } from './domain/entity.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import type { EntityKind } from './domain/kinds.js';
-import { CATEGORY_OF_KIND, logKeyFor, workflowIdFor } from './domain/kinds.js';
+import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
 import type { Manifest } from './domain/manifest.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
@@ -171,18 +173,14 @@ export class DyffClient {
     }
   }
 
-  /** Everything the entity's steps logged so far (they outlive the processes or pods that wrote them). */
-  async logs(id: string, from = 0): Promise<{ text: string; next: number }> {
+  /**
+   * What the entity's steps logged since `from` (they outlive the processes or pods that wrote them): each step's
+   * tries in order under a header, or one try with `try`. Pass `next` back as `from` to follow a running entity.
+   */
+  async logs(id: string, opts: ReadLogsOptions = {}): Promise<{ text: string; next: LogCursor }> {
     const kind = (await this.get(id))?.kind;
     if (!kind) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
-    let buf: Buffer;
-    try {
-      buf = await this.objects.getBuffer(CATEGORY_OF_KIND[kind], logKeyFor(id));
-    } catch (err) {
-      if (err instanceof DyffError && err.type === ErrorType.NotFound) return { text: '', next: from };
-      throw err;
-    }
-    return { text: buf.subarray(from).toString('utf8'), next: buf.length };
+    return readStepLogs(this.objects, CATEGORY_OF_KIND[kind], id, opts);
   }
 
   /** Request cancellation: the running job is stopped and the entity ends Terminated. */

@@ -1,13 +1,13 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { Category } from '../domain/kinds.js';
 import type { SecretRef } from '../domain/secrets.js';
-import { logKeyFor } from '../domain/kinds.js';
 import type { JobOutcome } from '../domain/job-outcome.js';
 import { isRetryableOutcome } from '../domain/job-outcome.js';
 import type { JobRunner, JobStatus } from '../ports/job-runner.js';
 import { jobName } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { translated } from './errors.js';
+import { tailOfStepLog } from './step-logs.js';
 import type { StepPolicy } from './step-policy.js';
 import {
   DEFAULT_STEP_POLICY,
@@ -129,13 +129,12 @@ export const createStepActivities = (
   },
 });
 
+/** The failed try's last lines from the store, when the runner kept none (a pod already gone). */
 async function tailOfStoredLog(objects: ObjectStore, input: RunStepInput): Promise<string[]> {
   try {
-    const text = (await objects.getBuffer(input.category, logKeyFor(input.entityId))).toString('utf8');
-    return text
-      .split('\n')
-      .filter((l) => l && !l.includes('::progress::'))
-      .slice(-20);
+    // The step program is the first argument; its chunks are under its name and this try.
+    const step = input.args[0] ?? input.stage;
+    return await tailOfStepLog(objects, input.category, input.entityId, { step, try: input.attempt });
   } catch {
     return [];
   }

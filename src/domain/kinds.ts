@@ -38,8 +38,3 @@ export const JOB_KINDS: ReadonlySet<EntityKind> = new Set(['Evaluation', 'Report
 export function workflowIdFor(kind: EntityKind, id: string): string {
   return `${kind.toLowerCase()}-${id}`;
 }
-
-/** Where a step writes its log lines, so they outlive the process or pod that wrote them. */
-export function logKeyFor(id: string): string {
-  return `${id}/.dyff/logs.txt`;
-}

@@ -1,9 +1,10 @@
 import type { Category } from '../domain/kinds.js';
-import { logKeyFor } from '../domain/kinds.js';
+import { logChunkKey } from '../domain/log-layout.js';
 import type { Limits } from '../config.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { EgressPolicy } from './net/egress-guard.js';
 import type { SecretResolver } from '../secrets/resolver.js';
+import { createChunkWriter } from './log-chunks.js';
 
 /** What a step program gets from its runner: the store, a log, limits, a cancel signal and a scratch directory. */
 export interface StepContext {
@@ -45,7 +46,7 @@ export interface StepLog {
    * at once, and the newest held-back report is printed by `close` unless an error was logged.
    */
   progress(p: Progress): void;
-  /** Write buffered lines to the object store. */
+  /** Write buffered lines to the object store now (on a signal; otherwise they go within a second). */
   flush(): Promise<void>;
   /** Print a held-back progress report and flush. */
   close(): Promise<void>;
@@ -57,51 +58,46 @@ export interface StepLogOptions {
   objectStore: ObjectStore;
   category: Category;
   id: string;
+  /** The step program's name: its chunks go under `logs/<step>/<try>/`. */
+  step: string;
+  /** The job's try (from `DYFF_JOB_NAME`; 0 when run by hand). */
+  attempt: number;
   /** Where lines go besides the store. @default process.stdout */
   write?: (line: string) => void;
   progressIntervalMs?: number;
+  /** How often buffered lines are written, at least 1000. @default 1000 */
+  flushIntervalMs?: number;
   now?: () => number;
 }
 
 /**
- * Every line goes to stdout (the job runner tails it) and to `<category>/<id>/.dyff/logs.txt`, so logs outlive
- * the process or pod. Store appends are buffered and chained, so lines arrive in order and a slow store does not
- * slow the step down; they are flushed on each progress line and at the end.
+ * Every line goes to stdout (the job runner tails it) and to numbered chunks under
+ * `<category>/<id>/.dyff/logs/<step>/<try>/` (see `src/domain/log-layout.ts`), so logs outlive the process or pod.
+ * Lines are batched and written at most once a second, each batch as a new object, and at the end; a slow store does
+ * not slow the step down.
  */
 export function createStepLog(opts: StepLogOptions): StepLog {
   const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now;
   const interval = opts.progressIntervalMs ?? 1000;
-  const key = logKeyFor(opts.id);
-  let buffer: string[] = [];
-  let chain: Promise<void> = Promise.resolve();
+  const chunks = createChunkWriter({
+    objectStore: opts.objectStore,
+    category: opts.category,
+    keyOf: (seq) => logChunkKey(opts.id, opts.step, opts.attempt, seq),
+    intervalMs: opts.flushIntervalMs,
+  });
   let lastProgressAt = -Infinity;
   let pending: Progress | undefined;
   let failed = false;
 
   const emit = (line: string) => {
     write(line);
-    buffer.push(`${new Date(now()).toISOString()} ${line}\n`);
-  };
-  const flush = (): Promise<void> => {
-    if (buffer.length === 0) return chain;
-    const text = buffer.join('');
-    buffer = [];
-    chain = chain.then(() =>
-      opts.objectStore.append(opts.category, key, text).catch((err: unknown) => {
-        // Losing a log line must not fail the step; say so where someone will see it.
-        process.stderr.write(
-          `warn: could not append to ${opts.category}/${key}: ${(err as Error).message}\n`,
-        );
-      }),
-    );
-    return chain;
+    chunks.add(`${new Date(now()).toISOString()} ${line}\n`);
   };
   const printProgress = (p: Progress) => {
     emit(`${PROGRESS_PREFIX}${JSON.stringify(p)}`);
     lastProgressAt = now();
     pending = undefined;
-    void flush();
   };
 
   return {
@@ -116,11 +112,11 @@ export function createStepLog(opts: StepLogOptions): StepLog {
       if (complete || now() - lastProgressAt >= interval) printProgress(p);
       else pending = p;
     },
-    flush,
+    flush: () => chunks.flush(),
     async close() {
       // After an error the held-back report is stale, and the error must stay the last line.
       if (pending && !failed) printProgress(pending);
-      await flush();
+      await chunks.close();
     },
   };
 }

@@ -25,7 +25,7 @@ import { verifyOutputs } from './verify-outputs.js';
 
 export interface StepDefinition<S = unknown> {
   spec: z.ZodType<S>;
-  /** Logs go to `<logCategory>/<id>/.dyff/logs.txt`: the category of the entity the step works for. */
+  /** Logs go to `<logCategory>/<id>/.dyff/logs/<step>/<try>/`: the category of the entity the step works for. */
   logCategory: Category;
   /** Options besides --id, --spec and --work-dir (all strings); `run` gets every option's value. */
   options?: Record<string, { type: 'string' }>;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { DyffError } from '../domain/errors.js';
+import { HAND_RUN_TRY, tryOfJobName } from '../domain/log-layout.js';
 import { entityId } from '../domain/specs.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -22,6 +23,8 @@ export interface StepDeps {
   retry?: RetryPolicy;
   /** How names are resolved for user-supplied URLs. @default the system resolver */
   resolver?: Resolver;
+  /** The job's name, `<stage>-<id>-<try>`, whose try numbers the log chunks. @default process.env.DYFF_JOB_NAME */
+  jobName?: string;
 }
 
 const ARGS = {
@@ -59,12 +62,20 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
     return EXIT_INVALID_INPUT;
   }
 
+  const givenJobName = deps.jobName ?? process.env.DYFF_JOB_NAME;
+  const attempt = tryOfJobName(givenJobName, args.id);
   const log = createStepLog({
     objectStore: deps.objectStore,
     category: step.logCategory,
     id: args.id,
+    step: name,
+    attempt: attempt ?? HAND_RUN_TRY,
     write,
   });
+  if (attempt === undefined)
+    log.warn(
+      `DYFF_JOB_NAME ${JSON.stringify(givenJobName)} is not <stage>-${args.id}-<try>: logging as try 0`,
+    );
   const spec = parseSpec(args.spec, step.spec);
   if (!spec.ok) {
     log.error(spec.error);
@@ -73,7 +84,11 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
   }
 
   const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => abort.abort(new Error(`stopped by ${signal}`));
+  const onSignal = (signal: NodeJS.Signals) => {
+    abort.abort(new Error(`stopped by ${signal}`));
+    // The pod or process may be killed before the step has wound down: what was logged so far goes out now.
+    void log.flush();
+  };
   const onExternalAbort = () => abort.abort(deps.signal?.reason ?? new Error('stopped'));
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);

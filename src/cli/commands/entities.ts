@@ -12,6 +12,7 @@ import { STATUSES } from '../../domain/status.js';
 import type { Status } from '../../domain/status.js';
 import { ExitCode } from '../exit-codes.js';
 import { describeEntity, entityTable, statusLine } from '../format.js';
+import { registerLogsCommand } from './logs.js';
 
 async function withClient<T>(fn: (c: DyffClient) => Promise<T>): Promise<T> {
   const client = await DyffClient.connect(loadConfig());
@@ -147,31 +148,7 @@ export function registerEntityCommands(program: Command): void {
       },
     );
 
-  program
-    .command('logs <id>')
-    .description("print an entity's step logs (kept after the process or pod is gone)")
-    .option('-f, --follow', 'keep printing until the entity reaches a terminal status')
-    .action(async (id: string, opts: { follow?: boolean }) => {
-      await withClient(async (client) => {
-        let offset = 0;
-        for (;;) {
-          const { text, next } = await client.logs(id, offset);
-          process.stdout.write(text);
-          offset = next;
-          if (!opts.follow) return;
-          const view = await client.get(id);
-          if (
-            !view ||
-            ['Ready', 'Complete', 'Error', 'Failed', 'Terminated', 'Deleted'].includes(view.status)
-          ) {
-            const rest = await client.logs(id, offset);
-            process.stdout.write(rest.text);
-            return;
-          }
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      });
-    });
+  registerLogsCommand(program, withClient);
 
   program
     .command('cancel <id>')

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readStepLogs } from '../../../src/activities/step-logs.js';
 import { FilesystemObjectStore } from '../../../src/adapters/object-store/filesystem.js';
 import { EXIT_TEMPFAIL } from '../../../src/domain/job-outcome.js';
 import type { RawDataManifest } from '../../../src/steps/manifests.js';
@@ -50,7 +51,7 @@ describe('fetch-data from a URL', () => {
     ]);
     expect(manifest.source).toMatchObject({ kind: 'url', url });
     expect(run.lines.filter((l) => l.startsWith('::progress::')).at(-1)).toContain('"done":8,"total":8');
-    expect(await env.storedLog(id)).toContain('fetch-data');
+    expect(await env.storedLog(id)).toContain(`fetch-data ${id}: done`);
   });
 
   it('resumes a cut download with a Range request, without fetching the kept bytes again', async () => {
@@ -156,6 +157,8 @@ describe('fetch-data as a process', () => {
           ...process.env,
           DYFF_DATA_HOME: env.config.dataHome,
           DYFF_CONFIG: join(env.root, 'none.yaml'),
+          // As a job runner names the third try of the fetch stage: its log chunks go under try 3.
+          DYFF_JOB_NAME: `fetch-${id}-3`,
           ...TEST_SOURCES_ENV,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -177,7 +180,8 @@ describe('fetch-data as a process', () => {
     const last = `error: fetch-data ${id}: stopped by SIGTERM`;
     expect(lines.filter((l) => !l.startsWith('::progress::')).at(-1)).toBe(last);
     const store = new FilesystemObjectStore({ root: join(env.config.dataHome, 'objects') });
-    const log = (await store.getBuffer('datasets', `${id}/.dyff/logs.txt`)).toString().trimEnd();
+    const log = (await readStepLogs(store, 'datasets', id)).text.trimEnd();
+    expect(log.split('\n')[0]).toBe('==> fetch-data, try 3 <==');
     expect(log.split('\n').at(-1)).toMatch(new RegExp(`Z ${last}$`));
   });
 });

@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readStepLogs } from '../../../../src/activities/step-logs.js';
 import { FilesystemObjectStore } from '../../../../src/adapters/object-store/filesystem.js';
 import type { Config } from '../../../../src/config.js';
 import { loadConfig } from '../../../../src/config.js';
 import { newId } from '../../../../src/domain/ids.js';
-import { logKeyFor } from '../../../../src/domain/kinds.js';
 import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import type { RetryPolicy } from '../../../../src/steps/context.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
@@ -35,7 +35,7 @@ export interface StepEnv {
   store: FilesystemObjectStore;
   config: Config;
   run(step: string, id: string, spec: unknown, opts?: RunOptions): Promise<StepRun>;
-  /** The step log as the object store keeps it. */
+  /** The step log as the object store keeps it, as `dyffctl logs` prints it. */
   storedLog(id: string): Promise<string>;
   cleanup(): Promise<void>;
 }
@@ -70,7 +70,7 @@ export async function createStepEnv(): Promise<StepEnv> {
       return { code, lines, last };
     },
     async storedLog(id) {
-      return (await store.getBuffer('datasets', logKeyFor(id))).toString('utf8');
+      return (await readStepLogs(store, 'datasets', id)).text;
     },
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
