@@ -19,7 +19,8 @@ import type { Entity, Progress } from './domain/entity.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import type { EntityKind } from './domain/kinds.js';
-import { CATEGORY_OF_KIND, logKeyFor, workflowIdFor } from './domain/kinds.js';
+import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
+import { datasetKeys, entityLocation, logKeys } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
@@ -177,7 +178,7 @@ export class DyffClient {
     if (!kind) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
     let buf: Buffer;
     try {
-      buf = await this.objects.getBuffer(CATEGORY_OF_KIND[kind], logKeyFor(id));
+      buf = await this.objects.getBuffer(CATEGORY_OF_KIND[kind], logKeys.log(id));
     } catch (err) {
       if (err instanceof DyffError && err.type === ErrorType.NotFound) return { text: '', next: from };
       throw err;
@@ -197,7 +198,7 @@ export class DyffClient {
   }
 
   location(kind: EntityKind, id: string): string {
-    return this.objects.uri(CATEGORY_OF_KIND[kind], `${id}/manifest.json`).replace(/manifest\.json$/, '');
+    return entityLocation(this.objects.uri(CATEGORY_OF_KIND[kind], datasetKeys.manifest(id)));
   }
 
   private async kindFromWorkflow(id: string): Promise<EntityKind | undefined> {

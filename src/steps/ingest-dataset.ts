@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { datasetKeys } from '../domain/object-layout.js';
 import { quotedString } from '@duckdb/node-api';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -108,14 +109,16 @@ async function writeDataset(
       `COPY (SELECT ${select} FROM staged${where}) TO ${quotedString(local)} (FORMAT parquet)`,
     );
     const path = `data/${shardName(i)}`;
-    const info = await store.put('datasets', `${id}/${path}`, createReadStream(local));
+    const info = await store.put('datasets', datasetKeys.artifact(id, path), createReadStream(local));
     await rm(local);
     const rows = Math.min(shardRows, rowCount - i * shardRows);
     artifacts.push({ kind: 'parquet', path, rows, size: info.size, digest: { md5: info.md5 } });
     log.progress({ done: i * shardRows + rows, total: rowCount, unit: 'rows', message: `wrote ${path}` });
   }
   const keep = new Set(artifacts.map((a) => `${id}/${a.path}`));
-  for (const stale of (await store.list('datasets', `${id}/data/`)).filter((o) => !keep.has(o.key))) {
+  for (const stale of (await store.list('datasets', datasetKeys.shards(id))).filter(
+    (o) => !keep.has(o.key),
+  )) {
     await store.delete('datasets', stale.key);
     log.info(`remove ${stale.key} (from an earlier attempt)`);
   }
