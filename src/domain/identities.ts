@@ -13,7 +13,7 @@ import { SESSION_ENTRY, STEP_CATALOGUE, STEP_NAMES, grantsOf } from './step-cata
 /** The worker's own Kubernetes and Google account (k8s/worker-rbac.yaml). */
 export const WORKER_IDENTITY = 'dyff-worker';
 /** Audit Jobs (not yet a step program): they read their procedure and write the audit report. */
-export const AUDIT_IDENTITY = 'audit';
+export const AUDIT_IDENTITY = 'audit-runner';
 
 export interface WorkloadIdentity {
   name: Identity | typeof WORKER_IDENTITY | typeof AUDIT_IDENTITY;
