@@ -14,7 +14,6 @@ import { datasetSchema } from './ingest/schema.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
 import { countRows, stage } from './ingest/stage.js';
 import type { DatasetManifest } from './manifests.js';
-import { manifestKey } from './manifests.js';
 import { matcher } from './paths.js';
 import { checkGlob, checkRegex } from './patterns.js';
 
@@ -95,7 +94,7 @@ async function writeDataset(
   const schema = datasetSchema(shape.columnNames(), shape.columnTypes());
 
   // The old manifest goes first: from here on the shards change, and a manifest must never describe a mix.
-  await store.delete('datasets', manifestKey(id));
+  await store.delete('datasets', datasetKeys.manifest(id));
   const shardRows = ingest.shardRows ?? DEFAULT_SHARD_ROWS;
   const shardCount = Math.ceil(rowCount / shardRows);
   const artifacts: DatasetManifest['artifacts'] = [];
@@ -129,7 +128,7 @@ async function writeDataset(
     ingest,
     createdAt: new Date().toISOString(),
   };
-  await store.put('datasets', manifestKey(id), JSON.stringify(manifest, null, 2), {
+  await store.put('datasets', datasetKeys.manifest(id), JSON.stringify(manifest, null, 2), {
     contentType: 'application/json',
   });
   log.info(`ingested ${rowCount} rows into ${artifacts.length} shard(s) under datasets/${id}/data/`);
