@@ -22,6 +22,7 @@ import { DyffError, ErrorType } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import type { EntityKind } from './domain/kinds.js';
 import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
+import { datasetKeys, entityLocation } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
@@ -195,7 +196,7 @@ export class DyffClient {
   }
 
   location(kind: EntityKind, id: string): string {
-    return this.objects.uri(CATEGORY_OF_KIND[kind], `${id}/manifest.json`).replace(/manifest\.json$/, '');
+    return entityLocation(this.objects.uri(CATEGORY_OF_KIND[kind], datasetKeys.manifest(id)));
   }
 
   private async kindFromWorkflow(id: string): Promise<EntityKind | undefined> {

@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ObjectStore } from '../ports/object-store.js';
 // The format the ingest step writes (last, after every shard it lists).
-import type { DatasetManifest } from '../steps/manifests.js';
+import type { DatasetManifest } from '../domain/artifacts.js';
+import { datasetKeys, entityLocation } from '../domain/object-layout.js';
 import { translated } from './errors.js';
 import { heartbeatEvery } from './step-policy.js';
 
@@ -18,27 +19,23 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
   async verifyDataset(input: { id: string }): Promise<VerifiedDataset> {
     // Heartbeats let a lost completion (the server was down) be noticed within the heartbeat timeout.
     const stopBeating = heartbeatEvery(Context.current(), () => ({ stage: 'verify' }));
+    const manifestKey = datasetKeys.manifest(input.id);
     return translated(async () => {
       let manifest: DatasetManifest;
       try {
-        manifest = JSON.parse(
-          (await objects.getBuffer('datasets', `${input.id}/manifest.json`)).toString('utf8'),
-        );
+        manifest = JSON.parse((await objects.getBuffer('datasets', manifestKey)).toString('utf8'));
       } catch (err) {
         if (err instanceof DyffError && err.type === ErrorType.NotFound) {
-          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${input.id}/manifest.json is missing`);
+          throw new DyffError(ErrorType.ManifestMismatch, `datasets/${manifestKey} is missing`);
         }
         throw err;
       }
       if (!Array.isArray(manifest.artifacts) || manifest.artifacts.length === 0) {
-        throw new DyffError(
-          ErrorType.ManifestMismatch,
-          `datasets/${input.id}/manifest.json lists no artifacts`,
-        );
+        throw new DyffError(ErrorType.ManifestMismatch, `datasets/${manifestKey} lists no artifacts`);
       }
       let rows = 0;
       for (const a of manifest.artifacts) {
-        const key = `${input.id}/${a.path}`;
+        const key = datasetKeys.artifact(input.id, a.path);
         const info = await objects.stat('datasets', key);
         if (!info)
           throw new DyffError(
@@ -69,7 +66,7 @@ export const createDatasetActivities = (objects: ObjectStore) => ({
         rowCount: manifest.rowCount,
         artifacts: manifest.artifacts,
         columns: manifest.schema?.columns ?? [],
-        location: objects.uri('datasets', `${input.id}/manifest.json`).replace(/manifest\.json$/, ''),
+        location: entityLocation(objects.uri('datasets', manifestKey)),
       };
     }).finally(stopBeating);
   },

@@ -1,6 +1,8 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { DyffError, ErrorType } from '../domain/errors.js';
+import { inferenceServiceKeys } from '../domain/object-layout.js';
 import type { ServiceDescription } from '../domain/service.js';
+import { SESSION_ENTRY } from '../domain/step-catalogue.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner, SessionStatus } from '../ports/session-runner.js';
 import { toFailure, translated } from './errors.js';
@@ -19,7 +21,10 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
   async loadServiceDescription(input: { serviceId: string }): Promise<ServiceDescription> {
     return translated(async () => {
       try {
-        const buf = await objects.getBuffer('inferenceservices', `${input.serviceId}/service.json`);
+        const buf = await objects.getBuffer(
+          'inferenceservices',
+          inferenceServiceKeys.description(input.serviceId),
+        );
         return JSON.parse(buf.toString('utf8')) as ServiceDescription;
       } catch (err) {
         if (err instanceof DyffError && err.type === ErrorType.NotFound) {
@@ -50,6 +55,7 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
           entityId: input.entityId,
           description: input.description,
           replicas: input.replicas,
+          serviceAccount: SESSION_ENTRY.identity,
         }),
       );
       return await awaitReady(sessions, input, beat);

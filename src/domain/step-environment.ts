@@ -1,44 +1,29 @@
 /**
- * What each step program (and each inference session) may receive of the worker's environment: the seed of the
- * step catalogue's "environment" column. A step starts from nothing, never from the worker's `process.env`: the
+ * What each step program (and each inference session) may receive of the worker's environment, from the step
+ * catalogue's `environment` column. A step starts from nothing, never from the worker's `process.env`: the
  * configuration it needs (`configEnv`), `DYFF_JOB_NAME`, and only the worker variables listed here.
  *
  *   env = stepEnvironment('fetch-model', { config: configEnv(config), worker: process.env, placement: 'local' })
  */
 
+import type { StepName } from './step-catalogue.js';
+import { SESSION_ENTRY, STEP_CATALOGUE } from './step-catalogue.js';
+import type { StepEnvironmentRule } from './step-contract.js';
+import { NO_ENVIRONMENT } from './step-contract.js';
+
+export type { StepEnvironmentRule } from './step-contract.js';
+
 /** The programs a job or session runs: `dyffctl step <name>`, and `session` for `dyffctl serve-model`. */
-export type StepProgram =
-  | 'fetch-data'
-  | 'ingest-dataset'
-  | 'fetch-model'
-  | 'build-service'
-  | 'evaluate'
-  | 'verify-outputs'
-  | 'report'
-  | 'session';
+export type StepProgram = StepName | 'session';
 
-export interface StepEnvironmentRule {
-  /** Worker variables that are settings (no secret): passed wherever the step runs. */
-  settings: readonly string[];
-  /**
-   * Worker variables that are credentials of this step alone. Passed to local processes; a pod gets them as
-   * secret references (never as plain values in its manifest), so the Kubernetes runners leave them out here.
-   */
-  secrets: readonly string[];
-}
+const NONE = NO_ENVIRONMENT;
 
-const NONE: StepEnvironmentRule = { settings: [], secrets: [] };
-
+/** Each program's rule, as the step catalogue declares it. */
 export const STEP_ENVIRONMENT: Readonly<Record<StepProgram, StepEnvironmentRule>> = {
-  'fetch-data': NONE,
-  'ingest-dataset': NONE,
-  // The Hub token is the one credential a user's source may use, and only this step talks to the Hub.
-  'fetch-model': { settings: ['HF_ENDPOINT'], secrets: ['HF_TOKEN'] },
-  'build-service': NONE,
-  evaluate: NONE,
-  'verify-outputs': NONE,
-  report: NONE,
-  session: NONE,
+  ...(Object.fromEntries(
+    Object.entries(STEP_CATALOGUE).map(([name, entry]) => [name, entry.environment]),
+  ) as Record<StepName, StepEnvironmentRule>),
+  session: SESSION_ENTRY.environment,
 };
 
 /**

@@ -1,127 +1,19 @@
 import type { Category } from '../domain/kinds.js';
+import type { ServiceAccountSpec } from './service-accounts.js';
+import { ROLES, SERVICE_ACCOUNTS } from './service-accounts.js';
+
+export type { ServiceAccountSpec } from './service-accounts.js';
+export { NOT_CREATED, ROLES, SERVICE_ACCOUNTS } from './service-accounts.js';
 
 /**
- * The least-privilege IAM of the reference deployment (`reference/gcp-deployment-notes.md`), as commands: one Google
- * service account per program, storage roles limited by an IAM condition to the buckets of a category
- * (`resource.name.startsWith("projects/_/buckets/<prefix>-<category>-")`, the condition the notes set up by hand in
- * the console), project roles, Artifact Registry writers, and Workload Identity between each Google account and the
- * Kubernetes service account of the same name.
+ * The least-privilege IAM of a deployment, as commands, derived from the step catalogue (service-accounts.ts): one
+ * Google service account per identity, storage roles limited by an IAM condition to the buckets of a category
+ * (`resource.name.startsWith("projects/_/buckets/<prefix>-<category>-")`, the condition the deployment notes set
+ * up by hand in the console), project roles, Artifact Registry writers, and Workload Identity between each Google
+ * account and the Kubernetes service account of the same name. docs/gcp.md says where it departs from the notes.
  *
  *   dyffctl gcp plan --project my-project --prefix dyff --namespace dyff > plan.sh   # review, then: bash plan.sh
  */
-
-export const ROLES = {
-  objectViewer: 'roles/storage.objectViewer',
-  /** Create only: no overwrite, no delete (the notes call this a good thing for outputs). */
-  objectCreator: 'roles/storage.objectCreator',
-  objectAdmin: 'roles/storage.objectAdmin',
-  storageAdmin: 'roles/storage.admin',
-  datastoreUser: 'roles/datastore.user',
-  datastoreViewer: 'roles/datastore.viewer',
-  kubernetesViewer: 'roles/container.viewer',
-  cloudBuildEditor: 'roles/cloudbuild.builds.editor',
-  artifactWriter: 'roles/artifactregistry.writer',
-  workloadIdentityUser: 'roles/iam.workloadIdentityUser',
-} as const;
-
-export interface ServiceAccountSpec {
-  name: string;
-  /** What runs as this account. */
-  runs: string;
-  /** Storage roles, each granted only on the buckets of the listed categories. */
-  storage: ReadonlyArray<{ role: string; categories: readonly Category[] }>;
-  /** Roles on the whole project (no condition). */
-  project: readonly string[];
-  /** `roles/artifactregistry.writer` on the model image repository. */
-  pushesImages?: boolean;
-}
-
-const { objectViewer, objectCreator, objectAdmin, storageAdmin } = ROLES;
-const operator = (kind: string): ServiceAccountSpec => ({
-  name: `k8s-operator-${kind}`,
-  runs: `the ${kind} operator (here: the Temporal worker's ${kind} workflows)`,
-  storage: [],
-  project: [ROLES.kubernetesViewer, ROLES.datastoreUser],
-});
-
-/** Every service account the notes set up, with the roles they list for it. */
-export const SERVICE_ACCOUNTS: readonly ServiceAccountSpec[] = [
-  {
-    name: 'model-runner',
-    runs: 'the model server of an inference service',
-    storage: [
-      { role: objectViewer, categories: ['datasets', 'models'] },
-      { role: objectCreator, categories: ['outputs'] },
-    ],
-    project: [],
-  },
-  {
-    name: 'data-fetcher',
-    runs: 'the fetch-data step',
-    storage: [
-      { role: objectViewer, categories: ['rawdata'] },
-      { role: objectCreator, categories: ['rawdata'] },
-    ],
-    project: [],
-  },
-  {
-    name: 'dataset-ingester',
-    runs: 'the ingest step',
-    // "Read: rawdata; Read/Write: datasets" — write as create-only, like the other writers in the notes.
-    storage: [
-      { role: objectViewer, categories: ['rawdata', 'datasets'] },
-      { role: objectCreator, categories: ['datasets'] },
-    ],
-    project: [],
-  },
-  {
-    name: 'orchestrator',
-    runs: 'the orchestrator, which admits entities (here: the Temporal worker)',
-    storage: [],
-    project: [ROLES.kubernetesViewer, ROLES.datastoreUser],
-  },
-  operator('evaluation'),
-  operator('model'),
-  operator('inference-service'),
-  operator('report'),
-  operator('audit'),
-  {
-    name: 'report-runner',
-    runs: 'the report step',
-    storage: [{ role: storageAdmin, categories: ['outputs'] }],
-    project: [ROLES.datastoreViewer],
-  },
-  {
-    name: 'evaluation-client',
-    runs: 'the evaluate step (the evaluation client)',
-    storage: [
-      { role: objectViewer, categories: ['datasets'] },
-      { role: objectAdmin, categories: ['outputs'] },
-    ],
-    project: [ROLES.datastoreViewer],
-  },
-  {
-    name: 'model-fetcher',
-    runs: 'the fetch-model step',
-    storage: [{ role: objectAdmin, categories: ['models'] }],
-    project: [],
-  },
-  {
-    name: 'inference-service-builder',
-    runs: 'the build step when it submits Cloud Build jobs',
-    storage: [{ role: objectAdmin, categories: ['models'] }],
-    // The notes say "Cloud Build Editor/Viewer": the editor role includes everything the viewer role grants.
-    project: [ROLES.cloudBuildEditor],
-    pushesImages: true,
-  },
-  {
-    name: 'model-container-builder',
-    runs: 'the build of a model container image',
-    storage: [{ role: objectViewer, categories: ['models'] }],
-    project: [],
-    pushesImages: true,
-  },
-];
 
 export interface PlanOptions {
   project: string;

@@ -12,6 +12,8 @@ export interface SessionSpec {
   /** @default 1 */
   replicas?: number;
   accelerator?: { count: number; type?: string };
+  /** The identity the session runs as, from the step catalogue (a pod's ServiceAccount). */
+  serviceAccount?: string;
   spot?: boolean;
 }
 

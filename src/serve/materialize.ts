@@ -1,7 +1,7 @@
 import { DyffError, ErrorType } from '../domain/errors.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { readModelManifest } from '../steps/fetch-model.js';
-import { modelFileKey, modelManifestKey } from '../steps/fetch-model/manifest.js';
+import { modelKeys } from '../domain/object-layout.js';
 import { localFiles } from '../steps/local-files.js';
 
 /**
@@ -18,10 +18,10 @@ export async function materializeModel(
   if (!manifest) {
     throw new DyffError(
       ErrorType.NotFound,
-      `model ${modelId} not found (NoSuchModel): no models/${modelManifestKey(modelId)}`,
+      `model ${modelId} not found (NoSuchModel): no models/${modelKeys.manifest(modelId)}`,
     );
   }
-  const objects = manifest.files.map((f) => ({ key: modelFileKey(modelId, f.path), size: f.size }));
+  const objects = manifest.files.map((f) => ({ key: modelKeys.file(modelId, f.path), size: f.size }));
   const paths = await localFiles(store, 'models', objects, workDir);
   const first = paths[0];
   if (first === undefined) throw new DyffError(ErrorType.NotFound, `model ${modelId} has no files`);

@@ -1,4 +1,5 @@
 import { ErrorType } from '../domain/errors.js';
+import { inferenceServiceKeys } from '../domain/object-layout.js';
 import type { ServiceDescription } from '../domain/service.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
@@ -14,7 +15,7 @@ export interface BuildServiceInput {
   spec: InferenceServiceSpec;
 }
 
-export const serviceDescriptionKey = (id: string) => `${id}/service.json`;
+export const serviceDescriptionKey = inferenceServiceKeys.description;
 
 type Adapters = NonNullable<ServiceDescription['interface']['outputPipeline']>;
 

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { datasetKeys } from '../domain/object-layout.js';
 import { quotedString } from '@duckdb/node-api';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -13,7 +14,6 @@ import { datasetSchema } from './ingest/schema.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
 import { countRows, stage } from './ingest/stage.js';
 import type { DatasetManifest } from './manifests.js';
-import { manifestKey } from './manifests.js';
 import { matcher } from './paths.js';
 import { checkGlob, checkRegex } from './patterns.js';
 
@@ -94,7 +94,7 @@ async function writeDataset(
   const schema = datasetSchema(shape.columnNames(), shape.columnTypes());
 
   // The old manifest goes first: from here on the shards change, and a manifest must never describe a mix.
-  await store.delete('datasets', manifestKey(id));
+  await store.delete('datasets', datasetKeys.manifest(id));
   const shardRows = ingest.shardRows ?? DEFAULT_SHARD_ROWS;
   const shardCount = Math.ceil(rowCount / shardRows);
   const artifacts: DatasetManifest['artifacts'] = [];
@@ -108,14 +108,16 @@ async function writeDataset(
       `COPY (SELECT ${select} FROM staged${where}) TO ${quotedString(local)} (FORMAT parquet)`,
     );
     const path = `data/${shardName(i)}`;
-    const info = await store.put('datasets', `${id}/${path}`, createReadStream(local));
+    const info = await store.put('datasets', datasetKeys.artifact(id, path), createReadStream(local));
     await rm(local);
     const rows = Math.min(shardRows, rowCount - i * shardRows);
     artifacts.push({ kind: 'parquet', path, rows, size: info.size, digest: { md5: info.md5 } });
     log.progress({ done: i * shardRows + rows, total: rowCount, unit: 'rows', message: `wrote ${path}` });
   }
   const keep = new Set(artifacts.map((a) => `${id}/${a.path}`));
-  for (const stale of (await store.list('datasets', `${id}/data/`)).filter((o) => !keep.has(o.key))) {
+  for (const stale of (await store.list('datasets', datasetKeys.shards(id))).filter(
+    (o) => !keep.has(o.key),
+  )) {
     await store.delete('datasets', stale.key);
     log.info(`remove ${stale.key} (from an earlier attempt)`);
   }
@@ -126,7 +128,7 @@ async function writeDataset(
     ingest,
     createdAt: new Date().toISOString(),
   };
-  await store.put('datasets', manifestKey(id), JSON.stringify(manifest, null, 2), {
+  await store.put('datasets', datasetKeys.manifest(id), JSON.stringify(manifest, null, 2), {
     contentType: 'application/json',
   });
   log.info(`ingested ${rowCount} rows into ${artifacts.length} shard(s) under datasets/${id}/data/`);

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { reportKeys } from '../domain/object-layout.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReportSpec } from '../domain/specs.js';
@@ -78,13 +79,13 @@ export async function runReport(
       history: args.history,
     };
     if (firstRows) {
-      const key = `${id}/instances.parquet`;
+      const key = reportKeys.instances(id);
       await store.put('reports', key, createReadStream(instancesLocal));
       doc.instances = { key, rows: doc.metrics.scored ?? 0 };
     }
-    await store.put('reports', `${id}/index.html`, reportHtml(doc, firstRows), { contentType: 'text/html' });
+    await store.put('reports', reportKeys.page(id), reportHtml(doc, firstRows), { contentType: 'text/html' });
     // report.json goes last: a reader (the next run's --history, the workflow) that finds it finds the page too.
-    await store.put('reports', `${id}/report.json`, JSON.stringify(doc, null, 2), {
+    await store.put('reports', reportKeys.document(id), JSON.stringify(doc, null, 2), {
       contentType: 'application/json',
     });
     const headline = doc.metrics[doc.headline];

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { DyffError } from '../domain/errors.js';
 import { HAND_RUN_TRY, tryOfJobName } from '../domain/log-layout.js';
 import { entityId } from '../domain/specs.js';
+import { STEP_CATALOGUE, isStepName } from '../domain/step-catalogue.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
 import { localSecrets } from '../secrets/resolver.js';
@@ -41,11 +42,11 @@ const ARGS = {
  */
 export async function runStep(name: string, argv: string[], deps: StepDeps): Promise<number> {
   const write = deps.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  const step = STEPS[name];
-  if (!step) {
+  if (!isStepName(name)) {
     write(`error: unknown step ${JSON.stringify(name)}; known steps: ${Object.keys(STEPS).join(', ')}`);
     return EXIT_INVALID_INPUT;
   }
+  const step = STEPS[name];
   let args: { id?: string; spec?: string; 'work-dir'?: string } & Record<string, string | undefined>;
   try {
     // A step may take options of its own (e.g. report's --dataset); they reach it as strings.
@@ -66,7 +67,7 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
   const attempt = tryOfJobName(givenJobName, args.id);
   const log = createStepLog({
     objectStore: deps.objectStore,
-    category: step.logCategory,
+    category: STEP_CATALOGUE[name].logCategory,
     id: args.id,
     step: name,
     attempt: attempt ?? HAND_RUN_TRY,

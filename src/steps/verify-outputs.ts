@@ -3,6 +3,7 @@ import { quotedString } from '@duckdb/node-api';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { VerifySummary } from '../domain/artifacts.js';
 import { ErrorType } from '../domain/errors.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
@@ -20,21 +21,7 @@ import { openEngine } from './ingest/duckdb.js';
 import { localFiles } from './local-files.js';
 
 /** `outputs/<id>/verified/summary.json`, written last: verified parts exist and are whole once it does. */
-export interface VerifySummary {
-  /** Dataset rows (in the split) × replications. */
-  expected: number;
-  /** Output rows in the verified parts. */
-  written: number;
-  duplicatesRemoved: number;
-  /** Expected pairs with neither an output nor a skip record. */
-  missing: number;
-  skipped: number;
-  replications: number;
-  /** Outputs for pairs the evaluation does not have (e.g. from a run with another split), left out. */
-  unexpected: number;
-  parts: string[];
-  createdAt: string;
-}
+export type { VerifySummary };
 
 /** Rows per verified part. */
 const VERIFIED_SHARD_ROWS = 500_000;

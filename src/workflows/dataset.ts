@@ -49,13 +49,8 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
   });
   return life.run(async () => {
     await life.transition(['Created'], 'Admitted');
-    const specArg = JSON.stringify(spec);
-    await life.runStep('fetch', ['fetch-data', '--id', id, '--spec', specArg], 'FetchFailed', {
-      serviceAccount: 'data-fetcher',
-    });
-    await life.runStep('ingest', ['ingest-dataset', '--id', id, '--spec', specArg], 'IngestFailed', {
-      serviceAccount: 'dataset-ingester',
-    });
+    await life.runJob('fetch-data', { id, spec }, 'FetchFailed');
+    await life.runJob('ingest-dataset', { id, spec }, 'IngestFailed');
     life.view.stage = 'verify';
     let verified: VerifiedDataset;
     try {

@@ -20,6 +20,8 @@ import { jobName } from '../domain/naming.js';
 import type { Category } from '../domain/kinds.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
+import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
+import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
 import type { WaitPolicy } from './dependency-wait.js';
 import { Recheck, waitUntilReady } from './dependency-wait.js';
 import type { StatusView } from './messages.js';
@@ -153,11 +155,28 @@ export class EntityLifecycle {
   }
 
   /**
+   * Run a step of the catalogue as a job, with the arguments, identity and secrets its entry derives from the
+   * typed input. A failure the user must fix ends the entity with `failReason`.
+   */
+  async runJob<N extends StepName>(
+    name: N,
+    input: StepInputs[N],
+    failReason: Reason,
+  ): Promise<RunStepOutput> {
+    const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
+    const secrets = entry.secrets?.(input) ?? [];
+    return this.runStep(entry.stage, stepArgs(name, input), failReason, {
+      serviceAccount: entry.identity,
+      ...(secrets.length ? { secrets } : {}),
+    });
+  }
+
+  /**
    * Run one step as a job. An ending a new try can fix (lost, killed by a signal, OOM, evicted, preempted, past
    * its deadline, or a failure the step declared transient) is tried again under a new job name after a backoff,
    * up to the worker's `retries.maxTriesPerStage`; any other failure ends the entity at once.
    */
-  async runStep(
+  private async runStep(
     stage: string,
     args: string[],
     failReason: Reason,

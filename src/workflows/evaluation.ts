@@ -1,6 +1,8 @@
 import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
+import type { VerifySummary } from '../domain/artifacts.js';
+import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
@@ -18,13 +20,8 @@ export interface EvaluationInput extends EntityInput<EvaluationSpec> {
   concurrencyQuota?: number;
 }
 
-export interface EvaluationSummary {
-  expected?: number;
-  written?: number;
-  duplicatesRemoved?: number;
-  missing?: number;
-  skipped?: number | unknown[];
-}
+/** The verify summary as the workflow reads it: summaries of older versions list the skipped items. */
+export type EvaluationSummary = Partial<Omit<VerifySummary, 'skipped'>> & { skipped?: number | unknown[] };
 
 /**
  * dataset and service Ready → session started and ready → evaluate job (the client) → session stopped (always:
@@ -57,7 +54,6 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
     await life.transition(['Created'], 'Admitted');
     const description = await state.loadServiceDescription({ serviceId: spec.inferenceService });
     const sessionName = `session-${id}`;
-    const specArg = JSON.stringify(spec);
     try {
       life.view.stage = 'session';
       const session = await sessions
@@ -75,35 +71,15 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
             `the inference session did not become ready: ${cause.message}`,
           );
         });
-      await life.runStep(
-        'evaluate',
-        [
-          'evaluate',
-          '--id',
-          id,
-          '--spec',
-          specArg,
-          '--endpoint',
-          session.endpoint ?? '',
-          '--service',
-          JSON.stringify(description),
-        ],
-        'Incomplete',
-        {
-          serviceAccount: 'model-runner',
-          // The endpoint's API key travels as a reference; only the evaluate Job is granted it.
-          ...(description.apiKey ? { secrets: [description.apiKey] } : {}),
-        },
-      );
+      const endpoint = session.endpoint ?? '';
+      await life.runJob('evaluate', { id, spec, endpoint, service: description }, 'Incomplete');
     } finally {
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
-    await life.runStep('verify', ['verify-outputs', '--id', id, '--spec', specArg], 'Unverified', {
-      serviceAccount: 'model-runner',
-    });
-    const summary = (await state.readJson({ category: 'outputs', key: `${id}/verified/summary.json` })) as
-      EvaluationSummary | undefined;
-    if (!summary) throw new StageFailure('Unverified', `outputs/${id}/verified/summary.json was not written`);
+    await life.runJob('verify-outputs', { id, spec }, 'Unverified');
+    const ref = artifactRefs.verifySummary(id);
+    const summary = (await state.readJson(ref)) as EvaluationSummary | undefined;
+    if (!summary) throw new StageFailure('Unverified', `${objectPath(ref)} was not written`);
     const skipped = Array.isArray(summary.skipped) ? summary.skipped.length : (summary.skipped ?? 0);
     await life.transition(
       ['Admitted'],

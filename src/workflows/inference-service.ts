@@ -1,3 +1,4 @@
+import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
@@ -16,20 +17,10 @@ export async function inferenceServiceWorkflow(
     else if (input.spec.runner.kind === 'standalone')
       throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
     await life.transition(['Created'], 'Admitted');
-    await life.runStep(
-      'build',
-      ['build-service', '--id', input.id, '--spec', JSON.stringify(input.spec)],
-      'BuildFailed',
-      {
-        serviceAccount: 'inference-service-builder',
-      },
-    );
-    const description = await state.readJson({
-      category: 'inferenceservices',
-      key: `${input.id}/service.json`,
-    });
-    if (!description)
-      throw new StageFailure('BuildFailed', `inferenceservices/${input.id}/service.json was not written`);
+    await life.runJob('build-service', { id: input.id, spec: input.spec }, 'BuildFailed');
+    const ref = artifactRefs.serviceDescription(input.id);
+    const description = await state.readJson(ref);
+    if (!description) throw new StageFailure('BuildFailed', `${objectPath(ref)} was not written`);
     await life.transition(['Admitted'], 'Ready', undefined, undefined, { description });
     return { id: input.id, status: 'Ready' };
   });

@@ -1,3 +1,5 @@
+import type { ModelManifest } from '../domain/artifacts.js';
+import { artifactRefs } from '../domain/object-layout.js';
 import type { ModelSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, state } from './entity-lifecycle.js';
@@ -16,22 +18,12 @@ export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<Mode
   await life.create('Model', input);
   return life.run(async () => {
     await life.transition(['Created'], 'Admitted');
-    await life.runStep(
-      'fetch',
-      ['fetch-model', '--id', input.id, '--spec', JSON.stringify(input.spec)],
-      'FetchFailed',
-      {
-        serviceAccount: 'model-fetcher',
-        ...(hubToken(input.spec) ? { secrets: [hubToken(input.spec)!] } : {}),
-      },
-    );
-    const manifest = (await state.readJson({ category: 'models', key: `${input.id}/manifest.json` })) as
-      { files?: unknown[] } | undefined;
+    // The Hub token the spec names, if any, goes to the fetch-model Job alone (the catalogue's `secrets`).
+    await life.runJob('fetch-model', { id: input.id, spec: input.spec }, 'FetchFailed');
+    const manifest = (await state.readJson(artifactRefs.modelManifest(input.id))) as
+      Partial<ModelManifest> | undefined;
     const files = manifest?.files?.length ?? 0;
     await life.transition(['Admitted'], 'Ready', undefined, `${files} files`, { files });
     return { id: input.id, status: 'Ready', files };
   });
 }
-
-/** The Hub token the spec names, if any: the fetch-model Job is the one pod granted it. */
-const hubToken = (spec: ModelSpec) => (spec.source.kind === 'huggingFaceHub' ? spec.source.token : undefined);

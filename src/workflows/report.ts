@@ -1,3 +1,5 @@
+import type { ReportHeadline } from '../domain/artifacts.js';
+import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { ReportSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
@@ -35,29 +37,12 @@ export async function reportWorkflow(
       ? await state.reportHistory({ scheduleId: input.scheduleId, before: id })
       : [];
     await life.transition(['Created'], 'Admitted');
-    await life.runStep(
-      'report',
-      [
-        'report',
-        '--id',
-        id,
-        '--spec',
-        JSON.stringify(spec),
-        '--dataset',
-        evalSpec.dataset,
-        '--lineage',
-        JSON.stringify(lineage),
-        '--history',
-        JSON.stringify(history),
-      ],
-      'ReportFailed',
-      { serviceAccount: 'report-runner' },
-    );
-    const report = (await state.readJson({ category: 'reports', key: `${id}/report.json` })) as
-      { metrics?: Record<string, number> } | undefined;
-    if (!report?.metrics) throw new StageFailure('ReportFailed', `reports/${id}/report.json has no metrics`);
+    await life.runJob('report', { id, spec, dataset: evalSpec.dataset, lineage, history }, 'ReportFailed');
+    const ref = artifactRefs.report(id);
+    const report = (await state.readJson(ref)) as ReportHeadline | undefined;
+    if (!report?.metrics) throw new StageFailure('ReportFailed', `${objectPath(ref)} has no metrics`);
     const metrics = Object.fromEntries(
-      Object.entries(report.metrics).filter(([, v]) => typeof v === 'number'),
+      Object.entries(report.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'),
     );
     await life.transition(['Admitted'], 'Complete', undefined, summarize(metrics), { metrics });
     return { id, status: 'Complete', metrics };

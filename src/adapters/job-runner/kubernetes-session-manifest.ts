@@ -59,6 +59,8 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
       template: {
         metadata: { labels },
         spec: {
+          // The model server's own identity (the step catalogue's session entry): it reads the model it serves.
+          serviceAccountName: spec.serviceAccount,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           securityContext: {

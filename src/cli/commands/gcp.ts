@@ -3,6 +3,7 @@ import type { loadConfig } from '../../config.js';
 import { DyffError } from '../../domain/errors.js';
 import { checkPrefix } from '../../gcp/buckets.js';
 import { buildIamPlan, planToShell } from '../../gcp/iam-plan.js';
+import { stepServiceAccountsYaml } from '../../gcp/k8s-service-accounts.js';
 
 interface PlanCliOptions {
   project?: string;
@@ -46,5 +47,15 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
         location: opts.location,
       });
       process.stdout.write(opts.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : planToShell(plan));
+    });
+  gcp
+    .command('k8s-accounts')
+    .description(
+      "print the steps' Kubernetes ServiceAccounts (k8s/step-serviceaccounts.yaml) from the step catalogue",
+    )
+    .option('--namespace <namespace>', 'Kubernetes namespace', 'dyff')
+    .option('--project <project>', 'GCP project in the Workload Identity annotations', 'PROJECT_ID')
+    .action((opts: { namespace: string; project: string }) => {
+      process.stdout.write(stepServiceAccountsYaml(opts));
     });
 }

@@ -7,7 +7,7 @@ import type { ObjectStore } from '../../ports/object-store.js';
 import { invalidInput } from '../errors.js';
 import { localFiles } from '../local-files.js';
 import type { DatasetManifest } from '../manifests.js';
-import { manifestKey } from '../manifests.js';
+import { datasetKeys } from '../../domain/object-layout.js';
 import type { DoneRanges, SkippedItem } from './layout.js';
 
 /** Local paths of a dataset's Parquet shards, as its manifest lists them (a dataset without one is not ready). */
@@ -17,14 +17,14 @@ export async function datasetShards(
   scratch: string,
   signal?: AbortSignal,
 ) {
-  if (!(await store.stat('datasets', manifestKey(datasetId)))) {
+  if (!(await store.stat('datasets', datasetKeys.manifest(datasetId)))) {
     throw invalidInput(
-      `dataset ${datasetId} not found (datasets/${manifestKey(datasetId)} is missing)`,
+      `dataset ${datasetId} not found (datasets/${datasetKeys.manifest(datasetId)} is missing)`,
       ErrorType.NotFound,
     );
   }
   const manifest = JSON.parse(
-    (await store.getBuffer('datasets', manifestKey(datasetId))).toString('utf8'),
+    (await store.getBuffer('datasets', datasetKeys.manifest(datasetId))).toString('utf8'),
   ) as DatasetManifest;
   const objects = manifest.artifacts.map((a) => ({ key: `${datasetId}/${a.path}`, size: a.size }));
   return localFiles(store, 'datasets', objects, join(scratch, 'dataset'), signal);

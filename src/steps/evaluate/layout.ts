@@ -1,5 +1,7 @@
+import { outputKeys } from '../../domain/object-layout.js';
+
 /**
- * Where an evaluation's outputs live in the `outputs` category:
+ * Where an evaluation's outputs live in the `outputs` category (keys from src/domain/object-layout.ts):
  *
  *     <id>/data/part-<seq>.parquet          one checkpointed batch of {_replication_, _index_, responses}
  *     <id>/checkpoints/part-<seq>.json      which (_index_, _replication_) pairs that part holds (OutputCheckpoint)
@@ -10,16 +12,14 @@
  * A part and its checkpoint are written in that order, each atomically; a part without its checkpoint (the client
  * stopped in between) is read back on restart.
  */
-const seq5 = (n: number) => String(n).padStart(5, '0');
-
-export const outputPartsPrefix = (id: string) => `${id}/data/`;
-export const outputPartKey = (id: string, seq: number) => `${id}/data/part-${seq5(seq)}.parquet`;
-export const checkpointsPrefix = (id: string) => `${id}/checkpoints/`;
-export const checkpointKey = (id: string, seq: number) => `${id}/checkpoints/part-${seq5(seq)}.json`;
-export const skippedKey = (id: string) => `${id}/skipped.json`;
-export const verifiedPrefix = (id: string) => `${id}/verified/`;
-export const verifiedPartKey = (id: string, n: number) => `${id}/verified/part-${seq5(n)}.parquet`;
-export const summaryKey = (id: string) => `${id}/verified/summary.json`;
+export const outputPartsPrefix = outputKeys.parts;
+export const outputPartKey = outputKeys.part;
+export const checkpointsPrefix = outputKeys.checkpoints;
+export const checkpointKey = outputKeys.checkpoint;
+export const skippedKey = outputKeys.skipped;
+export const verifiedPrefix = outputKeys.verified;
+export const verifiedPartKey = outputKeys.verifiedPart;
+export const summaryKey = outputKeys.summary;
 
 /** The sequence number of a part or checkpoint key, or undefined for any other key. */
 export function seqOf(key: string): number | undefined {
@@ -37,16 +37,7 @@ export interface OutputCheckpoint {
   done: DoneRanges;
 }
 
-export interface SkippedItem {
-  _index_: number;
-  _replication_: string;
-  status: number;
-  error: string;
-}
-
-export interface SkippedItems {
-  items: SkippedItem[];
-}
+export type { SkippedItem, SkippedItems } from '../../domain/artifacts.js';
 
 export function toRanges(indexes: number[]): [number, number][] {
   const sorted = [...indexes].sort((a, b) => a - b);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inferenceServiceKeys } from '../../domain/object-layout.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { SecretRef } from '../../domain/secrets.js';
 import type { ServiceDescription } from '../../domain/service.js';
@@ -29,9 +30,11 @@ export async function loadService(
   try {
     if (raw !== undefined) doc = JSON.parse(raw);
     else {
-      where = `inferenceservices/${serviceId}/service.json`;
+      where = `inferenceservices/${inferenceServiceKeys.description(serviceId)}`;
       doc = JSON.parse(
-        (await store.getBuffer('inferenceservices', `${serviceId}/service.json`)).toString('utf8'),
+        (await store.getBuffer('inferenceservices', inferenceServiceKeys.description(serviceId))).toString(
+          'utf8',
+        ),
       );
     }
   } catch (err) {

@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { datasetKeys, outputKeys } from '../../domain/object-layout.js';
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -51,13 +52,13 @@ export async function locateInputs(
   datasetId: string,
   scratch: string,
 ) {
-  const verified = `${evaluationId}/verified/`;
+  const verified = outputKeys.verified(evaluationId);
   const outputs = await parquetKeys(ctx, 'outputs', verified);
   if (outputs.length === 0) {
     throw invalidInput(`NoSuchEvaluation: outputs/${evaluationId}/verified not found`, ErrorType.NotFound);
   }
-  const summary = await readSummary(ctx, `${verified}summary.json`);
-  const dataset = await parquetKeys(ctx, 'datasets', `${datasetId}/data/`);
+  const summary = await readSummary(ctx, outputKeys.summary(evaluationId));
+  const dataset = await parquetKeys(ctx, 'datasets', datasetKeys.shards(datasetId));
   if (dataset.length === 0) {
     throw invalidInput(`NoSuchDataset: datasets/${datasetId}/data has no Parquet files`, ErrorType.NotFound);
   }

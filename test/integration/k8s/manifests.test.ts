@@ -5,6 +5,7 @@ import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kub
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
 import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { newId } from '../../../src/domain/ids.js';
+import { workloadIdentities } from '../../../src/domain/identities.js';
 import { jobName } from '../../../src/ports/job-runner.js';
 import {
   skipK8s,
@@ -19,15 +20,10 @@ import {
  * exercised as the worker's own ServiceAccount (a token from the TokenRequest API).
  */
 const K8S_DIR = resolve(import.meta.dirname, '../../../k8s');
-const STEP_ACCOUNTS = [
-  'data-fetcher',
-  'dataset-ingester',
-  'model-fetcher',
-  'inference-service-builder',
-  'model-runner',
-  'report-runner',
-  'audit',
-];
+/** Every step identity of the catalogue (k8s/step-serviceaccounts.yaml is generated from it). */
+const STEP_ACCOUNTS = workloadIdentities()
+  .filter((id) => id.kind === 'step')
+  .map((id) => id.name);
 let cp: ControlPlane;
 let ns: TestNamespace | undefined;
 let worker: KubeConfig;
