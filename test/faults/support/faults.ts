@@ -3,8 +3,11 @@ import { until } from '../../support/worker-process.js';
 import type { Harness } from './harness.js';
 import { stepProcessOf } from './harness.js';
 
+/** The fault kinds injected at every job stage. */
 export const FAULTS = ['server-outage', 'worker-sigterm', 'worker-sigkill', 'step-kill9'] as const;
-export type Fault = (typeof FAULTS)[number];
+/** At the session stage, the process killed with `kill -9` is the session's model server, not a step. */
+export const SESSION_FAULTS = ['server-outage', 'worker-sigterm', 'worker-sigkill', 'session-kill9'] as const;
+export type Fault = (typeof FAULTS)[number] | (typeof SESSION_FAULTS)[number];
 
 /** The full matrix (`npm run faults`) keeps the server down ~30 s; `npm test` a shorter outage, still past the
  * step activity's 10 s heartbeat timeout. */
@@ -12,8 +15,9 @@ export const FULL = process.env.DYFF_FAULTS === 'full';
 export const OUTAGE_MS = FULL ? 30_000 : 15_000;
 
 /**
- * Inject a fault while job `jobName` runs. Returns what a check needs to know: whether the job's own try is
- * expected to finish (adopted) or a new try is expected (the step was killed).
+ * Inject a fault while job `jobName` runs (for `session-kill9`, while session `jobName` serves). Returns what a
+ * check needs to know: whether the job's own try is expected to finish (adopted) or a new try is expected (the
+ * step was killed).
  */
 export async function inject(h: Harness, fault: Fault, jobName: string): Promise<{ newTry: boolean }> {
   switch (fault) {
@@ -42,6 +46,15 @@ export async function inject(h: Harness, fault: Fault, jobName: string): Promise
       const step = await until(`the step process of ${jobName}`, async () => stepProcessOf(wrapper), 10_000);
       process.kill(step, 'SIGKILL');
       return { newTry: true };
+    }
+    case 'session-kill9': {
+      // The model server under the session's supervisor, as the OOM killer or a crashed node would end it.
+      const supervisor = await h.sessionPid(jobName);
+      if (!supervisor) throw new Error(`session ${jobName} has no process`);
+      const server = await until(`the server of ${jobName}`, async () => stepProcessOf(supervisor), 10_000);
+      process.kill(server, 'SIGKILL');
+      // The evaluate job rides it out: no new try.
+      return { newTry: false };
     }
   }
 }

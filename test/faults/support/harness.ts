@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Adapters } from '../../../src/adapters/index.js';
 import { createAdapters } from '../../../src/adapters/index.js';
+import { readLogTail } from '../../../src/adapters/job-runner/log-tail.js';
 import { groupAlive } from '../../../src/adapters/process-group.js';
 import { DyffClient } from '../../../src/client.js';
 import type { Config } from '../../../src/config.js';
@@ -111,10 +112,30 @@ export class Harness {
     );
   }
 
+  get sessionsRoot(): string {
+    return join(this.config.dataHome, 'sessions');
+  }
+
+  /** The session's supervisor process (its process group), once started. */
+  async sessionPid(name: string): Promise<number | undefined> {
+    const pid = Number(await readFile(join(this.sessionsRoot, name, 'pid'), 'utf8').catch(() => '0'));
+    return pid || undefined;
+  }
+
+  /** How often the session's supervisor started its server again after a kill. */
+  async sessionRestarts(name: string): Promise<number> {
+    return Number(await readFile(join(this.sessionsRoot, name, 'restarts'), 'utf8').catch(() => '0'));
+  }
+
+  /** The newest progress report of a job (done/total, retries by kind), from its log. */
+  async jobProgress(name: string) {
+    return (await readLogTail(join(this.jobsRoot, name, 'output.log'))).progress;
+  }
+
   /** Process groups of jobs and sessions still alive: after a run ends there must be none. */
   async leftRunning(): Promise<string[]> {
     const alive = (await this.jobs()).filter((j) => j.pid && groupAlive(j.pid)).map((j) => `job ${j.name}`);
-    const sessions = join(this.config.dataHome, 'sessions');
+    const sessions = this.sessionsRoot;
     if (existsSync(sessions)) {
       for (const name of await readdir(sessions)) {
         const pid = Number(await readFile(join(sessions, name, 'pid'), 'utf8').catch(() => '0'));
@@ -148,4 +169,23 @@ export interface ScenarioResult {
 export async function record(result: ScenarioResult): Promise<void> {
   const file = process.env.DYFF_FAULTS_RESULTS;
   if (file) await appendFile(file, `${JSON.stringify(result)}\n`);
+}
+
+/** How long one scenario of the full matrix may take (vitest's timeout in the fault suite's files). */
+export const SCENARIO_TIMEOUT_MS = 600_000;
+
+/**
+ * Run a scenario (it returns the seconds from the fault to the end of the run) and add its row to the table. A run
+ * that completed past the timeout is recorded failed: vitest has already failed it.
+ */
+export async function recorded(fault: string, stage: string, body: () => Promise<number>): Promise<void> {
+  try {
+    const recoverSeconds = await body();
+    const late = recoverSeconds * 1000 > SCENARIO_TIMEOUT_MS - 30_000;
+    const outcome = late ? 'failed' : 'passed';
+    await record({ fault, stage, outcome, recoverSeconds, note: late ? 'timed out' : undefined });
+  } catch (err) {
+    await record({ fault, stage, outcome: 'failed', note: String(err).slice(0, 300) });
+    throw err;
+  }
 }
