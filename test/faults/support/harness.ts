@@ -21,7 +21,8 @@ export type Worker = ChildProcess & { output: () => string };
  * backends, a worker process, and a client. Steps retry after 1 s (not 5) and the worker drains for 2 s on SIGTERM.
  */
 export class Harness {
-  worker?: Worker;
+  /** Every worker started, oldest first; `worker` is the newest. */
+  readonly workers: Worker[] = [];
 
   private constructor(
     readonly config: Config,
@@ -54,14 +55,19 @@ export class Harness {
     return new Harness(config, server, adapters, client);
   }
 
-  async startWorker(): Promise<Worker> {
-    this.worker = await spawnWorker(this.config);
-    return this.worker;
+  get worker(): Worker | undefined {
+    return this.workers.at(-1);
   }
 
-  /** Stop the worker with SIGTERM; resolves with its exit code (0: it drained cleanly). */
-  async stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const w = this.worker;
+  /** Start a worker on the task queue; earlier ones that are still alive keep polling it too. */
+  async startWorker(): Promise<Worker> {
+    const w = await spawnWorker(this.config);
+    this.workers.push(w);
+    return w;
+  }
+
+  /** Stop a worker (the newest by default); resolves with its exit code (0 after SIGTERM: it drained cleanly). */
+  async stopWorker(signal: NodeJS.Signals = 'SIGTERM', w = this.worker): Promise<number | null> {
     if (!w || w.exitCode !== null || w.signalCode !== null) return w?.exitCode ?? null;
     const exited = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));
     w.kill(signal);
@@ -69,7 +75,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
-    await this.stopWorker();
+    for (const w of this.workers) await this.stopWorker('SIGTERM', w);
     await this.client.close();
     await this.adapters.close();
     await this.server.stop();
@@ -112,6 +118,22 @@ export class Harness {
     );
   }
 
+  /** The pid of the worker that runs job `name`'s activity now (the last one to pick it up). */
+  async workerRunning(name: string): Promise<number> {
+    const job = (await this.jobs()).find((j) => j.name === name);
+    const kind = job && WORKFLOW_KIND_OF_STEP[job.step];
+    if (!kind) throw new Error(`job ${name} runs no known step`);
+    const handle = this.client.temporal.workflow.getHandle(`${kind}-${job.entityId}`);
+    const identity = await until(
+      `the worker running ${name}`,
+      async () =>
+        (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep')
+          ?.lastWorkerIdentity ?? undefined,
+      30_000,
+    );
+    return Number(identity.split('@')[0]);
+  }
+
   get sessionsRoot(): string {
     return join(this.config.dataHome, 'sessions');
   }
@@ -145,6 +167,17 @@ export class Harness {
     return alive;
   }
 }
+
+/** Which entity workflow runs each step program (workflow ids are `<kind>-<entity id>`). */
+const WORKFLOW_KIND_OF_STEP: Record<string, string> = {
+  'fetch-data': 'dataset',
+  'ingest-dataset': 'dataset',
+  'fetch-model': 'model',
+  'build-service': 'inferenceservice',
+  evaluate: 'evaluation',
+  'verify-outputs': 'evaluation',
+  report: 'report',
+};
 
 /** The step program's own process: the wrapper shell's child (not the wrapper, which records the exit code). */
 export function stepProcessOf(wrapperPid: number): number | undefined {
