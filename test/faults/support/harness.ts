@@ -31,7 +31,8 @@ export class Harness {
     readonly client: DyffClient,
   ) {}
 
-  static async create(): Promise<Harness> {
+  /** `extra`: top-level config sections (e.g. the GCP backends) for this process, the worker and dyffctl alike. */
+  static async create(extra: Record<string, unknown> = {}): Promise<Harness> {
     const dataHome = await mkdtemp(join(tmpdir(), 'dyff-faults-'));
     const server = await ServerProcess.start(join(dataHome, 'temporal.db'));
     // Read by the worker and dyffctl processes too (cliEnv points DYFF_CONFIG here).
@@ -39,7 +40,10 @@ export class Harness {
       join(dataHome, 'dyff.config.yaml'),
       'retries: { backoffSeconds: 1 }\ntemporal: { shutdownGraceSeconds: 2, unreachableTimeoutSeconds: 180 }\n' +
         // The slow source is a loopback server, which the egress guard refuses unless allowed.
-        `sources: ${JSON.stringify(TEST_SOURCES)}\n`,
+        `sources: ${JSON.stringify(TEST_SOURCES)}\n` +
+        Object.entries(extra)
+          .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
+          .join(''),
     );
     const config = loadConfig(
       {
@@ -47,6 +51,7 @@ export class Harness {
         temporal: { address: server.address, taskQueue: 'faults' },
         retries: { backoffSeconds: 1 },
         sources: TEST_SOURCES,
+        ...extra,
       },
       { PATH: process.env.PATH ?? '' },
     );
