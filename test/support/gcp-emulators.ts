@@ -123,7 +123,15 @@ export async function startDatastoreEmulator(
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const endpoint = `127.0.0.1:${port}`;
-  const stop = () => stopTree(child);
+  // The emulator writes its storage file only when asked to shut down; a signal would lose every entity.
+  const stop = async () => {
+    if (place.projectDir && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      await fetch(`http://${endpoint}/shutdown`, { method: 'POST' }).catch(() => undefined);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    }
+    await stopTree(child);
+  };
   try {
     await waitReady(
       child,
