@@ -22,6 +22,21 @@ export const labels = z.record(
 
 export const Checksums = z.strictObject({ md5: hex(32).optional(), sha256: hex(64).optional() });
 
+/** The longest a spec may let one try of a step run: a week, past any step's real need. */
+export const MAX_STEP_DEADLINE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * `deadlineSeconds` on a step-bearing spec: overrides the worker's `limits.stepDeadlineSeconds` for each try of
+ * this entity's steps (the Job's `activeDeadlineSeconds`, the local process's deadline). A try past it ends with
+ * the outcome `deadline` and is tried again, up to `retries.maxTriesPerStage`.
+ */
+const deadlineSeconds = z
+  .number({ error: 'expected a whole number of seconds' })
+  .int({ error: 'expected a whole number of seconds' })
+  .min(1, { error: 'must be at least 1' })
+  .max(MAX_STEP_DEADLINE_SECONDS, { error: `must be at most ${MAX_STEP_DEADLINE_SECONDS} (7 days)` })
+  .optional();
+
 /** Where raw data comes from (Dyff's DataSource). */
 export const DataSourceSpec = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -85,6 +100,7 @@ export type IngestSpec = z.infer<typeof IngestSpec>;
 export const DatasetSpec = z.strictObject({
   source: DataSourceSpec,
   ingest: IngestSpec.default({ format: 'auto' }),
+  deadlineSeconds,
 });
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
 
@@ -118,6 +134,7 @@ export const ModelSpec = z.strictObject({
     }),
   ]),
   resources: z.strictObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+  deadlineSeconds,
 });
 
 export const SchemaAdapter = z.discriminatedUnion('kind', [
@@ -152,6 +169,8 @@ export const InferenceServiceSpec = z.strictObject({
       outputPipeline: z.array(SchemaAdapter).optional(),
     })
     .optional(),
+  /** For the build step; a session is bounded by the evaluation, not by this. */
+  deadlineSeconds,
 });
 
 export const EvaluationSpec = z.strictObject({
@@ -179,6 +198,8 @@ export const EvaluationSpec = z.strictObject({
       missingOutputPolicy: 'Error',
       requestTimeoutSeconds: 30,
     }),
+  /** For each of the evaluate and verify steps. */
+  deadlineSeconds,
 });
 
 export const ReportSpec = z.strictObject({
@@ -197,6 +218,7 @@ export const ReportSpec = z.strictObject({
     })
     .prefault({}),
   modules: z.array(entityId).optional(),
+  deadlineSeconds,
 });
 export type ReportSpec = z.infer<typeof ReportSpec>;
 

@@ -38,6 +38,7 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
   requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'datasets', 'Error');
+  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
   await writes.createEntity({
     id,
     kind: 'Dataset',

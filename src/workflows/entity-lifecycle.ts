@@ -95,6 +95,8 @@ export class EntityLifecycle {
   /** The workflow input, kept so that a long wait can continue as new with it. */
   private input?: EntityInput<unknown>;
   private readonly recheck: Recheck;
+  /** The spec's `deadlineSeconds`: each try of each step gets it instead of the worker's default. */
+  stepDeadlineSeconds?: number;
 
   constructor(
     readonly id: string,
@@ -193,6 +195,8 @@ export class EntityLifecycle {
         stage,
         attempt,
         args,
+        // Only when the spec sets one: without it the activity input stays as recorded before the override.
+        ...(this.stepDeadlineSeconds ? { activeDeadlineSeconds: this.stepDeadlineSeconds } : {}),
         ...extra,
       });
       if (out.phase === 'succeeded') return out;

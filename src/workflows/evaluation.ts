@@ -33,6 +33,7 @@ export async function evaluationWorkflow(
   requireValidInput('evaluationWorkflow', input);
   const { id } = input;
   const life = new EntityLifecycle(id, 'outputs', 'Failed');
+  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
   await life.create('Evaluation', input);
   // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
   const slot = patched('evaluation-quota-semaphore')

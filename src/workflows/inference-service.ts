@@ -10,6 +10,7 @@ export async function inferenceServiceWorkflow(
 ): Promise<{ id: string; status: 'Ready' }> {
   requireValidInput('inferenceServiceWorkflow', input);
   const life = new EntityLifecycle(input.id, 'inferenceservices', 'Error');
+  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
   await life.create('InferenceService', input);
   return life.run(async () => {
     const modelId = input.spec.model;

@@ -15,6 +15,7 @@ export interface ModelWorkflowResult {
 export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
   requireValidInput('modelWorkflow', input);
   const life = new EntityLifecycle(input.id, 'models', 'Error');
+  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
   await life.create('Model', input);
   return life.run(async () => {
     await life.transition(['Created'], 'Admitted');

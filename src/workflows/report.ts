@@ -17,6 +17,7 @@ export async function reportWorkflow(
   requireValidInput('reportWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle(id, 'reports', 'Failed');
+  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
   await life.create('Report', input);
   return life.run(async () => {
     const evaluation = await life.requireReady(spec.evaluation, 'NoSuchEvaluation');

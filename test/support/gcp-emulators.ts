@@ -47,9 +47,18 @@ export async function fakeGcsBinary(): Promise<string> {
   );
 }
 
-export async function startFakeGcs(): Promise<Emulator> {
+/** Where a restartable emulator keeps its data, and the port to come back on. */
+export interface EmulatorPlace {
+  port?: number;
+  /** fake-gcs-server: a directory for the filesystem backend (as a real bucket, objects outlive a restart). */
+  root?: string;
+  /** Datastore emulator: a project directory (made on first use) whose storage file holds the entities. */
+  projectDir?: string;
+}
+
+export async function startFakeGcs(place: EmulatorPlace = {}): Promise<Emulator> {
   const binary = await fakeGcsBinary();
-  const port = await freePort();
+  const port = place.port ?? (await freePort());
   const child = spawn(
     binary,
     [
@@ -60,8 +69,7 @@ export async function startFakeGcs(): Promise<Emulator> {
       '127.0.0.1',
       '-port',
       String(port),
-      '-backend',
-      'memory',
+      ...(place.root ? ['-backend', 'filesystem', '-filesystem-root', place.root] : ['-backend', 'memory']),
       '-public-host',
       `127.0.0.1:${port}`,
       // Resumable uploads are continued at this URL.
@@ -84,32 +92,46 @@ export async function startFakeGcs(): Promise<Emulator> {
   return { endpoint, stop };
 }
 
-export async function startDatastoreEmulator(): Promise<Emulator & { projectId: string }> {
+export async function startDatastoreEmulator(
+  place: EmulatorPlace = {},
+  projectId = `dyff-test-${process.pid}`,
+): Promise<Emulator & { projectId: string }> {
   const script = join(DATASTORE_EMULATOR_DIR, 'cloud_datastore_emulator');
   if (!existsSync(script)) {
     throw new Error(
       `the Cloud Datastore emulator is missing: expected ${script} (install the google-cloud-cli-datastore-emulator package, or set DYFF_SKIP_GCP=1)`,
     );
   }
-  const port = await freePort();
+  const port = place.port ?? (await freePort());
+  // Data on disk needs a project directory, which only `create` makes.
+  if (place.projectDir && !existsSync(place.projectDir)) await run(script, ['create', place.projectDir]);
   const child = spawn(
     script,
     [
       'start',
       '--host=127.0.0.1',
       `--port=${port}`,
-      '--store_on_disk=false',
+      ...(place.projectDir ? ['--store_on_disk=true'] : ['--store_on_disk=false']),
       // Every query sees every committed write, as in Firestore in Datastore mode.
       '--consistency=1.0',
       // Queries must be served by index.yaml, as in production: a query the file does not cover fails here first.
       '--require_indexes',
       `--index_file=${join(REPO, 'index.yaml')}`,
       '--store_index_configuration_on_disk=false',
+      ...(place.projectDir ? [place.projectDir] : []),
     ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const endpoint = `127.0.0.1:${port}`;
-  const stop = () => stopTree(child);
+  // The emulator writes its storage file only when asked to shut down; a signal would lose every entity.
+  const stop = async () => {
+    if (place.projectDir && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      await fetch(`http://${endpoint}/shutdown`, { method: 'POST' }).catch(() => undefined);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    }
+    await stopTree(child);
+  };
   try {
     await waitReady(
       child,
@@ -121,7 +143,7 @@ export async function startDatastoreEmulator(): Promise<Emulator & { projectId: 
     await stop();
     throw err;
   }
-  return { endpoint, projectId: `dyff-test-${process.pid}`, stop };
+  return { endpoint, projectId, stop };
 }
 
 /** A port the kernel just handed out on loopback; the tiny window before the server binds it is accepted. */

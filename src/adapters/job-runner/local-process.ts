@@ -133,8 +133,9 @@ export class LocalProcessJobRunner implements JobRunner {
     if (pid !== undefined && isAlive(Number(pid), dir)) return { ...base, phase: 'running' };
     // Re-read: the wrapper may have written its exit code between the two reads.
     if (existsSync(join(dir, 'exit'))) return this.status(name);
-    if (await exists(join(dir, 'cancelled')))
-      return { ...base, phase: 'failed', outcome: 'cancelled', reason: 'cancelled' };
+    // This runner stopped it (a cancel, a deadline) and has not yet recorded the exit code the kill gave.
+    const stopped = await this.stoppedHere(dir);
+    if (stopped) return { ...base, phase: 'failed', ...stopped };
     const age = Date.now() - (meta.startTime ? Date.parse(meta.startTime) : 0);
     if (pid === undefined && age < this.startGraceMs) return { ...base, phase: 'pending' };
     return {
@@ -148,17 +149,23 @@ export class LocalProcessJobRunner implements JobRunner {
 
   /** The wrapper saw only an exit code; the marker files say whether this runner caused it. */
   private async ending(dir: string, code: number): Promise<Pick<JobStatus, 'outcome' | 'reason'>> {
-    if (await exists(join(dir, 'cancelled'))) return { outcome: 'cancelled', reason: 'cancelled' };
-    const deadline = await readText(join(dir, 'deadline'));
-    if (deadline !== undefined)
-      return {
-        outcome: 'deadline',
-        reason: `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`,
-      };
+    const stopped = await this.stoppedHere(dir);
+    if (stopped) return stopped;
     const outcome = exitOutcome(code);
     if (outcome === 'signal') return { outcome, reason: `killed by signal ${code - 128}` };
     if (outcome === 'transient') return { outcome, reason: `exit code ${code} (transient failure)` };
     return { outcome, reason: `exit code ${code}` };
+  }
+
+  /** The ending this runner caused, from the marker it wrote before stopping the job's processes. */
+  private async stoppedHere(dir: string): Promise<Pick<JobStatus, 'outcome' | 'reason'> | undefined> {
+    if (await exists(join(dir, 'cancelled'))) return { outcome: 'cancelled', reason: 'cancelled' };
+    const deadline = await readText(join(dir, 'deadline'));
+    if (deadline === undefined) return undefined;
+    return {
+      outcome: 'deadline',
+      reason: `deadline exceeded: ran longer than activeDeadlineSeconds=${deadline}`,
+    };
   }
 
   async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {

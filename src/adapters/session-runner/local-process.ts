@@ -9,6 +9,7 @@ import type { SecretResolver } from '../../secrets/resolver.js';
 import { resolveEnv } from '../../secrets/resolver.js';
 import { readLogTail } from '../job-runner/log-tail.js';
 import { freePort, groupAlive, stopGroup } from '../process-group.js';
+import { SESSION_SUPERVISOR } from './supervisor.js';
 
 export interface LocalSessionRunnerOptions {
   root: string;
@@ -69,15 +70,7 @@ export class LocalSessionRunner implements SessionRunner {
     const [program, ...lead] = this.opts.command;
     const child = spawn(
       '/bin/sh',
-      [
-        '-c',
-        'd="$1"; shift; exec "$@" >>"$d/output.log" 2>&1 </dev/null',
-        'dyff-session',
-        dir,
-        program!,
-        ...lead,
-        ...d.command,
-      ],
+      ['-c', SESSION_SUPERVISOR, 'dyff-session', dir, program!, ...lead, ...d.command],
       {
         detached: true,
         stdio: 'ignore',
@@ -174,8 +167,9 @@ export class LocalSessionRunner implements SessionRunner {
   async stop(name: string): Promise<void> {
     const dir = this.dir(name);
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
-    if (pid) await stopGroup(pid);
+    // Marked first, so that a server ending under the stop is not taken for one to restart.
     await writeFile(join(dir, 'stopped'), new Date().toISOString()).catch(() => {});
+    if (pid) await stopGroup(pid);
     await rm(join(dir, 'pid'), { force: true });
   }
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Adapters } from '../../../src/adapters/index.js';
 import { createAdapters } from '../../../src/adapters/index.js';
+import { readLogTail } from '../../../src/adapters/job-runner/log-tail.js';
 import { groupAlive } from '../../../src/adapters/process-group.js';
 import { DyffClient } from '../../../src/client.js';
 import type { Config } from '../../../src/config.js';
@@ -20,7 +21,8 @@ export type Worker = ChildProcess & { output: () => string };
  * backends, a worker process, and a client. Steps retry after 1 s (not 5) and the worker drains for 2 s on SIGTERM.
  */
 export class Harness {
-  worker?: Worker;
+  /** Every worker started, oldest first; `worker` is the newest. */
+  readonly workers: Worker[] = [];
 
   private constructor(
     readonly config: Config,
@@ -29,7 +31,8 @@ export class Harness {
     readonly client: DyffClient,
   ) {}
 
-  static async create(): Promise<Harness> {
+  /** `extra`: top-level config sections (e.g. the GCP backends) for this process, the worker and dyffctl alike. */
+  static async create(extra: Record<string, unknown> = {}): Promise<Harness> {
     const dataHome = await mkdtemp(join(tmpdir(), 'dyff-faults-'));
     const server = await ServerProcess.start(join(dataHome, 'temporal.db'));
     // Read by the worker and dyffctl processes too (cliEnv points DYFF_CONFIG here).
@@ -37,7 +40,10 @@ export class Harness {
       join(dataHome, 'dyff.config.yaml'),
       'retries: { backoffSeconds: 1 }\ntemporal: { shutdownGraceSeconds: 2, unreachableTimeoutSeconds: 180 }\n' +
         // The slow source is a loopback server, which the egress guard refuses unless allowed.
-        `sources: ${JSON.stringify(TEST_SOURCES)}\n`,
+        `sources: ${JSON.stringify(TEST_SOURCES)}\n` +
+        Object.entries(extra)
+          .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
+          .join(''),
     );
     const config = loadConfig(
       {
@@ -45,6 +51,7 @@ export class Harness {
         temporal: { address: server.address, taskQueue: 'faults' },
         retries: { backoffSeconds: 1 },
         sources: TEST_SOURCES,
+        ...extra,
       },
       { PATH: process.env.PATH ?? '' },
     );
@@ -53,14 +60,19 @@ export class Harness {
     return new Harness(config, server, adapters, client);
   }
 
-  async startWorker(): Promise<Worker> {
-    this.worker = await spawnWorker(this.config);
-    return this.worker;
+  get worker(): Worker | undefined {
+    return this.workers.at(-1);
   }
 
-  /** Stop the worker with SIGTERM; resolves with its exit code (0: it drained cleanly). */
-  async stopWorker(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const w = this.worker;
+  /** Start a worker on the task queue; earlier ones that are still alive keep polling it too. */
+  async startWorker(): Promise<Worker> {
+    const w = await spawnWorker(this.config);
+    this.workers.push(w);
+    return w;
+  }
+
+  /** Stop a worker (the newest by default); resolves with its exit code (0 after SIGTERM: it drained cleanly). */
+  async stopWorker(signal: NodeJS.Signals = 'SIGTERM', w = this.worker): Promise<number | null> {
     if (!w || w.exitCode !== null || w.signalCode !== null) return w?.exitCode ?? null;
     const exited = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));
     w.kill(signal);
@@ -68,7 +80,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
-    await this.stopWorker();
+    for (const w of this.workers) await this.stopWorker('SIGTERM', w);
     await this.client.close();
     await this.adapters.close();
     await this.server.stop();
@@ -111,10 +123,46 @@ export class Harness {
     );
   }
 
+  /** The pid of the worker that runs job `name`'s activity now (the last one to pick it up). */
+  async workerRunning(name: string): Promise<number> {
+    const job = (await this.jobs()).find((j) => j.name === name);
+    const kind = job && WORKFLOW_KIND_OF_STEP[job.step];
+    if (!kind) throw new Error(`job ${name} runs no known step`);
+    const handle = this.client.temporal.workflow.getHandle(`${kind}-${job.entityId}`);
+    const identity = await until(
+      `the worker running ${name}`,
+      async () =>
+        (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'runStep')
+          ?.lastWorkerIdentity ?? undefined,
+      30_000,
+    );
+    return Number(identity.split('@')[0]);
+  }
+
+  get sessionsRoot(): string {
+    return join(this.config.dataHome, 'sessions');
+  }
+
+  /** The session's supervisor process (its process group), once started. */
+  async sessionPid(name: string): Promise<number | undefined> {
+    const pid = Number(await readFile(join(this.sessionsRoot, name, 'pid'), 'utf8').catch(() => '0'));
+    return pid || undefined;
+  }
+
+  /** How often the session's supervisor started its server again after a kill. */
+  async sessionRestarts(name: string): Promise<number> {
+    return Number(await readFile(join(this.sessionsRoot, name, 'restarts'), 'utf8').catch(() => '0'));
+  }
+
+  /** The newest progress report of a job (done/total, retries by kind), from its log. */
+  async jobProgress(name: string) {
+    return (await readLogTail(join(this.jobsRoot, name, 'output.log'))).progress;
+  }
+
   /** Process groups of jobs and sessions still alive: after a run ends there must be none. */
   async leftRunning(): Promise<string[]> {
     const alive = (await this.jobs()).filter((j) => j.pid && groupAlive(j.pid)).map((j) => `job ${j.name}`);
-    const sessions = join(this.config.dataHome, 'sessions');
+    const sessions = this.sessionsRoot;
     if (existsSync(sessions)) {
       for (const name of await readdir(sessions)) {
         const pid = Number(await readFile(join(sessions, name, 'pid'), 'utf8').catch(() => '0'));
@@ -124,6 +172,17 @@ export class Harness {
     return alive;
   }
 }
+
+/** Which entity workflow runs each step program (workflow ids are `<kind>-<entity id>`). */
+const WORKFLOW_KIND_OF_STEP: Record<string, string> = {
+  'fetch-data': 'dataset',
+  'ingest-dataset': 'dataset',
+  'fetch-model': 'model',
+  'build-service': 'inferenceservice',
+  evaluate: 'evaluation',
+  'verify-outputs': 'evaluation',
+  report: 'report',
+};
 
 /** The step program's own process: the wrapper shell's child (not the wrapper, which records the exit code). */
 export function stepProcessOf(wrapperPid: number): number | undefined {
@@ -148,4 +207,23 @@ export interface ScenarioResult {
 export async function record(result: ScenarioResult): Promise<void> {
   const file = process.env.DYFF_FAULTS_RESULTS;
   if (file) await appendFile(file, `${JSON.stringify(result)}\n`);
+}
+
+/** How long one scenario of the full matrix may take (vitest's timeout in the fault suite's files). */
+export const SCENARIO_TIMEOUT_MS = 600_000;
+
+/**
+ * Run a scenario (it returns the seconds from the fault to the end of the run) and add its row to the table. A run
+ * that completed past the timeout is recorded failed: vitest has already failed it.
+ */
+export async function recorded(fault: string, stage: string, body: () => Promise<number>): Promise<void> {
+  try {
+    const recoverSeconds = await body();
+    const late = recoverSeconds * 1000 > SCENARIO_TIMEOUT_MS - 30_000;
+    const outcome = late ? 'failed' : 'passed';
+    await record({ fault, stage, outcome, recoverSeconds, note: late ? 'timed out' : undefined });
+  } catch (err) {
+    await record({ fault, stage, outcome: 'failed', note: String(err).slice(0, 300) });
+    throw err;
+  }
 }
