@@ -140,6 +140,7 @@ function types(p: Policy): string[] {
 
 /** Whether `pod`'s side allows the connection in one direction. */
 function sideAllows(policies: Policy[], pod: Pod, direction: 'Ingress' | 'Egress', c: Connection): boolean {
+  // A policy without a namespace (as the session runner builds them) is created in the namespace of the pods.
   const selecting = policies.filter(
     (p) =>
       (p.metadata?.namespace ?? pod.namespace) === pod.namespace &&

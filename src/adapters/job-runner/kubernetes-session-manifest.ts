@@ -12,7 +12,7 @@ import {
   LABEL_STEP,
 } from './kubernetes-job-manifest.js';
 
-/** The objects of an inference session: its Deployment, its Service, and the audit NetworkPolicy. */
+/** The objects of an inference session: its Deployment, its Service, and its NetworkPolicies (who may reach it). */
 
 export const LABEL_SESSION = 'dyff.io/session';
 export const LABEL_COMPONENT = 'dyff.io/component';
