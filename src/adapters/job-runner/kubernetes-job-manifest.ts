@@ -6,6 +6,7 @@ import type {
   V1Toleration,
 } from '@kubernetes/client-node';
 import { EXIT_INVALID_INPUT } from '../../domain/job-outcome.js';
+import { isStepName } from '../../domain/step-catalogue.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { JobSpec } from '../../ports/job-runner.js';
 import { envVars, secretEnv } from './kubernetes-env.js';
@@ -14,6 +15,10 @@ import { envVars, secretEnv } from './kubernetes-env.js';
 export const LABEL_ENTITY = 'dyff.io/entity';
 export const LABEL_STAGE = 'dyff.io/stage';
 export const LABEL_TRY = 'dyff.io/try';
+/** The step program a pod runs (a catalogue name): the step NetworkPolicies select on it. */
+export const LABEL_STEP = 'dyff.io/step';
+/** `app.kubernetes.io/name` of every step pod. */
+export const STEP_POD_NAME = 'dyff-step';
 /** The job controller's own label on the pods of a Job. */
 export const LABEL_JOB_NAME = 'batch.kubernetes.io/job-name';
 /** The one container of a step pod. */
@@ -54,13 +59,14 @@ export const POD_FAILURE_POLICY: V1PodFailurePolicy = {
 /** The Job for one step: one pod, no retries, a restricted security context. */
 export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   const labels: Record<string, string> = {
-    'app.kubernetes.io/name': 'dyff-step',
+    'app.kubernetes.io/name': STEP_POD_NAME,
     'app.kubernetes.io/managed-by': 'dyff-temporal',
     [LABEL_ENTITY]: spec.entityId,
     [LABEL_STAGE]: spec.stage,
   };
   const attempt = /-(\d+)$/.exec(spec.name)?.[1];
   if (attempt) labels[LABEL_TRY] = attempt;
+  if (isStepName(spec.args[0])) labels[LABEL_STEP] = spec.args[0];
   const env = {
     ...stepEnvironment(spec.args[0], { config: o.env, worker: o.workerEnv ?? {}, placement: 'pod' }),
     ...spec.env,

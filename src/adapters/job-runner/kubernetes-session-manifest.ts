@@ -9,12 +9,15 @@ import {
   GPU_RESOURCE,
   LABEL_ENTITY,
   LABEL_STAGE,
+  LABEL_STEP,
 } from './kubernetes-job-manifest.js';
 
-/** The objects of an inference session: its Deployment, its Service, and the audit NetworkPolicy. */
+/** The objects of an inference session: its Deployment, its Service, and its NetworkPolicies (who may reach it). */
 
 export const LABEL_SESSION = 'dyff.io/session';
 export const LABEL_COMPONENT = 'dyff.io/component';
+/** `dyff.io/component` of session pods: the sessions' NetworkPolicy selects on it. */
+export const SESSION_COMPONENT = 'inference-session';
 
 /** The port the session's Service exposes (it forwards to the container's `http` port). */
 export const SESSION_SERVICE_PORT = 80;
@@ -105,7 +108,7 @@ export function sessionLabels(spec: Pick<SessionSpec, 'name' | 'entityId'>): Rec
     'app.kubernetes.io/name': 'dyff-inference-session',
     'app.kubernetes.io/managed-by': 'dyff-temporal',
     [LABEL_ENTITY]: spec.entityId,
-    [LABEL_COMPONENT]: 'inference-session',
+    [LABEL_COMPONENT]: SESSION_COMPONENT,
     [LABEL_SESSION]: spec.name,
   };
 }
@@ -136,6 +139,40 @@ export function auditPolicy(sessionName: string, auditEntityId: string): V1Netwo
           to: [{ podSelector: { matchLabels: { [LABEL_SESSION]: sessionName } } }],
           ports: [{ protocol: 'TCP', port: 'http' }],
         },
+      ],
+    },
+  };
+}
+
+/**
+ * Who may reach a session: the evaluate pods of its own evaluation (the session's entity). The static
+ * `inference-session` policy (k8s/step-networkpolicies.yaml) admits no ingress; this adds exactly these pods.
+ */
+export function sessionIngressPolicy(spec: Pick<SessionSpec, 'name' | 'entityId'>): V1NetworkPolicy {
+  return ingressTo(`${spec.name}-ingress`, spec.name, {
+    [LABEL_ENTITY]: spec.entityId,
+    [LABEL_STEP]: 'evaluate',
+  });
+}
+
+/** The session side of `auditPolicy`: the audit's pods may connect to the session. */
+export function auditIngressPolicy(sessionName: string, auditEntityId: string): V1NetworkPolicy {
+  return ingressTo(`${sessionName}-audit-ingress`, sessionName, {
+    [LABEL_ENTITY]: auditEntityId,
+    [LABEL_STAGE]: 'audit',
+  });
+}
+
+function ingressTo(name: string, sessionName: string, from: Record<string, string>): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, labels: { [LABEL_SESSION]: sessionName } },
+    spec: {
+      podSelector: { matchLabels: { [LABEL_SESSION]: sessionName } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { _from: [{ podSelector: { matchLabels: from } }], ports: [{ protocol: 'TCP', port: 'http' }] },
       ],
     },
   };

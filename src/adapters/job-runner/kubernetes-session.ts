@@ -5,13 +5,16 @@ import {
   Watch,
   type KubeConfig,
   type V1Deployment,
+  type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import { isCode, toKubeConfig } from './kube-client.js';
 import { LABEL_ENTITY } from './kubernetes-job-manifest.js';
 import {
   LABEL_COMPONENT,
+  auditIngressPolicy,
   auditPolicy,
+  sessionIngressPolicy,
   SESSION_SERVICE_PORT,
   sessionDeployment,
   sessionService,
@@ -96,6 +99,8 @@ export class KubernetesSessionRunner implements SessionRunner {
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }
+    // The namespace's inference-session policy admits no ingress; this admits the evaluation's own pods.
+    await this.createPolicy(sessionIngressPolicy(spec));
     return (
       (await this.status(spec.name)) ?? { name: spec.name, phase: 'starting', endpoint: this.url(spec.name) }
     );
@@ -195,7 +200,9 @@ export class KubernetesSessionRunner implements SessionRunner {
         .deleteNamespacedDeployment({ name, namespace, body: { propagationPolicy: 'Foreground' } })
         .catch(ignore404),
       this.core.deleteNamespacedService({ name, namespace }).catch(ignore404),
-      this.net.deleteNamespacedNetworkPolicy({ name: `${name}-audit`, namespace }).catch(ignore404),
+      ...[`${name}-audit`, `${name}-audit-ingress`, `${name}-ingress`].map((policy) =>
+        this.net.deleteNamespacedNetworkPolicy({ name: policy, namespace }).catch(ignore404),
+      ),
     ]);
   }
 
@@ -208,11 +215,14 @@ export class KubernetesSessionRunner implements SessionRunner {
    * (k8s/audit-networkpolicy.yaml: no ingress; DNS and metadata only), since NetworkPolicies allow the union.
    */
   async allowAudit(sessionName: string, auditEntityId: string): Promise<void> {
+    await this.createPolicy(auditPolicy(sessionName, auditEntityId));
+    // The session's side: its policy (k8s/step-networkpolicies.yaml) admits no ingress but what is added.
+    await this.createPolicy(auditIngressPolicy(sessionName, auditEntityId));
+  }
+
+  private async createPolicy(body: V1NetworkPolicy): Promise<void> {
     try {
-      await this.net.createNamespacedNetworkPolicy({
-        namespace: this.namespace,
-        body: auditPolicy(sessionName, auditEntityId),
-      });
+      await this.net.createNamespacedNetworkPolicy({ namespace: this.namespace, body });
     } catch (err) {
       if (!isCode(err, 409)) throw err;
     }

@@ -4,6 +4,7 @@ import { DyffError } from '../../domain/errors.js';
 import { checkPrefix } from '../../gcp/buckets.js';
 import { buildIamPlan, planToShell } from '../../gcp/iam-plan.js';
 import { stepServiceAccountsYaml } from '../../gcp/k8s-service-accounts.js';
+import { registerNetworkPoliciesCommand } from './gcp-network-policies.js';
 
 interface PlanCliOptions {
   project?: string;
@@ -58,4 +59,5 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
     .action((opts: { namespace: string; project: string }) => {
       process.stdout.write(stepServiceAccountsYaml(opts));
     });
+  registerNetworkPoliciesCommand(gcp);
 }

@@ -6,6 +6,7 @@ import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes
 import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { newId } from '../../../src/domain/ids.js';
 import { workloadIdentities } from '../../../src/domain/identities.js';
+import { STEP_NAMES } from '../../../src/domain/step-catalogue.js';
 import { jobName } from '../../../src/ports/job-runner.js';
 import {
   skipK8s,
@@ -24,6 +25,8 @@ const K8S_DIR = resolve(import.meta.dirname, '../../../k8s');
 const STEP_ACCOUNTS = workloadIdentities()
   .filter((id) => id.kind === 'step')
   .map((id) => id.name);
+/** The step NetworkPolicies (k8s/step-networkpolicies.yaml, generated from the catalogue). */
+const STEP_POLICIES = [...STEP_NAMES.map((n) => `step-${n}`), 'step-baseline', 'inference-session'];
 let cp: ControlPlane;
 let ns: TestNamespace | undefined;
 let worker: KubeConfig;
@@ -66,6 +69,7 @@ describe.skipIf(skipK8s)('k8s/ manifests', () => {
       'rolebinding.rbac.authorization.k8s.io/dyff-worker',
       'deployment.apps/dyff-worker',
       'networkpolicy.networking.k8s.io/audit',
+      ...STEP_POLICIES.map((p) => `networkpolicy.networking.k8s.io/${p}`),
       ...STEP_ACCOUNTS.map((a) => `serviceaccount/${a}`),
     ]) {
       expect(kustomized.stdout).toContain(`${obj} `);

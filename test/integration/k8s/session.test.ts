@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { newId } from '../../../src/domain/ids.js';
 import type { ServiceDescription } from '../../../src/domain/service.js';
@@ -69,8 +69,24 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     const podsOf = () => core.listNamespacedPod({ namespace: NS, labelSelector: `dyff.io/session=${name}` });
     expect((await podsOf()).items.filter((p) => p.status?.phase === 'Running')).toHaveLength(2);
 
+    // Who may reach the session: its evaluation's evaluate pods (from start), and the audit (both sides).
+    const net = cp.kubeConfig.makeApiClient(NetworkingV1Api);
+    const policies = async () =>
+      (
+        await net.listNamespacedNetworkPolicy({ namespace: NS, labelSelector: `dyff.io/session=${name}` })
+      ).items
+        .map((p) => p.metadata!.name)
+        .sort();
+    expect(await policies()).toEqual([`${name}-ingress`]);
+    const ingress = await net.readNamespacedNetworkPolicy({ name: `${name}-ingress`, namespace: NS });
+    expect(ingress.spec?.ingress?.[0]?._from?.[0]?.podSelector?.matchLabels).toEqual({
+      'dyff.io/entity': entityId,
+      'dyff.io/step': 'evaluate',
+    });
     await sessions.allowAudit(name, newId());
+    expect(await policies()).toEqual([`${name}-audit`, `${name}-audit-ingress`, `${name}-ingress`]);
     await sessions.stop(name);
+    expect(await policies()).toEqual([]);
     await until<V1Pod>(cp.kubeConfig, `/api/v1/namespaces/${NS}/pods`, podsOf, (pods) => pods.length === 0);
     // Foreground: the Deployment goes last, after its ReplicaSet and pods.
     const deploymentsNamed = () =>
