@@ -182,13 +182,14 @@ export function grantsOf(entry: Pick<StepEntry<unknown>, 'grants' | 'logCategory
 }
 
 /**
- * The inference session (`dyffctl serve-model`): runs as model-runner, reads the model it serves, and only
- * answers requests (its Deployment sets this account; it has no log in the store).
+ * The inference session (`dyffctl serve-model`): runs as model-runner, reads the model it serves from the models
+ * bucket when it starts (hence storage egress, nothing else), and only answers requests (its Deployment sets this
+ * account; it has no log in the store).
  */
 export const SESSION_ENTRY = {
   identity: 'model-runner',
   grants: [{ category: 'models', prefix: '<spec.model>/', access: READS }],
   environment: NO_ENVIRONMENT,
-  network: 'none',
+  network: 'storage',
   summary: 'the inference session (model server) an evaluation sends requests to',
 } as const satisfies Omit<StepEntry<unknown>, 'stage' | 'logCategory'>;
