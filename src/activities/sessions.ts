@@ -56,6 +56,9 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
           description: input.description,
           replicas: input.replicas,
           serviceAccount: SESSION_ENTRY.identity,
+          accelerator: input.description.placement?.accelerator,
+          resources: input.description.placement?.resources,
+          spot: input.description.placement?.spot,
         }),
       );
       return await awaitReady(sessions, input, beat);

@@ -26,4 +26,10 @@ export interface ServiceDescription {
     }[];
   };
   model?: string;
+  /** Where a session of this service runs (standalone runner): GPUs, CPU and memory per pod, spot nodes. */
+  placement?: {
+    accelerator?: { count: number; type?: string };
+    resources?: { cpu?: string; memory?: string };
+    spot?: boolean;
+  };
 }

@@ -14,6 +14,13 @@ const httpUrl = z
   .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { error: 'expected http(s) URL' });
 const hex = (n: number) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
+/** A Kubernetes resource quantity: `500m`, `2`, `512Mi`, `16Gi`. */
+const k8sQuantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
+    error: 'expected a quantity such as 500m, 2, 512Mi or 16Gi',
+  });
+
 export const entityId = hex(32);
 export const labels = z.record(
   z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$/, { error: 'invalid label key' }),
@@ -160,7 +167,21 @@ export const InferenceServiceSpec = z.strictObject({
     endpoint: httpUrl.optional(),
     /** For openai/http endpoints: sent as `Authorization: Bearer`, resolved only in the evaluate step. */
     apiKey: SecretRef.optional(),
-    accelerator: z.strictObject({ kind: z.literal('GPU'), count: z.number().int().positive() }).optional(),
+    /** GPUs for the session's pods; `type` is the node pool's accelerator, e.g. `nvidia-l4` on GKE. */
+    accelerator: z
+      .strictObject({
+        kind: z.literal('GPU'),
+        count: z.number().int().positive().max(16),
+        type: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected an accelerator type such as nvidia-l4' })
+          .optional(),
+      })
+      .optional(),
+    /** CPU and memory for each of the session's pods: requested, and memory also the limit. */
+    resources: z.strictObject({ cpu: k8sQuantity.optional(), memory: k8sQuantity.optional() }).optional(),
+    /** Run the session on spot (preemptible) nodes. */
+    spot: z.boolean().optional(),
   }),
   interface: z
     .strictObject({

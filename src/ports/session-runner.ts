@@ -14,6 +14,8 @@ export interface SessionSpec {
   accelerator?: { count: number; type?: string };
   /** The identity the session runs as, from the step catalogue (a pod's ServiceAccount). */
   serviceAccount?: string;
+  /** CPU and memory per pod (Kubernetes quantities); local sessions ignore them. */
+  resources?: { cpu?: string; memory?: string };
   spot?: boolean;
 }
 

@@ -86,6 +86,9 @@ function describeService(
   checkPipeline(outputPipeline, 'spec.interface.outputPipeline');
   if (runner.apiKey && runner.kind === 'standalone')
     throw invalidInput('spec.runner.apiKey: only for runner openai or http (a remote endpoint)');
+  for (const field of ['accelerator', 'resources', 'spot'] as const)
+    if (runner[field] !== undefined && runner.kind !== 'standalone')
+      throw invalidInput(`spec.runner.${field}: only for runner standalone (a session this platform runs)`);
   const base = {
     serviceId: id,
     runner: runner.kind,
@@ -101,6 +104,7 @@ function describeService(
       return {
         ...base,
         command: ['serve-model', '--model', spec.model, ...(runner.args ?? [])],
+        placement: placementOf(runner),
         readinessPath: '/ready',
         endpoint: path.startsWith('/') ? path : `/${path}`,
         interface: {
@@ -168,4 +172,15 @@ function checkPipeline(
     if (err instanceof AdapterConfigError) throw invalidInput(err.message);
     throw err;
   }
+}
+
+/** The session's pods: GPUs (count and type), CPU and memory, spot nodes; undefined when the spec sets none. */
+function placementOf(runner: InferenceServiceSpec['runner']): ServiceDescription['placement'] {
+  const { accelerator, resources, spot } = runner;
+  if (!accelerator && !resources && spot === undefined) return undefined;
+  return {
+    accelerator: accelerator && { count: accelerator.count, type: accelerator.type },
+    resources,
+    spot,
+  };
 }

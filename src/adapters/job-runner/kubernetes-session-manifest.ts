@@ -47,6 +47,10 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
     if (spec.accelerator.type) nodeSelector[GKE_ACCELERATOR] = spec.accelerator.type;
     tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
   }
+  const requests: Record<string, string> = {};
+  if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
+  // Memory is requested and capped alike: a model server over its memory is killed, not squeezed.
+  if (spec.resources?.memory) requests.memory = limits.memory = spec.resources.memory;
   if (spec.spot) {
     nodeSelector[GKE_SPOT] = 'true';
     tolerations.push({ key: GKE_SPOT, operator: 'Equal', value: 'true', effect: 'NoSchedule' });
@@ -84,7 +88,13 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
                 httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },
                 periodSeconds: 5,
               },
-              resources: Object.keys(limits).length ? { limits } : undefined,
+              resources:
+                Object.keys(limits).length || Object.keys(requests).length
+                  ? {
+                      limits: Object.keys(limits).length ? limits : undefined,
+                      requests: Object.keys(requests).length ? requests : undefined,
+                    }
+                  : undefined,
               securityContext: {
                 runAsNonRoot: true,
                 allowPrivilegeEscalation: false,

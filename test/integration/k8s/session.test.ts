@@ -40,6 +40,42 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     await cp?.stop();
   });
 
+  it("places the session's pods as its service asks: GPUs of a type, CPU and memory, spot nodes", async () => {
+    const sessions = new KubernetesSessionRunner({
+      namespace: NS,
+      kubeConfig: cp.kubeConfig,
+      image: 'dyff-temporal:test',
+    });
+    const entityId = newId();
+    const name = `session-${entityId}`;
+    await sessions.start({
+      name,
+      entityId,
+      description: description(),
+      accelerator: { count: 2, type: 'nvidia-l4' },
+      resources: { cpu: '4', memory: '16Gi' },
+      spot: true,
+    });
+    try {
+      const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+      const pod = (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.template.spec;
+      expect(pod?.containers[0]?.resources).toEqual({
+        limits: { 'nvidia.com/gpu': '2', memory: '16Gi' },
+        requests: { cpu: '4', memory: '16Gi' },
+      });
+      expect(pod?.nodeSelector).toEqual({
+        'cloud.google.com/gke-accelerator': 'nvidia-l4',
+        'cloud.google.com/gke-spot': 'true',
+      });
+      expect(pod?.tolerations?.map((t) => t.key).sort()).toEqual([
+        'cloud.google.com/gke-spot',
+        'nvidia.com/gpu',
+      ]);
+    } finally {
+      await sessions.stop(name);
+    }
+  });
+
   it('starts replicas behind a Service, resolves when all are ready, and stop removes everything', async () => {
     const sessions = new KubernetesSessionRunner({
       namespace: NS,

@@ -73,7 +73,14 @@ describe('train → fetch-model → build-service → serve-model → evaluate �
       '--id',
       service,
       '--spec',
-      JSON.stringify({ model, runner: { kind: 'standalone' } }),
+      JSON.stringify({
+        model,
+        runner: {
+          kind: 'standalone',
+          accelerator: { kind: 'GPU', count: 1, type: 'nvidia-l4' },
+          resources: { cpu: '2', memory: '8Gi' },
+        },
+      }),
     ]);
     expect(build.code, build.lines.join('\n')).toBe(0);
     const description = await readJson<ServiceDescription>(
@@ -85,6 +92,8 @@ describe('train → fetch-model → build-service → serve-model → evaluate �
       command: ['serve-model', '--model', model],
       readinessPath: '/ready',
       endpoint: '/generate',
+      // Where its session's pods run (a local session ignores it): kubernetes-session-manifest.ts reads it.
+      placement: { accelerator: { count: 1, type: 'nvidia-l4' }, resources: { cpu: '2', memory: '8Gi' } },
     });
 
     // The session runner's part: start the service's command on a port, wait until it says it is ready.
@@ -175,6 +184,22 @@ describe('build-service', () => {
       kind: 'ExplodeCollections',
       configuration: { collections: ['choices'] },
     });
+  });
+
+  it('refuses GPUs, resources or spot for a remote endpoint, and a bad quantity, naming the field', async () => {
+    const remote = await build({
+      runner: { kind: 'http', endpoint: 'http://127.0.0.1:9/infer', accelerator: { kind: 'GPU', count: 1 } },
+    });
+    expect(remote.code).toBe(2);
+    expect(remote.last).toBe(
+      'error: spec.runner.accelerator: only for runner standalone (a session this platform runs)',
+    );
+    const quantity = await build({
+      model: newId(),
+      runner: { kind: 'standalone', resources: { memory: 'lots' } },
+    });
+    expect(quantity.code).toBe(2);
+    expect(quantity.lines.join('\n')).toMatch(/runner\.resources\.memory.*expected a quantity such as/);
   });
 
   it('refuses an interface whose adapter path cannot work, naming it', async () => {
