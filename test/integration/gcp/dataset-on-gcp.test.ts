@@ -40,6 +40,8 @@ beforeAll(async () => {
     entityStore: 'datastore',
     gcs: { ...base.config.gcs, apiEndpoint: gcs.endpoint, buckets },
     datastore: { projectId: datastore.projectId, apiEndpoint: datastore.endpoint },
+    // Every step, the session and the worker held to their grants, as GCS IAM would hold them.
+    storage: { enforceGrants: true, withholdGrants: [] },
   };
   worker = await startWorker(config);
   client = await DyffClient.connect(config, worker.adapters);
@@ -75,7 +77,7 @@ it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and 
 });
 
 it(
-  'the whole pipeline completes on GCS and Datastore: model, service, evaluation, report',
+  'the whole pipeline completes on GCS and Datastore with grants enforced: model, service, evaluation, report',
   { timeout: 240_000 },
   async () => {
     const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
