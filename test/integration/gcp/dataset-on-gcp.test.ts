@@ -111,3 +111,33 @@ spec:
     ).toBeDefined();
   },
 );
+
+it('on GCS too, a withheld grant fails the step that needs it: ingest may not write its shards', async () => {
+  const csv = join(config.dataHome, 'plants.csv');
+  await writeFile(csv, 'name,leaves\nfern,many\n');
+  const narrowed: Config = {
+    ...config,
+    temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-withheld` },
+    storage: { enforceGrants: true, withholdGrants: ['ingest-dataset:datasets:<id>/'] },
+  };
+  const narrowWorker = await startWorker(narrowed);
+  const narrowClient = await DyffClient.connect(narrowed, narrowWorker.adapters);
+  try {
+    const { id } = await narrowClient.create(
+      validateManifest({
+        kind: 'Dataset',
+        account: 'gcp-withheld',
+        spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv' } },
+      }),
+    );
+    const view = await narrowClient.wait(id, { intervalMs: 250 });
+    expect(view.status).toBe('Error');
+    expect(view.message).toMatch(
+      new RegExp(`dataset-ingester may not \\w+ datasets/${id}/\\S* \\(\\w+\\): no grant covers it`),
+    );
+    expect(await worker.adapters.objectStore.list('datasets', `${id}/data/`)).toEqual([]);
+  } finally {
+    await narrowClient.close();
+    await narrowWorker.stop();
+  }
+});
