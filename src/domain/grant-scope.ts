@@ -60,7 +60,7 @@ export function covers(grant: ScopedGrant, category: Category, path: string): bo
   const folders = path.split('/').slice(0, -1);
   return (
     folders.length >= grant.folders.length &&
-    grant.folders.every((f, i) => f === ANY_SEGMENT || f === folders[i])
+    grant.folders.every((f, i) => (f === ANY_SEGMENT ? isSegment(folders[i]!) : f === folders[i]))
   );
 }
 

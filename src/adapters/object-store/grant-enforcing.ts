@@ -60,6 +60,8 @@ export class GrantEnforcingObjectStore implements ObjectStore {
   }
 
   private check(op: Operation, category: Category, key: string): void {
+    // Every store refuses such a key itself (InvalidSpec naming it), before any object is touched.
+    if (op !== 'list' && malformed(key)) return;
     const missing = missingAccess(this.opts.grants, category, key, ACCESS_OF[op]);
     if (missing.length === 0) return;
     const message = `${this.opts.identity} may not ${missing[0]} ${category}/${key} (${op}): no grant covers it (step catalogue)`;
@@ -123,3 +125,6 @@ export class GrantEnforcingObjectStore implements ObjectStore {
     return this.inner.uri(category, key);
   }
 }
+
+/** A key no store accepts: empty, absolute, or with an empty, `.` or `..` segment. */
+const malformed = (key: string) => key.split('/').some((s) => s === '' || s === '.' || s === '..');
