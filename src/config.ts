@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { cidrProblem } from './domain/egress.js';
 import { parseCodecKeysEnv } from './codec/keys.js';
 import { DyffError, ErrorType } from './domain/errors.js';
+import { withheldGrantProblem } from './domain/enforced-grants.js';
 
 /**
  * Configuration, validated once into `Config`. Sources, later wins: defaults, the file `dyff.config.yaml` in the
@@ -152,6 +153,25 @@ const ConfigSchema = z.strictObject({
       checkSeconds: z.number().positive().default(60),
     })
     .prefault({}),
+  storage: z
+    .strictObject({
+      /**
+       * Every object-store call of a step, the session and the worker is checked against the caller's grants in the
+       * step catalogue, and refused outside them (what GCS IAM does in production). Tests run with it on. @default false
+       */
+      enforceGrants: z.boolean().default(false),
+      /** Grants taken away from the catalogue while enforcing, `<step|session|dyff-worker>:<category>:<prefix>`. */
+      withholdGrants: z
+        .array(
+          z
+            .string()
+            .superRefine(
+              (g, ctx) => void (withheldGrantProblem(g) && ctx.addIssue(withheldGrantProblem(g)!)),
+            ),
+        )
+        .default([]),
+    })
+    .prefault({}),
   reaper: z
     .strictObject({
       /** How often the reaper schedule sweeps for orphans of closed workflows; 0 installs no schedule. @default 60 */
@@ -227,6 +247,16 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   // Set but empty means "no roots", which is what a step on Kubernetes is handed.
   const roots = env.DYFF_LOCAL_ROOTS;
   if (roots !== undefined) setPath(out, ['sources', 'localRoots'], roots.split(delimiter).filter(Boolean));
+  if (env.DYFF_ENFORCE_GRANTS)
+    setPath(out, ['storage', 'enforceGrants'], /^(true|1|yes)$/i.test(env.DYFF_ENFORCE_GRANTS));
+  if (env.DYFF_WITHHOLD_GRANTS)
+    setPath(
+      out,
+      ['storage', 'withholdGrants'],
+      env.DYFF_WITHHOLD_GRANTS.split(',')
+        .map((g) => g.trim())
+        .filter(Boolean),
+    );
   const allow = env.DYFF_ALLOW_PRIVATE_NETWORKS;
   if (allow) setPath(out, ['sources', 'allowPrivateNetworks'], parseAllowance(allow));
   if (env.DYFF_CODEC_KEYS)
@@ -311,7 +341,10 @@ export function configEnv(config: Config): Record<string, string> {
     DYFF_GCS_BUCKET_PREFIX: config.gcs.bucketPrefix,
     DYFF_LOCAL_ROOTS: config.sources.localRoots.join(delimiter),
     DYFF_ALLOW_PRIVATE_NETWORKS: allowanceText(config.sources.allowPrivateNetworks),
+    DYFF_ENFORCE_GRANTS: String(config.storage.enforceGrants),
   };
+  if (config.storage.withholdGrants.length)
+    env.DYFF_WITHHOLD_GRANTS = config.storage.withholdGrants.join(',');
   if (config.gcs.projectId) env.DYFF_GCS_PROJECT = config.gcs.projectId;
   if (config.gcs.apiEndpoint) env.DYFF_GCS_ENDPOINT = config.gcs.apiEndpoint;
   if (config.datastore.apiEndpoint) env.DYFF_DATASTORE_ENDPOINT = config.datastore.apiEndpoint;

@@ -13,6 +13,9 @@ import { createActivities } from './activities/index.js';
 import type { StepPolicy } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
+import { storeFor } from './adapters/object-store/enforce.js';
+import { anyEntity } from './domain/grant-scope.js';
+import { WORKER_IDENTITY } from './domain/identities.js';
 import { dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
 import { installReaperSchedule } from './reaper-schedule.js';
@@ -64,6 +67,8 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       ...adapters,
+      // The worker reads back what steps wrote, under its own grants when they are enforced.
+      objectStore: storeFor(adapters.objectStore, config, WORKER_IDENTITY, anyEntity),
       stepPolicy: stepPolicyOf(config),
       quota: { defaultLimit: config.quota.concurrency, checkEveryMs: config.quota.checkSeconds * 1000 },
     }),

@@ -12,6 +12,8 @@ export const ErrorType = {
   ChecksumMismatch: 'ChecksumMismatch',
   SourceUnavailable: 'SourceUnavailable',
   ManifestMismatch: 'ManifestMismatch',
+  /** An object-store call outside the caller's grants (step catalogue), with `storage.enforceGrants` on. */
+  AccessDenied: 'AccessDenied',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -23,6 +25,7 @@ export const NON_RETRYABLE: readonly ErrorTypeName[] = [
   ErrorType.StepFailed,
   ErrorType.ChecksumMismatch,
   ErrorType.ManifestMismatch,
+  ErrorType.AccessDenied,
 ];
 
 /** An error that carries its failure type name; adapters and steps throw these. */

@@ -109,6 +109,14 @@ async function fetchedModelDir(modelId: string): Promise<string> {
   const { createObjectStore } = await import('../adapters/index.js');
   const { materializeModel } = await import('./materialize.js');
   const config = loadConfig();
-  const store = await createObjectStore(config);
+  const { storeFor } = await import('../adapters/object-store/enforce.js');
+  const { stepBindings } = await import('../domain/grant-scope.js');
+  // The session runs as model-runner: it may read the model it serves and nothing else.
+  const store = storeFor(
+    await createObjectStore(config),
+    config,
+    'session',
+    stepBindings(modelId, { model: modelId }),
+  );
   return materializeModel(store, modelId, join(config.dataHome, 'work', 'serve-model'));
 }

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { DyffError } from '../domain/errors.js';
+import { DyffError, ErrorType } from '../domain/errors.js';
 import { HAND_RUN_TRY, tryOfJobName } from '../domain/log-layout.js';
 import { entityId } from '../domain/specs.js';
 import { STEP_CATALOGUE, isStepName } from '../domain/step-catalogue.js';
+import { stepBindings } from '../domain/grant-scope.js';
+import { deniedCalls, storeFor } from '../adapters/object-store/enforce.js';
 import type { ZodType } from 'zod';
 import type { ObjectStore } from '../ports/object-store.js';
 import { localSecrets } from '../secrets/resolver.js';
@@ -65,8 +67,10 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
 
   const givenJobName = deps.jobName ?? process.env.DYFF_JOB_NAME;
   const attempt = tryOfJobName(givenJobName, args.id);
+  // With grant enforcement on, the log may write only what its grant allows before the spec is even read.
+  const logStore = storeFor(deps.objectStore, deps.config, name, stepBindings(args.id, undefined));
   const log = createStepLog({
-    objectStore: deps.objectStore,
+    objectStore: logStore,
     category: STEP_CATALOGUE[name].logCategory,
     id: args.id,
     step: name,
@@ -84,6 +88,7 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
     return EXIT_INVALID_INPUT;
   }
 
+  const objectStore = storeFor(deps.objectStore, deps.config, name, stepBindings(args.id, spec.value, args));
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     abort.abort(new Error(`stopped by ${signal}`));
@@ -99,7 +104,7 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
     log.info(`${name} ${args.id}: start`);
     await step.run(
       {
-        objectStore: deps.objectStore,
+        objectStore,
         log,
         limits: deps.config.limits,
         sources: {
@@ -115,6 +120,10 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
       spec.value,
       args,
     );
+    await log.flush();
+    // A refused call the step (or its log writer) caught and went on from still fails it: grants are the contract.
+    const denied = [...deniedCalls(objectStore), ...deniedCalls(logStore)];
+    if (denied.length > 0) throw new DyffError(ErrorType.AccessDenied, denied[0]!, { denied });
     log.info(`${name} ${args.id}: done`);
     code = EXIT_OK;
   } catch (err) {

@@ -6,6 +6,10 @@ import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
+import { GrantEnforcingObjectStore } from '../../src/adapters/object-store/grant-enforcing.js';
+import { anyEntity, scopeGrants } from '../../src/domain/grant-scope.js';
+import { CATEGORIES } from '../../src/domain/kinds.js';
+import { OWNS } from '../../src/domain/step-contract.js';
 import { objectStoreContract } from './object-store.case.js';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
@@ -15,6 +19,19 @@ objectStoreContract('FilesystemObjectStore', async () => {
   const root = await tempRoot();
   return {
     store: new FilesystemObjectStore({ root }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+// Within its grants the enforcing wrapper is the store it wraps: same contract.
+objectStoreContract('GrantEnforcingObjectStore (every entity granted)', async () => {
+  const root = await tempRoot();
+  const grants = CATEGORIES.map((category) => ({ category, prefix: '<id>/', access: OWNS }));
+  return {
+    store: new GrantEnforcingObjectStore(new FilesystemObjectStore({ root }), {
+      identity: 'contract',
+      grants: scopeGrants(grants, anyEntity),
+    }),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 });

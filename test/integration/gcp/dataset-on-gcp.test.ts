@@ -40,6 +40,8 @@ beforeAll(async () => {
     entityStore: 'datastore',
     gcs: { ...base.config.gcs, apiEndpoint: gcs.endpoint, buckets },
     datastore: { projectId: datastore.projectId, apiEndpoint: datastore.endpoint },
+    // Every step, the session and the worker held to their grants, as GCS IAM would hold them.
+    storage: { enforceGrants: true, withholdGrants: [] },
   };
   worker = await startWorker(config);
   client = await DyffClient.connect(config, worker.adapters);
@@ -75,7 +77,7 @@ it('a Dataset becomes Ready with objectStore gcs and entityStore datastore, and 
 });
 
 it(
-  'the whole pipeline completes on GCS and Datastore: model, service, evaluation, report',
+  'the whole pipeline completes on GCS and Datastore with grants enforced: model, service, evaluation, report',
   { timeout: 240_000 },
   async () => {
     const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
@@ -109,3 +111,33 @@ spec:
     ).toBeDefined();
   },
 );
+
+it('on GCS too, a withheld grant fails the step that needs it: ingest may not write its shards', async () => {
+  const csv = join(config.dataHome, 'plants.csv');
+  await writeFile(csv, 'name,leaves\nfern,many\n');
+  const narrowed: Config = {
+    ...config,
+    temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-withheld` },
+    storage: { enforceGrants: true, withholdGrants: ['ingest-dataset:datasets:<id>/'] },
+  };
+  const narrowWorker = await startWorker(narrowed);
+  const narrowClient = await DyffClient.connect(narrowed, narrowWorker.adapters);
+  try {
+    const { id } = await narrowClient.create(
+      validateManifest({
+        kind: 'Dataset',
+        account: 'gcp-withheld',
+        spec: { source: { kind: 'local', path: csv }, ingest: { format: 'csv' } },
+      }),
+    );
+    const view = await narrowClient.wait(id, { intervalMs: 250 });
+    expect(view.status).toBe('Error');
+    expect(view.message).toMatch(
+      new RegExp(`dataset-ingester may not \\w+ datasets/${id}/\\S* \\(\\w+\\): no grant covers it`),
+    );
+    expect(await worker.adapters.objectStore.list('datasets', `${id}/data/`)).toEqual([]);
+  } finally {
+    await narrowClient.close();
+    await narrowWorker.stop();
+  }
+});
