@@ -15,11 +15,9 @@ const httpUrl = z
 const hex = (n: number) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
 /** A Kubernetes resource quantity: `500m`, `2`, `512Mi`, `16Gi`. */
-const k8sQuantity = z
-  .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
-    error: 'expected a quantity such as 500m, 2, 512Mi or 16Gi',
-  });
+const k8sQuantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
+  error: 'expected a quantity such as 500m, 2, 512Mi or 16Gi',
+});
 
 export const entityId = hex(32);
 export const labels = z.record(
