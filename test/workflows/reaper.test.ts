@@ -1,3 +1,4 @@
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { localSecrets } from '../../src/secrets/resolver.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,13 +46,17 @@ async function withWorker(jobs: JobRunner, sessions: SessionRunner, body: () => 
   }
 }
 
-/** The reaper's schedule on this file's task queue, run now rather than at its next period. */
+/**
+ * The reaper's schedule on this file's task queue, run now rather than at its next period. The period is long and
+ * the trigger keeps the schedule's one-sweep-at-a-time rule (a bare trigger() allows overlap): two sweeps reaping
+ * the same entity at once would each stop part of it, and the entity's message would name only one part.
+ */
 async function sweep(): Promise<void> {
   scheduleId = await installReaperSchedule(env.client, {
     taskQueue: env.config.temporal.taskQueue,
-    periodSeconds: 5,
+    periodSeconds: 3600,
   });
-  await env.client.schedule.getHandle(scheduleId).trigger();
+  await env.client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.SKIP);
 }
 
 const terminatedByReaper = async (id: string) =>
