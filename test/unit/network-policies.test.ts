@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { gcpCli } from '../support/gcp-cli.js';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
 import {
   auditIngressPolicy,
@@ -10,8 +10,6 @@ import {
   sessionDeployment,
   sessionIngressPolicy,
 } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
-import { registerGcpCommands } from '../../src/cli/commands/gcp.js';
-import { loadConfig } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { STEP_CATALOGUE, STEP_NAMES, type StepName } from '../../src/domain/step-catalogue.js';
 import {
@@ -29,23 +27,7 @@ import { admits, type Endpoint, type Pod, type Policy } from '../support/network
 const K8S = resolve(import.meta.dirname, '../../k8s');
 const NS = 'dyff';
 
-async function cli(...args: string[]): Promise<string> {
-  const program = new Command('dyffctl').exitOverride();
-  registerGcpCommands(program, {
-    loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }),
-  });
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const cli = gcpCli;
 
 async function k8sPolicies(): Promise<Policy[]> {
   const files = ['step-networkpolicies.yaml', 'audit-networkpolicy.yaml'];

@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
-import { registerGcpCommands } from '../../src/cli/commands/gcp.js';
-import { loadConfig } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
+import { gcpCli } from '../support/gcp-cli.js';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
 import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
 import { AUDIT_IDENTITY, WORKER_IDENTITY } from '../../src/domain/identities.js';
@@ -136,23 +134,7 @@ describe('step catalogue', () => {
   });
 
   it('dyffctl gcp k8s-accounts prints the file, for another namespace and project on request', async () => {
-    const run = async (...args: string[]) => {
-      const program = new Command('dyffctl').exitOverride();
-      registerGcpCommands(program, {
-        loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }),
-      });
-      let out = '';
-      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        out += chunk.toString();
-        return true;
-      });
-      try {
-        await program.parseAsync(args, { from: 'user' });
-      } finally {
-        spy.mockRestore();
-      }
-      return out;
-    };
+    const run = gcpCli;
     expect(await run('gcp', 'k8s-accounts')).toBe(
       await readFile(resolve(K8S, 'step-serviceaccounts.yaml'), 'utf8'),
     );

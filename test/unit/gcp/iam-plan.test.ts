@@ -4,10 +4,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
-import { registerGcpCommands } from '../../../src/cli/commands/gcp.js';
-import { loadConfig } from '../../../src/config.js';
+import { describe, expect, it } from 'vitest';
+import { gcpCli } from '../../support/gcp-cli.js';
 import type { IamPlan } from '../../../src/gcp/iam-plan.js';
 import { NOT_CREATED, buildIamPlan, planToShell } from '../../../src/gcp/iam-plan.js';
 
@@ -201,23 +199,7 @@ describe('gcp IAM plan', () => {
   });
 
   it('dyffctl gcp plan prints the plan from flags or config, and needs a project', async () => {
-    const run = async (...args: string[]) => {
-      const program = new Command('dyffctl').exitOverride();
-      registerGcpCommands(program, {
-        loadConfig: () => loadConfig({}, { DYFF_CONFIG: '/nonexistent/dyff.config.yaml' }),
-      });
-      let out = '';
-      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        out += chunk.toString();
-        return true;
-      });
-      try {
-        await program.parseAsync(args, { from: 'user' });
-      } finally {
-        spy.mockRestore();
-      }
-      return out;
-    };
+    const run = gcpCli;
     const json = JSON.parse(
       await run(
         'gcp',
