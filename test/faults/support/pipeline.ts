@@ -7,6 +7,7 @@ import { whileUnreachable } from '../../../src/temporal-outage.js';
 import { query } from '../../support/duckdb.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
 import { until } from '../../support/worker-process.js';
+import type { ObjectStore } from '../../../src/ports/object-store.js';
 import type { Harness } from './harness.js';
 
 /** The job stages of a pipeline, in order: each fault kind is injected while one of them runs. */
@@ -51,24 +52,7 @@ export class PipelineSuite {
   }
 
   manifest() {
-    const { corpus, opts } = this;
-    // A model server killed mid-evaluation is back within seconds: the client retries a refused connection soon.
-    return parsePipelineManifest(`
-kind: Pipeline
-account: faults
-metadata: { name: matrix }
-spec:
-  dataset:
-    source: { kind: local, path: ${corpus.dataDir} }
-    ingest: { format: text-folders, split: { fractions: { train: 1, test: 1 } } }
-  model: { source: { kind: local, path: ${corpus.modelDir} } }
-  service: { runner: { kind: standalone } }
-  evaluation:
-    replications: ${opts.replications}
-    workersPerReplica: ${opts.workersPerReplica}
-    client: { transientErrorRetryDelaySeconds: 1 }
-  report: { rubric: classification.accuracy }
-`);
+    return pipelineManifest(this.corpus, this.opts);
   }
 
   /** Start a run; `seen` holds the jobs of earlier runs, which the checks leave out. */
@@ -106,26 +90,62 @@ spec:
         expect(byName.has(retry)).toBe(false);
       }
     }
-    const [pairs] = await query(
-      `SELECT count(*)::INT AS n, count(DISTINCT (_index_, _replication_))::INT AS pairs
-       FROM read_parquet('${await this.verifiedOutputs(view.stages.evaluation.id!)}/*.parquet')`,
-    );
     const expected = corpus.rows * opts.replications;
-    expect(pairs).toEqual({ n: expected, pairs: expected });
+    expect(
+      await countVerified(h.adapters.objectStore, h.config.dataHome, view.stages.evaluation.id!),
+    ).toEqual({
+      n: expected,
+      pairs: expected,
+    });
     expect((await h.client.get(view.stages.report.id!))?.status).toBe('Complete');
     await until('nothing of the run left running', async () => (await h.leftRunning()).length === 0, 20_000);
     return view;
   }
+}
 
-  /** A local folder with the evaluation's verified outputs, copied from whichever object store holds them. */
-  private async verifiedOutputs(evaluationId: string): Promise<string> {
-    const store = this.h.adapters.objectStore;
-    const dir = join(this.h.config.dataHome, 'verified-copy', evaluationId);
-    await mkdir(dir, { recursive: true });
-    for (const { key } of await store.list('outputs', `${evaluationId}/verified/`)) {
-      if (key.endsWith('.parquet'))
-        await writeFile(join(dir, basename(key)), await store.getBuffer('outputs', key));
-    }
-    return dir;
+/** The fault suite's pipeline: a tiny corpus through every stage, with a real model server. */
+export function pipelineManifest(
+  corpus: { dataDir: string; modelDir: string },
+  opts: { replications: number; workersPerReplica: number },
+  account = 'faults',
+) {
+  // A model server killed mid-evaluation is back within seconds: the client retries a refused connection soon.
+  return parsePipelineManifest(`
+kind: Pipeline
+account: ${account}
+metadata: { name: matrix }
+spec:
+  dataset:
+    source: { kind: local, path: ${corpus.dataDir} }
+    ingest: { format: text-folders, split: { fractions: { train: 1, test: 1 } } }
+  model: { source: { kind: local, path: ${corpus.modelDir} } }
+  service: { runner: { kind: standalone } }
+  evaluation:
+    replications: ${opts.replications}
+    workersPerReplica: ${opts.workersPerReplica}
+    client: { transientErrorRetryDelaySeconds: 1 }
+  report: { rubric: classification.accuracy }
+`);
+}
+
+/**
+ * The verify step's output rows (`n`) and distinct (`_index_`, `_replication_`) pairs: equal, and equal to rows ×
+ * replications, when every output is there exactly once. Copied to a local folder from whichever store holds them.
+ */
+export async function countVerified(
+  store: ObjectStore,
+  dataHome: string,
+  evaluationId: string,
+): Promise<{ n: number; pairs: number } | undefined> {
+  const dir = join(dataHome, 'verified-copy', evaluationId);
+  await mkdir(dir, { recursive: true });
+  for (const { key } of await store.list('outputs', `${evaluationId}/verified/`)) {
+    if (key.endsWith('.parquet'))
+      await writeFile(join(dir, basename(key)), await store.getBuffer('outputs', key));
   }
+  const [pairs] = await query(
+    `SELECT count(*)::INT AS n, count(DISTINCT (_index_, _replication_))::INT AS pairs
+     FROM read_parquet('${dir}/*.parquet')`,
+  );
+  return pairs as { n: number; pairs: number } | undefined;
 }

@@ -1,4 +1,3 @@
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AppsV1Api,
@@ -8,26 +7,12 @@ import {
   type V1Pod,
   type V1Service,
 } from '@kubernetes/client-node';
-import { createAdapters, type Adapters } from '../../../src/adapters/index.js';
-import {
-  KubernetesSessionRunner,
-  LABEL_SESSION,
-  clusterServiceUrl,
-} from '../../../src/adapters/job-runner/kubernetes-session.js';
-import { DyffClient } from '../../../src/client.js';
+import { LABEL_SESSION, clusterServiceUrl } from '../../../src/adapters/job-runner/kubernetes-session.js';
 import { Pipelines } from '../../../src/client-pipelines.js';
-import { configEnv, type Config } from '../../../src/config.js';
 import { parsePipelineManifest } from '../../../src/domain/manifest.js';
-import { execSessions, execSteps } from '../../support/k8s-exec-kubelet.js';
-import {
-  skipK8s,
-  startControlPlane,
-  startNamespace,
-  until,
-  type ControlPlane,
-  type TestNamespace,
-} from '../../support/k8s-control-plane.js';
-import { startWorker, testConfig, type RunningWorker } from '../../support/temporal.js';
+import { groupAlive } from '../../../src/adapters/process-group.js';
+import { skipK8s, until, type ControlPlane, type TestNamespace } from '../../support/k8s-control-plane.js';
+import { startK8sPipelineEnv, type K8sPipelineEnv } from '../../support/k8s-pipeline-env.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
 
 /*
@@ -37,88 +22,44 @@ import { tinyCorpus } from '../../support/tiny-corpus.js';
  * Service is reached at the loopback port the kubelet gave the server (the runner's `serviceUrl`), as the
  * evaluate pod would reach it through cluster DNS.
  */
-const K8S_DIR = resolve(import.meta.dirname, '../../../k8s');
 const NS = 'dyff';
 const REPLICATIONS = 2;
 
+let env: K8sPipelineEnv | undefined;
 let cp: ControlPlane;
 let ns: TestNamespace;
 let batch: BatchV1Api;
 let core: CoreV1Api;
 let apps: AppsV1Api;
-let config: Config;
-let cleanup: (() => Promise<void>) | undefined;
-let adapters: Adapters | undefined;
-let worker: RunningWorker | undefined;
-let client: DyffClient | undefined;
 /** The endpoints the session runner handed out. */
 const endpoints: string[] = [];
 
 const byEntity = (id: string) => `dyff.io/entity=${id}`;
 
-function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe.skipIf(skipK8s)('the pipeline on Kubernetes (exec kubelet, sessions included)', () => {
   beforeAll(async () => {
-    cp = await startControlPlane({ controllerManager: true });
-    for (const file of ['namespace.yaml', 'step-serviceaccounts.yaml']) {
-      const applied = await cp.kubectl(['apply', '-f', join(K8S_DIR, file)]);
-      expect(applied.stderr, file).toBe('');
-    }
-    ns = await startNamespace(cp, NS, { existing: true, rules: [execSteps(), execSessions()] });
-    batch = cp.kubeConfig.makeApiClient(BatchV1Api);
-    core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    apps = cp.kubeConfig.makeApiClient(AppsV1Api);
-    ({ config, cleanup } = await testConfig({
-      runner: 'kubernetes',
-      objectStore: 'filesystem',
-      entityStore: 'sqlite',
-      kubernetes: { namespace: NS, image: 'dyff-temporal:test', kubeconfig: cp.kubeconfigPath },
-    }));
-    const created = await createAdapters(config);
-    await created.sessionRunner.close();
-    const sessionRunner = new KubernetesSessionRunner({
+    env = await startK8sPipelineEnv({
       namespace: NS,
-      image: config.kubernetes.image,
-      kubeConfig: cp.kubeConfig,
-      env: configEnv(config),
       // The Service's selector → the exec'd server pod → its loopback port; the cluster DNS name until it runs.
-      serviceUrl: (svc) => {
-        const port = ns.kubelet.servingPort({ [LABEL_SESSION]: svc.name });
+      serviceUrl: (testNs, svc) => {
+        const port = testNs.kubelet.servingPort({ [LABEL_SESSION]: svc.name });
         const url = port === undefined ? clusterServiceUrl(svc) : `http://127.0.0.1:${port}`;
         endpoints.push(url);
         return url;
       },
     });
-    adapters = {
-      ...created,
-      sessionRunner,
-      async close() {
-        await Promise.all([created.entityStore.close(), created.jobRunner.close(), sessionRunner.close()]);
-      },
-    };
-    worker = await startWorker(config, adapters);
-    client = await DyffClient.connect(config, adapters);
+    ({ cp, ns } = env);
+    batch = cp.kubeConfig.makeApiClient(BatchV1Api);
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    apps = cp.kubeConfig.makeApiClient(AppsV1Api);
   }, 180_000);
 
   afterAll(async () => {
-    await client?.close();
-    await worker?.stop();
-    await adapters?.close();
-    await ns?.stop();
-    await cp?.stop();
-    await cleanup?.();
+    await env?.stop();
   });
 
   it('runs to Complete: one Job per step, pods Succeeded, the session served from its pod and then removed', async () => {
-    const corpus = await tinyCorpus(config.dataHome);
+    const corpus = await tinyCorpus(env!.config.dataHome);
     const manifest = parsePipelineManifest(`
 kind: Pipeline
 account: k8s
@@ -132,12 +73,12 @@ spec:
   evaluation: { replications: ${REPLICATIONS}, workersPerReplica: 2 }
   report: { rubric: classification.accuracy }
 `);
-    const pipelines = new Pipelines(client!.temporal, config.temporal.taskQueue);
+    const pipelines = new Pipelines(env!.temporal, env!.config.temporal.taskQueue);
     const { id } = await pipelines.start(manifest, { force: true });
     const view = await pipelines.wait(id);
     expect(view.status, JSON.stringify(view)).toBe('Complete');
 
-    const report = await client!.get(view.stages.report.id!);
+    const report = await env!.adapters.entityStore.get(view.stages.report.id!);
     expect(report?.status).toBe('Complete');
     expect((report?.details?.metrics as { accuracy: number }).accuracy).toBe(1);
 
@@ -214,7 +155,7 @@ spec:
     // Deleting the pod stopped the server gracefully; no step or server process is left.
     expect(await server.exited).toBe(0);
     for (const exec of ns.kubelet.execs.values())
-      expect(processGroupAlive(exec.pid), exec.args.join(' ')).toBe(false);
+      expect(groupAlive(exec.pid), exec.args.join(' ')).toBe(false);
     expect(ns.kubelet.servingPort({ [LABEL_SESSION]: `session-${evaluationId}` })).toBeUndefined();
   }, 240_000);
 
