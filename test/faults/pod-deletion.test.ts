@@ -73,9 +73,9 @@ async function scenario(target: Target): Promise<number> {
     pipelineManifest(corpus, { replications: REPLICATIONS, workersPerReplica: 1 }, 'k8s-faults'),
     { force: true },
   );
-  const started = Date.now();
   const victim = target === 'session' ? await sessionInUse(seen) : await stepRunning(target, seen);
   await core.deleteNamespacedPod({ name: victim.pod, namespace: NS });
+  const started = Date.now();
 
   const view = await pipelines.wait(id);
   expect(view.status, JSON.stringify(view)).toBe('Complete');
