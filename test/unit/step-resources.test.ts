@@ -10,6 +10,7 @@ import {
   resolveStepResources,
 } from '../../src/domain/step-resources.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
+import { STEPS } from '../../src/steps/index.js';
 
 const env = (vars: Record<string, string> = {}) => ({
   DYFF_CONFIG: '/nonexistent/dyff.config.yaml',
@@ -152,5 +153,17 @@ describe('spec resources', () => {
     const manifest = JSON.stringify({ kind, account: 'a', spec: { ...spec, resources: { memory: '3 GB' } } });
     expect(() => parseManifest(manifest, 'x.yaml')).toThrow(/spec\.resources\.memory/);
     expect(() => parseManifest(manifest, 'x.yaml')).toThrow(/expected a quantity/);
+  });
+});
+
+describe('the step programs take the spec the workflow passes', () => {
+  it('fetch-data, ingest-dataset and fetch-model accept spec resources; unknown keys are still refused', () => {
+    const source = { kind: 'local', path: '/d' };
+    const dataset = { source, resources: { memory: '3Gi' }, deadlineSeconds: 60 };
+    expect(STEPS['fetch-data'].spec.safeParse(dataset).success).toBe(true);
+    expect(STEPS['ingest-dataset'].spec.safeParse(dataset).success).toBe(true);
+    expect(STEPS['ingest-dataset'].spec.safeParse({ ingest: { format: 'csv' } }).success).toBe(true);
+    expect(STEPS['ingest-dataset'].spec.safeParse({ ...dataset, extra: 1 }).success).toBe(false);
+    expect(STEPS['fetch-model'].spec.safeParse({ source, resources: { cpu: '2' } }).success).toBe(true);
   });
 });
