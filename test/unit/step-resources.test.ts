@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildJob, type JobTemplateOptions } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
 import { loadConfig } from '../../src/config.js';
@@ -166,4 +168,15 @@ describe('the step programs take the spec the workflow passes', () => {
     expect(STEPS['ingest-dataset'].spec.safeParse({ ...dataset, extra: 1 }).success).toBe(false);
     expect(STEPS['fetch-model'].spec.safeParse({ source, resources: { cpu: '2' } }).success).toBe(true);
   });
+});
+
+it('docs/kubernetes.md lists every step with the catalogue’s defaults', () => {
+  const doc = readFileSync(resolve(import.meta.dirname, '../../docs/kubernetes.md'), 'utf8');
+  const rows = new Map(
+    [...doc.matchAll(/^\| `([a-z-]+)` +\| `([^`]+)` +\| `([^`]+)` +\| `([^`]+)` +\|/gm)].map((m) => [
+      m[1],
+      { cpu: m[2], memory: m[3], scratch: m[4] },
+    ]),
+  );
+  for (const name of STEP_NAMES) expect(rows.get(name), name).toEqual(STEP_CATALOGUE[name].resources);
 });
