@@ -17,9 +17,15 @@ import { STEP_CATALOGUE, STEP_NAMES, isStepName } from './step-catalogue.js';
 /** The `/tmp` of a program outside the catalogue (test programs): what every Job had before per-step scratch. */
 export const FALLBACK_SCRATCH = '1Gi';
 
-/** The configuration's part: scratch per catalogue step, and one size for every step not named there. */
+/**
+ * The inference session's `/tmp`: the model's files are copied there before the server starts (`serve-model`), so
+ * it holds the largest model a deployment serves; tens of GB for today's open models.
+ */
+export const SESSION_SCRATCH = '50Gi';
+
+/** The configuration's part: scratch per catalogue step (and `session`), one size for every one not named. */
 export const ScratchSettingsSchema = z.strictObject({
-  scratch: z.partialRecord(z.enum(STEP_NAMES), k8sQuantity).optional(),
+  scratch: z.partialRecord(z.enum([...STEP_NAMES, 'session']), k8sQuantity).optional(),
   defaultScratch: k8sQuantity.optional(),
 });
 export type ScratchSettings = z.input<typeof ScratchSettingsSchema>;
@@ -57,4 +63,9 @@ export function resolveStepResources(
     ...(memory ? { memory } : {}),
     scratch: configured ?? settings.defaultScratch ?? defaults?.scratch ?? FALLBACK_SCRATCH,
   };
+}
+
+/** The session's scratch: `kubernetes.scratch.session`, else `kubernetes.defaultScratch`, else SESSION_SCRATCH. */
+export function resolveSessionScratch(settings: ScratchSettings = {}): string {
+  return settings.scratch?.session ?? settings.defaultScratch ?? SESSION_SCRATCH;
 }

@@ -2,14 +2,18 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildJob, type JobTemplateOptions } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
+import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
 import { loadConfig } from '../../src/config.js';
 import { parseManifest } from '../../src/domain/manifest.js';
 import { STEP_CATALOGUE, STEP_NAMES } from '../../src/domain/step-catalogue.js';
 import { k8sQuantity } from '../../src/domain/specs.js';
 import {
   FALLBACK_SCRATCH,
+  SESSION_SCRATCH,
   parseScratchSettings,
+  resolveSessionScratch,
   resolveStepResources,
+  type ScratchSettings,
 } from '../../src/domain/step-resources.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
 import { STEPS } from '../../src/steps/index.js';
@@ -113,6 +117,39 @@ describe('the step Job manifest', () => {
       limits: { 'ephemeral-storage': FALLBACK_SCRATCH, 'nvidia.com/gpu': '2' },
     });
     expect(tmp.emptyDir?.sizeLimit).toBe(FALLBACK_SCRATCH);
+  });
+});
+
+describe('the session Deployment', () => {
+  const session = (scratch?: ScratchSettings) =>
+    sessionDeployment(
+      {
+        name: `session-${ID}`,
+        entityId: ID,
+        description: {
+          serviceId: ID,
+          runner: 'standalone',
+          command: ['serve-model'],
+          endpoint: '/',
+          interface: {},
+        },
+        resources: { memory: '16Gi' },
+      },
+      { scratch },
+    ).spec!.template.spec!;
+
+  it('sizes /tmp for the model it copies there, requested and limited; the session key, then the default', () => {
+    const pod = session();
+    expect(pod.containers[0]!.resources).toEqual({
+      requests: { memory: '16Gi', 'ephemeral-storage': SESSION_SCRATCH },
+      limits: { memory: '16Gi', 'ephemeral-storage': SESSION_SCRATCH },
+    });
+    expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: SESSION_SCRATCH } }]);
+    expect(session({ defaultScratch: '5Gi' }).volumes![0]!.emptyDir?.sizeLimit).toBe('5Gi');
+    const both = session({ scratch: { session: '200Gi' }, defaultScratch: '5Gi' });
+    expect(both.volumes![0]!.emptyDir?.sizeLimit).toBe('200Gi');
+    expect(both.containers[0]!.resources?.requests?.['ephemeral-storage']).toBe('200Gi');
+    expect(resolveSessionScratch({ scratch: { 'fetch-data': '1Gi' } })).toBe(SESSION_SCRATCH);
   });
 });
 
