@@ -78,7 +78,7 @@ const ConfigSchema = z.strictObject({
       image: z.string().default('dyff-temporal:latest'),
       /** A kubeconfig path; in-cluster config when unset. */
       kubeconfig: z.string().optional(),
-      /** A step Job's `/tmp` (ephemeral storage) per step name, and for every step not named; see docs/kubernetes.md. */
+      /** `/tmp` (ephemeral storage) per step name or `session`, and for all not named; see docs/kubernetes.md. */
       ...ScratchSettingsSchema.shape,
     })
     .prefault({}),

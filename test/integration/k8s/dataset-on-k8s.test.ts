@@ -234,6 +234,13 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
     const jobs = (await jobsOf(id)()).items;
     expect(jobs.map((j) => j.metadata?.labels?.['dyff.io/stage'])).toEqual(['fetch']);
     expect(jobs[0]!.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')).toBe(true);
+    // A spec without resources: the catalogue's defaults, applied by the worker's runner.
+    const defaults = STEP_CATALOGUE['fetch-data'].resources;
+    expect(jobs[0]!.spec!.template.spec!.containers[0]!.resources?.requests).toEqual({
+      cpu: defaults.cpu,
+      memory: defaults.memory,
+      'ephemeral-storage': defaults.scratch,
+    });
     const pods = (await podsOf(id)()).items;
     expect(pods).toHaveLength(1);
     expect(pods[0]!.status?.phase).toBe('Failed');
