@@ -6,6 +6,7 @@ import { cidrProblem } from './domain/egress.js';
 import { parseCodecKeysEnv } from './codec/keys.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { withheldGrantProblem } from './domain/enforced-grants.js';
+import { ScratchSettingsSchema } from './domain/step-resources.js';
 
 /**
  * Configuration, validated once into `Config`. Sources, later wins: defaults, the file `dyff.config.yaml` in the
@@ -77,6 +78,8 @@ const ConfigSchema = z.strictObject({
       image: z.string().default('dyff-temporal:latest'),
       /** A kubeconfig path; in-cluster config when unset. */
       kubeconfig: z.string().optional(),
+      /** `/tmp` (ephemeral storage) per step name or `session`, and for all not named; see docs/kubernetes.md. */
+      ...ScratchSettingsSchema.shape,
     })
     .prefault({}),
   sources: z
@@ -203,6 +206,7 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_K8S_NAMESPACE: ['kubernetes', 'namespace'],
   DYFF_K8S_IMAGE: ['kubernetes', 'image'],
   DYFF_KUBECONFIG: ['kubernetes', 'kubeconfig'],
+  DYFF_K8S_DEFAULT_SCRATCH: ['kubernetes', 'defaultScratch'],
   DYFF_MAX_FILE_BYTES: ['limits', 'maxFileBytes'],
   DYFF_STEP_DEADLINE_SECONDS: ['limits', 'stepDeadlineSeconds'],
   DYFF_MAX_TRIES_PER_STAGE: ['retries', 'maxTriesPerStage'],
@@ -256,6 +260,17 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       env.DYFF_WITHHOLD_GRANTS.split(',')
         .map((g) => g.trim())
         .filter(Boolean),
+    );
+  // `fetch-data=40Gi,ingest-dataset=80Gi`
+  if (env.DYFF_K8S_SCRATCH)
+    setPath(
+      out,
+      ['kubernetes', 'scratch'],
+      Object.fromEntries(
+        env.DYFF_K8S_SCRATCH.split(',')
+          .filter((p) => p.trim())
+          .map((p) => p.split('=').map((x) => x.trim())),
+      ),
     );
   const allow = env.DYFF_ALLOW_PRIVATE_NETWORKS;
   if (allow) setPath(out, ['sources', 'allowPrivateNetworks'], parseAllowance(allow));

@@ -31,6 +31,8 @@ export interface RunStepInput {
   activeDeadlineSeconds?: number;
   /** Secrets the step uses, by reference only (this input is recorded in the workflow history). */
   secrets?: SecretRef[];
+  /** The spec's CPU and memory, when it sets them; the runner adds the catalogue's defaults and scratch. */
+  resources?: { cpu?: string; memory?: string };
 }
 
 export interface RunStepOutput {
@@ -84,6 +86,7 @@ export const createStepActivities = (
           serviceAccount: input.serviceAccount,
           activeDeadlineSeconds: input.activeDeadlineSeconds ?? policy.stepDeadlineSeconds,
           secrets: input.secrets,
+          resources: input.resources,
         }),
       );
       if (started.adopted)

@@ -74,6 +74,7 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
         image: config.kubernetes.image,
         kubeConfig: config.kubernetes.kubeconfig,
         env: configEnv(config),
+        scratch: { scratch: config.kubernetes.scratch, defaultScratch: config.kubernetes.defaultScratch },
       });
     }
   }
@@ -96,6 +97,7 @@ export async function createSessionRunner(config: Config): Promise<SessionRunner
         image: config.kubernetes.image,
         kubeConfig: config.kubernetes.kubeconfig,
         env: configEnv(config),
+        scratch: { scratch: config.kubernetes.scratch, defaultScratch: config.kubernetes.defaultScratch },
       });
     }
   }

@@ -15,7 +15,7 @@ const httpUrl = z
 const hex = (n: number) =>
   z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
 /** A Kubernetes resource quantity: `500m`, `2`, `512Mi`, `16Gi`. */
-const k8sQuantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
+export const k8sQuantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
   error: 'expected a quantity such as 500m, 2, 512Mi or 16Gi',
 });
 
@@ -102,9 +102,18 @@ export const IngestSpec = z.strictObject({
 });
 export type IngestSpec = z.infer<typeof IngestSpec>;
 
+/** CPU and memory for a step's pod (Kubernetes quantities), over the step catalogue's defaults. */
+export const StepResourcesSpec = z.strictObject({
+  cpu: k8sQuantity.optional(),
+  memory: k8sQuantity.optional(),
+});
+export type StepResourcesSpec = z.infer<typeof StepResourcesSpec>;
+
 export const DatasetSpec = z.strictObject({
   source: DataSourceSpec,
   ingest: IngestSpec.default({ format: 'auto' }),
+  /** For the fetch-data and ingest-dataset Jobs: requested, and memory also the limit. */
+  resources: StepResourcesSpec.optional(),
   deadlineSeconds,
 });
 export type DatasetSpec = z.infer<typeof DatasetSpec>;
@@ -138,7 +147,8 @@ export const ModelSpec = z.strictObject({
       token: SecretRef.optional(),
     }),
   ]),
-  resources: z.strictObject({ memory: z.string().optional(), cpu: z.string().optional() }).optional(),
+  /** For the fetch-model Job: requested, and memory also the limit. */
+  resources: StepResourcesSpec.optional(),
   deadlineSeconds,
 });
 

@@ -1,8 +1,15 @@
 import type { Category } from './kinds.js';
 import type { SecretRef } from './secrets.js';
 import type { ServiceDescription } from './service.js';
-import type { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpec } from './specs.js';
-import type { CloudNeeds, Grant, Network, StepEnvironmentRule } from './step-contract.js';
+import type {
+  DatasetSpec,
+  EvaluationSpec,
+  InferenceServiceSpec,
+  ModelSpec,
+  ReportSpec,
+  StepResourcesSpec,
+} from './specs.js';
+import type { CloudNeeds, Grant, Network, StepEnvironmentRule, StepResources } from './step-contract.js';
 import { NO_ENVIRONMENT, OWNS, READS, logGrant } from './step-contract.js';
 
 /**
@@ -55,6 +62,13 @@ export interface StepEntry<I> {
   options?: (input: I) => string[];
   /** Secrets the step is granted, by reference (the job resolves them; never their values). */
   secrets?: (input: I) => SecretRef[];
+  /**
+   * What its pod asks for when the spec says nothing (the Kubernetes runner applies these, and the configuration's
+   * `kubernetes.scratch`, on the worker side; local processes take what the machine has).
+   */
+  resources: StepResources;
+  /** The spec's own CPU and memory for this step, which win over `resources`; undefined when it sets none. */
+  specResources?: (input: I) => StepResourcesSpec | undefined;
 }
 
 export type StepCatalogue = { readonly [N in StepName]: StepEntry<StepInputs[N]> };
@@ -69,6 +83,10 @@ export const STEP_CATALOGUE: StepCatalogue = {
     environment: NO_ENVIRONMENT,
     network: 'internet',
     summary: 'fetch-data: downloads a data source into rawdata/<id>/files/',
+    // Downloads land in /tmp until verified and stored (then deleted), up to four at a time: room for the largest
+    // file a fetch accepts (`limits.maxFileBytes`, 10 GiB) twice over. Streaming and hashing need little else.
+    resources: { cpu: '500m', memory: '1Gi', scratch: '20Gi' },
+    specResources: ({ spec }) => setResources(spec.resources),
   },
   'ingest-dataset': {
     stage: 'ingest',
@@ -82,6 +100,11 @@ export const STEP_CATALOGUE: StepCatalogue = {
     environment: NO_ENVIRONMENT,
     network: 'storage',
     summary: 'ingest-dataset: raw files → Parquet shards and manifest in datasets/<id>/',
+    // DuckDB stages rows in memory up to `limits.duckdbMemoryLimit` (2 GB) plus Node's own heap and Arrow
+    // buffers; scratch holds the raw files copied down, DuckDB's spill (`limits.duckdbMaxTempSize`, 20 GB) and the
+    // shards before upload. Parsing and Parquet encoding use the cores.
+    resources: { cpu: '2', memory: '3Gi', scratch: '40Gi' },
+    specResources: ({ spec }) => setResources(spec.resources),
   },
   'fetch-model': {
     stage: 'fetch',
@@ -92,6 +115,9 @@ export const STEP_CATALOGUE: StepCatalogue = {
     environment: { settings: ['HF_ENDPOINT'], secrets: ['HF_TOKEN'] },
     network: 'internet',
     summary: 'fetch-model: downloads model files into models/<id>/files/',
+    // Like fetch-data: each file is downloaded to /tmp, verified, stored and deleted.
+    resources: { cpu: '500m', memory: '1Gi', scratch: '20Gi' },
+    specResources: ({ spec }) => setResources(spec.resources),
     secrets: ({ spec }) =>
       spec.source.kind === 'huggingFaceHub' && spec.source.token ? [spec.source.token] : [],
   },
@@ -107,6 +133,8 @@ export const STEP_CATALOGUE: StepCatalogue = {
     network: 'storage',
     cloud: { cloudBuild: true, pushesImages: true },
     summary: 'build-service: writes inferenceservices/<id>/service.json (and has model images built)',
+    // Writes one description and submits image builds elsewhere (Cloud Build): the smallest pod.
+    resources: { cpu: '250m', memory: '512Mi', scratch: '1Gi' },
   },
   evaluate: {
     stage: 'evaluate',
@@ -123,6 +151,9 @@ export const STEP_CATALOGUE: StepCatalogue = {
     network: 'internet',
     summary:
       'evaluate: the evaluation client, sends the dataset to the service and writes outputs/<id>/data/',
+    // Waits on the service most of the time (CPU-light); the dataset's shards and the output parts are staged in
+    // /tmp, and requests in flight with their responses (up to `limits.maxResponseBytes` each) in memory.
+    resources: { cpu: '500m', memory: '2Gi', scratch: '10Gi' },
     options: ({ endpoint, service }) => ['--endpoint', endpoint, '--service', JSON.stringify(service)],
     // The endpoint's API key travels as a reference; only the evaluate Job is granted it.
     secrets: ({ service }) => (service.apiKey ? [service.apiKey] : []),
@@ -139,6 +170,8 @@ export const STEP_CATALOGUE: StepCatalogue = {
     environment: NO_ENVIRONMENT,
     network: 'storage',
     summary: 'verify-outputs: dedupes and checks outputs, writes outputs/<id>/verified/',
+    // DuckDB over the outputs and the dataset, both copied to /tmp.
+    resources: { cpu: '1', memory: '2Gi', scratch: '10Gi' },
   },
   report: {
     stage: 'report',
@@ -153,6 +186,8 @@ export const STEP_CATALOGUE: StepCatalogue = {
     environment: NO_ENVIRONMENT,
     network: 'storage',
     summary: 'report: metrics over verified outputs, writes reports/<id>/',
+    // DuckDB over the verified outputs and the dataset's shards, copied to /tmp.
+    resources: { cpu: '1', memory: '2Gi', scratch: '10Gi' },
     options: ({ dataset, lineage, history }) => [
       '--dataset',
       dataset,
@@ -176,6 +211,11 @@ export function stepArgs<N extends StepName>(name: N, input: StepInputs[N]): str
   return [name, '--id', input.id, '--spec', JSON.stringify(input.spec), ...(entry.options?.(input) ?? [])];
 }
 
+/** The spec's resources when it sets CPU or memory: only then does the workflow pass them to the activity. */
+function setResources(r: StepResourcesSpec | undefined): StepResourcesSpec | undefined {
+  return r && (r.cpu || r.memory) ? r : undefined;
+}
+
 /** Every grant of a step, its log included. */
 export function grantsOf(entry: Pick<StepEntry<unknown>, 'grants' | 'logCategory'>): Grant[] {
   return [...entry.grants, logGrant(entry.logCategory)];
@@ -192,4 +232,4 @@ export const SESSION_ENTRY = {
   environment: NO_ENVIRONMENT,
   network: 'storage',
   summary: 'the inference session (model server) an evaluation sends requests to',
-} as const satisfies Omit<StepEntry<unknown>, 'stage' | 'logCategory'>;
+} as const satisfies Omit<StepEntry<unknown>, 'stage' | 'logCategory' | 'resources'>;

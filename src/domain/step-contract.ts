@@ -52,6 +52,17 @@ export interface CloudNeeds {
 }
 
 /**
+ * What a step's pod asks for, as Kubernetes quantities: `cpu` and `memory` requested (memory also the limit, so
+ * that running out reads as OOMKilled), `scratch` its `/tmp` (requested and limited as `ephemeral-storage`, and the
+ * emptyDir's size limit): every file a step downloads, stages or spills lives there.
+ */
+export interface StepResources {
+  cpu: string;
+  memory: string;
+  scratch: string;
+}
+
+/**
  * Every step writes its log lines under its entity's `.dyff/logs/` prefix as numbered chunks, each created once
  * (log-layout.ts): create is all it needs.
  */

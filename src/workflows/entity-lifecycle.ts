@@ -167,9 +167,12 @@ export class EntityLifecycle {
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
+    // Only what the spec sets: without it the activity input stays as recorded before spec resources.
+    const resources = entry.specResources?.(input);
     return this.runStep(entry.stage, stepArgs(name, input), failReason, {
       serviceAccount: entry.identity,
       ...(secrets.length ? { secrets } : {}),
+      ...(resources ? { resources } : {}),
     });
   }
 

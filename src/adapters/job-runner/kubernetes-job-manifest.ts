@@ -8,6 +8,8 @@ import type {
 import { EXIT_INVALID_INPUT } from '../../domain/job-outcome.js';
 import { isStepName } from '../../domain/step-catalogue.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
+import type { ResolvedResources, ScratchSettings } from '../../domain/step-resources.js';
+import { resolveStepResources } from '../../domain/step-resources.js';
 import type { JobSpec } from '../../ports/job-runner.js';
 import { envVars, secretEnv } from './kubernetes-env.js';
 
@@ -38,6 +40,8 @@ export interface JobTemplateOptions {
   workerEnv?: Record<string, string | undefined>;
   ttlSecondsAfterFinished: number;
   runAsUser: number;
+  /** `kubernetes.scratch` and `kubernetes.defaultScratch`, over the catalogue's scratch per step. */
+  scratch?: ScratchSettings;
 }
 
 /*
@@ -67,6 +71,7 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   const attempt = /-(\d+)$/.exec(spec.name)?.[1];
   if (attempt) labels[LABEL_TRY] = attempt;
   if (isStepName(spec.args[0])) labels[LABEL_STEP] = spec.args[0];
+  const wanted = resolveStepResources(spec.args[0], o.scratch, spec.resources);
   const env = {
     ...stepEnvironment(spec.args[0], { config: o.env, worker: o.workerEnv ?? {}, placement: 'pod' }),
     ...spec.env,
@@ -79,7 +84,7 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
     imagePullPolicy: o.imagePullPolicy,
     args: [...o.argsPrefix, ...spec.args],
     env: envVars(env),
-    resources: resources(spec.resources),
+    resources: resources(wanted, spec.resources?.gpu),
     // Without log access (or after the pod is gone) the tail of the output still reaches the Job's pod status.
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: {
@@ -126,7 +131,8 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
             seccompProfile: { type: 'RuntimeDefault' },
           },
           containers: [container],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '1Gi' } }],
+          // The step's scratch: past it the kubelet evicts the pod, instead of the node's disk filling up.
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: wanted.scratch } }],
           nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
           tolerations: tolerations.length ? tolerations : undefined,
         },
@@ -135,13 +141,16 @@ export function buildJob(spec: JobSpec, o: JobTemplateOptions): V1Job {
   };
 }
 
-function resources(r: JobSpec['resources']): V1ResourceRequirements | undefined {
-  if (!r) return undefined;
-  const requests: Record<string, string> = {};
-  const limits: Record<string, string> = {};
+/**
+ * CPU, memory and scratch requested; memory and scratch also limited (a memory limit makes OOMKilled the failure
+ * mode; an ephemeral-storage limit makes a full /tmp an eviction naming it, not a full node). CPU is not limited:
+ * a step may use idle cores.
+ */
+function resources(r: ResolvedResources, gpu: { count: number } | undefined): V1ResourceRequirements {
+  const requests: Record<string, string> = { 'ephemeral-storage': r.scratch };
+  const limits: Record<string, string> = { 'ephemeral-storage': r.scratch };
   if (r.cpu) requests.cpu = r.cpu;
-  if (r.memory) requests.memory = limits.memory = r.memory; // a memory limit makes OOMKilled the failure mode
-  if (r.gpu && r.gpu.count > 0) limits[GPU_RESOURCE] = String(r.gpu.count);
-  if (!Object.keys(requests).length && !Object.keys(limits).length) return undefined;
-  return { requests: Object.keys(requests).length ? requests : undefined, limits };
+  if (r.memory) requests.memory = limits.memory = r.memory;
+  if (gpu && gpu.count > 0) limits[GPU_RESOURCE] = String(gpu.count);
+  return { requests, limits };
 }

@@ -1,6 +1,8 @@
 import type { V1Deployment, V1NetworkPolicy, V1Service, V1Toleration } from '@kubernetes/client-node';
 import { deniedEnvNames } from '../../domain/env-denylist.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
+import type { ScratchSettings } from '../../domain/step-resources.js';
+import { resolveSessionScratch } from '../../domain/step-resources.js';
 import type { SessionSpec } from '../../ports/session-runner.js';
 import { envVars } from './kubernetes-env.js';
 import {
@@ -28,6 +30,8 @@ export interface SessionTemplateOptions {
   env?: Record<string, string>;
   port?: number;
   progressDeadlineSeconds?: number;
+  /** `kubernetes.scratch.session` / `kubernetes.defaultScratch`: the size of the pod's `/tmp`. */
+  scratch?: ScratchSettings;
 }
 
 export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOptions): V1Deployment {
@@ -47,7 +51,10 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
     if (spec.accelerator.type) nodeSelector[GKE_ACCELERATOR] = spec.accelerator.type;
     tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
   }
-  const requests: Record<string, string> = {};
+  // The model is copied into /tmp: requested so the pod lands on a node with the disk, limited so it cannot fill it.
+  const scratch = resolveSessionScratch(opts.scratch);
+  limits['ephemeral-storage'] = scratch;
+  const requests: Record<string, string> = { 'ephemeral-storage': scratch };
   if (spec.resources?.cpu) requests.cpu = spec.resources.cpu;
   // Memory is requested and capped alike: a model server over its memory is killed, not squeezed.
   if (spec.resources?.memory) requests.memory = limits.memory = spec.resources.memory;
@@ -88,13 +95,7 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
                 httpGet: { path: d.readinessPath ?? '/ready', port: 'http' },
                 periodSeconds: 5,
               },
-              resources:
-                Object.keys(limits).length || Object.keys(requests).length
-                  ? {
-                      limits: Object.keys(limits).length ? limits : undefined,
-                      requests: Object.keys(requests).length ? requests : undefined,
-                    }
-                  : undefined,
+              resources: { limits, requests },
               securityContext: {
                 runAsNonRoot: true,
                 allowPrivilegeEscalation: false,
@@ -104,7 +105,7 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: scratch } }],
           nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
           tolerations: tolerations.length ? tolerations : undefined,
         },

@@ -19,6 +19,8 @@ import {
   sessionDeployment,
   sessionService,
 } from './kubernetes-session-manifest.js';
+import type { ScratchSettings } from '../../domain/step-resources.js';
+import { parseScratchSettings } from '../../domain/step-resources.js';
 
 export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-session-manifest.js';
 
@@ -45,6 +47,8 @@ export interface KubernetesSessionRunnerOptions {
    * @default the in-cluster DNS name, `http://<name>.<namespace>.svc.cluster.local`
    */
   serviceUrl?: (service: SessionServiceRef) => string;
+  /** The size of each pod's `/tmp` (`kubernetes.scratch.session`, `kubernetes.defaultScratch`). */
+  scratch?: ScratchSettings;
 }
 
 /** A session's Service, as `serviceUrl` sees it. */
@@ -70,6 +74,7 @@ export class KubernetesSessionRunner implements SessionRunner {
   private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: KubernetesSessionRunnerOptions) {
+    parseScratchSettings(opts.scratch); // a bad quantity fails here, naming the key, not at the first session
     this.kc = toKubeConfig(opts.kubeConfig);
     this.apps = this.kc.makeApiClient(AppsV1Api);
     this.core = this.kc.makeApiClient(CoreV1Api);

@@ -1,5 +1,7 @@
 import type { PassThrough } from 'node:stream';
 import { BatchV1Api, CoreV1Api, Log, type KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import type { ScratchSettings } from '../../domain/step-resources.js';
+import { parseScratchSettings } from '../../domain/step-resources.js';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
 import { isCode, toKubeConfig } from './kube-client.js';
 import { buildJob, LABEL_ENTITY, LABEL_JOB_NAME, STEP_CONTAINER } from './kubernetes-job-manifest.js';
@@ -42,6 +44,8 @@ export interface KubernetesJobRunnerOptions {
   heartbeatMs?: number;
   /** How a cancelled Job's pods go. Foreground keeps the Job (marked deleting) until its pods are gone. @default 'Foreground' */
   propagationPolicy?: 'Foreground' | 'Background';
+  /** Scratch (`/tmp`) per step over the catalogue's (`kubernetes.scratch`, `kubernetes.defaultScratch`). */
+  scratch?: ScratchSettings;
 }
 
 type Compiled = Required<Omit<KubernetesJobRunnerOptions, 'kubeConfig' | 'env' | 'workerEnv'>> & {
@@ -78,6 +82,8 @@ export class KubernetesJobRunner implements JobRunner {
       runAsUser: opts.runAsUser ?? 1000,
       heartbeatMs: opts.heartbeatMs ?? 5000,
       propagationPolicy: opts.propagationPolicy ?? 'Foreground',
+      // Checked here too: a runner built in code (not through loadConfig) fails at once, naming the key.
+      scratch: parseScratchSettings(opts.scratch),
     };
   }
 

@@ -9,6 +9,7 @@ import { query } from '../../support/duckdb.js';
 import { serve } from '../../support/http-fixture.js';
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
 import { newId } from '../../../src/domain/ids.js';
+import { STEP_CATALOGUE } from '../../../src/domain/step-catalogue.js';
 import { ExecUnsupported, execSteps } from '../../support/k8s-exec-kubelet.js';
 import {
   skipK8s,
@@ -78,7 +79,13 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
       runner: 'kubernetes',
       objectStore: 'filesystem',
       entityStore: 'sqlite',
-      kubernetes: { namespace: NS, image: 'dyff-temporal:test', kubeconfig: cp.kubeconfigPath },
+      kubernetes: {
+        namespace: NS,
+        image: 'dyff-temporal:test',
+        kubeconfig: cp.kubeconfigPath,
+        // The configured scratch reaches the ingest Job through the worker's adapters.
+        scratch: { 'ingest-dataset': '2Gi' },
+      },
     }));
     worker = await startWorker(config);
     client = await DyffClient.connect(config, worker.adapters);
@@ -136,11 +143,11 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
     expect(pods).toHaveLength(1);
   });
 
-  it('a CSV becomes Ready: one Job per stage, pods Succeeded, shards in the data home, the step output in the logs', async () => {
+  it('a CSV becomes Ready: one Job per stage with the spec’s memory, pods Succeeded, shards in the data home, the step output in the logs', async () => {
     const csv = join(config.dataHome, 'scores.csv');
     await writeFile(csv, 'id,score,comment\n1,0.5,good\n2,0.25,bad\n3,0.75,fine\n4,1.0,best\n');
     const id = await createDataset(
-      { source: { kind: 'local', path: csv }, ingest: { format: 'csv' } },
+      { source: { kind: 'local', path: csv }, ingest: { format: 'csv' }, resources: { memory: '3Gi' } },
       'scores',
     );
     const view = await client!.wait(id, { intervalMs: 200 });
@@ -166,6 +173,16 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
       ).toBe(true);
       const container = job.spec!.template.spec!.containers[0]!;
       expect(container.args?.slice(0, 2)).toEqual(['step', step]);
+      // DatasetSpec.resources over the catalogue's defaults; scratch from the catalogue or the configuration.
+      const scratch = step === 'ingest-dataset' ? '2Gi' : STEP_CATALOGUE[step].resources.scratch;
+      expect(container.resources, name).toEqual({
+        requests: { cpu: STEP_CATALOGUE[step].resources.cpu, memory: '3Gi', 'ephemeral-storage': scratch },
+        limits: { memory: '3Gi', 'ephemeral-storage': scratch },
+      });
+      expect(job.spec!.template.spec!.volumes).toContainEqual({
+        name: 'tmp',
+        emptyDir: { sizeLimit: scratch },
+      });
       // The only way the step reaches the data home: the Job's env, from configEnv(config).
       expect(container.env).toContainEqual({ name: 'DYFF_DATA_HOME', value: config.dataHome });
       const mine = pods.filter((p) => p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name);
@@ -217,6 +234,13 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
     const jobs = (await jobsOf(id)()).items;
     expect(jobs.map((j) => j.metadata?.labels?.['dyff.io/stage'])).toEqual(['fetch']);
     expect(jobs[0]!.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')).toBe(true);
+    // A spec without resources: the catalogue's defaults, applied by the worker's runner.
+    const defaults = STEP_CATALOGUE['fetch-data'].resources;
+    expect(jobs[0]!.spec!.template.spec!.containers[0]!.resources?.requests).toEqual({
+      cpu: defaults.cpu,
+      memory: defaults.memory,
+      'ephemeral-storage': defaults.scratch,
+    });
     const pods = (await podsOf(id)()).items;
     expect(pods).toHaveLength(1);
     expect(pods[0]!.status?.phase).toBe('Failed');

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchV1Api, CoreV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { createJobRunner } from '../../../src/adapters/index.js';
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
+import { loadConfig } from '../../../src/config.js';
 import { newId } from '../../../src/domain/ids.js';
+import { STEP_CATALOGUE } from '../../../src/domain/step-catalogue.js';
 import { jobName, type JobSpec, type JobStatus } from '../../../src/ports/job-runner.js';
 import {
   skipK8s,
@@ -107,6 +110,59 @@ describe.skipIf(skipK8s)('KubernetesJobRunner on a real apiserver', () => {
     );
     await r.cancel(s.name);
     await r.close();
+  });
+
+  it('a step Job carries its resources: catalogue defaults, configured scratch, the spec’s memory', async () => {
+    const r = runner({ scratch: { scratch: { 'ingest-dataset': '60Gi' }, defaultScratch: '3Gi' } });
+    const ingest = spec(['ingest-dataset', '--id', newId()], { resources: { memory: '3Gi' } });
+    const report = spec(['report', '--id', newId()]);
+    await r.start(ingest);
+    await r.start(report);
+    // What the apiserver stored (it validates and normalises quantities), not what the runner meant to send.
+    const stored = async (name: string) => {
+      const pod = (await batch.readNamespacedJob({ name, namespace: NS })).spec!.template.spec!;
+      return { resources: pod.containers[0]!.resources, tmp: pod.volumes?.find((v) => v.name === 'tmp') };
+    };
+    const cpu = STEP_CATALOGUE['ingest-dataset'].resources.cpu;
+    expect(await stored(ingest.name)).toEqual({
+      resources: {
+        requests: { cpu, memory: '3Gi', 'ephemeral-storage': '60Gi' },
+        limits: { memory: '3Gi', 'ephemeral-storage': '60Gi' },
+      },
+      tmp: { name: 'tmp', emptyDir: { sizeLimit: '60Gi' } },
+    });
+    const defaults = STEP_CATALOGUE.report.resources;
+    expect(await stored(report.name)).toEqual({
+      resources: {
+        requests: { cpu: defaults.cpu, memory: defaults.memory, 'ephemeral-storage': '3Gi' },
+        limits: { memory: defaults.memory, 'ephemeral-storage': '3Gi' },
+      },
+      tmp: { name: 'tmp', emptyDir: { sizeLimit: '3Gi' } },
+    });
+    await r.cancel(ingest.name);
+    await r.cancel(report.name);
+    await r.close();
+  });
+
+  it('a bad scratch quantity is refused before any Job is made, naming the key', async () => {
+    const env = { DYFF_CONFIG: '/nonexistent/dyff.config.yaml', DYFF_K8S_SCRATCH: 'fetch-data=20 GB' };
+    const k8s = { namespace: NS, image: 'dyff-temporal:test', kubeconfig: cp.kubeconfigPath };
+    expect(() => loadConfig({ runner: 'kubernetes', kubernetes: k8s }, env)).toThrow(
+      /kubernetes\.scratch\.fetch-data: expected a quantity/,
+    );
+    // A configuration assembled in code reaches the runner unchecked by loadConfig: the runner checks it too.
+    const config = loadConfig({ runner: 'kubernetes', kubernetes: k8s }, { DYFF_CONFIG: env.DYFF_CONFIG });
+    const bad = { ...config, kubernetes: { ...config.kubernetes, defaultScratch: 'plenty' } };
+    await expect(createJobRunner(bad)).rejects.toThrow(/kubernetes\.defaultScratch: expected a quantity/);
+    expect(() => runner({ scratch: { scratch: { report: '-1Gi' } } })).toThrow(/kubernetes\.scratch\.report/);
+    // The good configuration makes a runner whose Jobs carry it.
+    const good = await createJobRunner({ ...config, kubernetes: { ...k8s, scratch: { report: '7Gi' } } });
+    const s = spec(['report', '--id', newId()]);
+    await good.start(s);
+    const pod = (await batch.readNamespacedJob({ name: s.name, namespace: NS })).spec!.template.spec!;
+    expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '7Gi' } });
+    await good.cancel(s.name);
+    await good.close();
   });
 
   it('a Job deleted from outside fails the wait with a reason instead of hanging', async () => {

@@ -40,11 +40,12 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     await cp?.stop();
   });
 
-  it("places the session's pods as its service asks: GPUs of a type, CPU and memory, spot nodes", async () => {
+  it("places the session's pods as its service asks: GPUs of a type, CPU and memory, spot nodes; scratch as configured", async () => {
     const sessions = new KubernetesSessionRunner({
       namespace: NS,
       kubeConfig: cp.kubeConfig,
       image: 'dyff-temporal:test',
+      scratch: { scratch: { session: '30Gi' }, defaultScratch: '2Gi' },
     });
     const entityId = newId();
     const name = `session-${entityId}`;
@@ -59,10 +60,12 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     try {
       const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
       const pod = (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.template.spec;
+      // The model is copied into /tmp: its size from kubernetes.scratch.session, requested and limited.
       expect(pod?.containers[0]?.resources).toEqual({
-        limits: { 'nvidia.com/gpu': '2', memory: '16Gi' },
-        requests: { cpu: '4', memory: '16Gi' },
+        limits: { 'nvidia.com/gpu': '2', memory: '16Gi', 'ephemeral-storage': '30Gi' },
+        requests: { cpu: '4', memory: '16Gi', 'ephemeral-storage': '30Gi' },
       });
+      expect(pod?.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '30Gi' } }]);
       expect(pod?.nodeSelector).toEqual({
         'cloud.google.com/gke-accelerator': 'nvidia-l4',
         'cloud.google.com/gke-spot': 'true',
