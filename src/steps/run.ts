@@ -42,7 +42,7 @@ const ARGS = {
  * 1 failed (a retry may help), 2 invalid input (spec, source or file: the user must fix it), 143 terminated.
  * The last line logged before a non-zero exit is `error: <message>` naming the field or file.
  */
-export async function runStep(name: string, argv: string[], deps: StepDeps): Promise<number> {
+export async function runStepProgram(name: string, argv: string[], deps: StepDeps): Promise<number> {
   const write = deps.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (!isStepName(name)) {
     write(`error: unknown step ${JSON.stringify(name)}; known steps: ${Object.keys(STEPS).join(', ')}`);

@@ -55,6 +55,8 @@ const steps = proxyActivities<Activities>({
   // restarts, server outages, a runner that cannot start jobs).
   retry: { ...retry, maximumAttempts: 50 },
 });
+/** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
+const runStepJob = steps.runStep;
 
 /** A stage failed in a way the user must fix: the entity ends in its failure status with this reason. */
 export class StageFailure extends Error {
@@ -167,7 +169,7 @@ export class EntityLifecycle {
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
-    return this.runStep(entry.stage, stepArgs(name, input), failReason, {
+    return this.runStageWithRetries(entry.stage, stepArgs(name, input), failReason, {
       serviceAccount: entry.identity,
       ...(secrets.length ? { secrets } : {}),
     });
@@ -178,7 +180,7 @@ export class EntityLifecycle {
    * its deadline, or a failure the step declared transient) is tried again under a new job name after a backoff,
    * up to the worker's `retries.maxTriesPerStage`; any other failure ends the entity at once.
    */
-  private async runStep(
+  private async runStageWithRetries(
     stage: string,
     args: string[],
     failReason: Reason,
@@ -189,7 +191,7 @@ export class EntityLifecycle {
       const attempt = (this.tries.get(stage) ?? 0) + 1;
       this.tries.set(stage, attempt);
       Object.assign(this.view, { stage, jobName: jobName(this.id, stage, attempt) });
-      const out = await steps.runStep({
+      const out = await runStepJob({
         entityId: this.id,
         category: this.category,
         stage,
