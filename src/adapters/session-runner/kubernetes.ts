@@ -8,8 +8,8 @@ import {
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
-import { isCode, toKubeConfig } from './kube-client.js';
-import { LABEL_ENTITY } from './kubernetes-job-manifest.js';
+import { isCode, toKubeConfig } from '../job-runner/kube-client.js';
+import { LABEL_ENTITY } from '../job-runner/kubernetes-job-manifest.js';
 import {
   LABEL_COMPONENT,
   auditIngressPolicy,
@@ -18,9 +18,9 @@ import {
   SESSION_SERVICE_PORT,
   sessionDeployment,
   sessionService,
-} from './kubernetes-session-manifest.js';
+} from './kubernetes-manifest.js';
 
-export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-session-manifest.js';
+export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-manifest.js';
 
 /**
  * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the one image, behind

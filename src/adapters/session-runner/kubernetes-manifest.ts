@@ -2,7 +2,7 @@ import type { V1Deployment, V1NetworkPolicy, V1Service, V1Toleration } from '@ku
 import { deniedEnvNames } from '../../domain/env-denylist.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionSpec } from '../../ports/session-runner.js';
-import { envVars } from './kubernetes-env.js';
+import { envVars } from '../job-runner/kubernetes-env.js';
 import {
   GKE_ACCELERATOR,
   GKE_SPOT,
@@ -10,7 +10,7 @@ import {
   LABEL_ENTITY,
   LABEL_STAGE,
   LABEL_STEP,
-} from './kubernetes-job-manifest.js';
+} from '../job-runner/kubernetes-job-manifest.js';
 
 /** The objects of an inference session: its Deployment, its Service, and its NetworkPolicies (who may reach it). */
 
