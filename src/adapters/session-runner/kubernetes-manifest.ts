@@ -82,6 +82,8 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
               name: 'server',
               image: opts.image ?? 'dyff-temporal:latest',
               args: d.command,
+              // A server that exits says why in its log: the tail becomes the termination message (serverExit).
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               env: envVars(env),
               ports: [{ name: 'http', containerPort: port }],
               readinessProbe: {
