@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Context } from '@temporalio/activity';
+import { ErrorType } from '../domain/errors.js';
 import type { JobOutcome } from '../domain/job-outcome.js';
 import type { JobStatus } from '../ports/job-runner.js';
 
@@ -58,7 +59,7 @@ export function interrupted(ctx: Context, what: string, kept: string): Applicati
             : 'aborted';
   return ApplicationFailure.retryable(
     `${what} interrupted (${why}); ${kept} left running for the next attempt`,
-    'Interrupted',
+    ErrorType.Interrupted,
   );
 }
 
