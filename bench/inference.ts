@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { loadConfig } from '../src/config.js';
-import { runStep } from '../src/steps/run.js';
+import { runStepProgram } from '../src/steps/run.js';
 
 const { values } = parseArgs({
   options: {
@@ -180,7 +180,7 @@ async function runClient(store: FilesystemObjectStore, dir: string, url: string,
   };
   let last = '';
   const started = performance.now();
-  const code = await runStep(
+  const code = await runStepProgram(
     'evaluate',
     ['--id', evaluation, '--spec', JSON.stringify(spec), '--service', JSON.stringify(service)],
     { objectStore: store, config, write: (line) => void (line.startsWith('::progress::') && (last = line)) },

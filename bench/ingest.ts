@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { loadConfig } from '../src/config.js';
-import { runStep } from '../src/steps/run.js';
+import { runStepProgram } from '../src/steps/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -62,14 +62,14 @@ async function ingestChild(dir: string): Promise<Measurement> {
   const objectStore = new FilesystemObjectStore({ root: join(dir, 'store') });
   const config = loadConfig({ dataHome: join(dir, 'home') }, { DYFF_CONFIG: join(dir, 'none.yaml') });
   const deps = { objectStore, config, write: () => {} };
-  const fetched = await runStep(
+  const fetched = await runStepProgram(
     'fetch-data',
     ['--id', ID, '--spec', JSON.stringify({ source: { kind: 'local', path: csv } })],
     deps,
   );
   if (fetched !== 0) throw new Error(`fetch-data exited ${fetched}`);
   const started = performance.now();
-  const code = await runStep(
+  const code = await runStepProgram(
     'ingest-dataset',
     ['--id', ID, '--spec', JSON.stringify({ ingest: { format: 'csv' } })],
     deps,

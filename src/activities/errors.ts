@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { DyffError, NON_RETRYABLE } from '../domain/errors.js';
+import type { ErrorTypeName } from '../domain/errors.js';
+import { DyffError, ErrorType, NON_RETRYABLE } from '../domain/errors.js';
 
 /** Adapter errors become ApplicationFailures whose type a retry policy can match; unknown errors stay retryable. */
 export function toFailure(err: unknown): unknown {
@@ -37,7 +38,7 @@ function unfixable(err: unknown): ApplicationFailure | undefined {
   const detail = oneLine(typeof e.body === 'string' ? e.body : e.message);
   if (http === 401 || http === 403) {
     return fail(
-      'PermissionDenied',
+      ErrorType.PermissionDenied,
       `the Kubernetes API refused the request (HTTP ${http}): ${detail}; grant the worker's service account the ` +
         'Role in k8s/ (jobs, pods, pods/log, deployments, services, events in the namespace)',
       err,
@@ -45,7 +46,7 @@ function unfixable(err: unknown): ApplicationFailure | undefined {
   }
   if (http === 422) {
     return fail(
-      'InvalidObject',
+      ErrorType.InvalidObject,
       `the Kubernetes API rejected the object as invalid (HTTP 422): ${detail}; fix the runner settings or ` +
         'the step resources named there',
       err,
@@ -53,7 +54,7 @@ function unfixable(err: unknown): ApplicationFailure | undefined {
   }
   if (e.code === GRPC_INVALID_ARGUMENT && /datastore|entity|key|property/i.test(e.message)) {
     return fail(
-      'InvalidArgument',
+      ErrorType.InvalidArgument,
       `Datastore rejected the request (INVALID_ARGUMENT): ${detail}; an entity or property is over Datastore's ` +
         'limits (1 MiB per entity, 1500 bytes per indexed value) or a key is malformed',
       err,
@@ -61,7 +62,7 @@ function unfixable(err: unknown): ApplicationFailure | undefined {
   }
   if (/larger than max|exceeds? (the )?size limit|BlobSizeLimit|payload.*too large/i.test(e.message)) {
     return fail(
-      'PayloadTooLarge',
+      ErrorType.PayloadTooLarge,
       `a payload is over Temporal's size limit (2 MiB): ${detail}; keep data in the object store and pass its URI`,
       err,
     );
@@ -69,7 +70,7 @@ function unfixable(err: unknown): ApplicationFailure | undefined {
   return undefined;
 }
 
-function fail(type: string, message: string, cause: Error): ApplicationFailure {
+function fail(type: ErrorTypeName, message: string, cause: Error): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, cause });
 }
 

@@ -3,6 +3,7 @@
  * `proxyActivities<Activities>()`.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../domain/errors.js';
 import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -40,7 +41,10 @@ export const createActivities = (deps: ActivityDeps) => ({
 const missingSessionRunner = new Proxy({} as SessionRunner, {
   get: () => () =>
     Promise.reject(
-      ApplicationFailure.nonRetryable('this worker has no session runner configured', 'NotConfigured'),
+      ApplicationFailure.nonRetryable(
+        'this worker has no session runner configured',
+        ErrorType.NotConfigured,
+      ),
     ),
 });
 

@@ -65,13 +65,13 @@ export const createStepActivities = (
   runner: JobRunner,
   objects: ObjectStore,
   policy: StepPolicy = DEFAULT_STEP_POLICY,
-) => ({
+) => {
   /**
    * Start (or adopt) the job for (entity, stage, try) and wait for it, heartbeating progress. A retry after a
    * worker crash, a heartbeat timeout or a server outage lands here again with the same name and adopts the job
    * that is still running; only a requested cancel stops it.
    */
-  async runStep(input: RunStepInput): Promise<RunStepOutput> {
+  async function runStepJob(input: RunStepInput): Promise<RunStepOutput> {
     const ctx = Context.current();
     const name = jobName(input.entityId, input.stage, input.attempt);
     const beat: StepHeartbeat = { jobName: name, stage: input.stage };
@@ -124,13 +124,19 @@ export const createStepActivities = (
     } finally {
       stopBeating();
     }
-  },
+  }
 
-  /** Cleanup for cancellation paths: stop a job whether or not the activity that started it is alive. */
-  async cancelStep(input: { jobName: string }): Promise<void> {
-    await runner.cancel(input.jobName);
-  },
-});
+  return {
+    // Registered as `runStep`: an activity's registered name is recorded in every workflow history (the
+    // replay fixtures in test/histories and running workflows), so it outlives the function's name.
+    runStep: runStepJob,
+
+    /** Cleanup for cancellation paths: stop a job whether or not the activity that started it is alive. */
+    async cancelStep(input: { jobName: string }): Promise<void> {
+      await runner.cancel(input.jobName);
+    },
+  };
+};
 
 /** The failed try's last lines from the store, when the runner kept none (a pod already gone). */
 async function tailOfStoredLog(objects: ObjectStore, input: RunStepInput): Promise<string[]> {

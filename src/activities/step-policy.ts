@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Context } from '@temporalio/activity';
+import { ErrorType } from '../domain/errors.js';
 import type { JobOutcome } from '../domain/job-outcome.js';
-import { exitOutcome } from '../domain/job-outcome.js';
 import type { JobStatus } from '../ports/job-runner.js';
 
 /** How steps are retried and bounded; the worker fills it from config (`retries.*`, `limits.stepDeadlineSeconds`). */
@@ -59,15 +59,16 @@ export function interrupted(ctx: Context, what: string, kept: string): Applicati
             : 'aborted';
   return ApplicationFailure.retryable(
     `${what} interrupted (${why}); ${kept} left running for the next attempt`,
-    'Interrupted',
+    ErrorType.Interrupted,
   );
 }
 
-/** The runner's typed ending, or one read from the exit code and reason for a runner that sets none. */
+/**
+ * The typed ending of a job `wait` returned. Every finished JobStatus carries one (the port's type says so), so
+ * nothing reads an ending from the wording of a reason; a status that is not finished is a runner's bug.
+ */
 export function outcomeOf(status: JobStatus): JobOutcome {
-  if (status.outcome) return status.outcome;
-  if (status.phase === 'succeeded') return 'succeeded';
-  if (status.reason === 'cancelled') return 'cancelled';
-  if (/^(lost|deleted)/.test(status.reason ?? '')) return 'lost';
-  return status.exitCode === undefined ? 'failed' : exitOutcome(status.exitCode);
+  if (status.outcome === undefined)
+    throw new Error(`job ${status.name} was returned as finished while ${status.phase}`);
+  return status.outcome;
 }

@@ -91,7 +91,7 @@ export async function createSessionRunner(config: Config): Promise<SessionRunner
         secrets: localSecrets({ dataHome: config.dataHome }),
       });
     case 'kubernetes': {
-      const { KubernetesSessionRunner } = await import('./job-runner/kubernetes-session.js');
+      const { KubernetesSessionRunner } = await import('./session-runner/kubernetes.js');
       return new KubernetesSessionRunner({
         namespace: config.kubernetes.namespace,
         image: config.kubernetes.image,

@@ -1,4 +1,5 @@
-import { DyffError, ErrorType } from '../domain/errors.js';
+import type { ErrorTypeName } from '../domain/errors.js';
+import { DyffError } from '../domain/errors.js';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = {
@@ -13,18 +14,29 @@ export const ExitCode = {
   Interrupted: 130,
 } as const;
 
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof DyffError) {
-    switch (err.type) {
-      case ErrorType.InvalidSpec:
-        return ExitCode.InvalidInput;
-      case ErrorType.NotFound:
-        return ExitCode.NotFound;
-      case ErrorType.SourceUnavailable:
-        return ExitCode.Unavailable;
-      default:
-        return ExitCode.EntityFailed;
-    }
-  }
-  return ExitCode.EntityFailed;
+/**
+ * dyffctl's exit code for each failure type, for scripts: what to fix (the input), what is missing, what could not
+ * be reached, and everything else as a failure. Every type is listed, so a new one must be placed.
+ */
+export const CLI_EXIT_CODES: Readonly<Record<ErrorTypeName, number>> = {
+  InvalidSpec: ExitCode.InvalidInput,
+  InvalidTransition: ExitCode.EntityFailed,
+  NotFound: ExitCode.NotFound,
+  AlreadyExists: ExitCode.EntityFailed,
+  StepFailed: ExitCode.EntityFailed,
+  JobLost: ExitCode.EntityFailed,
+  ChecksumMismatch: ExitCode.EntityFailed,
+  SourceUnavailable: ExitCode.Unavailable,
+  ManifestMismatch: ExitCode.EntityFailed,
+  AccessDenied: ExitCode.EntityFailed,
+  PermissionDenied: ExitCode.EntityFailed,
+  InvalidObject: ExitCode.EntityFailed,
+  InvalidArgument: ExitCode.EntityFailed,
+  PayloadTooLarge: ExitCode.EntityFailed,
+  Interrupted: ExitCode.EntityFailed,
+  NotConfigured: ExitCode.EntityFailed,
+};
+
+export function cliExitCode(err: unknown): number {
+  return err instanceof DyffError ? CLI_EXIT_CODES[err.type] : ExitCode.EntityFailed;
 }

@@ -3,7 +3,7 @@
  */
 import { DyffError } from '../domain/errors.js';
 import { isUnreachable } from '../temporal-outage.js';
-import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { cliExitCode, ExitCode } from './exit-codes.js';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'step') {
@@ -61,7 +61,7 @@ try {
     process.stderr.write(
       `error: ${err instanceof DyffError ? err.message : ((err as Error).stack ?? String(err))}\n`,
     );
-    code = exitCodeFor(err);
+    code = cliExitCode(err);
   }
 }
 // Exit explicitly: an idle gRPC channel or DuckDB handle must not keep a finished command alive.

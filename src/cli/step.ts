@@ -11,6 +11,6 @@ export async function stepMain(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const objectStore = await createObjectStore(config);
-  const { runStep } = await import('../steps/run.js');
-  return runStep(name, rest, { objectStore, config });
+  const { runStepProgram } = await import('../steps/run.js');
+  return runStepProgram(name, rest, { objectStore, config });
 }

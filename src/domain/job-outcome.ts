@@ -22,6 +22,13 @@ export const JOB_OUTCOMES = [
   'cancelled',
 ] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+/** The endings of a failed job: every outcome but success. */
+export type FailedOutcome = Exclude<JobOutcome, 'succeeded'>;
+/** A failed job's outcome and the words for it, as runners report them. */
+export interface JobEnding {
+  outcome: FailedOutcome;
+  reason: string;
+}
 
 /** Endings a new try (a new job) can fix. A deadline counts: a step that hung once usually finishes the next time. */
 const RETRYABLE: ReadonlySet<JobOutcome> = new Set([
@@ -43,8 +50,14 @@ export const EXIT_INVALID_INPUT = 2;
 export const EXIT_TEMPFAIL = 75;
 
 /** What an exit code says about the ending: > 128 is 128 + the number of the signal that killed the process. */
+export function exitOutcome(code: 0): 'succeeded';
+export function exitOutcome(code: number): JobOutcome;
 export function exitOutcome(code: number): JobOutcome {
-  if (code === 0) return 'succeeded';
+  return code === 0 ? 'succeeded' : failedExitOutcome(code);
+}
+
+/** What a non-zero exit code says about the ending. */
+export function failedExitOutcome(code: number): FailedOutcome {
   if (code === EXIT_TEMPFAIL) return 'transient';
   if (code > 128) return 'signal';
   return 'failed';

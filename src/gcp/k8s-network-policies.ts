@@ -1,6 +1,6 @@
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { LABEL_COMPONENT, SESSION_COMPONENT } from '../adapters/job-runner/kubernetes-session-manifest.js';
+import { LABEL_COMPONENT, SESSION_COMPONENT } from '../adapters/session-runner/kubernetes-manifest.js';
 import { LABEL_STEP, STEP_POD_NAME } from '../adapters/job-runner/kubernetes-job-manifest.js';
 import { SESSION_ENTRY, STEP_CATALOGUE, STEP_NAMES, type StepName } from '../domain/step-catalogue.js';
 import type { Network } from '../domain/step-contract.js';

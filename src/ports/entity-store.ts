@@ -26,8 +26,9 @@ export interface TransitionRequest {
 export interface TransitionResult {
   /**
    * false when the entity was already in the target status (a retry): nothing was written. A transition to the
-   * current status that `allowedFrom` lists rewrites the reason and message (a waiting entity saying why it
-   * waits), and is `changed` when they differed.
+   * current status that `allowedFrom` lists rewrites the reason, message and details (a waiting entity saying why
+   * it waits), and is `changed` when the reason or message differed. `decideTransition` (domain/status.ts) is the
+   * rule every store follows.
    */
   changed: boolean;
   entity: Entity;

@@ -31,15 +31,10 @@ export interface JobSpec {
 
 export type JobPhase = 'pending' | 'running' | 'succeeded' | 'failed';
 
-export interface JobStatus {
+/** What every status says, whatever the phase. */
+interface JobStatusFields {
   name: string;
-  phase: JobPhase;
   exitCode?: number;
-  /**
-   * How a finished job ended, set by the runner from what it saw (exit code, signal, pod condition); the workflow
-   * starts a new try for the retryable ones. Absent while the job runs.
-   */
-  outcome?: JobOutcome;
   /** Why a failed job failed, in words an operator can act on (`exit code 3`, `OOMKilled`, `deleted`). */
   reason?: string;
   /** The last lines the step printed. */
@@ -49,6 +44,18 @@ export interface JobStatus {
   startTime?: string;
   completionTime?: string;
 }
+
+/**
+ * A job's status. A finished job always carries its `outcome`, set by the runner from what it saw (exit code,
+ * signal, pod condition, a job gone): the workflow starts a new try for the retryable ones, and nobody reads the
+ * ending from the wording of `reason`. A job still pending or running has none.
+ */
+export type JobStatus = JobStatusFields &
+  (
+    | { phase: 'pending' | 'running'; outcome?: undefined }
+    | { phase: 'succeeded'; outcome: 'succeeded' }
+    | { phase: 'failed'; outcome: Exclude<JobOutcome, 'succeeded'> }
+  );
 
 export interface StartResult {
   /** true when a job of that name already existed and was adopted. */

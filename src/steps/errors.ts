@@ -1,5 +1,5 @@
 import type { ErrorTypeName } from '../domain/errors.js';
-import { DyffError, ErrorType, NON_RETRYABLE } from '../domain/errors.js';
+import { DyffError, ErrorType } from '../domain/errors.js';
 import { EXIT_INVALID_INPUT, EXIT_TEMPFAIL } from '../domain/job-outcome.js';
 
 /**
@@ -22,10 +22,6 @@ export function invalidInput(
   return new DyffError(type, message, { ...details, invalidInput: true });
 }
 
-export function isInvalidInput(err: unknown): boolean {
-  return err instanceof DyffError && (err.details?.invalidInput === true || NON_RETRYABLE.includes(err.type));
-}
-
 /** A failure a later try may not meet: exit code 75, so the workflow runs the step again (bounded). */
 export function transientFailure(
   message: string,
@@ -39,9 +35,35 @@ export function isTransient(err: unknown): boolean {
   return err instanceof DyffError && err.details?.transient === true;
 }
 
-export function exitCodeFor(err: unknown): number {
-  if (isInvalidInput(err)) return EXIT_INVALID_INPUT;
-  return isTransient(err) ? EXIT_TEMPFAIL : EXIT_FAILED;
+/**
+ * The step programs' exit code for each failure type: 2 for the failures no retry can fix (NON_RETRYABLE: the
+ * input, or what was made from it, is wrong), 1 for the rest. Every type is listed, so a new one must be placed.
+ */
+export const STEP_EXIT_CODES: Readonly<Record<ErrorTypeName, number>> = {
+  InvalidSpec: EXIT_INVALID_INPUT,
+  InvalidTransition: EXIT_INVALID_INPUT,
+  NotFound: EXIT_INVALID_INPUT,
+  AlreadyExists: EXIT_FAILED,
+  StepFailed: EXIT_INVALID_INPUT,
+  JobLost: EXIT_FAILED,
+  ChecksumMismatch: EXIT_INVALID_INPUT,
+  SourceUnavailable: EXIT_FAILED,
+  ManifestMismatch: EXIT_INVALID_INPUT,
+  AccessDenied: EXIT_INVALID_INPUT,
+  PermissionDenied: EXIT_FAILED,
+  InvalidObject: EXIT_FAILED,
+  InvalidArgument: EXIT_FAILED,
+  PayloadTooLarge: EXIT_FAILED,
+  Interrupted: EXIT_FAILED,
+  NotConfigured: EXIT_FAILED,
+};
+
+/** A step's exit code for what it threw: input the user must fix (by flag or type), then transient, then the type. */
+export function stepExitCode(err: unknown): number {
+  if (!(err instanceof DyffError)) return EXIT_FAILED;
+  const byType = STEP_EXIT_CODES[err.type];
+  if (err.details?.invalidInput === true || byType === EXIT_INVALID_INPUT) return EXIT_INVALID_INPUT;
+  return isTransient(err) ? EXIT_TEMPFAIL : byType;
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,5 +1,5 @@
 /**
- * The step programs a Job runs: `dyffctl step <name> --id <entityId> --spec '<json>'` → `runStep` (run.ts) → one
+ * The step programs a Job runs: `dyffctl step <name> --id <entityId> --spec '<json>'` → `runStepProgram` (run.ts) → one
  * of these. There is one per entry of the step catalogue (src/domain/step-catalogue.ts), which holds the rest of
  * each step's contract (identity, grants, log category, environment); each declares the spec it takes (validated
  * before it starts).

@@ -13,7 +13,7 @@ import { localSecrets } from '../secrets/resolver.js';
 import type { RetryPolicy } from './context.js';
 import type { Resolver } from './net/egress-guard.js';
 import { createStepLog } from './context.js';
-import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_TERMINATED, errorMessage, exitCodeFor } from './errors.js';
+import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_TERMINATED, errorMessage, stepExitCode } from './errors.js';
 import { STEPS } from './index.js';
 
 export interface StepDeps {
@@ -42,7 +42,7 @@ const ARGS = {
  * 1 failed (a retry may help), 2 invalid input (spec, source or file: the user must fix it), 143 terminated.
  * The last line logged before a non-zero exit is `error: <message>` naming the field or file.
  */
-export async function runStep(name: string, argv: string[], deps: StepDeps): Promise<number> {
+export async function runStepProgram(name: string, argv: string[], deps: StepDeps): Promise<number> {
   const write = deps.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (!isStepName(name)) {
     write(`error: unknown step ${JSON.stringify(name)}; known steps: ${Object.keys(STEPS).join(', ')}`);
@@ -134,7 +134,7 @@ export async function runStep(name: string, argv: string[], deps: StepDeps): Pro
       // An unexpected error's stack helps whoever debugs it; the message stays the last line either way.
       if (!(err instanceof DyffError) && err instanceof Error && err.stack) log.info(err.stack);
       log.error(oneLine(errorMessage(err)));
-      code = exitCodeFor(err);
+      code = stepExitCode(err);
     }
   } finally {
     process.off('SIGTERM', onSignal);

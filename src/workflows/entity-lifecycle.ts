@@ -55,6 +55,8 @@ const steps = proxyActivities<Activities>({
   // restarts, server outages, a runner that cannot start jobs).
   retry: { ...retry, maximumAttempts: 50 },
 });
+/** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
+const runStepJob = steps.runStep;
 
 /** A stage failed in a way the user must fix: the entity ends in its failure status with this reason. */
 export class StageFailure extends Error {
@@ -169,7 +171,7 @@ export class EntityLifecycle {
     const secrets = entry.secrets?.(input) ?? [];
     // Only what the spec sets: without it the activity input stays as recorded before spec resources.
     const resources = entry.specResources?.(input);
-    return this.runStep(entry.stage, stepArgs(name, input), failReason, {
+    return this.runStageWithRetries(entry.stage, stepArgs(name, input), failReason, {
       serviceAccount: entry.identity,
       ...(secrets.length ? { secrets } : {}),
       ...(resources ? { resources } : {}),
@@ -181,7 +183,7 @@ export class EntityLifecycle {
    * its deadline, or a failure the step declared transient) is tried again under a new job name after a backoff,
    * up to the worker's `retries.maxTriesPerStage`; any other failure ends the entity at once.
    */
-  private async runStep(
+  private async runStageWithRetries(
     stage: string,
     args: string[],
     failReason: Reason,
@@ -192,7 +194,7 @@ export class EntityLifecycle {
       const attempt = (this.tries.get(stage) ?? 0) + 1;
       this.tries.set(stage, attempt);
       Object.assign(this.view, { stage, jobName: jobName(this.id, stage, attempt) });
-      const out = await steps.runStep({
+      const out = await runStepJob({
         entityId: this.id,
         category: this.category,
         stage,

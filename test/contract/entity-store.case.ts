@@ -133,6 +133,17 @@ export function entityStoreContract(
       expect(await store.get(created.id)).toEqual(waiting.entity);
     });
 
+    it('a restatement writes its details like any applied transition', async () => {
+      const created = await createdIn('Created');
+      const req = { id: created.id, allowedFrom: ['Created'] as Status[], to: 'Created' as const };
+      const waiting = await store.transition({ ...req, reason: 'QuotaLimit', details: { slot: 1 } });
+      expect(waiting).toMatchObject({
+        changed: true,
+        entity: { reason: 'QuotaLimit', details: { slot: 1 } },
+      });
+      expect((await store.get(created.id))?.details).toEqual({ slot: 1 });
+    });
+
     it('keeps the history of every transition, the creation first, without the retries', async () => {
       const created = await createdIn('Created');
       const id = created.id;

@@ -46,7 +46,7 @@ export function jobRunnerContract(
         const started = await runner.start(s);
         expect(started.adopted).toBe(false);
         const done = await runner.wait(s.name);
-        expect(done.phase).toBe('succeeded');
+        expect(done).toMatchObject({ phase: 'succeeded', outcome: 'succeeded' });
         expect((await runner.status(s.name))?.phase).toBe('succeeded');
       }),
     );
@@ -59,7 +59,20 @@ export function jobRunnerContract(
         const done = await runner.wait(s.name);
         expect(done.phase).toBe('failed');
         expect(done.exitCode).toBe(3);
+        expect(done.outcome).toBe('failed');
         expect(done.reason).toMatch(/exit code 3/);
+      }),
+    );
+
+    it(
+      'types the ending from the exit code: 75 is a transient failure, above 128 a death by a signal',
+      withHarness(async ({ runner }) => {
+        const transient = spec(['test-exit', '--code', '75']);
+        const killed = spec(['test-exit', '--code', '137']);
+        await Promise.all([runner.start(transient), runner.start(killed)]);
+        const [t, k] = await Promise.all([runner.wait(transient.name), runner.wait(killed.name)]);
+        expect(t).toMatchObject({ phase: 'failed', exitCode: 75, outcome: 'transient' });
+        expect(k).toMatchObject({ phase: 'failed', exitCode: 137, outcome: 'signal' });
       }),
     );
 
@@ -82,7 +95,7 @@ export function jobRunnerContract(
         const first = await runner.wait(s.name);
         const again = await runner.start(s);
         expect(again.adopted).toBe(true);
-        expect(again.status.phase).toBe('failed');
+        expect(again.status).toMatchObject({ phase: 'failed', outcome: 'failed' });
         expect(again.status.startTime).toBe(first.startTime);
         expect(await runner.list(s.entityId)).toHaveLength(1);
       }),
@@ -96,7 +109,7 @@ export function jobRunnerContract(
         const waiting = runner.wait(s.name);
         await runner.cancel(s.name);
         const done = await waiting;
-        expect(done.phase).toBe('failed');
+        expect(done).toMatchObject({ phase: 'failed', outcome: 'cancelled' });
         const after = await runner.status(s.name);
         expect(after === undefined || after.phase === 'failed').toBe(true);
         await runner.cancel(s.name); // idempotent
@@ -146,7 +159,7 @@ export function jobRunnerContract(
         const waiting = runner.wait(s.name);
         await vanish(s.name);
         const done = await waiting;
-        expect(done.phase).toBe('failed');
+        expect(done).toMatchObject({ phase: 'failed', outcome: 'lost' });
         expect(done.reason).toBeTruthy();
       }),
     );

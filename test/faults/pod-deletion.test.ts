@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchV1Api, CoreV1Api, type V1Job } from '@kubernetes/client-node';
 import { parseLogTail } from '../../src/adapters/job-runner/log-tail.js';
-import { LABEL_SESSION } from '../../src/adapters/job-runner/kubernetes-session.js';
+import { LABEL_SESSION } from '../../src/adapters/session-runner/kubernetes.js';
 import { groupAlive } from '../../src/adapters/process-group.js';
 import { Pipelines } from '../../src/client-pipelines.js';
 import type { ExecRecord } from '../support/k8s-fake-kubelet.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
-import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
+import { sessionDeployment } from '../../src/adapters/session-runner/kubernetes-manifest.js';
 import { configEnv, loadConfig } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { STEP_ENVIRONMENT, stepEnvironment } from '../../src/domain/step-environment.js';

@@ -4,7 +4,7 @@ import { createAdapters, type Adapters } from '../../src/adapters/index.js';
 import {
   KubernetesSessionRunner,
   type SessionServiceRef,
-} from '../../src/adapters/job-runner/kubernetes-session.js';
+} from '../../src/adapters/session-runner/kubernetes.js';
 import { configEnv, type Config } from '../../src/config.js';
 import { execSessions, execSteps } from './k8s-exec-kubelet.js';
 import {

@@ -1,4 +1,5 @@
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../src/ports/job-runner.js';
+import { failedExitOutcome } from '../../src/domain/job-outcome.js';
 
 export type Behaviour =
   | { outcome: 'succeed'; effect?: (spec: JobSpec) => Promise<void> }
@@ -36,19 +37,20 @@ export class ScriptedJobRunner implements JobRunner {
     switch (behaviour.outcome) {
       case 'succeed':
         await behaviour.effect?.(spec);
-        job.status = { ...job.status, phase: 'succeeded', exitCode: 0 };
+        job.status = { ...job.status, phase: 'succeeded', outcome: 'succeeded', exitCode: 0 };
         break;
       case 'fail':
         job.status = {
           ...job.status,
           phase: 'failed',
+          outcome: failedExitOutcome(behaviour.exitCode),
           exitCode: behaviour.exitCode,
           reason: `exit code ${behaviour.exitCode}`,
           logTail: behaviour.logTail,
         };
         break;
       case 'lost':
-        job.status = { ...job.status, phase: 'failed', reason: 'lost: process vanished' };
+        job.status = { ...job.status, phase: 'failed', outcome: 'lost', reason: 'lost: process vanished' };
         break;
       case 'hang':
         break;
@@ -62,7 +64,7 @@ export class ScriptedJobRunner implements JobRunner {
 
   async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {
     const job = this.jobs.get(name);
-    if (!job) return { name, phase: 'failed', reason: 'deleted' };
+    if (!job) return { name, phase: 'failed', outcome: 'lost', reason: 'deleted' };
     while (job.status.phase === 'running') {
       opts.signal?.throwIfAborted();
       opts.onUpdate?.(job.status);
@@ -82,7 +84,7 @@ export class ScriptedJobRunner implements JobRunner {
     const job = this.jobs.get(name);
     this.cancelled.push(name);
     if (job && job.status.phase === 'running') {
-      job.status = { ...job.status, phase: 'failed', reason: 'cancelled' };
+      job.status = { ...job.status, phase: 'failed', outcome: 'cancelled', reason: 'cancelled' };
       job.release?.();
     }
   }
@@ -91,7 +93,7 @@ export class ScriptedJobRunner implements JobRunner {
   finish(name: string): void {
     const job = this.jobs.get(name);
     if (job?.status.phase !== 'running') throw new Error(`job ${name} is not running`);
-    job.status = { ...job.status, phase: 'succeeded', exitCode: 0 };
+    job.status = { ...job.status, phase: 'succeeded', outcome: 'succeeded', exitCode: 0 };
     job.release?.();
   }
 

@@ -7,6 +7,7 @@ import { outcomeOf } from '../../src/activities/step-policy.js';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
 import { toStatus } from '../../src/adapters/job-runner/kubernetes-job-status.js';
 import { exitOutcome, isRetryableOutcome } from '../../src/domain/job-outcome.js';
+import type { JobStatus } from '../../src/ports/job-runner.js';
 
 const failedJob = (reason: string, message = ''): V1Job => ({
   spec: { activeDeadlineSeconds: 60, template: { spec: { containers: [] } } },
@@ -90,11 +91,17 @@ describe('how a job ended, and whether a new try can fix it', () => {
     );
   });
 
-  it('reads the ending of a runner that sets no outcome from its reason and exit code', () => {
-    expect(outcomeOf({ name: 'j', phase: 'failed', reason: 'lost: gone' })).toBe('lost');
-    expect(outcomeOf({ name: 'j', phase: 'failed', exitCode: 137 })).toBe('signal');
-    expect(outcomeOf({ name: 'j', phase: 'failed', exitCode: 2 })).toBe('failed');
-    expect(outcomeOf({ name: 'j', phase: 'succeeded', exitCode: 0 })).toBe('succeeded');
+  it('a finished status carries its typed outcome; the reason is words only', () => {
+    expect(outcomeOf({ name: 'j', phase: 'failed', outcome: 'lost', reason: 'exit code 2' })).toBe('lost');
+    expect(outcomeOf({ name: 'j', phase: 'succeeded', outcome: 'succeeded', exitCode: 0 })).toBe('succeeded');
+    expect(() => outcomeOf({ name: 'j', phase: 'running' })).toThrow(
+      /j was returned as finished while running/,
+    );
+    // @ts-expect-error a failed status without an outcome does not type-check
+    const untyped: JobStatus = { name: 'j', phase: 'failed', reason: 'lost: gone' };
+    // @ts-expect-error nor does a failed status that claims success
+    const mixed: JobStatus = { name: 'j', phase: 'failed', outcome: 'succeeded' };
+    expect([untyped.phase, mixed.phase]).toEqual(['failed', 'failed']);
   });
 });
 

@@ -9,7 +9,7 @@ import {
   auditPolicy,
   sessionDeployment,
   sessionIngressPolicy,
-} from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
+} from '../../src/adapters/session-runner/kubernetes-manifest.js';
 import { newId } from '../../src/domain/ids.js';
 import { STEP_CATALOGUE, STEP_NAMES, type StepName } from '../../src/domain/step-catalogue.js';
 import {

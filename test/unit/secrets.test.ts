@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
-import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
+import { sessionDeployment } from '../../src/adapters/session-runner/kubernetes-manifest.js';
 import { InferenceServiceSpec, ModelSpec } from '../../src/domain/specs.js';
 import { secretEnvName } from '../../src/domain/secrets.js';
 import { localSecrets, resolveEnv } from '../../src/secrets/resolver.js';

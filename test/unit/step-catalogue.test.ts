@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gcpCli } from '../support/gcp-cli.js';
 import { buildJob } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
-import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
+import { sessionDeployment } from '../../src/adapters/session-runner/kubernetes-manifest.js';
 import { AUDIT_IDENTITY, WORKER_IDENTITY } from '../../src/domain/identities.js';
 import { newId } from '../../src/domain/ids.js';
 import type { Access } from '../../src/domain/step-contract.js';

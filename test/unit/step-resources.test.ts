@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildJob, type JobTemplateOptions } from '../../src/adapters/job-runner/kubernetes-job-manifest.js';
-import { sessionDeployment } from '../../src/adapters/job-runner/kubernetes-session-manifest.js';
+import { sessionDeployment } from '../../src/adapters/session-runner/kubernetes-manifest.js';
 import { loadConfig } from '../../src/config.js';
 import { parseManifest } from '../../src/domain/manifest.js';
 import { STEP_CATALOGUE, STEP_NAMES } from '../../src/domain/step-catalogue.js';

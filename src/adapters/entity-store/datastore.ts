@@ -5,7 +5,7 @@ import type { Entity } from '../../domain/entity.js';
 import { DyffError } from '../../domain/errors.js';
 import type { EntityKind } from '../../domain/kinds.js';
 import type { Reason, Status } from '../../domain/status.js';
-import { canTransition } from '../../domain/status.js';
+import { decideTransition } from '../../domain/status.js';
 import type {
   EntityQuery,
   EntityStore,
@@ -103,18 +103,16 @@ export class DatastoreEntityStore implements EntityStore {
       const [stored] = (await tx.get(key)) as [Stored | undefined];
       if (!stored) throw new DyffError('NotFound', `no entity ${req.id}`, { id: req.id });
       const entity = fromStored(req.id, stored);
-      const current = entity.status;
       const seq = stored.historyLength ?? 0;
-      if (current === req.to) {
-        // Same status: a retry is a no-op, but a waiting entity may restate why it waits (see TransitionResult).
-        const same = entity.reason === req.reason && entity.message === req.message;
-        if (same || !req.allowedFrom.includes(current)) return { result: { changed: false, entity } };
-      } else if (!req.allowedFrom.includes(current) || !canTransition(current, req.to)) {
-        throw new DyffError(
-          'InvalidTransition',
-          `entity ${req.id} is ${current}: cannot move to ${req.to} (allowed from ${req.allowedFrom.join(', ') || 'nothing'})`,
-          { id: req.id, current, to: req.to },
-        );
+      const decision = decideTransition(entity, req);
+      if (decision.kind === 'noop') return { result: { changed: false, entity } };
+      if (decision.kind === 'refuse') {
+        throw new DyffError('InvalidTransition', `entity ${req.id} ${decision.message}`, {
+          id: req.id,
+          current: entity.status,
+          to: req.to,
+          why: decision.why,
+        });
       }
       const now = new Date().toISOString();
       const next: Entity = { ...entity, status: req.to, lastTransitionTime: now };
@@ -126,7 +124,8 @@ export class DatastoreEntityStore implements EntityStore {
       if (req.details) next.details = { ...entity.details, ...req.details };
       tx.update({ key, data: toStored(next, seq + 1) });
       const { reason, message } = req;
-      tx.insert(this.historyRow({ id: req.id, from: current, to: req.to, reason, message, time: now }, seq));
+      const record = { id: req.id, from: decision.from, to: req.to, reason, message, time: now };
+      tx.insert(this.historyRow(record, seq));
       return { result: { changed: true, entity: next }, commit: true };
     });
   }

@@ -5,7 +5,7 @@ import type { Entity } from '../../domain/entity.js';
 import { DyffError } from '../../domain/errors.js';
 import type { EntityKind } from '../../domain/kinds.js';
 import type { Reason, Status } from '../../domain/status.js';
-import { canTransition } from '../../domain/status.js';
+import { decideTransition } from '../../domain/status.js';
 import type {
   EntityQuery,
   EntityStore,
@@ -133,16 +133,18 @@ export class SqliteEntityStore implements EntityStore {
     const apply = this.db.transaction((): TransitionResult => {
       const row = this.row(req.id);
       if (row === undefined) throw new DyffError('NotFound', `no entity ${req.id}`, { id: req.id });
-      const current = row.status as Status;
-      if (current === req.to) return this.restate(row, req);
-      if (!req.allowedFrom.includes(current) || !canTransition(current, req.to)) {
-        throw new DyffError(
-          'InvalidTransition',
-          `entity ${req.id} is ${current}: cannot move to ${req.to} (allowed from ${req.allowedFrom.join(', ') || 'nothing'})`,
-          { id: req.id, current, to: req.to },
-        );
+      const entity = toEntity(row);
+      const decision = decideTransition(entity, req);
+      if (decision.kind === 'noop') return { changed: false, entity };
+      if (decision.kind === 'refuse') {
+        throw new DyffError('InvalidTransition', `entity ${req.id} ${decision.message}`, {
+          id: req.id,
+          current: entity.status,
+          to: req.to,
+          why: decision.why,
+        });
       }
-      const details = req.details && JSON.stringify({ ...parseDetails(row.details), ...req.details });
+      const details = req.details && JSON.stringify({ ...entity.details, ...req.details });
       const now = new Date().toISOString();
       this.db
         .prepare(
@@ -150,14 +152,8 @@ export class SqliteEntityStore implements EntityStore {
              lastTransitionTime = ? WHERE id = ?`,
         )
         .run(req.to, req.reason ?? null, req.message ?? null, details ?? null, now, req.id);
-      this.record({
-        id: req.id,
-        from: current,
-        to: req.to,
-        reason: req.reason,
-        message: req.message,
-        time: now,
-      });
+      const { reason, message } = req;
+      this.record({ id: req.id, from: decision.from, to: req.to, reason, message, time: now });
       return { changed: true, entity: toEntity(this.mustRow(req.id)) };
     });
     return apply.immediate();
@@ -202,19 +198,6 @@ export class SqliteEntityStore implements EntityStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-  }
-
-  /** Same status: a retry is a no-op, but a waiting entity may restate why it waits (see TransitionResult). */
-  private restate(row: Row, req: TransitionRequest): TransitionResult {
-    const same = (row.reason ?? undefined) === req.reason && (row.message ?? undefined) === req.message;
-    if (same || !req.allowedFrom.includes(row.status as Status))
-      return { changed: false, entity: toEntity(row) };
-    const now = new Date().toISOString();
-    this.db
-      .prepare('UPDATE entities SET reason = ?, message = ?, lastTransitionTime = ? WHERE id = ?')
-      .run(req.reason ?? null, req.message ?? null, now, req.id);
-    this.record({ ...req, from: row.status as Status, time: now });
-    return { changed: true, entity: toEntity(this.mustRow(req.id)) };
   }
 
   private record(r: TransitionRecord): void {

@@ -1,5 +1,6 @@
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
-import { exitOutcome } from '../../domain/job-outcome.js';
+import type { JobEnding } from '../../domain/job-outcome.js';
+import { failedExitOutcome } from '../../domain/job-outcome.js';
 import type { JobStatus } from '../../ports/job-runner.js';
 import { STEP_CONTAINER } from './kubernetes-job-manifest.js';
 
@@ -16,11 +17,7 @@ export function isFinished(job: V1Job): boolean {
 export function toStatus(name: string, job: V1Job, pods: V1Pod[], cancelled: boolean): JobStatus {
   const pod = newestPod(pods);
   const term = terminated(pod);
-  const base: JobStatus = {
-    name,
-    phase: 'pending',
-    startTime: iso(job.status?.startTime ?? job.metadata?.creationTimestamp),
-  };
+  const base = { name, startTime: iso(job.status?.startTime ?? job.metadata?.creationTimestamp) };
   const complete = condition(job, 'Complete');
   if (complete) {
     return {
@@ -81,7 +78,7 @@ export function podEnding(
   condMessage?: string,
   pod?: V1Pod,
   term?: Terminated,
-): Pick<JobStatus, 'outcome' | 'reason'> {
+): JobEnding {
   if (condReason === 'DeadlineExceeded') {
     const limit = job.spec?.activeDeadlineSeconds ?? '?';
     return {
@@ -107,7 +104,7 @@ export function podEnding(
     return { outcome: 'preempted', reason: `preempted (the node went away)${why ? `: ${why}` : ''}` };
   }
   if (term && term.exitCode !== 0) {
-    const outcome = exitOutcome(term.exitCode);
+    const outcome = failedExitOutcome(term.exitCode);
     const note =
       outcome === 'transient' ? ' (transient failure)' : outcome === 'signal' ? ' (killed by a signal)' : '';
     return { outcome, reason: `exit code ${term.exitCode}${note}` };

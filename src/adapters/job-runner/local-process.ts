@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exitOutcome } from '../../domain/job-outcome.js';
+import type { JobEnding } from '../../domain/job-outcome.js';
+import { failedExitOutcome } from '../../domain/job-outcome.js';
 import type { JobRunner, JobSpec, JobStatus, StartResult, WaitOptions } from '../../ports/job-runner.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import { stopGroup } from '../process-group.js';
@@ -148,17 +149,17 @@ export class LocalProcessJobRunner implements JobRunner {
   }
 
   /** The wrapper saw only an exit code; the marker files say whether this runner caused it. */
-  private async ending(dir: string, code: number): Promise<Pick<JobStatus, 'outcome' | 'reason'>> {
+  private async ending(dir: string, code: number): Promise<JobEnding> {
     const stopped = await this.stoppedHere(dir);
     if (stopped) return stopped;
-    const outcome = exitOutcome(code);
+    const outcome = failedExitOutcome(code);
     if (outcome === 'signal') return { outcome, reason: `killed by signal ${code - 128}` };
     if (outcome === 'transient') return { outcome, reason: `exit code ${code} (transient failure)` };
     return { outcome, reason: `exit code ${code}` };
   }
 
   /** The ending this runner caused, from the marker it wrote before stopping the job's processes. */
-  private async stoppedHere(dir: string): Promise<Pick<JobStatus, 'outcome' | 'reason'> | undefined> {
+  private async stoppedHere(dir: string): Promise<JobEnding | undefined> {
     if (await exists(join(dir, 'cancelled'))) return { outcome: 'cancelled', reason: 'cancelled' };
     const deadline = await readText(join(dir, 'deadline'));
     if (deadline === undefined) return undefined;

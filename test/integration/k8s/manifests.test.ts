@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
-import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
+import { KubernetesSessionRunner } from '../../../src/adapters/session-runner/kubernetes.js';
 import { newId } from '../../../src/domain/ids.js';
 import { workloadIdentities } from '../../../src/domain/identities.js';
 import { STEP_NAMES } from '../../../src/domain/step-catalogue.js';

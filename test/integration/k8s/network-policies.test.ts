@@ -5,7 +5,7 @@ import {
   auditIngressPolicy,
   auditPolicy,
   sessionIngressPolicy,
-} from '../../../src/adapters/job-runner/kubernetes-session-manifest.js';
+} from '../../../src/adapters/session-runner/kubernetes-manifest.js';
 import { newId } from '../../../src/domain/ids.js';
 import { STEP_NAMES } from '../../../src/domain/step-catalogue.js';
 import {

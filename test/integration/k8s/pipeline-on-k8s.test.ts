@@ -7,7 +7,7 @@ import {
   type V1Pod,
   type V1Service,
 } from '@kubernetes/client-node';
-import { LABEL_SESSION, clusterServiceUrl } from '../../../src/adapters/job-runner/kubernetes-session.js';
+import { LABEL_SESSION, clusterServiceUrl } from '../../../src/adapters/session-runner/kubernetes.js';
 import { Pipelines } from '../../../src/client-pipelines.js';
 import { parsePipelineManifest } from '../../../src/domain/manifest.js';
 import { groupAlive } from '../../../src/adapters/process-group.js';

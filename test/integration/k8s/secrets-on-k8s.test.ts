@@ -7,7 +7,7 @@ import {
   KubernetesSessionRunner,
   LABEL_SESSION,
   clusterServiceUrl,
-} from '../../../src/adapters/job-runner/kubernetes-session.js';
+} from '../../../src/adapters/session-runner/kubernetes.js';
 import { DyffClient } from '../../../src/client.js';
 import { Pipelines } from '../../../src/client-pipelines.js';
 import { configEnv, type Config } from '../../../src/config.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
-import { KubernetesSessionRunner } from '../../../src/adapters/job-runner/kubernetes-session.js';
+import { KubernetesSessionRunner } from '../../../src/adapters/session-runner/kubernetes.js';
 import { newId } from '../../../src/domain/ids.js';
 import type { ServiceDescription } from '../../../src/domain/service.js';
 import type { SessionStatus } from '../../../src/ports/session-runner.js';

@@ -92,7 +92,7 @@ describe('train → fetch-model → build-service → serve-model → evaluate �
       command: ['serve-model', '--model', model],
       readinessPath: '/ready',
       endpoint: '/generate',
-      // Where its session's pods run (a local session ignores it): kubernetes-session-manifest.ts reads it.
+      // Where its session's pods run (a local session ignores it): session-runner/kubernetes-manifest.ts reads it.
       placement: { accelerator: { count: 1, type: 'nvidia-l4' }, resources: { cpu: '2', memory: '8Gi' } },
     });
 

@@ -6,7 +6,7 @@ import type { Config } from '../../../src/config.js';
 import { loadConfig } from '../../../src/config.js';
 import { PROGRESS_PREFIX } from '../../../src/steps/context.js';
 import type { Resolver } from '../../../src/steps/net/egress-guard.js';
-import { runStep } from '../../../src/steps/run.js';
+import { runStepProgram } from '../../../src/steps/run.js';
 
 export interface AttackRun {
   code: number;
@@ -56,13 +56,17 @@ export async function stepBench(
     config,
     async run(step, id, spec, opts = {}) {
       const lines: string[] = [];
-      const code = await runStep(step, ['--id', id, '--spec', JSON.stringify(spec), ...(opts.extra ?? [])], {
-        objectStore: store,
-        config,
-        resolver: opts.resolver,
-        retry: { attempts: 2, baseDelayMs: 5 },
-        write: (line) => lines.push(line),
-      });
+      const code = await runStepProgram(
+        step,
+        ['--id', id, '--spec', JSON.stringify(spec), ...(opts.extra ?? [])],
+        {
+          objectStore: store,
+          config,
+          resolver: opts.resolver,
+          retry: { attempts: 2, baseDelayMs: 5 },
+          write: (line) => lines.push(line),
+        },
+      );
       return { code, lines, last: lines.filter((l) => !l.startsWith(PROGRESS_PREFIX)).at(-1) ?? '' };
     },
     async keys(category) {

@@ -11,7 +11,7 @@ import type { Config } from '../../../../src/config.js';
 import { loadConfig } from '../../../../src/config.js';
 import { newId } from '../../../../src/domain/ids.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
-import { runStep } from '../../../../src/steps/run.js';
+import { runStepProgram } from '../../../../src/steps/run.js';
 import { TEST_SOURCES, TEST_SOURCES_ENV } from '../../../support/test-sources.js';
 
 export const DYFFCTL = resolve(import.meta.dirname, '../../../../bin/dyffctl.mjs');
@@ -54,7 +54,7 @@ export async function createEvalEnv(): Promise<EvalEnv> {
     config,
     async step(name, argv, opts = {}) {
       const lines: string[] = [];
-      const code = await runStep(name, argv, {
+      const code = await runStepProgram(name, argv, {
         objectStore: store,
         config,
         signal: opts.signal,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
 import type { ReportDocument } from '../../../../src/steps/report/types.js';
-import { runStep } from '../../../../src/steps/run.js';
+import { runStepProgram } from '../../../../src/steps/run.js';
 import type { StepEnv, StepRun } from './step-env.js';
 import { newId } from './step-env.js';
 
@@ -117,7 +117,7 @@ export async function runReport(env: StepEnv, id: string, spec: unknown, args: R
   if (args.history !== undefined) argv.push('--history', JSON.stringify(args.history));
   argv.push(...(args.extra ?? []));
   const lines: string[] = [];
-  const code = await runStep('report', argv, {
+  const code = await runStepProgram('report', argv, {
     objectStore: args.remote ? withoutLocalFiles(env.store) : env.store,
     config: env.config,
     write: (l) => lines.push(l),

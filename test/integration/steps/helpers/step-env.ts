@@ -9,7 +9,7 @@ import { newId } from '../../../../src/domain/ids.js';
 import type { ObjectStore } from '../../../../src/ports/object-store.js';
 import type { RetryPolicy } from '../../../../src/steps/context.js';
 import { PROGRESS_PREFIX } from '../../../../src/steps/context.js';
-import { runStep } from '../../../../src/steps/run.js';
+import { runStepProgram } from '../../../../src/steps/run.js';
 import { TEST_SOURCES } from '../../../support/test-sources.js';
 
 export interface StepRun {
@@ -56,7 +56,7 @@ export async function createStepEnv(): Promise<StepEnv> {
     config,
     async run(step, id, spec, opts = {}) {
       const lines: string[] = [];
-      const code = await runStep(step, ['--id', id, '--spec', JSON.stringify(spec)], {
+      const code = await runStepProgram(step, ['--id', id, '--spec', JSON.stringify(spec)], {
         objectStore: opts.objectStore ?? store,
         config,
         write: (line) => {

@@ -8,21 +8,23 @@ import {
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
-import { isCode, toKubeConfig } from './kube-client.js';
-import { LABEL_ENTITY } from './kubernetes-job-manifest.js';
+import { isCode, toKubeConfig } from '../job-runner/kube-client.js';
+import { LABEL_ENTITY } from '../job-runner/kubernetes-job-manifest.js';
 import {
   LABEL_COMPONENT,
+  LABEL_SESSION,
   auditIngressPolicy,
   auditPolicy,
   sessionIngressPolicy,
   SESSION_SERVICE_PORT,
   sessionDeployment,
   sessionService,
-} from './kubernetes-session-manifest.js';
+} from './kubernetes-manifest.js';
+import { serverExit } from './kubernetes-server-exit.js';
 import type { ScratchSettings } from '../../domain/step-resources.js';
 import { parseScratchSettings } from '../../domain/step-resources.js';
 
-export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-session-manifest.js';
+export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-manifest.js';
 
 /**
  * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the one image, behind
@@ -64,6 +66,8 @@ export function clusterServiceUrl({ name, namespace, port }: SessionServiceRef):
 }
 
 type WaitOpts = Parameters<SessionRunner['waitReady']>[1];
+/** How often waitReady looks for a crashed server pod. */
+const POD_CHECK_MS = 1000;
 
 export class KubernetesSessionRunner implements SessionRunner {
   readonly kc: KubeConfig;
@@ -114,7 +118,8 @@ export class KubernetesSessionRunner implements SessionRunner {
   async status(name: string): Promise<SessionStatus | undefined> {
     if (this.remote.has(name)) return { name, phase: 'ready', endpoint: this.remote.get(name) };
     const d = await this.readDeployment(name);
-    return d && this.toStatus(name, d);
+    const s = d && this.toStatus(name, d);
+    return s?.phase === 'starting' ? ((await this.crashed(name)) ?? s) : s;
   }
 
   /** Resolves when every replica is ready; rejects when the Deployment is deleted, stalls, or `timeoutMs` passes. */
@@ -132,10 +137,18 @@ export class KubernetesSessionRunner implements SessionRunner {
           () => settle(new Error(`session ${name} not ready after ${timeoutMs} ms`)),
           timeoutMs,
         );
+        // A crashing pod changes no field of the Deployment, so the watch above cannot see it: look at the pods.
+        const pods = setInterval(() => {
+          this.crashed(name).then(
+            (s) => s && !settled && check(s),
+            () => {},
+          );
+        }, POD_CHECK_MS);
         const settle = (r: SessionStatus | Error) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          clearInterval(pods);
           watch?.abort();
           if (r instanceof Error) reject(r);
           else resolve(r);
@@ -143,16 +156,21 @@ export class KubernetesSessionRunner implements SessionRunner {
         const onAbort = () => settle(new Error(`waitReady(${name}) aborted`));
         opts.signal?.addEventListener('abort', onAbort, { once: true });
         abort.signal.addEventListener('abort', onAbort, { once: true });
-        const check = (d: V1Deployment | undefined) => {
-          const s: SessionStatus = d
-            ? this.toStatus(name, d)
-            : { name, phase: 'failed', reason: 'deleted: the deployment no longer exists' };
+        const check = (d: V1Deployment | SessionStatus | undefined) => {
+          const s: SessionStatus =
+            d === undefined
+              ? { name, phase: 'failed', reason: 'deleted: the deployment no longer exists' }
+              : 'phase' in d
+                ? d
+                : this.toStatus(name, d);
           const key = JSON.stringify(s);
           if (key !== last) opts.onUpdate?.(s);
           last = key;
           if (s.phase === 'ready') settle(s);
-          else if (s.phase === 'failed')
-            settle(new Error(`session ${name} failed: ${s.reason ?? 'unknown'}`));
+          else if (s.phase === 'failed') {
+            const tail = s.logTail?.length ? `\n${s.logTail.join('\n')}` : '';
+            settle(new Error(`session ${name} failed: ${s.reason ?? 'unknown'}${tail}`));
+          }
         };
         const resync = async (): Promise<void> => {
           if (settled) return;
@@ -240,6 +258,14 @@ export class KubernetesSessionRunner implements SessionRunner {
       if (isCode(err, 404)) return undefined;
       throw err;
     }
+  }
+
+  /** The session as failed when one of its servers exited by its own verdict (see serverExit). */
+  private async crashed(name: string): Promise<SessionStatus | undefined> {
+    const selector = `${LABEL_SESSION}=${name}`;
+    const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector });
+    const exit = serverExit(pods.items);
+    return exit && { name, phase: 'failed', endpoint: this.url(name), ...exit };
   }
 
   private toStatus(name: string, d: V1Deployment): SessionStatus {

@@ -4,7 +4,7 @@ import { stepEnvironment } from '../../domain/step-environment.js';
 import type { ScratchSettings } from '../../domain/step-resources.js';
 import { resolveSessionScratch } from '../../domain/step-resources.js';
 import type { SessionSpec } from '../../ports/session-runner.js';
-import { envVars } from './kubernetes-env.js';
+import { envVars } from '../job-runner/kubernetes-env.js';
 import {
   GKE_ACCELERATOR,
   GKE_SPOT,
@@ -12,7 +12,7 @@ import {
   LABEL_ENTITY,
   LABEL_STAGE,
   LABEL_STEP,
-} from './kubernetes-job-manifest.js';
+} from '../job-runner/kubernetes-job-manifest.js';
 
 /** The objects of an inference session: its Deployment, its Service, and its NetworkPolicies (who may reach it). */
 
@@ -89,6 +89,8 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
               name: 'server',
               image: opts.image ?? 'dyff-temporal:latest',
               args: d.command,
+              // A server that exits says why in its log: the tail becomes the termination message (serverExit).
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               env: envVars(env),
               ports: [{ name: 'http', containerPort: port }],
               readinessProbe: {
