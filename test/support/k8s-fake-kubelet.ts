@@ -493,6 +493,9 @@ export class FakeKubelet {
   private async markRunning(pod: V1Pod, serving: boolean): Promise<void> {
     const startedAt = new Date();
     await this.updatePodStatus(pod, (s) => {
+      // The container may have ended (a quick exit, a deletion) before this write: a real kubelet never reports
+      // a terminated container running again, and the apiserver refuses it (422).
+      if (hasEnded(s)) return false;
       s.phase = 'Running';
       s.startTime = startedAt;
       s.hostIP = '127.0.0.1';
@@ -516,6 +519,7 @@ export class FakeKubelet {
 
   private async markReady(pod: V1Pod): Promise<void> {
     await this.updatePodStatus(pod, (s) => {
+      if (hasEnded(s)) return false;
       s.conditions = upsert(s.conditions, { type: 'Ready', status: 'True' });
       s.conditions = upsert(s.conditions, { type: 'ContainersReady', status: 'True' });
       for (const c of s.containerStatuses ?? []) c.ready = true;
@@ -794,7 +798,8 @@ export class FakeKubelet {
 
   private async updatePodStatus(
     pod: V1Pod,
-    mutate: (s: NonNullable<V1Pod['status']>) => void,
+    /** Returns false to leave the status as it is. */
+    mutate: (s: NonNullable<V1Pod['status']>) => void | false,
   ): Promise<void> {
     const name = pod.metadata!.name!;
     const namespace = this.opts.namespace;
@@ -802,7 +807,7 @@ export class FakeKubelet {
       const fresh = await this.core.readNamespacedPod({ name, namespace });
       if (fresh.metadata?.uid !== pod.metadata?.uid) return;
       fresh.status ??= {};
-      mutate(fresh.status);
+      if (mutate(fresh.status) === false) return;
       try {
         await this.core.replaceNamespacedPodStatus({ name, namespace, body: fresh });
         return;
@@ -955,4 +960,11 @@ function isFinished(job: V1Job): boolean {
 
 function isCode(err: unknown, code: number): boolean {
   return err instanceof ApiException && err.code === code;
+}
+
+/** The pod's phase is terminal or a container has terminated: nothing may report it running again. */
+function hasEnded(s: NonNullable<V1Pod['status']>): boolean {
+  return (
+    s.phase === 'Succeeded' || s.phase === 'Failed' || !!s.containerStatuses?.some((c) => c.state?.terminated)
+  );
 }
