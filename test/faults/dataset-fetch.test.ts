@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, DYFFCTL } from '../support/worker-process.js';
+import { cliEnv, DYFFCTL, until } from '../support/worker-process.js';
 import { FAULTS, OUTAGE_MS, inject } from './support/faults.js';
 import type { Fault } from './support/faults.js';
 import { Harness, record } from './support/harness.js';
@@ -47,7 +47,10 @@ describe('faults during a Dataset fetch', { timeout: 300_000 }, () => {
       const exited = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
       try {
         const fetchJob = await h.jobStarted('fetch-data', new Set((await h.jobs()).map((j) => j.name)));
-        const id = JSON.parse(stdout.split('\n')[0]!) as { id: string };
+        // The worker may start the job before dyffctl's first line (the created entity) reaches this process.
+        const id = await until('dyffctl to print the created entity', async () =>
+          stdout.includes('\n') ? (JSON.parse(stdout.split('\n')[0]!) as { id: string }) : undefined,
+        );
         const started = Date.now();
         const { newTry } = await inject(h, fault, fetchJob);
         const code = await exited;

@@ -97,10 +97,7 @@ export class Harness {
     const out = [];
     for (const name of (await readdir(this.jobsRoot)).sort()) {
       const dir = join(this.jobsRoot, name);
-      const spec = JSON.parse(await readFile(join(dir, 'spec.json'), 'utf8').catch(() => '{}')) as {
-        args?: string[];
-        entityId?: string;
-      };
+      const spec = await readSpec(join(dir, 'spec.json'));
       const exit = await readFile(join(dir, 'exit'), 'utf8').catch(() => undefined);
       const pid = await readFile(join(dir, 'pid'), 'utf8').catch(() => undefined);
       out.push({
@@ -225,5 +222,18 @@ export async function recorded(fault: string, stage: string, body: () => Promise
   } catch (err) {
     await record({ fault, stage, outcome: 'failed', note: String(err).slice(0, 300) });
     throw err;
+  }
+}
+
+/**
+ * A job's spec.json, or `{}` while the runner has not written it yet (absent, or caught mid-write: the runner
+ * writes it while this polls); the next poll reads it whole.
+ */
+async function readSpec(path: string): Promise<{ args?: string[]; entityId?: string }> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  try {
+    return text ? (JSON.parse(text) as { args?: string[]; entityId?: string }) : {};
+  } catch {
+    return {};
   }
 }
