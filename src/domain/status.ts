@@ -1,3 +1,4 @@
+import { DyffError } from './errors.js';
 import type { EntityKind } from './kinds.js';
 import { JOB_KINDS } from './kinds.js';
 
@@ -126,4 +127,19 @@ export function decideTransition(current: TransitionSubject, ask: TransitionAsk)
     return { kind: 'refuse', why: 'terminal', message: `${message}; ${from} is terminal` };
   if (!listed) return { kind: 'refuse', why: 'not-allowed-from', message };
   return { kind: 'refuse', why: 'not-in-lifecycle', message: `${message}; the status table forbids it` };
+}
+
+/** The InvalidTransition error both stores throw for a refused transition of entity `id`. */
+export function refusal(
+  id: string,
+  from: Status,
+  to: Status,
+  decision: Extract<TransitionDecision, { kind: 'refuse' }>,
+): DyffError {
+  return new DyffError('InvalidTransition', `entity ${id} ${decision.message}`, {
+    id,
+    current: from,
+    to,
+    why: decision.why,
+  });
 }

@@ -5,7 +5,7 @@ import type { Entity } from '../../domain/entity.js';
 import { DyffError } from '../../domain/errors.js';
 import type { EntityKind } from '../../domain/kinds.js';
 import type { Reason, Status } from '../../domain/status.js';
-import { decideTransition } from '../../domain/status.js';
+import { decideTransition, refusal } from '../../domain/status.js';
 import type {
   EntityQuery,
   EntityStore,
@@ -106,14 +106,7 @@ export class DatastoreEntityStore implements EntityStore {
       const seq = stored.historyLength ?? 0;
       const decision = decideTransition(entity, req);
       if (decision.kind === 'noop') return { result: { changed: false, entity } };
-      if (decision.kind === 'refuse') {
-        throw new DyffError('InvalidTransition', `entity ${req.id} ${decision.message}`, {
-          id: req.id,
-          current: entity.status,
-          to: req.to,
-          why: decision.why,
-        });
-      }
+      if (decision.kind === 'refuse') throw refusal(req.id, entity.status, req.to, decision);
       const now = new Date().toISOString();
       const next: Entity = { ...entity, status: req.to, lastTransitionTime: now };
       // A new status without a reason must not keep the reason (or message) of the old one.

@@ -5,7 +5,7 @@ import type { Entity } from '../../domain/entity.js';
 import { DyffError } from '../../domain/errors.js';
 import type { EntityKind } from '../../domain/kinds.js';
 import type { Reason, Status } from '../../domain/status.js';
-import { decideTransition } from '../../domain/status.js';
+import { decideTransition, refusal } from '../../domain/status.js';
 import type {
   EntityQuery,
   EntityStore,
@@ -136,14 +136,7 @@ export class SqliteEntityStore implements EntityStore {
       const entity = toEntity(row);
       const decision = decideTransition(entity, req);
       if (decision.kind === 'noop') return { changed: false, entity };
-      if (decision.kind === 'refuse') {
-        throw new DyffError('InvalidTransition', `entity ${req.id} ${decision.message}`, {
-          id: req.id,
-          current: entity.status,
-          to: req.to,
-          why: decision.why,
-        });
-      }
+      if (decision.kind === 'refuse') throw refusal(req.id, entity.status, req.to, decision);
       const details = req.details && JSON.stringify({ ...entity.details, ...req.details });
       const now = new Date().toISOString();
       this.db
