@@ -2,14 +2,15 @@
  * Pipelines and schedules on top of DyffClient: one spec for the whole lifecycle, run now or on a Temporal
  * Schedule. Each scheduled run is a new pipeline run (new Evaluation and Report; Dataset and Model reused).
  */
-import type { Client, ScheduleDescription, ScheduleSummary } from '@temporalio/client';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Client, ScheduleDescription, ScheduleSummary, WorkflowHandle } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
 import { absoluteSource } from './client.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
-import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
+import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
+import { DyffAccount, DyffKind, DyffScheduleId, DyffStatus } from './domain/search-attributes.js';
 import type { PipelineView } from './workflows/index.js';
 
 export interface PipelineOptions {
@@ -55,28 +56,45 @@ export class Pipelines {
   ): Promise<{ id: string; workflowId: string }> {
     const id = newId();
     const workflowId = `pipeline-${id}`;
+    const input = pipelineInput(manifest, { ...opts, id });
+    const run = { ...input, kind: 'Pipeline' as const };
     await this.temporal.workflow.start('pipelineWorkflow', {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [pipelineInput(manifest, { ...opts, id })],
-      typedSearchAttributes: [
-        { key: DyffKind, value: 'Pipeline' },
-        { key: DyffAccount, value: manifest.account },
-        { key: DyffEntityId, value: id },
-        { key: DyffStatus, value: 'Created' },
-      ],
-      staticSummary: `Pipeline ${manifest.metadata.name ?? id} (${manifest.account})`,
+      args: [input],
+      typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
+      staticSummary: runSummary(run),
+      staticDetails: runDetails(run),
     });
     return { id, workflowId };
   }
 
   async get(id: string): Promise<PipelineView> {
-    return this.temporal.workflow.getHandle(`pipeline-${id}`).query<PipelineView>('pipeline');
+    return (await this.handle(id)).query<PipelineView>('pipeline');
+  }
+
+  /**
+   * The run with this pipeline id: `pipeline-<id>` when it was started directly; a scheduled run's workflow id is
+   * the schedule's plus a time, so it is found by the id the run set on itself (`DyffEntityId`).
+   */
+  private async handle(id: string): Promise<WorkflowHandle> {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new Error(`pipeline id ${JSON.stringify(id)}: not an id`);
+    const direct = this.temporal.workflow.getHandle(`pipeline-${id}`);
+    try {
+      await direct.describe();
+      return direct;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    const query = `DyffKind="Pipeline" AND DyffEntityId="${id}"`;
+    for await (const run of this.temporal.workflow.list({ query }))
+      return this.temporal.workflow.getHandle(run.workflowId, run.runId);
+    throw new WorkflowNotFoundError(`no pipeline run with id ${id}`, `pipeline-${id}`, undefined);
   }
 
   /** Wait for the pipeline to end; resolves with its final view whether it completed or failed. */
   async wait(id: string): Promise<PipelineView> {
-    const handle = this.temporal.workflow.getHandle(`pipeline-${id}`);
+    const handle = await this.handle(id);
     try {
       return (await handle.result()) as PipelineView;
     } catch {
@@ -85,7 +103,7 @@ export class Pipelines {
   }
 
   async cancel(id: string): Promise<void> {
-    await this.temporal.workflow.getHandle(`pipeline-${id}`).cancel();
+    await (await this.handle(id)).cancel();
   }
 }
 
@@ -117,7 +135,10 @@ export class Schedules {
         typedSearchAttributes: [
           { key: DyffKind, value: 'Pipeline' },
           { key: DyffAccount, value: manifest.account },
+          { key: DyffScheduleId, value: scheduleId },
         ],
+        staticSummary: `Pipeline ${manifest.metadata.name ?? scheduleId} (${manifest.account}), scheduled by ${scheduleId}`,
+        staticDetails: runDetails({ ...input, kind: 'Pipeline', id: '(a new id per run)', scheduleId }),
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
       state: { paused: opts.paused ?? false, note: `pipeline ${manifest.metadata.name ?? scheduleId}` },

@@ -24,7 +24,8 @@ import type { EntityKind } from './domain/kinds.js';
 import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
 import { datasetKeys, entityLocation } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
-import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from './domain/search-attributes.js';
+import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
+import { DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
 import { isTerminal } from './domain/status.js';
 import { whileUnreachable } from './temporal-outage.js';
@@ -113,12 +114,11 @@ export class DyffClient {
       taskQueue: this.config.temporal.taskQueue,
       args: [input],
       typedSearchAttributes: [
-        { key: DyffKind, value: manifest.kind },
-        { key: DyffAccount, value: manifest.account },
-        { key: DyffEntityId, value: id },
+        ...runSearchAttributes({ ...input, kind: manifest.kind }),
         { key: DyffStatus, value: 'Created' },
       ],
-      staticSummary: `${manifest.kind} ${manifest.metadata.name ?? id} (${manifest.account})`,
+      staticSummary: runSummary({ ...input, kind: manifest.kind }),
+      staticDetails: runDetails({ ...input, kind: manifest.kind }),
     });
     return { id, workflowId };
   }

@@ -7,7 +7,15 @@ export const DyffEntityId = defineSearchAttributeKey('DyffEntityId', SearchAttri
 export const DyffStatus = defineSearchAttributeKey('DyffStatus', SearchAttributeType.KEYWORD);
 export const DyffDatasetId = defineSearchAttributeKey('DyffDatasetId', SearchAttributeType.KEYWORD);
 export const DyffModelId = defineSearchAttributeKey('DyffModelId', SearchAttributeType.KEYWORD);
+/** The pipeline run an entity belongs to (the pipeline's own id on the pipeline's workflow). */
+export const DyffPipelineId = defineSearchAttributeKey('DyffPipelineId', SearchAttributeType.KEYWORD);
+/** The schedule whose run made this workflow. */
+export const DyffScheduleId = defineSearchAttributeKey('DyffScheduleId', SearchAttributeType.KEYWORD);
 
+/**
+ * Every key the workflows set. A namespace must have them all registered (`dyffctl setup`; the dev server path
+ * does it itself): a workflow that sets an unregistered key cannot complete its workflow task.
+ */
 export const SEARCH_ATTRIBUTES = [
   DyffKind,
   DyffAccount,
@@ -15,4 +23,6 @@ export const SEARCH_ATTRIBUTES = [
   DyffStatus,
   DyffDatasetId,
   DyffModelId,
+  DyffPipelineId,
+  DyffScheduleId,
 ];

@@ -37,8 +37,7 @@ const acts = proxyActivities<Activities>({
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
   requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
-  const life = new EntityLifecycle(id, 'datasets', 'Error');
-  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
+  const life = new EntityLifecycle('Dataset', input);
   await writes.createEntity({
     id,
     kind: 'Dataset',

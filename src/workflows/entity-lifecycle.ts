@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
 import type { EntityKind } from '../domain/kinds.js';
+import { CATEGORY_OF_KIND, JOB_KINDS } from '../domain/kinds.js';
 import type { Activities, RunStepInput, RunStepOutput } from '../activities/index.js';
 import { NON_RETRYABLE } from '../domain/errors.js';
 import { jobName } from '../domain/naming.js';
@@ -26,6 +27,7 @@ import type { WaitPolicy } from './dependency-wait.js';
 import { Recheck, waitUntilReady } from './dependency-wait.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
+import { announceRun, showProgress } from './run-metadata.js';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '500ms',
@@ -86,28 +88,48 @@ export interface EntityInput<S> {
 }
 
 /**
- * The shared shape of every entity workflow: status kept in the store, the UI's search attributes and the status
- * query kept current, steps run as jobs with a try counter, and the Error/Terminated endings.
+ * The shared shape of every entity workflow, from its kind and input: status kept in the store, the run's search
+ * attributes, details and status query kept current, steps run as jobs with a try counter, and the endings
+ * (Error for resource kinds, Failed for job kinds, Terminated on cancel).
  */
 export class EntityLifecycle {
+  readonly id: string;
   readonly view: StatusView;
+  private readonly category: Category;
+  private readonly failureStatus: Status;
   private readonly tries = new Map<string, number>();
   /** Each retried try's ending, kept in the entity's details with its final status. */
   private readonly retries: { stage: string; try: number; outcome?: string; reason?: string }[] = [];
-  /** The workflow input, kept so that a long wait can continue as new with it. */
-  private input?: EntityInput<unknown>;
   private readonly recheck: Recheck;
   /** The spec's `deadlineSeconds`: each try of each step gets it instead of the worker's default. */
-  stepDeadlineSeconds?: number;
+  readonly stepDeadlineSeconds?: number;
+  /** The run sets its own search attributes and activity summaries (false for runs recorded before that). */
+  private readonly tagged: boolean;
 
   constructor(
-    readonly id: string,
-    private readonly category: Category,
-    private readonly failureStatus: Status,
+    readonly kind: EntityKind,
+    /** The workflow input, kept so that a long wait can continue as new with it. */
+    private readonly input: EntityInput<unknown>,
   ) {
-    this.view = { id, status: 'Created' };
+    this.id = input.id;
+    this.category = CATEGORY_OF_KIND[kind];
+    this.failureStatus = JOB_KINDS.has(kind) ? 'Failed' : 'Error';
+    this.stepDeadlineSeconds = (input.spec as { deadlineSeconds?: number } | undefined)?.deadlineSeconds;
+    this.view = { id: this.id, status: 'Created' };
     setHandler(statusQuery, () => this.view);
     this.recheck = new Recheck();
+    this.tagged = announceRun({ ...input, kind });
+    this.showView();
+  }
+
+  /** The run's current details in the UI: status, stage, job and message. */
+  private showView(): void {
+    const v = this.view;
+    showProgress([
+      `**${v.status}**${v.reason ? ` (${v.reason})` : ''}`,
+      v.stage ? `stage \`${v.stage}\`${v.jobName ? ` · job \`${v.jobName}\`` : ''}` : undefined,
+      v.message?.split('\n')[0],
+    ]);
   }
 
   async transition(
@@ -121,18 +143,15 @@ export class EntityLifecycle {
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
     Object.assign(this.view, { status: to, reason, message });
     upsertSearchAttributes([{ key: DyffStatus, value: to }]);
+    this.showView();
   }
 
   /** Record the entity (idempotent) from the workflow input. */
-  async create(
-    kind: EntityKind,
-    input: EntityInput<unknown>,
-    extraLabels: Record<string, string> = {},
-  ): Promise<void> {
-    this.input = input;
+  async create(extraLabels: Record<string, string> = {}): Promise<void> {
+    const input = this.input;
     await state.createEntity({
       id: this.id,
-      kind,
+      kind: this.kind,
       account: input.account,
       name: input.name,
       labels: { ...input.labels, ...extraLabels },
@@ -150,7 +169,7 @@ export class EntityLifecycle {
     return waitUntilReady({
       depId,
       missing,
-      input: this.input ?? {},
+      input: this.input,
       view: this.view,
       get: (id) => state.getEntity({ id }),
       fail: (reason, message) => new StageFailure(reason, message),
@@ -193,8 +212,10 @@ export class EntityLifecycle {
     for (;;) {
       const attempt = (this.tries.get(stage) ?? 0) + 1;
       this.tries.set(stage, attempt);
-      Object.assign(this.view, { stage, jobName: jobName(this.id, stage, attempt) });
-      const out = await runStepJob({
+      const job = jobName(this.id, stage, attempt);
+      Object.assign(this.view, { stage, jobName: job });
+      this.showView();
+      const stepInput: RunStepInput = {
         entityId: this.id,
         category: this.category,
         stage,
@@ -203,7 +224,11 @@ export class EntityLifecycle {
         // Only when the spec sets one: without it the activity input stays as recorded before the override.
         ...(this.stepDeadlineSeconds ? { activeDeadlineSeconds: this.stepDeadlineSeconds } : {}),
         ...extra,
-      });
+      };
+      // The activity's line in the UI names the step program and its job: `fetch-data job fetch-<id>-1`.
+      const out = this.tagged
+        ? await runStepJob.executeWithOptions({ summary: `${args[0] ?? stage} job ${job}` }, [stepInput])
+        : await runStepJob(stepInput);
       if (out.phase === 'succeeded') return out;
       const why = `try ${attempt}: ${out.reason ?? 'unknown reason'}`;
       // Histories recorded before typed outcomes carry only `lost`.
@@ -213,6 +238,7 @@ export class EntityLifecycle {
         this.retries.push({ stage, try: attempt, outcome: out.outcome, reason: out.reason });
         const backoffMs = (out.backoffSeconds ?? 0) * 1000 * 2 ** (earlier.length - 1);
         this.view.message = `${stage}: ${why}; try ${attempt + 1} in ${Math.round(backoffMs / 1000)} s`;
+        this.showView();
         if (backoffMs > 0) await sleep(backoffMs);
         continue;
       }

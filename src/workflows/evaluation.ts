@@ -31,10 +31,8 @@ export async function evaluationWorkflow(
   input: EvaluationInput,
 ): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
   requireValidInput('evaluationWorkflow', input);
-  const { id } = input;
-  const life = new EntityLifecycle(id, 'outputs', 'Failed');
-  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
-  await life.create('Evaluation', input);
+  const life = new EntityLifecycle('Evaluation', input);
+  await life.create();
   // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
   const slot = patched('evaluation-quota-semaphore')
     ? new QuotaSlot(input.account, input.concurrencyQuota)

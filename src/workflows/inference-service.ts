@@ -9,9 +9,8 @@ export async function inferenceServiceWorkflow(
   input: EntityInput<InferenceServiceSpec>,
 ): Promise<{ id: string; status: 'Ready' }> {
   requireValidInput('inferenceServiceWorkflow', input);
-  const life = new EntityLifecycle(input.id, 'inferenceservices', 'Error');
-  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
-  await life.create('InferenceService', input);
+  const life = new EntityLifecycle('InferenceService', input);
+  await life.create();
   return life.run(async () => {
     const modelId = input.spec.model;
     if (modelId) await life.requireReady(modelId, 'NoSuchModel');

@@ -14,9 +14,8 @@ export interface ModelWorkflowResult {
 /** model source → fetch job → manifest present → Ready (or Error/FetchFailed). */
 export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
   requireValidInput('modelWorkflow', input);
-  const life = new EntityLifecycle(input.id, 'models', 'Error');
-  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
-  await life.create('Model', input);
+  const life = new EntityLifecycle('Model', input);
+  await life.create();
   return life.run(async () => {
     await life.transition(['Created'], 'Admitted');
     // The Hub token the spec names, if any, goes to the fetch-model Job alone (the catalogue's `secrets`).

@@ -2,7 +2,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
-  executeChild,
   isCancellation,
   patched,
   setHandler,
@@ -12,7 +11,6 @@ import {
 } from '@temporalio/workflow';
 import { PIPELINE_LABEL, SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 import type { EntityKind } from '../domain/kinds.js';
-import { workflowIdFor } from '../domain/kinds.js';
 import type { PipelineInput, StageName, StageView } from '../domain/pipeline.js';
 import { DyffDatasetId, DyffEntityId, DyffModelId, DyffStatus } from '../domain/search-attributes.js';
 import { datasetWorkflow } from './dataset.js';
@@ -22,6 +20,7 @@ import { modelWorkflow } from './model.js';
 import { reportWorkflow } from './report.js';
 import { state } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
+import { announceRun, executeEntityChild, showProgress } from './run-metadata.js';
 import { stageWaitingSignal } from './quota-messages.js';
 
 export interface PipelineView {
@@ -65,7 +64,24 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
   ) as Record<StageName, StageView>;
   const view: PipelineView = { id, status: 'Admitting', stages };
   setHandler(pipelineQuery, () => view);
-  if (!input.id) upsertSearchAttributes([{ key: DyffEntityId, value: id }]);
+  // Found by kind, account, id and schedule however it was started; its children start with the same.
+  const tagged = announceRun({ ...input, kind: 'Pipeline', id });
+  if (!tagged && !input.id) upsertSearchAttributes([{ key: DyffEntityId, value: id }]);
+  const context = { pipelineId: id, scheduleId: input.scheduleId } as {
+    pipelineId: string;
+    scheduleId?: string;
+    datasetId?: string;
+    modelId?: string;
+  };
+  /** The run's current details: one line per stage. */
+  const show = () =>
+    showProgress([
+      `**${view.status}**${view.reason ? ` (${view.reason})` : ''}`,
+      ...(Object.keys(stages) as StageName[]).map(
+        (s) => `${s}: ${stages[s].status}${stages[s].id ? ` \`${stages[s].id}\`` : ''}`,
+      ),
+    ]);
+  show();
   const labels = (extra: Record<string, string> = {}) => ({
     ...input.labels,
     [PIPELINE_LABEL]: id,
@@ -86,6 +102,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
 
   const run = async <T>(stage: StageName, entityId: string, fn: () => Promise<T>): Promise<T> => {
     stages[stage] = { id: entityId, status: 'Running' };
+    show();
     try {
       const out = await fn();
       stages[stage].status = 'Done';
@@ -93,6 +110,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     } catch (err) {
       stages[stage].status = 'Failed';
       throw err;
+    } finally {
+      show();
     }
   };
 
@@ -102,16 +121,16 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
       const reused = await state.findReusable({ kind, account, specHash: hash });
       if (reused) {
         stages[stage] = { id: reused, status: 'Reused' };
+        show();
         return reused;
       }
     }
     const entityId = newEntityId();
     const child = { id: entityId, account, name: input.name, labels: labels({ [SPEC_HASH_LABEL]: hash }) };
-    const workflowId = workflowIdFor(kind, entityId);
     await run(stage, entityId, async () => {
       if (stage === 'dataset')
-        await executeChild(datasetWorkflow, { workflowId, args: [{ ...child, spec: spec.dataset }] });
-      else await executeChild(modelWorkflow, { workflowId, args: [{ ...child, spec: spec.model }] });
+        await executeEntityChild(datasetWorkflow, kind, { ...child, spec: spec.dataset }, context, tagged);
+      else await executeEntityChild(modelWorkflow, kind, { ...child, spec: spec.model }, context, tagged);
     });
     return entityId;
   };
@@ -127,6 +146,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     } else await admit();
     view.status = 'Running';
     upsertSearchAttributes([{ key: DyffStatus, value: 'Running' }]);
+    show();
     const [datasetId, modelId] = await Promise.all([
       resource('dataset', input.hashes.dataset),
       resource('model', input.hashes.model),
@@ -135,55 +155,54 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
       { key: DyffDatasetId, value: datasetId },
       { key: DyffModelId, value: modelId },
     ]);
+    Object.assign(context, { datasetId, modelId });
+    const common = { account, name: input.name, labels: labels() };
+
     const serviceId = newEntityId();
     await run('inferenceService', serviceId, () =>
-      executeChild(inferenceServiceWorkflow, {
-        workflowId: workflowIdFor('InferenceService', serviceId),
-        args: [
-          {
-            id: serviceId,
-            account,
-            name: input.name,
-            labels: labels(),
-            spec: { ...spec.service, model: modelId },
-          },
-        ],
-      }),
+      executeEntityChild(
+        inferenceServiceWorkflow,
+        'InferenceService',
+        { ...common, id: serviceId, spec: { ...spec.service, model: modelId } },
+        context,
+        tagged,
+      ),
     );
+
     const evaluationId = newEntityId();
     await run('evaluation', evaluationId, () =>
-      executeChild(evaluationWorkflow, {
-        workflowId: workflowIdFor('Evaluation', evaluationId),
-        args: [
-          {
-            id: evaluationId,
-            account,
-            name: input.name,
-            labels: labels(),
-            spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
-            concurrencyQuota: spec.concurrencyQuota,
-          },
-        ],
-      }),
+      executeEntityChild(
+        evaluationWorkflow,
+        'Evaluation',
+        {
+          ...common,
+          id: evaluationId,
+          spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
+          concurrencyQuota: spec.concurrencyQuota,
+        },
+        context,
+        tagged,
+      ),
     );
+
     const reportId = newEntityId();
     await run('report', reportId, () =>
-      executeChild(reportWorkflow, {
-        workflowId: workflowIdFor('Report', reportId),
-        args: [
-          {
-            id: reportId,
-            account,
-            name: input.name,
-            labels: labels(),
-            spec: { ...spec.report, evaluation: evaluationId },
-            scheduleId: input.scheduleId,
-          },
-        ],
-      }),
+      executeEntityChild(
+        reportWorkflow,
+        'Report',
+        {
+          ...common,
+          id: reportId,
+          spec: { ...spec.report, evaluation: evaluationId },
+          scheduleId: input.scheduleId,
+        },
+        context,
+        tagged,
+      ),
     );
     view.status = 'Complete';
     upsertSearchAttributes([{ key: DyffStatus, value: 'Complete' }]);
+    show();
     return view;
   } catch (err) {
     const cancelled = isCancellation(err);
@@ -192,6 +211,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
       await failDependants(stages, account, labels(), cancelled);
       upsertSearchAttributes([{ key: DyffStatus, value: view.status }]);
     });
+    show();
     if (cancelled) throw err;
     const failed = (Object.keys(stages) as StageName[]).find((s) => stages[s].status === 'Failed');
     throw ApplicationFailure.nonRetryable(

@@ -16,9 +16,8 @@ export async function reportWorkflow(
 ): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
   requireValidInput('reportWorkflow', input);
   const { id, spec } = input;
-  const life = new EntityLifecycle(id, 'reports', 'Failed');
-  life.stepDeadlineSeconds = input.spec.deadlineSeconds;
-  await life.create('Report', input);
+  const life = new EntityLifecycle('Report', input);
+  await life.create();
   return life.run(async () => {
     const evaluation = await life.requireReady(spec.evaluation, 'NoSuchEvaluation');
     const evalSpec = evaluation.spec as { dataset: string; inferenceService: string };

@@ -1,0 +1,114 @@
+import type { SearchAttributePair } from '@temporalio/common';
+import type { EntityKind } from './kinds.js';
+import { PIPELINE_LABEL, SCHEDULE_LABEL } from './labels.js';
+import {
+  DyffAccount,
+  DyffDatasetId,
+  DyffEntityId,
+  DyffKind,
+  DyffModelId,
+  DyffPipelineId,
+  DyffScheduleId,
+} from './search-attributes.js';
+
+/**
+ * What a run says about itself in Temporal: its search attributes (`DyffKind="Model"`), its one-line summary and
+ * its details, all derived from the workflow input alone, so that a run reads the same however it was started
+ * (dyffctl, DyffClient, a pipeline, a schedule, the plain Temporal CLI).
+ */
+export interface RunIdentity {
+  kind: EntityKind | 'Pipeline';
+  id: string;
+  account: string;
+  name?: string;
+  labels?: Record<string, string>;
+  spec?: unknown;
+  /** Known to whoever starts the run (a pipeline knows its Dataset and Model for every later stage). */
+  datasetId?: string;
+  modelId?: string;
+  pipelineId?: string;
+  scheduleId?: string;
+}
+
+/** The ids a run is linked to, from its own spec and labels, over what the starter already knew. */
+export function relatedIds(
+  run: RunIdentity,
+): Pick<RunIdentity, 'datasetId' | 'modelId' | 'pipelineId' | 'scheduleId'> {
+  const spec = (run.spec ?? {}) as { dataset?: unknown; model?: unknown };
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const own = {
+    datasetId: run.kind === 'Dataset' ? run.id : str(spec.dataset),
+    modelId: run.kind === 'Model' ? run.id : str(spec.model),
+    pipelineId: run.kind === 'Pipeline' ? run.id : run.labels?.[PIPELINE_LABEL],
+    scheduleId: run.labels?.[SCHEDULE_LABEL],
+  };
+  return {
+    datasetId: own.datasetId ?? run.datasetId,
+    // A pipeline's spec holds the model's source, not an id.
+    modelId: (run.kind === 'Pipeline' ? undefined : own.modelId) ?? run.modelId,
+    pipelineId: own.pipelineId ?? run.pipelineId,
+    scheduleId: run.scheduleId ?? own.scheduleId,
+  };
+}
+
+/** The search attributes of a run: kind, account and id always; the linked ids where they apply. */
+export function runSearchAttributes(run: RunIdentity): SearchAttributePair[] {
+  const ids = relatedIds(run);
+  const pairs: SearchAttributePair[] = [
+    { key: DyffKind, value: run.kind },
+    { key: DyffAccount, value: run.account },
+    { key: DyffEntityId, value: run.id },
+  ];
+  if (ids.datasetId) pairs.push({ key: DyffDatasetId, value: ids.datasetId });
+  if (ids.modelId) pairs.push({ key: DyffModelId, value: ids.modelId });
+  if (ids.pipelineId) pairs.push({ key: DyffPipelineId, value: ids.pipelineId });
+  if (ids.scheduleId) pairs.push({ key: DyffScheduleId, value: ids.scheduleId });
+  return pairs;
+}
+
+/** One line for the workflow list: `Dataset spamassassin (public)`. */
+export function runSummary(run: Pick<RunIdentity, 'kind' | 'id' | 'name' | 'account'>): string {
+  return `${run.kind} ${run.name ?? run.id} (${run.account})`;
+}
+
+const MAX_DETAIL_LINES = 16;
+const MAX_VALUE_CHARS = 120;
+
+/**
+ * The run's details, as Temporal markdown: its id, account and the spec's settings that say what it does
+ * (`source.kind: url`, `ingest.format: csv`, `replications: 2`), flattened, at most 16 lines. Secrets appear only
+ * as the references the spec holds.
+ */
+export function runDetails(run: RunIdentity): string {
+  const ids = relatedIds(run);
+  const lines = [`**${run.kind}** \`${run.id}\` · account \`${run.account}\``];
+  for (const [label, value] of [
+    ['dataset', run.kind === 'Dataset' ? undefined : ids.datasetId],
+    ['model', run.kind === 'Model' ? undefined : ids.modelId],
+    ['pipeline', run.kind === 'Pipeline' ? undefined : ids.pipelineId],
+    ['schedule', ids.scheduleId],
+  ] as const)
+    if (value) lines.push(`${label}: \`${value}\``);
+  const settings: string[] = [];
+  flatten(run.spec, '', settings, 0);
+  lines.push(...settings.slice(0, MAX_DETAIL_LINES - lines.length));
+  return lines.join('\n');
+}
+
+function flatten(value: unknown, path: string, out: string[], depth: number): void {
+  if (value === undefined || value === null || out.length >= MAX_DETAIL_LINES) return;
+  if (Array.isArray(value)) {
+    const scalars = value.filter((v) => typeof v !== 'object');
+    if (scalars.length === value.length) out.push(`${path}: ${clip(scalars.join(', '))}`);
+    else out.push(`${path}: ${value.length} entries`);
+    return;
+  }
+  if (typeof value === 'object') {
+    if (depth >= 2) return;
+    for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out, depth + 1);
+    return;
+  }
+  out.push(`${path}: ${clip(String(value))}`);
+}
+
+const clip = (s: string) => (s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s);

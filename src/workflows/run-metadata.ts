@@ -1,0 +1,82 @@
+import type { SearchAttributePair } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { ChildWorkflowOptions } from '@temporalio/workflow';
+import {
+  executeChild,
+  patched,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { EntityKind } from '../domain/kinds.js';
+import { workflowIdFor } from '../domain/kinds.js';
+import type { RunIdentity } from '../domain/run-metadata.js';
+import { runDetails, runSearchAttributes, runSummary } from '../domain/run-metadata.js';
+import { DyffStatus } from '../domain/search-attributes.js';
+
+/**
+ * Runs recorded before this patch set no search attributes of their own and started their children without any;
+ * the patch keeps those histories replaying while every new run describes itself.
+ */
+export const RUN_METADATA_PATCH = 'run-sets-its-search-attributes';
+
+/** Set by the server on a run a schedule started: the schedule's id, when the input does not carry it. */
+const TemporalScheduledById = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
+
+/**
+ * Set this run's search attributes (kind, account, id, linked ids) from its own input, so that it can be found
+ * however it was started, and its current details. Returns false for a run recorded before the patch.
+ */
+export function announceRun(run: RunIdentity): boolean {
+  if (!patched(RUN_METADATA_PATCH)) return false;
+  const given = workflowInfo().typedSearchAttributes;
+  const pairs = runSearchAttributes({
+    ...run,
+    scheduleId: run.scheduleId ?? given.get(TemporalScheduledById),
+  });
+  // A status set by the starter (or carried over a continue-as-new) stays; a bare start reads Created.
+  if (given.get(DyffStatus) === undefined) pairs.push({ key: DyffStatus, value: 'Created' });
+  upsertSearchAttributes(pairs);
+  return true;
+}
+
+/** What the UI shows as the run's current details: markdown lines, the first one its status. */
+export function showProgress(lines: (string | undefined)[]): void {
+  setCurrentDetails(lines.filter(Boolean).join('\n'));
+}
+
+/** The options that make a child run findable and readable from the moment it starts. */
+export function childRunOptions(
+  run: RunIdentity & { kind: EntityKind },
+): Pick<ChildWorkflowOptions, 'workflowId' | 'typedSearchAttributes' | 'staticSummary' | 'staticDetails'> {
+  const attributes: SearchAttributePair[] = [
+    ...runSearchAttributes(run),
+    { key: DyffStatus, value: 'Created' },
+  ];
+  return {
+    workflowId: workflowIdFor(run.kind, run.id),
+    typedSearchAttributes: attributes,
+    staticSummary: runSummary(run),
+    staticDetails: runDetails(run),
+  };
+}
+
+type EntityWorkflow<I> = (input: I) => Promise<unknown>;
+
+/**
+ * Start an entity's workflow as a child and wait for it: its workflow id is its entity id, and it starts with its
+ * search attributes, summary and details (`tagged`; false while replaying a run recorded before the patch, whose
+ * children started with the id alone).
+ */
+export function executeEntityChild<I extends { id: string; account: string; name?: string; spec: unknown }>(
+  workflow: EntityWorkflow<I>,
+  kind: EntityKind,
+  input: I & { labels?: Record<string, string> },
+  context: Pick<RunIdentity, 'datasetId' | 'modelId' | 'pipelineId' | 'scheduleId'>,
+  tagged: boolean,
+): Promise<unknown> {
+  const options = tagged
+    ? childRunOptions({ ...context, ...input, kind })
+    : { workflowId: workflowIdFor(kind, input.id) };
+  return executeChild(workflow, { ...options, args: [input] });
+}

@@ -1,0 +1,203 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { Pipelines, Schedules, pipelineInput } from '../../src/client-pipelines.js';
+import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
+import { newId } from '../../src/domain/ids.js';
+import { parsePipelineManifest } from '../../src/domain/manifest.js';
+import type { PipelineView } from '../../src/workflows/index.js';
+import { RecordingSessions } from '../support/recording-sessions.js';
+import { ScriptedJobRunner } from '../support/scripted-runner.js';
+import { stepEffects } from '../support/step-effects.js';
+import { useOrchestrationEnv } from '../support/orchestration.js';
+import { startWorkerWithActivities } from '../support/temporal.js';
+import { until } from '../support/worker-process.js';
+
+/*
+ * Every run sets its own search attributes, so that the plain Temporal CLI finds it by kind, account, pipeline
+ * and schedule however it was started: by the client, by a schedule, or by `temporal workflow start` with a bare
+ * JSON input. Real dev server, real worker; the steps are scripted (their jobs are another test's subject).
+ */
+
+const env = useOrchestrationEnv();
+const KINDS = ['Dataset', 'Model', 'InferenceService', 'Evaluation', 'Report'] as const;
+const suffix = newId().slice(0, 8);
+const accounts = { client: `md-client-${suffix}`, cli: `md-cli-${suffix}`, schedule: `md-sched-${suffix}` };
+
+let cli: string;
+let stopWorker: () => Promise<void>;
+const pipelineIds: Record<keyof typeof accounts, string> = { client: '', cli: '', schedule: '' };
+const scheduleId = `md-${suffix}`;
+
+const manifest = (account: string) =>
+  parsePipelineManifest(`
+kind: Pipeline
+account: ${account}
+metadata: { name: tagged }
+spec:
+  dataset: { source: { kind: url, url: "https://example.invalid/d.csv" }, ingest: { format: csv } }
+  model: { source: { kind: urls, urls: ["https://example.invalid/m.json"] } }
+  service: { runner: { kind: http, endpoint: "https://example.invalid" } }
+  report: { rubric: classification.accuracy }
+`);
+
+/** The plain Temporal CLI against the test's dev server. */
+async function temporalCli(...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    cli,
+    [...args, '--address', env.config.temporal.address, '--namespace', env.config.temporal.namespace],
+    { maxBuffer: 16 << 20 },
+  );
+  return stdout;
+}
+
+/** `temporal workflow list --query …`: the workflow ids it prints. */
+async function listed(query: string): Promise<string[]> {
+  const out = await temporalCli('workflow', 'list', '--query', query, '--output', 'json');
+  const rows = out.trim() ? (JSON.parse(out) as { execution: { workflowId: string } }[]) : [];
+  return rows.map((r) => r.execution.workflowId);
+}
+
+beforeAll(async () => {
+  cli = (await resolveTemporalCli())!;
+  expect(cli, 'the Temporal CLI (scripts/install-temporal-cli.sh)').toBeTruthy();
+  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(env.objects) }));
+  ({ stop: stopWorker } = await startWorkerWithActivities(
+    env.config,
+    createActivities({
+      entityStore: env.entities,
+      objectStore: env.objects,
+      jobRunner: runner,
+      sessionRunner: new RecordingSessions(),
+    }),
+  ));
+  const pipelines = new Pipelines(env.client, env.config.temporal.taskQueue);
+  const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
+
+  // 1. the client
+  pipelineIds.client = (await pipelines.start(manifest(accounts.client))).id;
+
+  // 2. the plain Temporal CLI, with the input as JSON and no search attributes of its own
+  pipelineIds.cli = newId();
+  const input = pipelineInput(manifest(accounts.cli), { id: pipelineIds.cli });
+  await temporalCli(
+    'workflow',
+    'start',
+    '--type',
+    'pipelineWorkflow',
+    '--task-queue',
+    env.config.temporal.taskQueue,
+    '--workflow-id',
+    `pipeline-${pipelineIds.cli}`,
+    '--input',
+    JSON.stringify(input),
+  );
+
+  // 3. a schedule, triggered once; the run's pipeline id is made inside the workflow
+  await schedules.create(scheduleId, manifest(accounts.schedule), { every: '24h' });
+  await schedules.trigger(scheduleId);
+  const scheduled = await until('the scheduled run', async () => {
+    for await (const w of env.client.workflow.list({ query: `TemporalScheduledById="${scheduleId}"` }))
+      return w;
+    return false;
+  });
+  const view = await until('the scheduled run to know its id', async () => {
+    const v = await env.client.workflow.getHandle(scheduled.workflowId).query<PipelineView>('pipeline');
+    return v.id ? v : false;
+  });
+  pipelineIds.schedule = view.id;
+
+  for (const [how, id] of Object.entries(pipelineIds)) {
+    const final = await pipelines.wait(id);
+    expect(final.status, `the pipeline started by ${how}`).toBe('Complete');
+  }
+  await schedules.delete(scheduleId);
+}, 180_000);
+
+afterAll(async () => {
+  await stopWorker?.();
+});
+
+describe('search attributes set by the runs themselves', () => {
+  it.each(Object.keys(accounts) as (keyof typeof accounts)[])(
+    'started by %s: `temporal workflow list` finds the pipeline and each of its five entity runs by kind, account and pipeline',
+    async (how) => {
+      const pipelineId = pipelineIds[how];
+      const account = accounts[how];
+      // Visibility is written asynchronously: the last upserts of a finished run land a moment later.
+      const byAccount = await until(`all six runs under DyffAccount="${account}"`, async () => {
+        const ids = await listed(`DyffAccount="${account}"`);
+        return ids.length >= 6 && ids;
+      });
+      expect(byAccount).toHaveLength(6);
+      expect(await listed(`DyffKind="Pipeline" AND DyffEntityId="${pipelineId}"`)).toHaveLength(1);
+      for (const kind of KINDS) {
+        const runs = await listed(`DyffKind="${kind}" AND DyffPipelineId="${pipelineId}"`);
+        expect(runs, kind).toHaveLength(1);
+        expect(runs[0]!.startsWith(`${kind.toLowerCase()}-`), runs[0]).toBe(true);
+        expect(await listed(`DyffKind="${kind}" AND DyffAccount="${account}"`)).toEqual(runs);
+      }
+      // Each entity run is linked to the pipeline's Dataset and Model, and to the schedule that made it.
+      const [datasetRun] = await listed(`DyffKind="Dataset" AND DyffPipelineId="${pipelineId}"`);
+      const datasetId = datasetRun!.replace(/^dataset-/, '');
+      expect(
+        await listed(`DyffDatasetId="${datasetId}" AND DyffKind IN ("Evaluation", "Report")`),
+      ).toHaveLength(2);
+      const scheduled = await listed(`DyffScheduleId="${scheduleId}"`);
+      if (how === 'schedule') expect(scheduled).toHaveLength(6);
+      else expect(scheduled).not.toContain(`pipeline-${pipelineId}`);
+      // Resource kinds end Ready, job kinds and the pipeline Complete.
+      const ended = await listed(`DyffStatus IN ("Ready", "Complete") AND DyffPipelineId="${pipelineId}"`);
+      expect(ended).toHaveLength(6);
+    },
+  );
+
+  it('each run says what it is: a summary and details, current details, and each step activity names its job', async () => {
+    const pipelineId = pipelineIds.cli;
+    const [datasetRun] = await listed(`DyffKind="Dataset" AND DyffPipelineId="${pipelineId}"`);
+    const handle = env.client.workflow.getHandle(datasetRun!);
+    const described = await handle.describe();
+    expect(await described.staticSummary()).toBe(`Dataset tagged (${accounts.cli})`);
+    const details = (await described.staticDetails()) ?? '';
+    expect(details).toContain(`pipeline: \`${pipelineId}\``);
+    expect(details).toContain('source.kind: url');
+    expect(details).toContain('ingest.format: csv');
+
+    const meta = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails.split('\n')[0]).toBe('**Ready**');
+
+    const summaries = await activitySummaries(handle);
+    const id = datasetRun!.replace(/^dataset-/, '');
+    expect(summaries).toEqual([`fetch-data job fetch-${id}-1`, `ingest-dataset job ingest-${id}-1`]);
+
+    const pipeline = env.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const pipelineMeta = await pipeline.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(pipelineMeta.currentDetails).toContain('**Complete**');
+    expect(pipelineMeta.currentDetails).toMatch(/^report: Done `[0-9a-f]{32}`$/m);
+  });
+
+  it('a scheduled run is found by the pipeline id it made for itself: get and wait', async () => {
+    const pipelines = new Pipelines(env.client, env.config.temporal.taskQueue);
+    const view = await pipelines.get(pipelineIds.schedule);
+    expect(view.id).toBe(pipelineIds.schedule);
+    expect((await pipelines.wait(pipelineIds.schedule)).status).toBe('Complete');
+    await expect(pipelines.get('0'.repeat(32))).rejects.toThrow(/no pipeline run with id 0{32}/);
+  });
+});
+
+/** The summaries of the run's `runStep` activities, in the order they were scheduled. */
+async function activitySummaries(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  const out: string[] = [];
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name !== 'runStep') continue;
+    const payload = (event as temporal.api.history.v1.IHistoryEvent).userMetadata?.summary;
+    out.push(payload ? defaultPayloadConverter.fromPayload<string>(payload) : '(none)');
+  }
+  return out;
+}
