@@ -29,6 +29,7 @@ import { DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
 import { isTerminal } from './domain/status.js';
 import { whileUnreachable } from './temporal-outage.js';
+import { describeConnection, temporalConnectionOptions } from './temporal-connection.js';
 import type { EntityQuery, EntityStore } from './ports/entity-store.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { DatasetWorkflowInput } from './workflows/index.js';
@@ -64,12 +65,13 @@ export class DyffClient {
     adapters?: Pick<Adapters, 'entityStore' | 'objectStore'>,
   ): Promise<DyffClient> {
     let connection: Connection;
+    const options = temporalConnectionOptions(config.temporal);
     try {
-      connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+      connection = await Connection.connect({ ...options, connectTimeout: '5s' });
     } catch (err) {
       throw new DyffError(
         ErrorType.SourceUnavailable,
-        `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}); start one with \`dyffctl dev\``,
+        `cannot reach Temporal at ${describeConnection(options)} (${(err as Error).message}); start one with \`dyffctl dev\`, or check temporal.address and temporal.tls`,
       );
     }
     const temporal = new Client({

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { cidrProblem } from './domain/egress.js';
 import { parseCodecKeysEnv } from './codec/keys.js';
+import { TEMPORAL_ENV_PATHS, TemporalConfigSchema } from './temporal-config.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { withheldGrantProblem } from './domain/enforced-grants.js';
 import { ScratchSettingsSchema } from './domain/step-resources.js';
@@ -15,41 +16,7 @@ import { ScratchSettingsSchema } from './domain/step-resources.js';
 const ConfigSchema = z.strictObject({
   /** Where the embedded backends keep their files. @default ./.dyff */
   dataHome: z.string().default('.dyff'),
-  temporal: z
-    .strictObject({
-      /** @default localhost:7233 */
-      address: z.string().default('localhost:7233'),
-      namespace: z.string().default('default'),
-      taskQueue: z.string().default('dyff'),
-      /** @default http://localhost:8233 */
-      uiUrl: z.string().default('http://localhost:8233'),
-      /** How long `--wait` and `DyffClient.wait` keep retrying while the server is unreachable. @default 300 */
-      unreachableTimeoutSeconds: z.number().positive().default(300),
-      /** On SIGTERM a worker finishes its in-flight tasks for this long before it stops. @default 30 */
-      shutdownGraceSeconds: z.number().nonnegative().default(30),
-      /** Payload encryption (AES-256-GCM): off until keys are configured. */
-      codec: z
-        .strictObject({
-          /** The first key encrypts, every key decrypts (rotation). `DYFF_CODEC_KEYS=id:base64,…` */
-          keys: z
-            .array(
-              z.strictObject({
-                id: z
-                  .string()
-                  .regex(/^[-._A-Za-z0-9]{1,64}$/, { error: 'expected a key id (letters, digits, -._)' }),
-                /** 32 bytes, base64. */
-                key: z.string().optional(),
-                /** A file holding the base64 key, e.g. a mounted Secret. */
-                keyFile: z.string().optional(),
-              }),
-            )
-            .default([]),
-          /** Port of `dyffctl codec-server` (and of the one `dyffctl dev` starts). @default 8234 */
-          port: z.number().int().min(0).max(65535).default(8234),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
+  temporal: TemporalConfigSchema,
   runner: z.enum(['local', 'kubernetes']).default('local'),
   objectStore: z.enum(['filesystem', 'gcs']).default('filesystem'),
   entityStore: z.enum(['sqlite', 'datastore']).default('sqlite'),
@@ -190,10 +157,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const ENV_PATHS: Record<string, string[]> = {
   DYFF_DATA_HOME: ['dataHome'],
-  DYFF_TEMPORAL_ADDRESS: ['temporal', 'address'],
-  DYFF_TEMPORAL_NAMESPACE: ['temporal', 'namespace'],
-  DYFF_TASK_QUEUE: ['temporal', 'taskQueue'],
-  DYFF_TEMPORAL_UI_URL: ['temporal', 'uiUrl'],
+  ...TEMPORAL_ENV_PATHS,
   DYFF_RUNNER: ['runner'],
   DYFF_OBJECT_STORE: ['objectStore'],
   DYFF_ENTITY_STORE: ['entityStore'],
@@ -251,6 +215,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   // Set but empty means "no roots", which is what a step on Kubernetes is handed.
   const roots = env.DYFF_LOCAL_ROOTS;
   if (roots !== undefined) setPath(out, ['sources', 'localRoots'], roots.split(delimiter).filter(Boolean));
+  if (env.DYFF_TEMPORAL_TLS)
+    setPath(out, ['temporal', 'tls', 'enabled'], /^(true|1|yes)$/i.test(env.DYFF_TEMPORAL_TLS));
   if (env.DYFF_ENFORCE_GRANTS)
     setPath(out, ['storage', 'enforceGrants'], /^(true|1|yes)$/i.test(env.DYFF_ENFORCE_GRANTS));
   if (env.DYFF_WITHHOLD_GRANTS)

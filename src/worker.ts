@@ -19,6 +19,8 @@ import { WORKER_IDENTITY } from './domain/identities.js';
 import { dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
 import { installReaperSchedule } from './reaper-schedule.js';
+import { requireSearchAttributes } from './search-attributes-setup.js';
+import { temporalConnectionOptions } from './temporal-connection.js';
 
 export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
 
@@ -58,7 +60,13 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
   const { config } = opts;
   installRuntime();
   const connection =
-    opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+    opts.connection ?? (await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
+  try {
+    await requireSearchAttributes(connection.operatorService, config.temporal.namespace);
+  } catch (err) {
+    if (!opts.connection) await connection.close();
+    throw err;
+  }
   const adapters = opts.adapters ?? (await createAdapters(config));
   const worker = await Worker.create({
     connection,

@@ -29,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
   registerEntityCommands(program);
   registerPipelineCommands(program);
   registerDemoCommand(program);
+  const { registerSetupCommand } = await import('./commands/setup.js');
+  registerSetupCommand(program);
   const { loadConfig } = await import('../config.js');
   const { registerBucketsCommands } = await import('./commands/buckets.js');
   const { registerGcpCommands } = await import('./commands/gcp.js');

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { registerSearchAttributes as registerOn } from '../search-attributes-setup.js';
 import { installRuntime } from '../worker.js';
 import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from './latency.js';
 import { resolveTemporalCli } from './temporal-cli.js';
@@ -57,11 +57,5 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 
 /** Register the project's search attributes; idempotent, so it also works on an existing database. */
 export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (customAttributes ?? {})));
-  if (missing.length === 0) return;
-  await connection.operatorService.addSearchAttributes({
-    namespace,
-    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
-  });
+  await registerOn(connection.operatorService, namespace);
 }

@@ -13,6 +13,7 @@ import { loadConfig } from '../../config.js';
 import type { DevServer } from '../../dev/dev-server.js';
 import { registerSearchAttributes, startDevServer } from '../../dev/dev-server.js';
 import { parseManifest, parsePipelineManifest } from '../../domain/manifest.js';
+import { temporalConnectionOptions } from '../../temporal-connection.js';
 import { createWorker } from '../../worker.js';
 import { ExitCode } from '../exit-codes.js';
 import { waitWithProgress } from './entities.js';
@@ -20,9 +21,9 @@ import { formatPipeline } from './pipelines.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 
-async function reachable(address: string): Promise<boolean> {
+async function reachable(config: Config): Promise<boolean> {
   try {
-    const c = await Connection.connect({ address, connectTimeout: '1s' });
+    const c = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '1s' });
     await c.close();
     return true;
   } catch {
@@ -32,8 +33,8 @@ async function reachable(address: string): Promise<boolean> {
 
 /** Use the configured Temporal server if one answers; otherwise start the embedded dev server on its state. */
 async function ensureServer(config: Config): Promise<DevServer | undefined> {
-  if (await reachable(config.temporal.address)) {
-    const c = await Connection.connect({ address: config.temporal.address });
+  if (await reachable(config)) {
+    const c = await Connection.connect(temporalConnectionOptions(config.temporal));
     await registerSearchAttributes(c, config.temporal.namespace);
     await c.close();
     return undefined;
