@@ -7,6 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from './activities/index.js';
 import { specHash } from './activities/lookups.js';
@@ -24,7 +25,8 @@ import type { EntityKind } from './domain/kinds.js';
 import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
 import { datasetKeys, entityLocation } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
-import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
+import { entityFromMemo, runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
+import { ENTITY_WORKFLOW_KINDS, listFromRuns } from './client-runs.js';
 import { DyffStatus } from './domain/search-attributes.js';
 import type { DatasetSpec } from './domain/specs.js';
 import { isTerminal } from './domain/status.js';
@@ -55,10 +57,29 @@ export class DyffClient {
   private constructor(
     readonly config: Config,
     readonly temporal: Client,
-    private readonly entities: EntityStore,
+    /** The entity store given by the caller; otherwise opened on first use, unless `client.reads` is temporal. */
+    private readonly givenEntities: EntityStore | undefined,
     private readonly objects: ObjectStore,
     private readonly owned: boolean,
   ) {}
+
+  private opened?: Promise<EntityStore | undefined>;
+  /** Why the entity store could not be used, when it could not (reads then come from Temporal). */
+  storeProblem?: string;
+
+  /**
+   * The entity store, or undefined when this client reads Temporal only: configured so (`client.reads:
+   * temporal`), or the store could not be opened (a script on a machine without the store's credentials).
+   */
+  private entities(): Promise<EntityStore | undefined> {
+    if (this.givenEntities) return Promise.resolve(this.givenEntities);
+    if (this.config.client.reads === 'temporal') return Promise.resolve(undefined);
+    this.opened ??= createEntityStore(this.config).catch((err: unknown) => {
+      this.storeProblem = (err as Error).message;
+      return undefined;
+    });
+    return this.opened;
+  }
 
   static async connect(
     config: Config,
@@ -79,13 +100,12 @@ export class DyffClient {
       namespace: config.temporal.namespace,
       dataConverter: dataConverterFor(config),
     });
-    const entities = adapters?.entityStore ?? (await createEntityStore(config));
     const objects = adapters?.objectStore ?? (await createObjectStore(config));
-    return new DyffClient(config, temporal, entities, objects, !adapters);
+    return new DyffClient(config, temporal, adapters?.entityStore, objects, !adapters);
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.entities.close();
+    if (this.owned && this.opened) await (await this.opened)?.close();
     await this.temporal.connection.close();
   }
 
@@ -125,21 +145,40 @@ export class DyffClient {
     return { id, workflowId };
   }
 
-  /** The stored entity, with the running step's progress; undefined for an unknown id. */
+  /**
+   * The entity, with the running step's progress; undefined for an unknown id. From the entity store when it has
+   * it, otherwise from the entity's run in Temporal (its memo): a client without the store reads the same.
+   */
   async get(id: string): Promise<EntityView | undefined> {
-    const stored = await this.entities.get(id);
-    const kind = stored?.kind ?? (await this.kindFromWorkflow(id));
+    const stored = await (await this.entities())?.get(id);
+    const run = stored ? undefined : await this.findRun(id);
+    const kind = stored?.kind ?? run?.kind;
     if (!kind) return undefined;
     const workflowId = workflowIdFor(kind, id);
+    const uiUrl = this.uiUrl(workflowId);
+    const fromRun =
+      run &&
+      entityFromMemo(run.description.memo, run.description.startTime, {
+        status: run.description.status.name,
+        closeTime: run.description.closeTime,
+      });
     const view: EntityView = stored
-      ? { ...stored, workflowId, uiUrl: this.uiUrl(workflowId) }
-      : placeholder(id, kind, workflowId, this.uiUrl(workflowId));
-    if (!isTerminal(view.status)) Object.assign(view, await this.liveProgress(workflowId));
+      ? { ...stored, workflowId, uiUrl }
+      : fromRun
+        ? { ...fromRun, workflowId, uiUrl }
+        : placeholder(id, kind, workflowId, uiUrl);
+    if (!isTerminal(view.status)) Object.assign(view, await this.liveProgress(workflowId, run?.description));
     return view;
   }
 
+  /**
+   * Entities matching the query: from the entity store, or, for a client that reads Temporal only, from the
+   * runs' search attributes and memos (runs within the namespace's retention; the store keeps them longer).
+   */
   async list(query: EntityQuery): Promise<Entity[]> {
-    return this.entities.list(query);
+    const store = await this.entities();
+    if (store) return store.list(query);
+    return listFromRuns(this.temporal, query);
   }
 
   /**
@@ -201,21 +240,32 @@ export class DyffClient {
     return entityLocation(this.objects.uri(CATEGORY_OF_KIND[kind], datasetKeys.manifest(id)));
   }
 
-  private async kindFromWorkflow(id: string): Promise<EntityKind | undefined> {
-    for (const kind of Object.keys(WORKFLOW_OF_KIND) as EntityKind[]) {
-      try {
-        await this.temporal.workflow.getHandle(workflowIdFor(kind, id)).describe();
-        return kind;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-    }
-    return undefined;
+  /** The entity's run, whatever its kind: its workflow id is `<kind>-<id>`. */
+  private async findRun(
+    id: string,
+  ): Promise<{ kind: EntityKind; description: WorkflowExecutionDescription } | undefined> {
+    const found = await Promise.all(
+      ENTITY_WORKFLOW_KINDS.map(async (kind) => {
+        try {
+          return {
+            kind,
+            description: await this.temporal.workflow.getHandle(workflowIdFor(kind, id)).describe(),
+          };
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          return undefined;
+        }
+      }),
+    );
+    return found.find((f) => f !== undefined);
   }
 
-  private async liveProgress(workflowId: string): Promise<{ stage?: string; progress?: Progress }> {
+  private async liveProgress(
+    workflowId: string,
+    described?: WorkflowExecutionDescription,
+  ): Promise<{ stage?: string; progress?: Progress }> {
     try {
-      const desc = await this.temporal.workflow.getHandle(workflowId).describe();
+      const desc = described ?? (await this.temporal.workflow.getHandle(workflowId).describe());
       for (const act of desc.raw.pendingActivities ?? []) {
         const payload = act.heartbeatDetails?.payloads?.[0];
         if (!payload) continue;

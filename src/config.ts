@@ -142,6 +142,16 @@ const ConfigSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
+  client: z
+    .strictObject({
+      /**
+       * Where `DyffClient` and `dyffctl get/list/wait` read entities: the entity store (falling back to Temporal
+       * for an entity it does not have, or when it cannot be opened), or Temporal alone (a script with nothing but
+       * Temporal access). @default store
+       */
+      reads: z.enum(['store', 'temporal']).default('store'),
+    })
+    .prefault({}),
   reaper: z
     .strictObject({
       /** How often the reaper schedule sweeps for orphans of closed workflows; 0 installs no schedule. @default 60 */
@@ -180,6 +190,7 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_QUOTA_CONCURRENCY: ['quota', 'concurrency'],
   DYFF_QUOTA_CHECK_SECONDS: ['quota', 'checkSeconds'],
   DYFF_REAPER_PERIOD_SECONDS: ['reaper', 'periodSeconds'],
+  DYFF_CLIENT_READS: ['client', 'reads'],
 };
 const NUMERIC_ENV = new Set([
   'DYFF_MAX_FILE_BYTES',

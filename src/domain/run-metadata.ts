@@ -1,5 +1,7 @@
 import type { SearchAttributePair } from '@temporalio/common';
+import type { Entity } from './entity.js';
 import type { EntityKind } from './kinds.js';
+import { JOB_KINDS } from './kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from './labels.js';
 import {
   DyffAccount,
@@ -112,3 +114,63 @@ function flatten(value: unknown, path: string, out: string[], depth: number): vo
 }
 
 const clip = (s: string) => (s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s);
+
+/** The run's memo keys: the entity as created (set once) and its current state (set at each transition). */
+export const ENTITY_MEMO = 'dyffEntity';
+export const STATE_MEMO = 'dyffState';
+
+export type EntityMemo = Pick<Entity, 'id' | 'kind' | 'account' | 'name' | 'labels' | 'annotations' | 'spec'>;
+export type StateMemo = Pick<Entity, 'status' | 'reason' | 'message' | 'details' | 'lastTransitionTime'>;
+
+/** How a run ended, as Temporal reports it (`WorkflowExecutionStatusName`). */
+export type RunStatus =
+  'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'CONTINUED_AS_NEW' | 'TIMED_OUT' | string;
+
+/**
+ * The entity as its run keeps it in its memo, for a client that reads Temporal instead of the entity store;
+ * undefined for a run recorded before runs kept it. The creation time is the run's start. A run that ended
+ * without recording an ending (terminated from outside, timed out, or cancelled while its last writes were lost)
+ * reads as what the reaper makes of it in the store: Terminated, or the kind's failure status.
+ */
+export function entityFromMemo(
+  memo: Record<string, unknown> | undefined,
+  startTime: Date,
+  run?: { status: RunStatus; closeTime?: Date },
+): Entity | undefined {
+  const entity = memo?.[ENTITY_MEMO] as EntityMemo | undefined;
+  const state = memo?.[STATE_MEMO] as StateMemo | undefined;
+  if (!entity?.id || !state?.status) return undefined;
+  const out: Entity = {
+    ...entity,
+    labels: entity.labels ?? {},
+    annotations: entity.annotations ?? {},
+    ...state,
+    creationTime: startTime.toISOString(),
+  };
+  const open = state.status === 'Created' || state.status === 'Admitted';
+  if (!open || !run || run.status === 'RUNNING' || run.status === 'CONTINUED_AS_NEW') return out;
+  const ended = { lastTransitionTime: (run.closeTime ?? new Date()).toISOString() };
+  if (run.status === 'CANCELLED')
+    return {
+      ...out,
+      ...ended,
+      status: 'Terminated',
+      reason: 'TerminateCommand',
+      message: 'cancelled by request',
+    };
+  if (run.status === 'TERMINATED' || run.status === 'COMPLETED')
+    return {
+      ...out,
+      ...ended,
+      status: 'Terminated',
+      reason: 'TerminateCommand',
+      message: 'the workflow was terminated',
+    };
+  return {
+    ...out,
+    ...ended,
+    status: JOB_KINDS.has(entity.kind) ? 'Failed' : 'Error',
+    reason: 'Interrupted',
+    message: `the workflow ended ${run.status.toLowerCase().replace('_', ' ')} before recording an ending`,
+  };
+}

@@ -27,7 +27,7 @@ import type { WaitPolicy } from './dependency-wait.js';
 import { Recheck, waitUntilReady } from './dependency-wait.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
-import { announceRun, showProgress } from './run-metadata.js';
+import { announceRun, rememberEntity, rememberState, showProgress } from './run-metadata.js';
 
 const retry: ActivityOptions['retry'] = {
   initialInterval: '500ms',
@@ -105,6 +105,8 @@ export class EntityLifecycle {
   readonly stepDeadlineSeconds?: number;
   /** The run sets its own search attributes and activity summaries (false for runs recorded before that). */
   private readonly tagged: boolean;
+  /** The entity's details as the store merges them, kept for the run's memo. */
+  private details?: Record<string, unknown>;
 
   constructor(
     readonly kind: EntityKind,
@@ -119,6 +121,13 @@ export class EntityLifecycle {
     setHandler(statusQuery, () => this.view);
     this.recheck = new Recheck();
     this.tagged = announceRun({ ...input, kind });
+    if (this.tagged) {
+      const { id, account, name, labels, annotations, spec } = input;
+      rememberEntity(
+        { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec },
+        { status: 'Created', lastTransitionTime: new Date().toISOString() },
+      );
+    }
     this.showView();
   }
 
@@ -143,6 +152,12 @@ export class EntityLifecycle {
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
     Object.assign(this.view, { status: to, reason, message });
     upsertSearchAttributes([{ key: DyffStatus, value: to }]);
+    if (this.tagged) {
+      // Details merge across transitions, as in the entity store.
+      if (withRetries) this.details = { ...this.details, ...withRetries };
+      const lastTransitionTime = new Date().toISOString();
+      rememberState({ status: to, reason, message, details: this.details, lastTransitionTime });
+    }
     this.showView();
   }
 

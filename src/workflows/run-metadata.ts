@@ -5,13 +5,20 @@ import {
   executeChild,
   patched,
   setCurrentDetails,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { EntityKind } from '../domain/kinds.js';
 import { workflowIdFor } from '../domain/kinds.js';
-import type { RunIdentity } from '../domain/run-metadata.js';
-import { runDetails, runSearchAttributes, runSummary } from '../domain/run-metadata.js';
+import type { EntityMemo, RunIdentity, StateMemo } from '../domain/run-metadata.js';
+import {
+  ENTITY_MEMO,
+  runDetails,
+  runSearchAttributes,
+  runSummary,
+  STATE_MEMO,
+} from '../domain/run-metadata.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 
 /**
@@ -38,6 +45,18 @@ export function announceRun(run: RunIdentity): boolean {
   if (given.get(DyffStatus) === undefined) pairs.push({ key: DyffStatus, value: 'Created' });
   upsertSearchAttributes(pairs);
   return true;
+}
+
+/**
+ * Keep the entity in the run's memo — as created, and its state after each transition — so that a client with
+ * only Temporal access reads it (`DyffClient.get`, `list`, `wait`) without the entity store.
+ */
+export function rememberEntity(entity: EntityMemo, state: StateMemo): void {
+  upsertMemo({ [ENTITY_MEMO]: entity, [STATE_MEMO]: state });
+}
+
+export function rememberState(state: StateMemo): void {
+  upsertMemo({ [STATE_MEMO]: state });
 }
 
 /** What the UI shows as the run's current details: markdown lines, the first one its status. */

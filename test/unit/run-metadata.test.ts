@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from '../../src/domain/labels.js';
-import { relatedIds, runDetails, runSearchAttributes, runSummary } from '../../src/domain/run-metadata.js';
+import {
+  ENTITY_MEMO,
+  entityFromMemo,
+  relatedIds,
+  runDetails,
+  runSearchAttributes,
+  runSummary,
+  STATE_MEMO,
+} from '../../src/domain/run-metadata.js';
 
 const ids = { d: 'd'.repeat(32), m: 'm'.repeat(32), s: 's'.repeat(32), p: 'p'.repeat(32) };
 
@@ -77,5 +85,36 @@ describe('run metadata', () => {
     expect(lines).toContain('tags: a, b');
     expect(lines.length).toBe(16);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(140);
+  });
+
+  it('reads the entity from the memo; a run that closed without recording its ending reads as the store would', () => {
+    const started = new Date('2026-01-01T00:00:00Z');
+    const closed = new Date('2026-01-01T00:05:00Z');
+    const memo = (status: string) => ({
+      [ENTITY_MEMO]: { id: ids.d, kind: 'Evaluation', account: 'a', spec: { x: 1 } },
+      [STATE_MEMO]: { status, lastTransitionTime: '2026-01-01T00:01:00.000Z' },
+    });
+    expect(entityFromMemo({}, started)).toBeUndefined();
+    expect(entityFromMemo(memo('Admitted'), started, { status: 'RUNNING' })).toMatchObject({
+      status: 'Admitted',
+      labels: {},
+      creationTime: started.toISOString(),
+    });
+    expect(
+      entityFromMemo(memo('Complete'), started, { status: 'COMPLETED', closeTime: closed })?.status,
+    ).toBe('Complete');
+    expect(
+      entityFromMemo(memo('Admitted'), started, { status: 'CANCELLED', closeTime: closed }),
+    ).toMatchObject({
+      status: 'Terminated',
+      reason: 'TerminateCommand',
+      lastTransitionTime: closed.toISOString(),
+    });
+    expect(entityFromMemo(memo('Created'), started, { status: 'TERMINATED' })?.status).toBe('Terminated');
+    expect(entityFromMemo(memo('Admitted'), started, { status: 'TIMED_OUT' })).toMatchObject({
+      status: 'Failed',
+      reason: 'Interrupted',
+      message: 'the workflow ended timed out before recording an ending',
+    });
   });
 });
