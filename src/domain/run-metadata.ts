@@ -77,8 +77,8 @@ const MAX_DETAIL_LINES = 16;
 const MAX_VALUE_CHARS = 120;
 
 /**
- * The run's details, as Temporal markdown: its id, account and the spec's settings that say what it does
- * (`source.kind: url`, `ingest.format: csv`, `replications: 2`), flattened, at most 16 lines. Secrets appear only
+ * The run's details, as Temporal markdown: its id and account, then a list of its links and the spec's settings
+ * that say what it does (`source.kind: url`, `ingest.format: csv`, `replications: 2`), flattened, at most 16 lines. Secrets appear only
  * as the references the spec holds.
  */
 export function runDetails(run: RunIdentity): string {
@@ -90,11 +90,12 @@ export function runDetails(run: RunIdentity): string {
     ['pipeline', run.kind === 'Pipeline' ? undefined : ids.pipelineId],
     ['schedule', ids.scheduleId],
   ] as const)
-    if (value) lines.push(`${label}: \`${value}\``);
+    if (value) lines.push(`- ${label}: \`${value}\``);
   const settings: string[] = [];
   flatten(run.spec, '', settings, 0);
-  lines.push(...settings.slice(0, MAX_DETAIL_LINES - lines.length));
-  return lines.join('\n');
+  lines.push(...settings.slice(0, MAX_DETAIL_LINES - lines.length).map((l) => `- ${l}`));
+  // A blank line before the list, or markdown runs it into the first line.
+  return [lines[0], '', ...lines.slice(1)].join('\n');
 }
 
 function flatten(value: unknown, path: string, out: string[], depth: number): void {

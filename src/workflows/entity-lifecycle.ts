@@ -134,8 +134,7 @@ export class EntityLifecycle {
   /** The run's current details in the UI: status, stage, job and message. */
   private showView(): void {
     const v = this.view;
-    showProgress([
-      `**${v.status}**${v.reason ? ` (${v.reason})` : ''}`,
+    showProgress(`**${v.status}**${v.reason ? ` (${v.reason})` : ''}`, [
       v.stage ? `stage \`${v.stage}\`${v.jobName ? ` · job \`${v.jobName}\`` : ''}` : undefined,
       v.message?.split('\n')[0],
     ]);

@@ -75,12 +75,12 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
   };
   /** The run's current details: one line per stage. */
   const show = () =>
-    showProgress([
+    showProgress(
       `**${view.status}**${view.reason ? ` (${view.reason})` : ''}`,
-      ...(Object.keys(stages) as StageName[]).map(
+      (Object.keys(stages) as StageName[]).map(
         (s) => `${s}: ${stages[s].status}${stages[s].id ? ` \`${stages[s].id}\`` : ''}`,
       ),
-    ]);
+    );
   show();
   const labels = (extra: Record<string, string> = {}) => ({
     ...input.labels,

@@ -59,9 +59,10 @@ export function rememberState(state: StateMemo): void {
   upsertMemo({ [STATE_MEMO]: state });
 }
 
-/** What the UI shows as the run's current details: markdown lines, the first one its status. */
-export function showProgress(lines: (string | undefined)[]): void {
-  setCurrentDetails(lines.filter(Boolean).join('\n'));
+/** What the UI shows as the run's current details: its status, then a markdown list of the given lines. */
+export function showProgress(status: string, lines: (string | undefined)[]): void {
+  const items = lines.filter(Boolean).map((l) => `- ${l}`);
+  setCurrentDetails([status, ...(items.length ? ['', ...items] : [])].join('\n'));
 }
 
 /** The options that make a child run findable and readable from the moment it starts. */

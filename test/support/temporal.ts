@@ -18,7 +18,11 @@ let runtimeInstalled = false;
 function quietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // a dev server started in this file installed it first: its choice stands
+  }
 }
 
 /** A data home, a config pointing at the shared dev server, and a fresh task queue. */

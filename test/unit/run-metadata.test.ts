@@ -76,13 +76,13 @@ describe('run metadata', () => {
         ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i])),
       },
     });
-    const lines = details.split('\n');
+    const lines = details.split('\n').filter(Boolean);
     expect(lines[0]).toBe(`**Dataset** \`${ids.d}\` · account \`public\``);
-    expect(lines).toContain(`pipeline: \`${ids.p}\``);
-    expect(lines).toContain('source.kind: url');
-    expect(lines).toContain('ingest.format: csv');
-    expect(lines).toContain('secrets: 1 entries');
-    expect(lines).toContain('tags: a, b');
+    expect(lines).toContain(`- pipeline: \`${ids.p}\``);
+    expect(lines).toContain('- source.kind: url');
+    expect(lines).toContain('- ingest.format: csv');
+    expect(lines).toContain('- secrets: 1 entries');
+    expect(lines).toContain('- tags: a, b');
     expect(lines.length).toBe(16);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(140);
   });

@@ -177,7 +177,7 @@ describe('search attributes set by the runs themselves', () => {
     const pipeline = env.client.workflow.getHandle(`pipeline-${pipelineId}`);
     const pipelineMeta = await pipeline.query<{ currentDetails: string }>('__temporal_workflow_metadata');
     expect(pipelineMeta.currentDetails).toContain('**Complete**');
-    expect(pipelineMeta.currentDetails).toMatch(/^report: Done `[0-9a-f]{32}`$/m);
+    expect(pipelineMeta.currentDetails).toMatch(/^- report: Done `[0-9a-f]{32}`$/m);
   });
 
   it('a scheduled run is found by the pipeline id it made for itself: get and wait', async () => {
