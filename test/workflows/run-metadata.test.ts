@@ -62,6 +62,18 @@ async function listed(query: string): Promise<string[]> {
   return rows.map((r) => r.execution.workflowId);
 }
 
+/**
+ * The ids once the query lists `n` runs. Visibility is written a moment after each change (a finished run's last
+ * status too), so a count is awaited, not read once; more than `n` fails at once.
+ */
+async function listedN(query: string, n: number): Promise<string[]> {
+  return until(`${n} runs for ${query}`, async () => {
+    const ids = await listed(query);
+    if (ids.length > n) throw new Error(`${query}: ${ids.length} runs, expected ${n}: ${ids.join(', ')}`);
+    return ids.length === n && ids;
+  });
+}
+
 beforeAll(async () => {
   cli = (await resolveTemporalCli())!;
   expect(cli, 'the Temporal CLI (scripts/install-temporal-cli.sh)').toBeTruthy();
@@ -110,6 +122,13 @@ beforeAll(async () => {
     return v.id ? v : false;
   });
   pipelineIds.schedule = view.id;
+  // Found by the id it set on itself, once visibility has it.
+  await until('the scheduled run found by its pipeline id', () =>
+    pipelines.get(view.id).then(
+      () => true,
+      () => false,
+    ),
+  );
 
   for (const [how, id] of Object.entries(pipelineIds)) {
     const final = await pipelines.wait(id);
@@ -128,37 +147,27 @@ describe('search attributes set by the runs themselves', () => {
     async (how) => {
       const pipelineId = pipelineIds[how];
       const account = accounts[how];
-      // Visibility is written asynchronously: the last upserts of a finished run land a moment later.
-      const byAccount = await until(`all six runs under DyffAccount="${account}"`, async () => {
-        const ids = await listed(`DyffAccount="${account}"`);
-        return ids.length >= 6 && ids;
-      });
-      expect(byAccount).toHaveLength(6);
-      expect(await listed(`DyffKind="Pipeline" AND DyffEntityId="${pipelineId}"`)).toHaveLength(1);
+      await listedN(`DyffAccount="${account}"`, 6);
+      await listedN(`DyffKind="Pipeline" AND DyffEntityId="${pipelineId}"`, 1);
       for (const kind of KINDS) {
-        const runs = await listed(`DyffKind="${kind}" AND DyffPipelineId="${pipelineId}"`);
-        expect(runs, kind).toHaveLength(1);
+        const runs = await listedN(`DyffKind="${kind}" AND DyffPipelineId="${pipelineId}"`, 1);
         expect(runs[0]!.startsWith(`${kind.toLowerCase()}-`), runs[0]).toBe(true);
-        expect(await listed(`DyffKind="${kind}" AND DyffAccount="${account}"`)).toEqual(runs);
+        expect(await listedN(`DyffKind="${kind}" AND DyffAccount="${account}"`, 1)).toEqual(runs);
       }
       // Each entity run is linked to the pipeline's Dataset and Model, and to the schedule that made it.
       const [datasetRun] = await listed(`DyffKind="Dataset" AND DyffPipelineId="${pipelineId}"`);
       const datasetId = datasetRun!.replace(/^dataset-/, '');
-      expect(
-        await listed(`DyffDatasetId="${datasetId}" AND DyffKind IN ("Evaluation", "Report")`),
-      ).toHaveLength(2);
-      const scheduled = await listed(`DyffScheduleId="${scheduleId}"`);
-      if (how === 'schedule') expect(scheduled).toHaveLength(6);
-      else expect(scheduled).not.toContain(`pipeline-${pipelineId}`);
+      await listedN(`DyffDatasetId="${datasetId}" AND DyffKind IN ("Evaluation", "Report")`, 2);
+      if (how === 'schedule') await listedN(`DyffScheduleId="${scheduleId}"`, 6);
+      else expect(await listed(`DyffScheduleId="${scheduleId}"`)).not.toContain(`pipeline-${pipelineId}`);
       // Resource kinds end Ready, job kinds and the pipeline Complete.
-      const ended = await listed(`DyffStatus IN ("Ready", "Complete") AND DyffPipelineId="${pipelineId}"`);
-      expect(ended).toHaveLength(6);
+      await listedN(`DyffStatus IN ("Ready", "Complete") AND DyffPipelineId="${pipelineId}"`, 6);
     },
   );
 
   it('each run says what it is: a summary and details, current details, and each step activity names its job', async () => {
     const pipelineId = pipelineIds.cli;
-    const [datasetRun] = await listed(`DyffKind="Dataset" AND DyffPipelineId="${pipelineId}"`);
+    const [datasetRun] = await listedN(`DyffKind="Dataset" AND DyffPipelineId="${pipelineId}"`, 1);
     const handle = env.client.workflow.getHandle(datasetRun!);
     const described = await handle.describe();
     expect(await described.staticSummary()).toBe(`Dataset tagged (${accounts.cli})`);

@@ -68,7 +68,10 @@ it(
     const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
     const id = `sched-${newId().slice(0, 8)}`;
     await schedules.create(id, manifest, { every: '3s' });
-    expect((await schedules.list()).map((s) => s.scheduleId)).toContain(id);
+    // Schedules are listed from visibility, written a moment after the create returns.
+    await until('the schedule in the list', async () =>
+      (await schedules.list()).some((s) => s.scheduleId === id),
+    );
 
     await until('two scheduled runs', async () => (await completedRuns(id)) >= 2);
     await schedules.pause(id);

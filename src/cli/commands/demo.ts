@@ -23,7 +23,10 @@ const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 
 async function reachable(config: Config): Promise<boolean> {
   try {
-    const c = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '1s' });
+    const c = await Connection.connect({
+      ...temporalConnectionOptions(config.temporal),
+      connectTimeout: '1s',
+    });
     await c.close();
     return true;
   } catch {
