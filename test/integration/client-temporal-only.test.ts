@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
 import { DyffClient } from '../../src/client.js';
 import type { Config } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
 import { parseManifest } from '../../src/domain/manifest.js';
-import { RecordingSessions } from '../support/recording-sessions.js';
-import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
-import { useOrchestrationEnv } from '../support/orchestration.js';
-import { startWorkerWithActivities } from '../support/temporal.js';
+import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
 import { until } from '../support/worker-process.js';
 
 /*
@@ -40,17 +36,8 @@ const remote = (reads: 'store' | 'temporal'): Config => ({
 });
 
 beforeAll(async () => {
-  const runner = new ScriptedJobRunner(() =>
+  ({ stop: stopWorker } = await startScriptedWorker(env, () =>
     hang ? { outcome: 'hang' } : { outcome: 'succeed', effect: stepEffects(env.objects) },
-  );
-  ({ stop: stopWorker } = await startWorkerWithActivities(
-    env.config,
-    createActivities({
-      entityStore: env.entities,
-      objectStore: env.objects,
-      jobRunner: runner,
-      sessionRunner: new RecordingSessions(),
-    }),
   ));
 });
 afterAll(async () => {

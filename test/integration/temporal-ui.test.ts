@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
 import { freePort } from '../../src/adapters/process-group.js';
 import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
 import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
@@ -10,10 +9,9 @@ import type { Config } from '../../src/config.js';
 import type { DevServer } from '../../src/dev/dev-server.js';
 import { startDevServer } from '../../src/dev/dev-server.js';
 import { parsePipelineManifest } from '../../src/domain/manifest.js';
-import { RecordingSessions } from '../support/recording-sessions.js';
-import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
-import { temporalClient, testConfig, startWorkerWithActivities } from '../support/temporal.js';
+import { startScriptedWorker } from '../support/orchestration.js';
+import { temporalClient, testConfig } from '../support/temporal.js';
 import { chromium, chromiumPresent } from './steps/helpers/chromium.js';
 
 /*
@@ -41,15 +39,10 @@ beforeAll(async () => {
   config = { ...t.config, temporal: { ...t.config.temporal, address: server.address } };
   const objects = new FilesystemObjectStore({ root: join(config.dataHome, 'objects') });
   const entities = new SqliteEntityStore({ path: join(config.dataHome, 'entities.sqlite') });
-  ({ stop: stopWorker } = await startWorkerWithActivities(
-    config,
-    createActivities({
-      entityStore: entities,
-      objectStore: objects,
-      jobRunner: new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) })),
-      sessionRunner: new RecordingSessions(),
-    }),
-  ));
+  ({ stop: stopWorker } = await startScriptedWorker({ config, entities, objects }, () => ({
+    outcome: 'succeed',
+    effect: stepEffects(objects),
+  })));
   const client = await temporalClient(config);
   const pipelines = new Pipelines(client, config.temporal.taskQueue);
   const { id } = await pipelines.start(

@@ -4,7 +4,11 @@ import { afterAll, beforeAll } from 'vitest';
 import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
 import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
 import type { Config } from '../../src/config.js';
-import { temporalClient, testConfig } from './temporal.js';
+import { createActivities } from '../../src/activities/index.js';
+import { RecordingSessions } from './recording-sessions.js';
+import type { Behaviour } from './scripted-runner.js';
+import { ScriptedJobRunner } from './scripted-runner.js';
+import { startWorkerWithActivities, temporalClient, testConfig } from './temporal.js';
 
 export interface OrchestrationEnv {
   config: Config;
@@ -34,4 +38,23 @@ export function useOrchestrationEnv(): OrchestrationEnv {
     await cleanup?.();
   });
   return env;
+}
+
+/**
+ * A worker on the configuration's task queue whose steps behave as scripted (per stage and try), over the given
+ * stores; sessions are only recorded. For tests whose subject is the orchestration, not the jobs.
+ */
+export function startScriptedWorker(
+  env: Pick<OrchestrationEnv, 'config' | 'objects' | 'entities'>,
+  script: (stage: string, attempt: number) => Behaviour,
+): Promise<{ stop(): Promise<void> }> {
+  return startWorkerWithActivities(
+    env.config,
+    createActivities({
+      entityStore: env.entities,
+      objectStore: env.objects,
+      jobRunner: new ScriptedJobRunner(script),
+      sessionRunner: new RecordingSessions(),
+    }),
+  );
 }

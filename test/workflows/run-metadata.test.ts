@@ -4,17 +4,13 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../src/activities/index.js';
 import { Pipelines, Schedules, pipelineInput } from '../../src/client-pipelines.js';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { newId } from '../../src/domain/ids.js';
 import { parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { PipelineView } from '../../src/workflows/index.js';
-import { RecordingSessions } from '../support/recording-sessions.js';
-import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
-import { useOrchestrationEnv } from '../support/orchestration.js';
-import { startWorkerWithActivities } from '../support/temporal.js';
+import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
 import { until } from '../support/worker-process.js';
 
 /*
@@ -77,16 +73,10 @@ async function listedN(query: string, n: number): Promise<string[]> {
 beforeAll(async () => {
   cli = (await resolveTemporalCli())!;
   expect(cli, 'the Temporal CLI (scripts/install-temporal-cli.sh)').toBeTruthy();
-  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(env.objects) }));
-  ({ stop: stopWorker } = await startWorkerWithActivities(
-    env.config,
-    createActivities({
-      entityStore: env.entities,
-      objectStore: env.objects,
-      jobRunner: runner,
-      sessionRunner: new RecordingSessions(),
-    }),
-  ));
+  ({ stop: stopWorker } = await startScriptedWorker(env, () => ({
+    outcome: 'succeed',
+    effect: stepEffects(env.objects),
+  })));
   const pipelines = new Pipelines(env.client, env.config.temporal.taskQueue);
   const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
 
