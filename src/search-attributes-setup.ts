@@ -9,7 +9,8 @@ export interface SearchAttributeAdmin {
   addSearchAttributes(req: { namespace: string; searchAttributes: Record<string, number> }): Promise<unknown>;
 }
 
-const KEYWORD = 2; // INDEXED_VALUE_TYPE_KEYWORD
+/** `IndexedValueType` of the API for each key type the project uses. */
+const INDEXED_VALUE_TYPE: Partial<Record<string, number>> = { TEXT: 1, KEYWORD: 2 };
 
 /** The project's search attributes the namespace does not have yet. */
 export async function missingSearchAttributes(
@@ -33,7 +34,12 @@ export async function registerSearchAttributes(
   if (missing.length === 0) return [];
   await admin.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((name) => [name, KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTES.filter((k) => missing.includes(k.name)).map((k) => [
+        k.name,
+        INDEXED_VALUE_TYPE[k.type]!,
+      ]),
+    ),
   });
   return missing;
 }

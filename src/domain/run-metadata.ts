@@ -11,6 +11,7 @@ import {
   DyffModelId,
   DyffPipelineId,
   DyffScheduleId,
+  DyffSummary,
 } from './search-attributes.js';
 
 /**
@@ -60,6 +61,7 @@ export function runSearchAttributes(run: RunIdentity): SearchAttributePair[] {
     { key: DyffKind, value: run.kind },
     { key: DyffAccount, value: run.account },
     { key: DyffEntityId, value: run.id },
+    { key: DyffSummary, value: runSummary(run) },
   ];
   if (ids.datasetId) pairs.push({ key: DyffDatasetId, value: ids.datasetId });
   if (ids.modelId) pairs.push({ key: DyffModelId, value: ids.modelId });

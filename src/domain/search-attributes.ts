@@ -11,6 +11,11 @@ export const DyffModelId = defineSearchAttributeKey('DyffModelId', SearchAttribu
 export const DyffPipelineId = defineSearchAttributeKey('DyffPipelineId', SearchAttributeType.KEYWORD);
 /** The schedule whose run made this workflow. */
 export const DyffScheduleId = defineSearchAttributeKey('DyffScheduleId', SearchAttributeType.KEYWORD);
+/**
+ * The run's one-line summary ("Dataset spamassassin (public)") as a search attribute too: the UI's workflow list
+ * shows search attributes as columns (its column picker), not the run's user-metadata summary.
+ */
+export const DyffSummary = defineSearchAttributeKey('DyffSummary', SearchAttributeType.TEXT);
 
 /**
  * Every key the workflows set. A namespace must have them all registered (`dyffctl setup`; the dev server path
@@ -25,4 +30,5 @@ export const SEARCH_ATTRIBUTES = [
   DyffModelId,
   DyffPipelineId,
   DyffScheduleId,
+  DyffSummary,
 ];

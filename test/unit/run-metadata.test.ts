@@ -54,6 +54,7 @@ describe('run metadata', () => {
       ['DyffKind', 'Model'],
       ['DyffAccount', 'public'],
       ['DyffEntityId', ids.m],
+      ['DyffSummary', `Model ${ids.m} (public)`],
       ['DyffModelId', ids.m],
     ]);
   });
