@@ -11,7 +11,8 @@ import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
 import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
 import { DyffAccount, DyffKind, DyffScheduleId, DyffStatus } from './domain/search-attributes.js';
-import type { PipelineView } from './workflows/index.js';
+import type { PipelineView } from './workflows/definitions.js';
+import { pipelineQuery, PipelineWorkflow, startWorkflow } from './workflows/definitions.js';
 
 export interface PipelineOptions {
   force?: boolean;
@@ -58,7 +59,7 @@ export class Pipelines {
     const workflowId = `pipeline-${id}`;
     const input = pipelineInput(manifest, { ...opts, id });
     const run = { ...input, kind: 'Pipeline' as const };
-    await this.temporal.workflow.start('pipelineWorkflow', {
+    await startWorkflow(this.temporal, PipelineWorkflow, {
       workflowId,
       taskQueue: this.taskQueue,
       args: [input],
@@ -70,7 +71,7 @@ export class Pipelines {
   }
 
   async get(id: string): Promise<PipelineView> {
-    return (await this.handle(id)).query<PipelineView>('pipeline');
+    return (await this.handle(id)).query(pipelineQuery);
   }
 
   /**
@@ -98,7 +99,7 @@ export class Pipelines {
     try {
       return (await handle.result()) as PipelineView;
     } catch {
-      return handle.query<PipelineView>('pipeline');
+      return handle.query(pipelineQuery);
     }
   }
 
@@ -128,7 +129,7 @@ export class Schedules {
       spec: { intervals: [{ every: opts.every as `${number}s` }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'pipelineWorkflow',
+        workflowType: PipelineWorkflow.name,
         workflowId: `pipeline-${scheduleId}`,
         taskQueue: this.taskQueue,
         args: [input],

@@ -4,19 +4,13 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Entity } from './domain/entity.js';
-import type { EntityKind } from './domain/kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from './domain/labels.js';
 import { entityFromMemo } from './domain/run-metadata.js';
 import type { EntityQuery } from './ports/entity-store.js';
+import { ENTITY_WORKFLOWS } from './workflows/definitions.js';
 
 /** The kinds whose entities are made by a workflow of their own (`<kind>-<id>`). */
-export const ENTITY_WORKFLOW_KINDS: readonly EntityKind[] = [
-  'Dataset',
-  'Model',
-  'InferenceService',
-  'Evaluation',
-  'Report',
-];
+export const ENTITY_WORKFLOW_KINDS = Object.keys(ENTITY_WORKFLOWS) as (keyof typeof ENTITY_WORKFLOWS)[];
 
 const quoted = (v: string) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 

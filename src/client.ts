@@ -35,6 +35,7 @@ import { describeConnection, temporalConnectionOptions } from './temporal-connec
 import type { EntityQuery, EntityStore } from './ports/entity-store.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { DatasetWorkflowInput } from './workflows/index.js';
+import { DatasetWorkflow, startWorkflow } from './workflows/definitions.js';
 
 export interface EntityView extends Entity {
   workflowId: string;
@@ -50,8 +51,6 @@ export interface CreateOptions {
 }
 
 const POLL_DEADLINE_MS = 5000;
-
-const WORKFLOW_OF_KIND: Partial<Record<EntityKind, string>> = { Dataset: 'datasetWorkflow' };
 
 export class DyffClient {
   private constructor(
@@ -111,8 +110,7 @@ export class DyffClient {
 
   /** Start the entity's workflow; returns at once with the new id. */
   async create(manifest: Manifest, opts: CreateOptions = {}): Promise<{ id: string; workflowId: string }> {
-    const workflowType = WORKFLOW_OF_KIND[manifest.kind];
-    if (!workflowType) {
+    if (manifest.kind !== 'Dataset') {
       throw new DyffError(
         ErrorType.InvalidSpec,
         `kind ${manifest.kind}: not supported by this version yet (Dataset is)`,
@@ -131,7 +129,7 @@ export class DyffClient {
       annotations: manifest.metadata.annotations,
       spec,
     };
-    await this.temporal.workflow.start(workflowType, {
+    await startWorkflow(this.temporal, DatasetWorkflow, {
       workflowId,
       taskQueue: this.config.temporal.taskQueue,
       args: [input],

@@ -6,6 +6,7 @@
  */
 import type { Client, ScheduleOptions } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { ReaperWorkflow } from './workflows/definitions.js';
 
 export interface ReaperScheduleOptions {
   taskQueue: string;
@@ -25,7 +26,7 @@ export async function installReaperSchedule(client: Client, opts: ReaperSchedule
     spec: { intervals: [{ every: `${opts.periodSeconds}s` }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'reaperWorkflow',
+      workflowType: ReaperWorkflow.name,
       workflowId: `${scheduleId}-sweep`,
       taskQueue: opts.taskQueue,
       args: [],

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { acquireSlotSignal, quotaWorkflowId } from '../workflows/quota-messages.js';
+import { QuotaWorkflow } from '../workflows/definitions.js';
 
 export interface QuotaOptions {
   /** Evaluations an account may have Admitted at once when the evaluation names no quota. @default 4 */
@@ -17,7 +18,7 @@ export const createQuotaActivities = (opts: QuotaOptions = {}) => ({
    */
   async requestQuotaSlot(input: { account: string; holder: string; limit?: number }): Promise<void> {
     const ctx = Context.current();
-    await ctx.client.workflow.signalWithStart('quotaWorkflow', {
+    await ctx.client.workflow.signalWithStart(QuotaWorkflow.name, {
       workflowId: quotaWorkflowId(input.account, ctx.info.taskQueue),
       taskQueue: ctx.info.taskQueue,
       args: [{ account: input.account, checkEveryMs: opts.checkEveryMs }],

@@ -1,4 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { StageName, StageView } from '../domain/pipeline.js';
 import type { Reason, Status } from '../domain/status.js';
 
 export interface StatusView {
@@ -18,3 +19,13 @@ export const statusQuery = defineQuery<StatusView>('status');
  * of checks made so far in this run. Rejected when the workflow waits for no dependency.
  */
 export const recheckDependencyUpdate = defineUpdate<number>('recheckDependency');
+
+/** A pipeline run: its own id (a scheduled run makes one), its status and each stage's entity and status. */
+export interface PipelineView {
+  id: string;
+  status: 'Admitting' | 'Running' | 'Complete' | 'Failed' | 'Terminated';
+  reason?: string;
+  stages: Record<StageName, StageView>;
+}
+
+export const pipelineQuery = defineQuery<PipelineView>('pipeline');

@@ -1,7 +1,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
   isCancellation,
   patched,
   setHandler,
@@ -22,15 +21,8 @@ import { state } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
 import { announceRun, executeEntityChild, showProgress } from './run-metadata.js';
 import { stageWaitingSignal } from './quota-messages.js';
-
-export interface PipelineView {
-  id: string;
-  status: 'Admitting' | 'Running' | 'Complete' | 'Failed' | 'Terminated';
-  reason?: string;
-  stages: Record<StageName, StageView>;
-}
-
-export const pipelineQuery = defineQuery<PipelineView>('pipeline');
+import type { PipelineView } from './messages.js';
+import { pipelineQuery } from './messages.js';
 
 const KIND_OF: Record<StageName, EntityKind> = {
   dataset: 'Dataset',
