@@ -1,6 +1,6 @@
-import { ApplicationFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
-import type { Activities, VerifiedDataset } from '../activities/index.js';
-import { NON_RETRYABLE } from '../domain/errors.js';
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import type { VerifiedDataset } from '../activities/index.js';
+import { datasetChecks, datasetWrites } from './activity-proxies.js';
 import type { DatasetSpec } from '../domain/specs.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
@@ -21,24 +21,12 @@ export interface DatasetWorkflowResult {
   location: string;
 }
 
-/*
- * A completion lost while the server was down is noticed by a timeout only: a short start-to-close for the quick
- * entity write, a heartbeat timeout for the verification (which heartbeats on a timer).
- */
-const retry = { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] };
-const writes = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry });
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '10 seconds',
-  retry,
-});
-
 /** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
   requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
   const life = new EntityLifecycle('Dataset', input);
-  await writes.createEntity({
+  await datasetWrites.createEntity({
     id,
     kind: 'Dataset',
     account: input.account,
@@ -54,7 +42,7 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
     life.view.stage = 'verify';
     let verified: VerifiedDataset;
     try {
-      verified = await acts.verifyDataset({ id });
+      verified = await datasetChecks.verifyDataset({ id });
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;

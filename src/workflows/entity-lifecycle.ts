@@ -1,13 +1,9 @@
-import type { ActivityOptions } from '@temporalio/workflow';
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
   isCancellation,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -15,8 +11,8 @@ import {
 import type { Entity } from '../domain/entity.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { CATEGORY_OF_KIND, JOB_KINDS } from '../domain/kinds.js';
-import type { Activities, RunStepInput, RunStepOutput } from '../activities/index.js';
-import { NON_RETRYABLE } from '../domain/errors.js';
+import type { RunStepInput, RunStepOutput } from '../activities/index.js';
+import { state, steps } from './activity-proxies.js';
 import { jobName } from '../domain/naming.js';
 import type { Category } from '../domain/kinds.js';
 import { DyffStatus } from '../domain/search-attributes.js';
@@ -29,34 +25,6 @@ import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
 import { announceRun, rememberEntity, rememberState, showProgress } from './run-metadata.js';
 
-const retry: ActivityOptions['retry'] = {
-  initialInterval: '500ms',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  nonRetryableErrorTypes: [...NON_RETRYABLE],
-};
-
-/*
- * State reads and writes are short and idempotent: run them as local activities, in the worker that runs the
- * workflow, which saves two server round trips each (they are still recorded in history and retried).
- */
-export const state = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  // A store that stays down longer than this fails the run instead of retrying forever.
-  scheduleToCloseTimeout: '1 hour',
-  retry,
-});
-const steps = proxyActivities<Activities>({
-  startToCloseTimeout: '24 hours',
-  // A dead worker is noticed within this long, and a new one adopts the running job.
-  heartbeatTimeout: '10 seconds',
-  // Heartbeats are throttled, so a cancel may reach the activity seconds later; the workflow stops the job itself
-  // at once (cancelStep) instead of waiting for that.
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
-  // Each attempt adopts the same job, whose own deadline bounds its time; this bounds the attempts (worker
-  // restarts, server outages, a runner that cannot start jobs).
-  retry: { ...retry, maximumAttempts: 50 },
-});
 /** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
 const runStepJob = steps.runStep;
 

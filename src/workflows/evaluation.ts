@@ -1,19 +1,12 @@
-import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { NON_RETRYABLE } from '../domain/errors.js';
+import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import type { VerifySummary } from '../domain/artifacts.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
-import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { sessions, state } from './activity-proxies.js';
+import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
 import { QuotaSlot } from './quota-slot.js';
-
-const sessions = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE] },
-});
 
 export interface EvaluationInput extends EntityInput<EvaluationSpec> {
   /** Evaluations the account may have Admitted at once; the worker's configured default when unset. */

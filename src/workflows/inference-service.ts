@@ -1,7 +1,8 @@
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
-import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { state } from './activity-proxies.js';
+import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
 
 /** model Ready → build job (a runnable service description, or an image) → Ready (or Error/BuildFailed). */

@@ -2,7 +2,8 @@ import type { ModelManifest } from '../domain/artifacts.js';
 import { artifactRefs } from '../domain/object-layout.js';
 import type { ModelSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
-import { EntityLifecycle, state } from './entity-lifecycle.js';
+import { state } from './activity-proxies.js';
+import { EntityLifecycle } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
 
 export interface ModelWorkflowResult {

@@ -17,7 +17,7 @@ import { evaluationWorkflow } from './evaluation.js';
 import { inferenceServiceWorkflow } from './inference-service.js';
 import { modelWorkflow } from './model.js';
 import { reportWorkflow } from './report.js';
-import { state } from './entity-lifecycle.js';
+import { state } from './activity-proxies.js';
 import { requireValidInput } from './input.js';
 import { announceRun, executeEntityChild, showProgress } from './run-metadata.js';
 import { stageWaitingSignal } from './quota-messages.js';

@@ -2,11 +2,10 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { quotaRequests } from './activity-proxies.js';
 import type { EntityLifecycle } from './entity-lifecycle.js';
 import {
   releaseSlotSignal,
@@ -15,11 +14,6 @@ import {
   stageWaitingSignal,
 } from './quota-messages.js';
 import { quotaWorkflowId } from './quota-messages.js';
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30s', maximumAttempts: 10 },
-});
 
 /**
  * An evaluation's slot in its account's quota: asked for before the entity goes Admitted, given back after it
@@ -41,7 +35,7 @@ export class QuotaSlot {
   async acquire(life: EntityLifecycle): Promise<void> {
     const holder = workflowInfo().workflowId;
     this.requested = true;
-    await acts.requestQuotaSlot({ account: this.account, holder, limit: this.limit });
+    await quotaRequests.requestQuotaSlot({ account: this.account, holder, limit: this.limit });
     await condition(() => this.granted || this.queuedAt !== undefined);
     if (this.granted) return;
     const message = `waiting for one of the account's ${this.limit ?? 'default'} evaluation slots (position ${this.queuedAt} in the queue)`;

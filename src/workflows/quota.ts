@@ -3,12 +3,11 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SignalDefinition } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { quotaChecks } from './activity-proxies.js';
 import {
   acquireSlotSignal,
   releaseSlotSignal,
@@ -30,11 +29,6 @@ export interface QuotaState {
   /** How often the holders' workflows are checked for a run that was terminated or lost. @default 60000 */
   checkEveryMs?: number;
 }
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30s', maximumAttempts: 5 },
-});
 
 /** Signals handled per run before continuing as new: each costs a few events. */
 const SIGNALS_PER_RUN = 500;
@@ -99,7 +93,7 @@ export async function quotaWorkflow(state: QuotaState): Promise<void> {
     const signalled = await condition(() => changed, busy ? checkEveryMs : undefined);
     if (!signalled && busy) {
       const ids = [...holders, ...waiters.map((w) => w.holder)];
-      const { closed } = await acts.closedWorkflows({ workflowIds: ids });
+      const { closed } = await quotaChecks.closedWorkflows({ workflowIds: ids });
       closed.forEach(drop);
     }
   }

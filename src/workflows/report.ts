@@ -2,7 +2,8 @@ import type { ReportHeadline } from '../domain/artifacts.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { ReportSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
-import { EntityLifecycle, StageFailure, state } from './entity-lifecycle.js';
+import { state } from './activity-proxies.js';
+import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { requireValidInput } from './input.js';
 
 export interface ReportWorkflowInput extends EntityInput<ReportSpec> {
