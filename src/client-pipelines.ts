@@ -2,15 +2,15 @@
  * Pipelines and schedules on top of DyffClient: one spec for the whole lifecycle, run now or on a Temporal
  * Schedule. Each scheduled run is a new pipeline run (new Evaluation and Report; Dataset and Model reused).
  */
-import type { Client, ScheduleDescription, ScheduleSummary, WorkflowHandle } from '@temporalio/client';
-import { ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
 import { absoluteSource } from './client.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
 import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
-import { DyffAccount, DyffKind, DyffScheduleId, DyffStatus } from './domain/search-attributes.js';
+import { DyffStatus } from './domain/search-attributes.js';
 import type { PipelineView } from './workflows/definitions.js';
 import { pipelineQuery, PipelineWorkflow, startWorkflow } from './workflows/definitions.js';
 
@@ -105,79 +105,5 @@ export class Pipelines {
 
   async cancel(id: string): Promise<void> {
     await (await this.handle(id)).cancel();
-  }
-}
-
-export interface ScheduleOptions {
-  /** e.g. '1h', '15m', '30s' */
-  every: string;
-  paused?: boolean;
-  baseDir?: string;
-}
-
-export class Schedules {
-  constructor(
-    private readonly temporal: Client,
-    private readonly taskQueue: string,
-  ) {}
-
-  async create(scheduleId: string, manifest: PipelineManifest, opts: ScheduleOptions): Promise<void> {
-    // The pipeline id of a scheduled run is made inside the workflow (each run differs); the input carries none.
-    const input = pipelineInput(manifest, { id: '', scheduleId, baseDir: opts.baseDir });
-    await this.temporal.schedule.create({
-      scheduleId,
-      spec: { intervals: [{ every: opts.every as `${number}s` }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: PipelineWorkflow.name,
-        workflowId: `pipeline-${scheduleId}`,
-        taskQueue: this.taskQueue,
-        args: [input],
-        typedSearchAttributes: [
-          { key: DyffKind, value: 'Pipeline' },
-          { key: DyffAccount, value: manifest.account },
-          { key: DyffScheduleId, value: scheduleId },
-        ],
-        staticSummary: `Pipeline ${manifest.metadata.name ?? scheduleId} (${manifest.account}), scheduled by ${scheduleId}`,
-        staticDetails: runDetails({ ...input, kind: 'Pipeline', id: '(a new id per run)', scheduleId }),
-      },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
-      state: { paused: opts.paused ?? false, note: `pipeline ${manifest.metadata.name ?? scheduleId}` },
-      memo: { kind: 'DyffPipelineSchedule' },
-    });
-  }
-
-  async list(): Promise<ScheduleSummary[]> {
-    const out: ScheduleSummary[] = [];
-    for await (const s of this.temporal.schedule.list())
-      if (s.memo?.kind === 'DyffPipelineSchedule') out.push(s);
-    return out;
-  }
-
-  describe(scheduleId: string): Promise<ScheduleDescription> {
-    return this.temporal.schedule.getHandle(scheduleId).describe();
-  }
-
-  pause(scheduleId: string, note?: string): Promise<void> {
-    return this.temporal.schedule.getHandle(scheduleId).pause(note);
-  }
-
-  unpause(scheduleId: string, note?: string): Promise<void> {
-    return this.temporal.schedule.getHandle(scheduleId).unpause(note);
-  }
-
-  trigger(scheduleId: string): Promise<void> {
-    return this.temporal.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-  }
-
-  /** Run the actions the schedule would have taken between two times (e.g. while it was paused). */
-  backfill(scheduleId: string, start: Date, end: Date): Promise<void> {
-    return this.temporal.schedule
-      .getHandle(scheduleId)
-      .backfill({ start, end, overlap: ScheduleOverlapPolicy.ALLOW_ALL });
-  }
-
-  delete(scheduleId: string): Promise<void> {
-    return this.temporal.schedule.getHandle(scheduleId).delete();
   }
 }

@@ -1,17 +1,20 @@
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pipelines, Schedules, pipelineInput } from '../../src/client-pipelines.js';
+import { Pipelines } from '../../src/client-pipelines.js';
+import { Schedules } from '../../src/client-schedules.js';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { newId } from '../../src/domain/ids.js';
 import { parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { PipelineView } from '../../src/workflows/index.js';
 import { stepEffects } from '../support/step-effects.js';
 import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
-import { until } from '../support/worker-process.js';
+import { cliEnv, DYFFCTL, until } from '../support/worker-process.js';
 
 /*
  * Every run sets its own search attributes, so that the plain Temporal CLI finds it by kind, account, pipeline
@@ -29,8 +32,7 @@ let stopWorker: () => Promise<void>;
 const pipelineIds: Record<keyof typeof accounts, string> = { client: '', cli: '', schedule: '' };
 const scheduleId = `md-${suffix}`;
 
-const manifest = (account: string) =>
-  parsePipelineManifest(`
+const manifestText = (account: string) => `
 kind: Pipeline
 account: ${account}
 metadata: { name: tagged }
@@ -39,7 +41,22 @@ spec:
   model: { source: { kind: urls, urls: ["https://example.invalid/m.json"] } }
   service: { runner: { kind: http, endpoint: "https://example.invalid" } }
   report: { rubric: classification.accuracy }
-`);
+`;
+const manifest = (account: string) => parsePipelineManifest(manifestText(account));
+
+/** The manifest for `account` in a file of the test's data home. */
+async function manifestFile(account: string): Promise<string> {
+  const file = join(env.config.dataHome, `${account}.yaml`);
+  await writeFile(file, manifestText(account));
+  return file;
+}
+
+/** The pipeline id a run made for itself, once it has. */
+const pipelineIdOf = (workflowId: string) =>
+  until(`${workflowId} to know its pipeline id`, async () => {
+    const v = await env.client.workflow.getHandle(workflowId).query<PipelineView>('pipeline');
+    return v.id || false;
+  });
 
 /** The plain Temporal CLI against the test's dev server. */
 async function temporalCli(...args: string[]): Promise<string> {
@@ -80,12 +97,29 @@ beforeAll(async () => {
   const pipelines = new Pipelines(env.client, env.config.temporal.taskQueue);
   const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
 
-  // 1. the client
-  pipelineIds.client = (await pipelines.start(manifest(accounts.client))).id;
+  // 1. a script with DyffClient: the README's examples/start-pipeline.ts, which waits for the run itself
+  const script = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      resolve(import.meta.dirname, '../../examples/start-pipeline.ts'),
+      await manifestFile(accounts.client),
+    ],
+    { env: cliEnv(env.config) },
+  );
+  pipelineIds.client = /^pipeline (\w+) started/m.exec(script.stdout)![1]!;
+  expect(script.stdout).toContain(`pipeline ${pipelineIds.client}: Complete`);
 
-  // 2. the plain Temporal CLI, with the input as JSON and no search attributes of its own
-  pipelineIds.cli = newId();
-  const input = pipelineInput(manifest(accounts.cli), { id: pipelineIds.cli });
+  // 2. the plain Temporal CLI, with the input `dyffctl pipeline input` prints and no search attributes of its own;
+  //    the run makes its own pipeline id
+  const inputFile = join(env.config.dataHome, 'pipeline-input.json');
+  const printed = await promisify(execFile)(
+    process.execPath,
+    [DYFFCTL, 'pipeline', 'input', '-f', await manifestFile(accounts.cli)],
+    { env: cliEnv(env.config) },
+  );
+  await writeFile(inputFile, printed.stdout);
   await temporalCli(
     'workflow',
     'start',
@@ -94,10 +128,11 @@ beforeAll(async () => {
     '--task-queue',
     env.config.temporal.taskQueue,
     '--workflow-id',
-    `pipeline-${pipelineIds.cli}`,
-    '--input',
-    JSON.stringify(input),
+    `manual-${suffix}`,
+    '--input-file',
+    inputFile,
   );
+  pipelineIds.cli = await pipelineIdOf(`manual-${suffix}`);
 
   // 3. a schedule, triggered once; the run's pipeline id is made inside the workflow
   await schedules.create(scheduleId, manifest(accounts.schedule), { every: '24h' });
@@ -107,14 +142,10 @@ beforeAll(async () => {
       return w;
     return false;
   });
-  const view = await until('the scheduled run to know its id', async () => {
-    const v = await env.client.workflow.getHandle(scheduled.workflowId).query<PipelineView>('pipeline');
-    return v.id ? v : false;
-  });
-  pipelineIds.schedule = view.id;
+  pipelineIds.schedule = await pipelineIdOf(scheduled.workflowId);
   // Found by the id it set on itself, once visibility has it.
   await until('the scheduled run found by its pipeline id', () =>
-    pipelines.get(view.id).then(
+    pipelines.get(pipelineIds.schedule).then(
       () => true,
       () => false,
     ),
@@ -149,7 +180,8 @@ describe('search attributes set by the runs themselves', () => {
       const datasetId = datasetRun!.replace(/^dataset-/, '');
       await listedN(`DyffDatasetId="${datasetId}" AND DyffKind IN ("Evaluation", "Report")`, 2);
       if (how === 'schedule') await listedN(`DyffScheduleId="${scheduleId}"`, 6);
-      else expect(await listed(`DyffScheduleId="${scheduleId}"`)).not.toContain(`pipeline-${pipelineId}`);
+      else
+        expect(await listed(`DyffScheduleId="${scheduleId}" AND DyffPipelineId="${pipelineId}"`)).toEqual([]);
       // Resource kinds end Ready, job kinds and the pipeline Complete.
       await listedN(`DyffStatus IN ("Ready", "Complete") AND DyffPipelineId="${pipelineId}"`, 6);
     },
@@ -173,7 +205,7 @@ describe('search attributes set by the runs themselves', () => {
     const id = datasetRun!.replace(/^dataset-/, '');
     expect(summaries).toEqual([`fetch-data job fetch-${id}-1`, `ingest-dataset job ingest-${id}-1`]);
 
-    const pipeline = env.client.workflow.getHandle(`pipeline-${pipelineId}`);
+    const pipeline = env.client.workflow.getHandle(`manual-${suffix}`);
     const pipelineMeta = await pipeline.query<{ currentDetails: string }>('__temporal_workflow_metadata');
     expect(pipelineMeta.currentDetails).toContain('**Complete**');
     expect(pipelineMeta.currentDetails).toMatch(/^- report: Done `[0-9a-f]{32}`$/m);

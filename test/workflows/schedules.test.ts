@@ -1,7 +1,9 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
-import { Schedules } from '../../src/client-pipelines.js';
+import { Schedules } from '../../src/client-schedules.js';
 import { newId } from '../../src/domain/ids.js';
 import { parsePipelineManifest } from '../../src/domain/manifest.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
@@ -9,7 +11,7 @@ import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
-import { until } from '../support/worker-process.js';
+import { cliEnv, DYFFCTL, until } from '../support/worker-process.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
 
 const env = useOrchestrationEnv();
@@ -107,7 +109,46 @@ it(
     const datasets = await env.entities.list({ kind: 'Dataset', account: 'sched', status: 'Ready' });
     expect(datasets).toHaveLength(1);
 
+    // `dyffctl schedule history`: the runs newest first, each finished one with its report's headline metric.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [DYFFCTL, 'schedule', 'history', id, '--limit', '100'],
+      { env: cliEnv(env.config) },
+    );
+    const lines = stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(reports.length);
+    for (const r of reports)
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`  pipeline ${r.labels['dyff.io/pipeline']}  [A-Z]+  accuracy=0\\.5  report ${r.id}$`),
+        ),
+      );
+    const started = lines.map((l) => l.split('  ')[0]!);
+    expect(started).toEqual([...started].sort().reverse());
+
     await schedules.delete(id);
     await expect(schedules.describe(id)).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  },
+);
+
+it(
+  'a paused schedule starts a run when triggered, and runs of its own once unpaused',
+  { timeout: 120_000 },
+  async () => {
+    const schedules = new Schedules(env.client, env.config.temporal.taskQueue);
+    const id = `sched-${newId().slice(0, 8)}`;
+    await schedules.create(id, manifest, { every: '2s', paused: true });
+    expect((await schedules.describe(id)).info.numActionsTaken).toBe(0);
+
+    await schedules.trigger(id);
+    await until('the triggered run to complete', async () => (await completedRuns(id)) >= 1);
+    const paused = await schedules.describe(id);
+    expect(paused.state.paused).toBe(true);
+    expect(paused.info.numActionsTaken).toBe(1);
+
+    await schedules.unpause(id);
+    expect((await schedules.describe(id)).state.paused).toBe(false);
+    await until('two runs of its own', async () => (await completedRuns(id)) >= 3);
+    await schedules.delete(id);
   },
 );

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DyffClient } from '../../client.js';
-import { Pipelines, Schedules } from '../../client-pipelines.js';
+import { pipelineInput, Pipelines } from '../../client-pipelines.js';
+import type { ScheduledRun } from '../../client-schedules.js';
+import { parseOverlap, Schedules } from '../../client-schedules.js';
 import { loadConfig } from '../../config.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { parsePipelineManifest } from '../../domain/manifest.js';
@@ -36,6 +38,13 @@ export function formatPipeline(v: PipelineView): string {
   return lines.join('\n');
 }
 
+/** `2026-11-30T04:00:00Z  pipeline <id>  COMPLETED  accuracy=0.9312  report <id>` */
+export function formatScheduledRun(r: ScheduledRun): string {
+  const metric = r.metric ? `${r.metric.name}=${Math.round(r.metric.value * 10_000) / 10_000}` : '-';
+  const when = r.startTime.toISOString().replace(/\.\d+Z$/, 'Z');
+  return `${when}  pipeline ${r.pipelineId ?? r.workflowId}  ${r.status}  ${metric}${r.reportId ? `  report ${r.reportId}` : ''}\n`;
+}
+
 export function registerPipelineCommands(program: Command): void {
   const pipeline = program
     .command('pipeline')
@@ -62,6 +71,19 @@ export function registerPipelineCommands(program: Command): void {
       });
     });
   pipeline
+    .command('input')
+    .description(
+      'print the workflow input of a pipeline manifest as JSON, for `temporal workflow start --type pipelineWorkflow --input-file`; the run makes its own id',
+    )
+    .requiredOption('-f, --file <path>', 'pipeline manifest')
+    .option('--force', 'make every entity anew, even when an identical Dataset or Model is Ready')
+    .action(async (opts: { file: string; force?: boolean }) => {
+      const { manifest, baseDir } = await readPipeline(opts.file);
+      process.stdout.write(
+        `${JSON.stringify(pipelineInput(manifest, { id: '', force: opts.force, baseDir }), null, 2)}\n`,
+      );
+    });
+  pipeline
     .command('get <id>')
     .description("show a pipeline's stages")
     .action(async (id: string) => {
@@ -83,19 +105,27 @@ export function registerPipelineCommands(program: Command): void {
     .requiredOption('-f, --file <path>', 'pipeline manifest')
     .requiredOption('--every <interval>', 'e.g. 1h, 30m, 1d')
     .option('--paused', 'create it paused')
-    .action(async (name: string, opts: { file: string; every: string; paused?: boolean }) => {
-      if (!/^\d+(ms|s|m|h|d)$/.test(opts.every)) {
-        throw new DyffError(
-          ErrorType.InvalidSpec,
-          `--every: expected a duration such as 30s, 15m, 1h or 1d, got ${opts.every}`,
+    .option(
+      '--overlap <policy>',
+      'when the previous run still goes: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all',
+      'skip',
+    )
+    .action(
+      async (name: string, opts: { file: string; every: string; paused?: boolean; overlap: string }) => {
+        const overlap = parseOverlap(opts.overlap);
+        if (!/^\d+(ms|s|m|h|d)$/.test(opts.every)) {
+          throw new DyffError(
+            ErrorType.InvalidSpec,
+            `--every: expected a duration such as 30s, 15m, 1h or 1d, got ${opts.every}`,
+          );
+        }
+        const { manifest, baseDir } = await readPipeline(opts.file);
+        await withTemporal((_p, schedules) =>
+          schedules.create(name, manifest, { every: opts.every, paused: opts.paused, baseDir, overlap }),
         );
-      }
-      const { manifest, baseDir } = await readPipeline(opts.file);
-      await withTemporal((_p, schedules) =>
-        schedules.create(name, manifest, { every: opts.every, paused: opts.paused, baseDir }),
-      );
-      process.stdout.write(`schedule ${name} created: a pipeline run every ${opts.every}\n`);
-    });
+        process.stdout.write(`schedule ${name} created: a pipeline run every ${opts.every}\n`);
+      },
+    );
   schedule.command('list').action(async () => {
     const rows = await withTemporal((_p, schedules) => schedules.list());
     for (const s of rows)
@@ -112,6 +142,17 @@ export function registerPipelineCommands(program: Command): void {
           .join(''),
     );
   });
+  schedule
+    .command('history <name>')
+    .description("the schedule's runs, newest first, each with its report's headline metric")
+    .option('--limit <n>', 'at most this many runs', '20')
+    .action(async (name: string, opts: { limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new DyffError(ErrorType.InvalidSpec, `--limit: expected a positive integer, got ${opts.limit}`);
+      const runs = await withTemporal((_p, schedules, client) => schedules.history(name, client, limit));
+      process.stdout.write(runs.map(formatScheduledRun).join(''));
+    });
   schedule.command('pause <name>').action(async (name: string) => withTemporal((_p, s) => s.pause(name)));
   schedule.command('unpause <name>').action(async (name: string) => withTemporal((_p, s) => s.unpause(name)));
   schedule
