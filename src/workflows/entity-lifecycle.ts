@@ -25,6 +25,9 @@ import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
 import { announceRun, rememberEntity, rememberState, showProgress } from './run-metadata.js';
 
+/** Runs recorded before this patch closed the run in the same workflow task that recorded a cancel's ending. */
+export const CANCEL_ENDING_PATCH = 'cancel-records-its-ending-first';
+
 /** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
 const runStepJob = steps.runStep;
 
@@ -253,6 +256,10 @@ export class EntityLifecycle {
             'TerminateCommand',
             'cancelled by request',
           );
+          // The job has just stopped, so the step activity's completion may reach the server while this workflow
+          // task completes. A task that also closed the run would be refused (UnhandledCommand), and with it the
+          // ending's writes: markers, DyffStatus and memo. A timer lets this task record them without closing it.
+          if (patched(CANCEL_ENDING_PATCH)) await sleep(1);
         });
         throw err;
       }

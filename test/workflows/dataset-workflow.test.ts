@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import { newId } from '../../src/domain/ids.js';
+import { STATE_MEMO } from '../../src/domain/run-metadata.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffStatus } from '../../src/domain/search-attributes.js';
 import type { DatasetSpec } from '../../src/domain/specs.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
@@ -178,6 +179,13 @@ describe('datasetWorkflow', () => {
           reason: 'TerminateCommand',
         });
         expect(runner.started.map((j) => j.stage)).toEqual(['fetch']);
+        // The run's own record of the ending: its search attribute, memo and the ending's local activities.
+        const described = await handle.describe();
+        expect(described.status.name).toBe('CANCELLED');
+        expect(described.typedSearchAttributes.get(DyffStatus)).toBe('Terminated');
+        expect((described.memo?.[STATE_MEMO] as { status?: string } | undefined)?.status).toBe('Terminated');
+        const markers = (await handle.fetchHistory()).events!.filter((e) => e.markerRecordedEventAttributes);
+        expect(markers.length).toBeGreaterThanOrEqual(4); // create, Admitted, cancelStep, Terminated
       },
     );
   });

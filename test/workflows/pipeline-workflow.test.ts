@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { specHash } from '../../src/activities/lookups.js';
 import { createActivities } from '../../src/activities/index.js';
+import { DyffStatus } from '../../src/domain/search-attributes.js';
 import { newId } from '../../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
@@ -137,6 +138,10 @@ describe('pipelineWorkflow', () => {
         await expect(handle.result()).rejects.toThrow();
         const view = await handle.query<PipelineView>('pipeline');
         expect(view.status).toBe('Terminated');
+        // The ending is in the runs themselves too: the pipeline's and the evaluation's search attribute.
+        expect((await handle.describe()).typedSearchAttributes.get(DyffStatus)).toBe('Terminated');
+        const evaluationRun = env.client.workflow.getHandle(`evaluation-${view.stages.evaluation.id}`);
+        expect((await evaluationRun.describe()).typedSearchAttributes.get(DyffStatus)).toBe('Terminated');
         const evaluation = await env.entities.get(view.stages.evaluation.id!);
         expect(evaluation).toMatchObject({ status: 'Terminated' });
         expect(runner.cancelled.some((n) => n.startsWith('evaluate-'))).toBe(true);
