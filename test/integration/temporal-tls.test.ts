@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { connect, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
@@ -9,9 +8,12 @@ import { inject } from 'vitest';
 import { DyffClient } from '../../src/client.js';
 import type { Config } from '../../src/config.js';
 import { parseManifest } from '../../src/domain/manifest.js';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { createWorker } from '../../src/worker.js';
 import { testConfig } from '../support/temporal.js';
 import { tinyCorpus } from '../support/tiny-corpus.js';
+import type { TestPki } from '../support/test-pki.js';
+import { makePki } from '../support/test-pki.js';
 import { cliEnv, DYFFCTL } from '../support/worker-process.js';
 
 /*
@@ -25,71 +27,8 @@ let config: Config;
 let tls: Config;
 let cleanup: () => Promise<void>;
 let proxy: NetServer;
-let pki: Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>;
+let pki: TestPki;
 const handshakes = { authorized: 0, refused: 0 };
-
-/** A CA, a server certificate for localhost and a client certificate, made with openssl. */
-async function makePki(dir: string): Promise<typeof pki> {
-  const f = (name: string) => join(dir, name);
-  const ssl = (...args: string[]) => exec('openssl', args, { cwd: dir });
-  await ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=dyff test CA',
-    '-keyout',
-    f('ca.key'),
-    '-out',
-    f('ca.pem'),
-  );
-  for (const [who, subject, ext] of [
-    ['server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth'],
-    ['client', '/CN=dyff-worker', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    await writeFile(f(`${who}.ext`), `${ext}\n`);
-    await ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      subject,
-      '-keyout',
-      f(`${who}.key`),
-      '-out',
-      f(`${who}.csr`),
-    );
-    await ssl(
-      'x509',
-      '-req',
-      '-in',
-      f(`${who}.csr`),
-      '-CA',
-      f('ca.pem'),
-      '-CAkey',
-      f('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      f(`${who}.ext`),
-      '-out',
-      f(`${who}.pem`),
-    );
-  }
-  return {
-    ca: f('ca.pem'),
-    serverCert: f('server.pem'),
-    serverKey: f('server.key'),
-    clientCert: f('client.pem'),
-    clientKey: f('client.key'),
-  };
-}
 
 async function startTlsProxy(upstream: string): Promise<number> {
   const [host, port] = [upstream.slice(0, upstream.lastIndexOf(':')), Number(upstream.split(':').at(-1))];
@@ -197,7 +136,7 @@ it(
       },
     });
     expect(stdout.trim()).toBe(
-      `namespace ${tls.temporal.namespace} at ${tls.temporal.address} (mTLS) already has all 8 search attributes`,
+      `namespace ${tls.temporal.namespace} at ${tls.temporal.address} (mTLS) already has all ${SEARCH_ATTRIBUTES.length} search attributes`,
     );
   },
 );
