@@ -83,6 +83,9 @@ export async function ingestDataset(
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });
       const shards = await source.read(() => writeShards(connection, query, join(scratch, 'shards'), report));
       if (shards.length === 0) throw source.noRows();
+      for (const [i, s] of shards.entries()) {
+        if (s.resorted) log.info(`shard ${i} came out of order from DuckDB and was rewritten sorted`);
+      }
       return await publishDataset(ctx, id, ingest, schema, shards);
     } catch (err) {
       throw resourceError(err, limits) ?? err;

@@ -20,6 +20,8 @@ export interface Shard {
   /** The shard's Parquet file (local), its rows in `_index_` order. */
   file: string;
   rows: number;
+  /** Whether DuckDB wrote the shard out of order and it was rewritten sorted (a second pass over the shard). */
+  resorted: boolean;
 }
 
 interface Written {
@@ -61,7 +63,7 @@ export async function writeShards(
   for (let n = 0; n < byShard.size; n++) {
     const w = byShard.get(n);
     if (w === undefined) throw new Error(`DuckDB wrote no shard ${n} of ${byShard.size}`);
-    shards.push({ file: await inOrder(connection, w, n, q.shardRows, dir), rows: w.rows });
+    shards.push({ ...(await inOrder(connection, w, n, q.shardRows, dir)), rows: w.rows });
   }
   return shards;
 }
@@ -71,8 +73,10 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /**
  * DuckDB's partitioned writer guarantees which rows land in a shard, not their order inside it: a small run of
  * rows can wait in the Parquet writer's combine buffer while a later, larger run is written ahead of it (the
- * engine's flush threshold keeps runs small so that it does not happen, see `openEngine`). Each shard is checked
- * from its `_index_` column alone, and one found out of order, or split over several files, is rewritten sorted.
+ * engine's flush threshold keeps runs small so that it does not happen, see `openEngine`). Rows reach the writer
+ * in `_index_` order and each row group holds runs in arrival order, so a shard is in order exactly when its row
+ * groups are consecutive ranges of `_index_`, which the Parquet footer's statistics tell without reading the
+ * data. A shard found out of order, or split over several files, is rewritten sorted.
  */
 async function inOrder(
   connection: DuckDBConnection,
@@ -80,19 +84,24 @@ async function inOrder(
   n: number,
   shardRows: number,
   dir: string,
-): Promise<string> {
-  const index = quotedIdentifier(INDEX_COLUMN);
+): Promise<{ file: string; resorted: boolean }> {
   const files = `[${shard.files.map(quotedString).join(', ')}]`;
   if (shard.files.length === 1) {
-    const misplaced = await connection.runAndReadAll(
-      `SELECT count(*) FROM read_parquet(${files}, file_row_number = true)
-       WHERE ${index} <> ${n * shardRows} + file_row_number`,
+    const groups = await connection.runAndReadAll(
+      `SELECT row_group_num_rows, stats_min, stats_max FROM parquet_metadata(${files})
+       WHERE path_in_schema = ${quotedString(INDEX_COLUMN)} ORDER BY row_group_id`,
     );
-    if (Number(misplaced.getRows()[0]?.[0]) === 0) return shard.files[0]!;
+    let next = n * shardRows;
+    const consecutive = groups.getRows().every(([rows, min, max]) => {
+      const ok = Number(min) === next && Number(max) === next + Number(rows) - 1;
+      next += Number(rows);
+      return ok;
+    });
+    if (consecutive && next === n * shardRows + shard.rows) return { file: shard.files[0]!, resorted: false };
   }
   const sorted = join(dir, `sorted-${n}.parquet`);
   await connection.run(
-    `COPY (SELECT * FROM read_parquet(${files}) ORDER BY ${index}) TO ${quotedString(sorted)} (FORMAT parquet)`,
+    `COPY (SELECT * FROM read_parquet(${files}) ORDER BY ${quotedIdentifier(INDEX_COLUMN)}) TO ${quotedString(sorted)} (FORMAT parquet)`,
   );
-  return sorted;
+  return { file: sorted, resorted: true };
 }

@@ -87,6 +87,24 @@ describe('ingest-dataset', () => {
     expect((await datasetManifest(env, id)).rowCount).toBe(10);
   });
 
+  it('writes shards of exactly shardRows rows from several large files, each shard in _index_ order', async () => {
+    const id = await fetchFixture(env, {
+      'a.csv': `id,score,name\n${csvRows(0, 50_000)}`,
+      'b.csv': `id,score,name\n${csvRows(50_000, 120_000)}`,
+      'c.csv': `id,score,name\n${csvRows(120_000, 150_000)}`,
+    });
+    expect((await ingest(id, { shardRows: 40_000 })).code).toBe(0);
+    const manifest = await datasetManifest(env, id);
+    expect(manifest.artifacts.map((a) => a.rows)).toEqual([40_000, 40_000, 40_000, 30_000]);
+    // Read in file order: row k of shard n is _index_ n * 40000 + k, and the CSV's id column says it came from there.
+    const misplaced = await queryDataset(
+      env,
+      id,
+      'SELECT count(*)::INT AS n FROM ds_rows WHERE _index_ <> id OR _index_ <> 40000 * shard + file_row_number',
+    );
+    expect(misplaced).toEqual([{ n: 0 }]);
+  });
+
   it('selects and renames columns, and assigns a deterministic split from (seed, _index_)', async () => {
     const id = await fetchFixture(env, { 'data.csv': `id,score,name\n${csvRows(0, 1000)}` });
     const spec = {
