@@ -49,40 +49,40 @@ async function layout(files: string[], shardRows: number) {
 }
 
 it('writes exact shards of shardRows rows, each in _index_ order, in one pass', async () => {
-  const shards = await writeShards(engine.connection, query(1_000_000, 300_000), join(dir, 'out'), () => {});
+  const shards = await writeShards(engine.connection, query(1_000_000, 250_000), join(dir, 'out'), () => {});
   expect(shards.map((s) => [s.rows, s.resorted])).toEqual([
-    [300_000, false],
-    [300_000, false],
-    [300_000, false],
-    [100_000, false],
+    [250_000, false],
+    [250_000, false],
+    [250_000, false],
+    [250_000, false],
   ]);
   expect(
     await layout(
       shards.map((s) => s.file),
-      300_000,
+      250_000,
     ),
   ).toEqual([
-    { rows: 300_000, misplaced: 0 },
-    { rows: 300_000, misplaced: 0 },
-    { rows: 300_000, misplaced: 0 },
-    { rows: 100_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
   ]);
 });
 
 it('rewrites sorted a shard DuckDB wrote out of order (its default flush threshold does that)', async () => {
   await engine.connection.run('SET partitioned_write_flush_threshold = 524288');
-  const shards = await writeShards(engine.connection, query(1_000_000, 300_000), join(dir, 'out'), () => {});
+  const shards = await writeShards(engine.connection, query(1_000_000, 250_000), join(dir, 'out'), () => {});
   expect(shards.some((s) => s.resorted)).toBe(true);
   expect(
     await layout(
       shards.map((s) => s.file),
-      300_000,
+      250_000,
     ),
   ).toEqual([
-    { rows: 300_000, misplaced: 0 },
-    { rows: 300_000, misplaced: 0 },
-    { rows: 300_000, misplaced: 0 },
-    { rows: 100_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
   ]);
 });
 
