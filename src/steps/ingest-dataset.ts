@@ -69,7 +69,7 @@ export async function ingestDataset(
       const position = freeName('_position_', source.columns);
       const select = projection(source.columns, ingest, position).join(', ');
       const shape = await connection.runAndReadAll(
-        `SELECT ${select} FROM (SELECT 0::BIGINT AS ${quotedIdentifier(position)}, * FROM ${source.relation}) LIMIT 0`,
+        `SELECT ${select} FROM (SELECT 0::BIGINT AS ${quotedIdentifier(position)}, * FROM ${source.shape})`,
       );
       const schema = datasetSchema(shape.columnNames(), shape.columnTypes());
       const query = {

@@ -23,6 +23,8 @@ export async function publishDataset(
   const { log, objectStore: store, signal } = ctx;
   const rowCount = shards.reduce((n, s) => n + s.rows, 0);
   await store.delete('datasets', datasetKeys.manifest(id));
+  // Listed before the upload: the listing hashes what it finds, and the new shards are hashed as they are put.
+  const earlier = await store.list('datasets', datasetKeys.shards(id));
   const artifacts: DatasetManifest['artifacts'] = [];
   let done = 0;
   for (const [i, shard] of shards.entries()) {
@@ -35,9 +37,7 @@ export async function publishDataset(
     log.progress({ done, total: rowCount, unit: 'rows', message: `wrote ${path}` });
   }
   const keep = new Set(artifacts.map((a) => `${id}/${a.path}`));
-  for (const stale of (await store.list('datasets', datasetKeys.shards(id))).filter(
-    (o) => !keep.has(o.key),
-  )) {
+  for (const stale of earlier.filter((o) => !keep.has(o.key))) {
     await store.delete('datasets', stale.key);
     log.info(`remove ${stale.key} (from an earlier attempt)`);
   }

@@ -20,6 +20,8 @@ export interface Source {
   /** A table function over the raw files (read where they lie), or a table (text folders). */
   relation: string;
   columns: string[];
+  /** An empty table with the source's columns and types: a query bound to it needs no second sniff of the files. */
+  shape: string;
   /** Runs a query over the source, restating errors in the data with the dataset's file names. */
   read<T>(run: () => Promise<T>): Promise<T>;
   /** The error for a source that turned out to hold no rows. */
@@ -49,13 +51,16 @@ export async function openSource(
       throw dataError(err, names);
     }
   };
-  const columnsOf = async (relation: string, some?: readonly LocalFile[]) =>
-    (await read(() => connection.runAndReadAll(`SELECT * FROM ${relation} LIMIT 0`), some)).columnNames();
+  const opened = async (relation: string, noRows: () => Error): Promise<Source> => {
+    await read(() => connection.run(`CREATE TEMP TABLE source_shape AS SELECT * FROM ${relation} LIMIT 0`));
+    const columns = (await connection.runAndReadAll('SELECT * FROM source_shape')).columnNames();
+    return { relation, columns, shape: 'source_shape', read, noRows };
+  };
+  const noRowsAtAll = () => invalidInput('the input files hold no rows');
 
   if (format === 'text-folders') {
     await stageTextFolders(connection, files, { ...DEFAULT_TEXT_OPTIONS, ...ingest.text }, log, signal);
-    const noRows = () => invalidInput('the input files hold no rows');
-    return { relation: 'staged', columns: await columnsOf('staged'), read, noRows };
+    return opened('staged', noRowsAtAll);
   }
   const empty = files.find((f) => f.size === 0);
   if (empty) throw invalidInput(`${empty.path}: empty file (0 bytes)`);
@@ -74,9 +79,7 @@ export async function openSource(
     format,
     files.map((f) => f.local),
   );
-  const noRows = () =>
-    files.length === 1 ? noRowsIn(files[0]!) : invalidInput('the input files hold no rows');
-  return { relation, columns: await columnsOf(relation), read, noRows };
+  return opened(relation, files.length === 1 ? () => noRowsIn(files[0]!) : noRowsAtAll);
 }
 
 /** When the sniffer gives up, re-read each file without it to name the offending line. */
