@@ -41,13 +41,7 @@ export async function writeShards(
   dir: string,
   report: (percent: number) => void,
 ): Promise<Shard[]> {
-  const position = quotedIdentifier(q.position);
-  const shard = quotedIdentifier(q.shard);
-  const sql = `COPY (
-    SELECT ${q.select}, ${position} // ${q.shardRows} AS ${shard}
-    FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
-  ) TO ${quotedString(dir)} (FORMAT parquet, PARTITION_BY (${shard}), RETURN_STATS true)`;
-  const written = (await runWithProgress(connection, sql, report)).getRowObjectsJS();
+  const written = (await runWithProgress(connection, shardsCopySql(q, dir), report)).getRowObjectsJS();
   const byShard = new Map<number, Written>();
   const pattern = new RegExp(`[\\\\/]${escape(q.shard)}=(\\d+)[\\\\/]`);
   for (const file of written) {
@@ -66,6 +60,19 @@ export async function writeShards(
     shards.push({ ...(await inOrder(connection, w, n, q.shardRows, dir)), rows: w.rows });
   }
   return shards;
+}
+
+/**
+ * The one query: `row_number() OVER ()` with no ordering is a streaming window, not a sort; the shard number is
+ * the position divided by `shardRows`; RETURN_STATS gives each file's row count.
+ */
+export function shardsCopySql(q: ShardQuery, dir: string): string {
+  const position = quotedIdentifier(q.position);
+  const shard = quotedIdentifier(q.shard);
+  return `COPY (
+    SELECT ${q.select}, ${position} // ${q.shardRows} AS ${shard}
+    FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
+  ) TO ${quotedString(dir)} (FORMAT parquet, PARTITION_BY (${shard}), RETURN_STATS true)`;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
