@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -103,6 +103,20 @@ describe('ingest-dataset', () => {
       'SELECT count(*)::INT AS n FROM ds_rows WHERE _index_ <> id OR _index_ <> 40000 * shard + file_row_number',
     );
     expect(misplaced).toEqual([{ n: 0 }]);
+  });
+
+  it('after a crash mid-write, a rerun ignores what the killed attempt left in its scratch dir', async () => {
+    const id = await fetchFixture(env, { 'data.csv': `id,score,name\n${csvRows(0, 10)}` });
+    // What a step killed during its COPY leaves: a partial shard, where DuckDB refuses to write into a non-empty dir.
+    const partial = join(env.config.dataHome, 'work', 'ingest-dataset', id, 'shards', '_shard_=0');
+    await mkdir(partial, { recursive: true });
+    await writeFile(join(partial, 'data_0.parquet'), 'PAR1 cut short');
+    expect((await ingest(id, { shardRows: 4 })).code).toBe(0);
+    expect((await datasetManifest(env, id)).artifacts.map((a) => a.rows)).toEqual([4, 4, 2]);
+    expect(await queryDataset(env, id, 'SELECT count(*)::INT AS n, max(_index_) AS top FROM ds')).toEqual([
+      { n: 10, top: 9 },
+    ]);
+    expect(await readdir(join(env.config.dataHome, 'work', 'ingest-dataset'))).toEqual([]);
   });
 
   it('selects and renames columns, and assigns a deterministic split from (seed, _index_)', async () => {
