@@ -1,7 +1,9 @@
 /**
  * Ingest benchmark: the ingest-dataset step end to end (CSV in the object store → Parquet shards + manifest)
  * against a bare DuckDB `COPY (SELECT * FROM read_csv(…)) TO '….parquet'` on the same 1,000,000-row CSV.
- * Each side runs in its own child process, so each peak RSS is its own. The last line is key=value pairs.
+ * Each side runs in its own child process, so each peak RSS is its own: the CSV is fetched into the store by a
+ * process of its own first, and the ingest child runs the step alone. CPU seconds (user + system) are reported
+ * beside wall time: on a shared machine they move less with the load. The last line is key=value pairs.
  *
  *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 3]
  */
@@ -34,7 +36,23 @@ const ID = '0123456789abcdef0123456789abcdef';
 
 interface Measurement {
   seconds: number;
+  cpuSeconds: number;
   maxRssMiB: number;
+}
+
+const cpuNow = () => {
+  const usage = process.resourceUsage();
+  return (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+};
+
+/** Time and CPU since `start()`; peak RSS over the whole child (what the machine must have). */
+function start(): () => Measurement {
+  const [wall, cpu] = [performance.now(), cpuNow()];
+  return () => ({
+    seconds: (performance.now() - wall) / 1000,
+    cpuSeconds: cpuNow() - cpu,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  });
 }
 
 /** int, float and text columns from a fixed-seed generator: the same file on every machine. */
@@ -57,29 +75,40 @@ async function generateCsv(): Promise<void> {
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
-/** Child: fetch the CSV into a fresh store (not timed), then time the ingest step alone. */
-async function ingestChild(dir: string): Promise<Measurement> {
+function stepDeps(dir: string) {
   const objectStore = new FilesystemObjectStore({ root: join(dir, 'store') });
   const config = loadConfig({ dataHome: join(dir, 'home') }, { DYFF_CONFIG: join(dir, 'none.yaml') });
-  const deps = { objectStore, config, write: () => {} };
-  const fetched = await runStepProgram(
+  return { objectStore, config, write: () => {} };
+}
+
+/** Child: the CSV into a fresh store, as fetch-data leaves it (not measured). */
+async function fetchChild(dir: string): Promise<Measurement> {
+  const done = start();
+  const spec = { source: { kind: 'local', path: csv } };
+  const code = await runStepProgram(
     'fetch-data',
-    ['--id', ID, '--spec', JSON.stringify({ source: { kind: 'local', path: csv } })],
-    deps,
+    ['--id', ID, '--spec', JSON.stringify(spec)],
+    stepDeps(dir),
   );
-  if (fetched !== 0) throw new Error(`fetch-data exited ${fetched}`);
-  const started = performance.now();
+  if (code !== 0) throw new Error(`fetch-data exited ${code}`);
+  return done();
+}
+
+/** Child: the ingest step alone, over the store fetchChild filled. */
+async function ingestChild(dir: string): Promise<Measurement> {
+  const done = start();
+  const spec = { ingest: { format: 'csv' } };
   const code = await runStepProgram(
     'ingest-dataset',
-    ['--id', ID, '--spec', JSON.stringify({ ingest: { format: 'csv' } })],
-    deps,
+    ['--id', ID, '--spec', JSON.stringify(spec)],
+    stepDeps(dir),
   );
   if (code !== 0) throw new Error(`ingest-dataset exited ${code}`);
-  return { seconds: (performance.now() - started) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return done();
 }
 
 async function duckdbChild(dir: string): Promise<Measurement> {
-  const started = performance.now();
+  const done = start();
   const instance = await DuckDBInstance.create();
   const connection = await instance.connect();
   await connection.run(
@@ -87,10 +116,10 @@ async function duckdbChild(dir: string): Promise<Measurement> {
   );
   connection.closeSync();
   instance.closeSync();
-  return { seconds: (performance.now() - started) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return done();
 }
 
-function inChild(kind: 'ingest' | 'duckdb', dir: string): Measurement {
+function inChild(kind: 'fetch' | 'ingest' | 'duckdb', dir: string): Measurement {
   const out = execFileSync(
     process.execPath,
     [
@@ -119,19 +148,24 @@ async function measure(root: string, repeat: number): Promise<Record<'ingest' | 
     for (const kind of ['duckdb', 'ingest'] as const) {
       const dir = join(root, `${kind}-${i}`);
       await mkdir(dir);
+      if (kind === 'ingest') inChild('fetch', dir);
       runs[kind].push(inChild(kind, dir));
       await rm(dir, { recursive: true, force: true });
     }
   }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const summary = (ms: Measurement[]) => ({
-    seconds: ms.map((m) => m.seconds).sort((a, b) => a - b)[Math.floor(ms.length / 2)]!,
+    seconds: median(ms.map((m) => m.seconds)),
+    cpuSeconds: median(ms.map((m) => m.cpuSeconds)),
     maxRssMiB: Math.max(...ms.map((m) => m.maxRssMiB)),
   });
   return { ingest: summary(runs.ingest), duckdb: summary(runs.duckdb) };
 }
 
 if (values.child) {
-  const result = values.child === 'ingest' ? await ingestChild(values.dir!) : await duckdbChild(values.dir!);
+  const child = { fetch: fetchChild, ingest: ingestChild, duckdb: duckdbChild }[values.child];
+  if (child === undefined) throw new Error(`unknown --child ${values.child}`);
+  const result = await child(values.dir!);
   console.log(JSON.stringify(result));
 } else {
   await generateCsv();
@@ -140,15 +174,14 @@ if (values.child) {
     console.log(`csv: ${csv} (${rows} rows, ${(statSync(csv).size / 2 ** 20).toFixed(1)} MiB)`);
     const repeat = Number(values.repeat);
     const { duckdb: duck, ingest } = await measure(dir, repeat);
-    console.log(
-      `median of ${repeat} runs each, load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
-    );
+    const load = loadavg()[0]!.toFixed(2);
+    console.log(`median of ${repeat} runs each, load average ${load} on ${cpus().length} CPUs`);
     const perSecond = (m: Measurement) => Math.round(rows / m.seconds);
     console.log(
-      `duckdb COPY: ${duck.seconds.toFixed(2)} s, ${perSecond(duck)} rows/s, peak RSS ${duck.maxRssMiB.toFixed(0)} MiB`,
+      `duckdb COPY: ${duck.seconds.toFixed(2)} s (${duck.cpuSeconds.toFixed(2)} s CPU), ${perSecond(duck)} rows/s, peak RSS ${duck.maxRssMiB.toFixed(0)} MiB`,
     );
     console.log(
-      `ingest step: ${ingest.seconds.toFixed(2)} s, ${perSecond(ingest)} rows/s, peak RSS ${ingest.maxRssMiB.toFixed(0)} MiB`,
+      `ingest step: ${ingest.seconds.toFixed(2)} s (${ingest.cpuSeconds.toFixed(2)} s CPU), ${perSecond(ingest)} rows/s, peak RSS ${ingest.maxRssMiB.toFixed(0)} MiB`,
     );
     console.log(
       [
@@ -158,8 +191,12 @@ if (values.child) {
         `duckdb_s=${duck.seconds.toFixed(3)}`,
         `duckdb_rows_per_s=${perSecond(duck)}`,
         `ratio=${(perSecond(ingest) / perSecond(duck)).toFixed(2)}`,
+        `ingest_cpu_s=${ingest.cpuSeconds.toFixed(3)}`,
+        `duckdb_cpu_s=${duck.cpuSeconds.toFixed(3)}`,
         `peak_rss_mib=${ingest.maxRssMiB.toFixed(0)}`,
         `duckdb_peak_rss_mib=${duck.maxRssMiB.toFixed(0)}`,
+        `rss_ratio=${(ingest.maxRssMiB / duck.maxRssMiB).toFixed(2)}`,
+        `load_avg=${load}`,
       ].join(' '),
     );
   } finally {

@@ -1,7 +1,4 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { datasetKeys } from '../domain/object-layout.js';
-import { quotedString } from '@duckdb/node-api';
-import { createReadStream } from 'node:fs';
+import { quotedIdentifier } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { IngestSpec } from '../domain/specs.js';
@@ -9,10 +6,12 @@ import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
 import { engineLimits, openEngine, resourceError } from './ingest/duckdb.js';
 import { resolveFormat } from './ingest/formats.js';
-import { projection } from './ingest/projection.js';
-import { datasetSchema } from './ingest/schema.js';
+import { freeName, projection } from './ingest/projection.js';
+import { publishDataset } from './ingest/publish.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
-import { countRows, stage } from './ingest/stage.js';
+import { datasetSchema } from './ingest/schema.js';
+import { writeShards } from './ingest/shards.js';
+import { openSource } from './ingest/source.js';
 import type { DatasetManifest } from './manifests.js';
 import { matcher } from './paths.js';
 import { checkGlob, checkRegex } from './patterns.js';
@@ -26,12 +25,11 @@ export interface IngestDatasetInput {
 /** @default rows per Parquet shard */
 export const DEFAULT_SHARD_ROWS = 1_000_000;
 
-const shardName = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
-
 /**
- * The ingest-dataset step: raw files → DuckDB staging table (in memory, spilling to the scratch dir) → Parquet shards with
- * `_index_` → object store → manifest, last. A rerun rewrites the same shard names and removes shards an earlier
- * attempt wrote beyond the new count.
+ * The ingest-dataset step, in one pass: DuckDB reads the raw files where they lie (downloaded first only when the
+ * store is remote), numbers the rows into `_index_` and writes the Parquet shards in the same query; then the
+ * shards go to the object store and the manifest, last. A rerun rewrites the same shard names and removes shards
+ * an earlier attempt wrote beyond the new count.
  */
 export async function ingestDataset(
   ctx: StepContext,
@@ -60,14 +58,35 @@ export async function ingestDataset(
 
   const scratch = join(ctx.workDir, id);
   await rm(scratch, { recursive: true, force: true });
-  await mkdir(join(scratch, 'shards'), { recursive: true });
+  await mkdir(scratch, { recursive: true });
   try {
     const files = await materialize(ctx, id, chosen, join(scratch, 'raw'));
     const limits = engineLimits(ctx.limits);
     const engine = await openEngine(scratch, signal, limits);
     try {
-      await stage(engine.connection, format, files, ingest, log, signal);
-      return await writeDataset(ctx, id, ingest, engine.connection, join(scratch, 'shards'));
+      const { connection } = engine;
+      const source = await openSource(connection, format, files, ingest, log, signal);
+      const position = freeName('_position_', source.columns);
+      const select = projection(source.columns, ingest, position).join(', ');
+      const shape = await connection.runAndReadAll(
+        `SELECT ${select} FROM (SELECT 0::BIGINT AS ${quotedIdentifier(position)}, * FROM ${source.shape})`,
+      );
+      const schema = datasetSchema(shape.columnNames(), shape.columnTypes());
+      const query = {
+        relation: source.relation,
+        position,
+        shard: freeName('_shard_', [...source.columns, ...shape.columnNames()]),
+        select,
+        shardRows: ingest.shardRows ?? DEFAULT_SHARD_ROWS,
+      };
+      const report = (done: number) =>
+        log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });
+      const shards = await source.read(() => writeShards(connection, query, join(scratch, 'shards'), report));
+      if (shards.length === 0) throw source.noRows();
+      for (const [i, s] of shards.entries()) {
+        if (s.resorted) log.info(`shard ${i} came out of order from DuckDB and was rewritten sorted`);
+      }
+      return await publishDataset(ctx, id, ingest, schema, shards);
     } catch (err) {
       throw resourceError(err, limits) ?? err;
     } finally {
@@ -76,61 +95,4 @@ export async function ingestDataset(
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function writeDataset(
-  ctx: StepContext,
-  id: string,
-  ingest: IngestSpec,
-  connection: DuckDBConnection,
-  shardDir: string,
-): Promise<DatasetManifest> {
-  const { log, objectStore: store, signal } = ctx;
-  const rowCount = await countRows(connection);
-  if (rowCount === 0) throw invalidInput(`the input files hold no rows`);
-  const staged = (await connection.runAndReadAll('SELECT * FROM staged LIMIT 0')).columnNames();
-  const select = projection(staged, ingest).join(', ');
-  const shape = await connection.runAndReadAll(`SELECT ${select} FROM staged LIMIT 0`);
-  const schema = datasetSchema(shape.columnNames(), shape.columnTypes());
-
-  // The old manifest goes first: from here on the shards change, and a manifest must never describe a mix.
-  await store.delete('datasets', datasetKeys.manifest(id));
-  const shardRows = ingest.shardRows ?? DEFAULT_SHARD_ROWS;
-  const shardCount = Math.ceil(rowCount / shardRows);
-  const artifacts: DatasetManifest['artifacts'] = [];
-  log.progress({ done: 0, total: rowCount, unit: 'rows', message: 'write parquet' });
-  for (let i = 0; i < shardCount; i++) {
-    signal?.throwIfAborted();
-    const local = join(shardDir, shardName(i));
-    const where =
-      shardCount === 1 ? '' : ` WHERE rowid >= ${i * shardRows} AND rowid < ${(i + 1) * shardRows}`;
-    await connection.run(
-      `COPY (SELECT ${select} FROM staged${where}) TO ${quotedString(local)} (FORMAT parquet)`,
-    );
-    const path = `data/${shardName(i)}`;
-    const info = await store.put('datasets', datasetKeys.artifact(id, path), createReadStream(local));
-    await rm(local);
-    const rows = Math.min(shardRows, rowCount - i * shardRows);
-    artifacts.push({ kind: 'parquet', path, rows, size: info.size, digest: { md5: info.md5 } });
-    log.progress({ done: i * shardRows + rows, total: rowCount, unit: 'rows', message: `wrote ${path}` });
-  }
-  const keep = new Set(artifacts.map((a) => `${id}/${a.path}`));
-  for (const stale of (await store.list('datasets', datasetKeys.shards(id))).filter(
-    (o) => !keep.has(o.key),
-  )) {
-    await store.delete('datasets', stale.key);
-    log.info(`remove ${stale.key} (from an earlier attempt)`);
-  }
-  const manifest: DatasetManifest = {
-    rowCount,
-    artifacts,
-    schema,
-    ingest,
-    createdAt: new Date().toISOString(),
-  };
-  await store.put('datasets', datasetKeys.manifest(id), JSON.stringify(manifest, null, 2), {
-    contentType: 'application/json',
-  });
-  log.info(`ingested ${rowCount} rows into ${artifacts.length} shard(s) under datasets/${id}/data/`);
-  return manifest;
 }

@@ -5,11 +5,11 @@ import { invalidInput } from '../errors.js';
 export const INDEX_COLUMN = '_index_';
 
 /**
- * The SELECT list that turns staged rows into dataset rows: `_index_` from the staging row id (file order, then
- * row order), then the columns renamed and selected, then the split column. Names in `columns` and `split.from`
- * are names after renaming.
+ * The SELECT list that turns source rows into dataset rows: `_index_` from the column `index` (the row's position
+ * in file order, then row order), then the columns renamed and selected, then the split column. Names in
+ * `columns` and `split.from` are names after renaming.
  */
-export function projection(staged: readonly string[], ingest: IngestSpec): string[] {
+export function projection(staged: readonly string[], ingest: IngestSpec, index: string): string[] {
   const renamed = applyRename(staged, ingest.rename ?? {});
   const sourceOf = new Map(renamed.map((name, i) => [name, staged[i]!]));
   if (sourceOf.has(INDEX_COLUMN)) {
@@ -22,10 +22,10 @@ export function projection(staged: readonly string[], ingest: IngestSpec): strin
     if (seen.has(name)) throw invalidInput(`spec.ingest.columns: ${JSON.stringify(name)} is listed twice`);
     seen.add(name);
   }
-  const list = [`rowid::BIGINT AS ${quotedIdentifier(INDEX_COLUMN)}`];
+  const list = [`${quotedIdentifier(index)} AS ${quotedIdentifier(INDEX_COLUMN)}`];
   for (const name of selected)
     list.push(`${quotedIdentifier(sourceOf.get(name)!)} AS ${quotedIdentifier(name)}`);
-  const split = ingest.split && splitExpression(ingest.split, sourceOf, renamed);
+  const split = ingest.split && splitExpression(ingest.split, sourceOf, renamed, index);
   if (split && !(seen.has(split.column) && split.copyOf === split.column)) {
     if (seen.has(split.column)) {
       throw invalidInput(`spec.ingest.split.column: ${JSON.stringify(split.column)} is already a column`);
@@ -57,7 +57,12 @@ type Split = NonNullable<IngestSpec['split']>;
  * Fractions assign each row by the md5 of `<seed>:<_index_>`, its first 13 hex digits read as a number in [0, 1):
  * the same input and seed give the same split on every run, and any tool with md5 can recompute it.
  */
-function splitExpression(split: Split, sourceOf: ReadonlyMap<string, string>, available: readonly string[]) {
+function splitExpression(
+  split: Split,
+  sourceOf: ReadonlyMap<string, string>,
+  available: readonly string[],
+  index: string,
+) {
   if ((split.from === undefined) === (split.fractions === undefined)) {
     throw invalidInput('spec.ingest.split: set exactly one of from (a column) or fractions');
   }
@@ -69,7 +74,7 @@ function splitExpression(split: Split, sourceOf: ReadonlyMap<string, string>, av
   const entries = Object.entries(split.fractions!);
   if (entries.length === 0) throw invalidInput('spec.ingest.split.fractions: name at least one split');
   const sum = entries.reduce((a, [, f]) => a + f, 0);
-  const unit = `(('0x' || substr(md5(${quotedString(`${split.seed}:`)} || rowid::VARCHAR), 1, 13))::BIGINT / 4503599627370496.0)`;
+  const unit = `(('0x' || substr(md5(${quotedString(`${split.seed}:`)} || ${quotedIdentifier(index)}::VARCHAR), 1, 13))::BIGINT / 4503599627370496.0)`;
   let cumulative = 0;
   const cases = entries.slice(0, -1).map(([name, f]) => {
     cumulative += f / sum;
@@ -78,4 +83,11 @@ function splitExpression(split: Split, sourceOf: ReadonlyMap<string, string>, av
   const last = quotedString(entries[entries.length - 1]![0]);
   const sql = cases.length === 0 ? last : `CASE ${cases.join(' ')} ELSE ${last} END`;
   return { column: split.column, copyOf: undefined, sql };
+}
+
+/** A column name not among `taken`, for the helper columns the writer adds (row position, shard number). */
+export function freeName(base: string, taken: readonly string[]): string {
+  let name = base;
+  while (taken.includes(name)) name = `_${name}`;
+  return name;
 }

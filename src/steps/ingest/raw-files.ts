@@ -8,7 +8,7 @@ import { invalidInput } from '../errors.js';
 import type { RawDataManifest } from '../manifests.js';
 import { RawDataManifest as RawDataManifestSchema, manifestKey, rawFileKey } from '../manifests.js';
 import { assertSafePath } from '../paths.js';
-import type { LocalFile } from './stage.js';
+import type { LocalFile } from './source.js';
 
 /** The raw data manifest fetch-data wrote last; without it there is nothing complete to ingest. */
 export async function readRawManifest(ctx: StepContext, id: string): Promise<RawDataManifest> {

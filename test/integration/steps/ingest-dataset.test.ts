@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,6 +85,38 @@ describe('ingest-dataset', () => {
       `${id}/data/part-00001.parquet`,
     ]);
     expect((await datasetManifest(env, id)).rowCount).toBe(10);
+  });
+
+  it('writes shards of exactly shardRows rows from several large files, each shard in _index_ order', async () => {
+    const id = await fetchFixture(env, {
+      'a.csv': `id,score,name\n${csvRows(0, 50_000)}`,
+      'b.csv': `id,score,name\n${csvRows(50_000, 120_000)}`,
+      'c.csv': `id,score,name\n${csvRows(120_000, 150_000)}`,
+    });
+    expect((await ingest(id, { shardRows: 40_000 })).code).toBe(0);
+    const manifest = await datasetManifest(env, id);
+    expect(manifest.artifacts.map((a) => a.rows)).toEqual([40_000, 40_000, 40_000, 30_000]);
+    // Read in file order: row k of shard n is _index_ n * 40000 + k, and the CSV's id column says it came from there.
+    const misplaced = await queryDataset(
+      env,
+      id,
+      'SELECT count(*)::INT AS n FROM ds_rows WHERE _index_ <> id OR _index_ <> 40000 * shard + file_row_number',
+    );
+    expect(misplaced).toEqual([{ n: 0 }]);
+  });
+
+  it('after a crash mid-write, a rerun ignores what the killed attempt left in its scratch dir', async () => {
+    const id = await fetchFixture(env, { 'data.csv': `id,score,name\n${csvRows(0, 10)}` });
+    // What a step killed during its COPY leaves: a partial shard, where DuckDB refuses to write into a non-empty dir.
+    const partial = join(env.config.dataHome, 'work', 'ingest-dataset', id, 'shards', '_shard_=0');
+    await mkdir(partial, { recursive: true });
+    await writeFile(join(partial, 'data_0.parquet'), 'PAR1 cut short');
+    expect((await ingest(id, { shardRows: 4 })).code).toBe(0);
+    expect((await datasetManifest(env, id)).artifacts.map((a) => a.rows)).toEqual([4, 4, 2]);
+    expect(await queryDataset(env, id, 'SELECT count(*)::INT AS n, max(_index_) AS top FROM ds')).toEqual([
+      { n: 10, top: 9 },
+    ]);
+    expect(await readdir(join(env.config.dataHome, 'work', 'ingest-dataset'))).toEqual([]);
   });
 
   it('selects and renames columns, and assigns a deterministic split from (seed, _index_)', async () => {

@@ -29,7 +29,10 @@ export async function datasetManifest(env: StepEnv, id: string): Promise<Dataset
   ) as DatasetManifest;
 }
 
-/** Runs SQL over the dataset's Parquet shards as written, exposed as the view `ds`. */
+/**
+ * Runs SQL over the dataset's Parquet shards as written, exposed as the view `ds`, and as `ds_rows` with where
+ * each row sits: `shard` (0-based, manifest order) and `file_row_number` (its position in the shard).
+ */
 export async function queryDataset(
   env: StepEnv,
   id: string,
@@ -42,7 +45,12 @@ export async function queryDataset(
   const instance = await DuckDBInstance.create();
   const connection = await instance.connect();
   try {
-    await connection.run(`CREATE VIEW ds AS SELECT * FROM read_parquet([${files.join(', ')}])`);
+    const list = `[${files.join(', ')}]`;
+    await connection.run(`CREATE VIEW ds AS SELECT * FROM read_parquet(${list})`);
+    await connection.run(
+      `CREATE VIEW ds_rows AS SELECT * EXCLUDE (filename), list_position(${list}, filename) - 1 AS shard
+       FROM read_parquet(${list}, file_row_number = true, filename = true)`,
+    );
     const rows = (await connection.runAndReadAll(sql)).getRowObjectsJS();
     // BIGINTs come back as bigint; numbers compare more readably in assertions.
     return rows.map((row) =>

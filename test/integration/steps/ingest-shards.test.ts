@@ -1,0 +1,91 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Engine } from '../../../src/steps/ingest/duckdb.js';
+import { openEngine } from '../../../src/steps/ingest/duckdb.js';
+import type { ShardQuery } from '../../../src/steps/ingest/shards.js';
+import { writeShards } from '../../../src/steps/ingest/shards.js';
+
+let dir: string;
+let engine: Engine;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dyff-shards-'));
+  engine = await openEngine(dir);
+});
+afterEach(async () => {
+  engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const query = (rows: number, shardRows: number): ShardQuery => ({
+  relation: `(SELECT i AS v, i::VARCHAR AS s FROM range(${rows}) r(i))`,
+  position: 'p',
+  shard: 'n',
+  select: 'p AS _index_, v, s',
+  shardRows,
+});
+
+/** Per shard: rows, and how many rows sit elsewhere than at `_index_ - first index` (read in file order). */
+async function layout(files: string[], shardRows: number) {
+  const instance = await DuckDBInstance.create();
+  const connection = await instance.connect();
+  try {
+    const out = [];
+    for (const [n, file] of files.entries()) {
+      const result = await connection.runAndReadAll(
+        `SELECT count(*)::INT, count(*) FILTER (WHERE _index_ <> ${n * shardRows} + file_row_number OR v <> _index_)::INT
+         FROM read_parquet('${file}', file_row_number = true)`,
+      );
+      const [rows, misplaced] = result.getRows()[0]!;
+      out.push({ rows, misplaced });
+    }
+    return out;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+it('writes exact shards of shardRows rows, each in _index_ order, in one pass', async () => {
+  const shards = await writeShards(engine.connection, query(1_000_000, 250_000), join(dir, 'out'), () => {});
+  expect(shards.map((s) => [s.rows, s.resorted])).toEqual([
+    [250_000, false],
+    [250_000, false],
+    [250_000, false],
+    [250_000, false],
+  ]);
+  expect(
+    await layout(
+      shards.map((s) => s.file),
+      250_000,
+    ),
+  ).toEqual([
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+  ]);
+});
+
+it('rewrites sorted a shard DuckDB wrote out of order (its default flush threshold does that)', async () => {
+  await engine.connection.run('SET partitioned_write_flush_threshold = 524288');
+  const shards = await writeShards(engine.connection, query(1_000_000, 250_000), join(dir, 'out'), () => {});
+  expect(shards.some((s) => s.resorted)).toBe(true);
+  expect(
+    await layout(
+      shards.map((s) => s.file),
+      250_000,
+    ),
+  ).toEqual([
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+    { rows: 250_000, misplaced: 0 },
+  ]);
+});
+
+it('writes nothing for a source with no rows', async () => {
+  expect(await writeShards(engine.connection, query(0, 10), join(dir, 'out'), () => {})).toEqual([]);
+});
