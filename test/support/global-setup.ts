@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../../src/dev/dev-server.js';
@@ -12,9 +14,13 @@ declare module 'vitest' {
 
 /**
  * One real Temporal dev server (the pinned CLI) for the whole run, and one workflow bundle; each test file uses
- * its own task queue.
+ * its own task queue. Before them, dist/ is brought up to date (a no-op when fresh), so that the steps and
+ * sessions the tests start run the compiled code that users run, not the TypeScript loader.
  */
 export default async function setup(project: TestProject) {
+  execFileSync(process.execPath, [resolve(import.meta.dirname, '../../scripts/build.mjs'), '--if-stale'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const server = await startDevServer({ port: 0 });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   project.provide('temporalAddress', server.address);
