@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 
 /**
  * `dyffctl version`: the version, and which code runs: the compiled JavaScript (dist/, with the time it was built)
- * or the TypeScript sources through tsx (dist/ missing or older than src/, see bin/build-stamp.mjs). Read from
- * where this very module was loaded from, not from a flag that could disagree with it.
+ * or the TypeScript sources through tsx (dist/ missing, or not built from src/ as it is now: bin/build-stamp.mjs).
+ * Told by where this very module was loaded from, not by a flag that could disagree with it.
  */
 export function versionMain(): number {
   const pkg = readJson(new URL('../../package.json', import.meta.url)) as { version?: string } | undefined;
