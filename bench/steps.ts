@@ -7,7 +7,8 @@
  *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the compiled dist/)
  *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`), as before
  * The step fetches a one-line local file, so each job also runs to completion (exit 0, checked). Prints the median
- * and p95 of each; the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
+ * and p95 of each, then where a compiled step's start goes (CPU per phase, bench/step-start-phases.mjs, median of
+ * BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import { LocalProcessJobRunner } from '../src/adapters/job-runner/local-process.
 import { configEnv, loadConfig } from '../src/config.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 50);
+const PROFILES = Number(process.env.BENCH_PROFILES ?? 7);
 const WARMUP = 2;
 const REPO = resolve(import.meta.dirname, '..');
 const HOME = join(REPO, 'bench/.data/steps');
@@ -112,10 +114,33 @@ for (const [v, s] of Object.entries(stats))
   console.log(
     `${v.padEnd(5)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
   );
+// The same start, phase by phase, in CPU time (less swayed by the machine's load than wall time).
+const runs = Array.from({ length: PROFILES }, () => {
+  const out = execFileSync(process.execPath, [join(REPO, 'bench/step-start-phases.mjs')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return JSON.parse(out) as [string, number][];
+});
+console.log(`where a compiled step's start goes, CPU ms (median of ${PROFILES} runs):`);
+const cpuMedians = runs[0]!.map(
+  ([phase], i) =>
+    [
+      phase,
+      quantile(
+        runs.map((r) => r[i]![1]),
+        0.5,
+      ),
+    ] as const,
+);
+for (const [phase, ms] of cpuMedians) console.log(`  ${phase.padEnd(26)} ${ms.toFixed(0)}`);
+const cpuOf = (phase: string) => cpuMedians.find(([p]) => p === phase)?.[1] ?? NaN;
+
 console.log(
   `jobs=${JOBS} node_p50_ms=${stats.node.p50.toFixed(0)} node_p95_ms=${stats.node.p95.toFixed(0)} ` +
     `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
     `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
     `over_node_p50_ms=${(stats.dist.p50 - stats.node.p50).toFixed(0)} goal_p95_ms=200 ` +
+    `cpu_node_ms=${cpuOf('node bootstrap').toFixed(0)} cpu_zod_ms=${cpuOf('zod').toFixed(0)} ` +
     `loadavg=${loadavg()[0]!.toFixed(2)}`,
 );
