@@ -1,6 +1,18 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled JavaScript (dist/) when it was built from the sources now in src/, and the TypeScript sources
+// through the tsx loader otherwise: a fresh clone or an edited file never runs stale code, and a built tree starts
+// each step in a fraction of the time (no loader, no compiling on the fly). bin/build-stamp.mjs says how freshness
+// is judged; `npm run build` builds; `dyffctl version` says which of the two runs.
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { distState } from './build-stamp.mjs';
 
-register();
-await import('../src/cli/main.ts');
+// Node 22+ can keep compiled code on disk (under the temp dir) between starts; Node 20 has no such cache.
+module.enableCompileCache?.();
+if (distState(fileURLToPath(new URL('..', import.meta.url))).fresh) {
+  await import('../dist/cli/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

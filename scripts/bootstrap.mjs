@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // First-run setup with no dependencies of its own: install packages when node_modules is missing or older than
-// package-lock.json, then build the pinned tools once (cached under ~/.cache/dyff-temporal). With --tests it also
-// provides what the test suite runs against: fake-gcs-server, the Kubernetes control plane, and Chromium.
+// package-lock.json, compile src/ to dist/ when dist/ is missing or stale (what steps run), then build the pinned
+// tools once (cached under ~/.cache/dyff-temporal). With --tests it also provides what the test suite runs against:
+// fake-gcs-server, the Kubernetes control plane, and Chromium.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,15 @@ const run = (cmd, args) =>
 if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   console.error('installing dependencies (npm ci)…');
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
+}
+// A failed build (a type error while editing) is not fatal: dist/ stays unstamped and dyffctl runs the sources.
+try {
+  execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--if-stale'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+} catch {
+  console.error('warning: npm run build failed; steps run the TypeScript sources (slower to start)');
 }
 run('bash', [join(root, 'scripts/install-temporal-cli.sh')]);
 

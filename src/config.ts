@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { delimiter, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import { cidrProblem } from './domain/egress.js';
 import { parseCodecKeysEnv } from './codec/keys.js';
@@ -289,7 +290,9 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   const file = configFilePath(env);
   let fromFile: Record<string, unknown> = {};
   if (existsSync(file)) {
-    const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+    // Loaded only when there is a file to parse: a step, configured by variables, starts without it.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+    const parsed: unknown = parse(readFileSync(file, 'utf8'));
     if (parsed && typeof parsed === 'object') fromFile = parsed as Record<string, unknown>;
   }
   const merged = deepMerge(deepMerge(fromFile, envOverrides(env)), overrides as Record<string, unknown>);

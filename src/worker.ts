@@ -22,7 +22,11 @@ import { installReaperSchedule } from './reaper-schedule.js';
 import { requireSearchAttributes } from './search-attributes-setup.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 
-export const WORKFLOWS_PATH = resolve(import.meta.dirname, 'workflows/index.ts');
+// Beside this file: workflows/index.ts when run from src/, workflows/index.js when run from the compiled dist/.
+export const WORKFLOWS_PATH = resolve(
+  import.meta.dirname,
+  `workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+);
 
 export interface CreateWorkerOptions {
   config: Config;

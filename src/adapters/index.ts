@@ -1,6 +1,7 @@
 /**
- * The one place that switches on backend kind: configuration in, adapters out. Production adapters are imported
- * lazily so that the embedded default loads none of the cloud clients.
+ * The one place that switches on backend kind: configuration in, adapters out. Every adapter is imported when it is
+ * created: the embedded default loads none of the cloud clients, and a step (which needs only the object store)
+ * none of the runners.
  */
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
@@ -9,9 +10,6 @@ import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner } from '../ports/session-runner.js';
-import { LocalProcessJobRunner } from './job-runner/local-process.js';
-import { LocalSessionRunner } from './session-runner/local-process.js';
-import { localSecrets } from '../secrets/resolver.js';
 
 export interface Adapters {
   entityStore: EntityStore;
@@ -61,12 +59,14 @@ export async function createEntityStore(config: Config): Promise<EntityStore> {
 
 export async function createJobRunner(config: Config): Promise<JobRunner> {
   switch (config.runner) {
-    case 'local':
+    case 'local': {
+      const { LocalProcessJobRunner } = await import('./job-runner/local-process.js');
       return new LocalProcessJobRunner({
         root: join(config.dataHome, 'jobs'),
         command: STEP_COMMAND,
         env: configEnv(config),
       });
+    }
     case 'kubernetes': {
       const { KubernetesJobRunner } = await import('./job-runner/kubernetes.js');
       return new KubernetesJobRunner({
@@ -83,13 +83,16 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
 /** Sessions follow the job runner: local processes, or Deployments + Services on Kubernetes. */
 export async function createSessionRunner(config: Config): Promise<SessionRunner> {
   switch (config.runner) {
-    case 'local':
+    case 'local': {
+      const { LocalSessionRunner } = await import('./session-runner/local-process.js');
+      const { localSecrets } = await import('../secrets/resolver.js');
       return new LocalSessionRunner({
         root: join(config.dataHome, 'sessions'),
         command: DYFFCTL_COMMAND,
         env: configEnv(config),
         secrets: localSecrets({ dataHome: config.dataHome }),
       });
+    }
     case 'kubernetes': {
       const { KubernetesSessionRunner } = await import('./session-runner/kubernetes.js');
       return new KubernetesSessionRunner({

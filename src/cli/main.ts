@@ -10,6 +10,10 @@ async function main(argv: string[]): Promise<number> {
     const { stepMain } = await import('./step.js');
     return stepMain(argv.slice(1));
   }
+  if (argv[0] === 'version' || argv[0] === '--version') {
+    const { versionMain } = await import('./version.js');
+    return versionMain();
+  }
   if (argv[0] === 'serve-model') {
     const { serveModelMain } = await import('../serve/main.js');
     return serveModelMain(argv.slice(1));
@@ -40,6 +44,9 @@ async function main(argv: string[]): Promise<number> {
     .command('step <name>')
     .description('run a step program (what a job runs): fetch-data, ingest-dataset, …');
   program.command('serve-model').description('serve a model directory over HTTP (the standalone runner)');
+  program
+    .command('version')
+    .description('print the version, and whether the compiled dist/ or the sources run');
   try {
     await program.parseAsync(argv, { from: 'user' });
     return Number(process.exitCode ?? ExitCode.Ok);

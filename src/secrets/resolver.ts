@@ -1,6 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { DyffError, ErrorType } from '../domain/errors.js';
 import type { EnvValue, SecretRef } from '../domain/secrets.js';
 import { describeSecretRef, isSecretRef, secretEnvName } from '../domain/secrets.js';
@@ -32,7 +31,9 @@ export function localSecrets({ dataHome, env = process.env }: LocalSecretsOption
       const { name, key } = ref.secretRef;
       const perName = await readSecretsFile(join(dataHome, 'secrets', `${name}.json`), JSON.parse);
       if (perName !== undefined) return pick(perName, key, ref, join(dataHome, 'secrets', `${name}.json`));
-      const all = await readSecretsFile(join(dataHome, 'secrets.yaml'), parseYaml);
+      // Imported here, not on load: most steps resolve no secret, and start faster without the YAML parser.
+      const { parse } = await import('yaml');
+      const all = await readSecretsFile(join(dataHome, 'secrets.yaml'), parse);
       const entry = all !== undefined && isObject(all) ? all[name] : undefined;
       if (entry !== undefined) return pick(entry, key, ref, join(dataHome, 'secrets.yaml'));
       throw new DyffError(

@@ -22,17 +22,6 @@ import { replicationIds } from './evaluate/uuid5.js';
 import { countWork, pendingWork } from './evaluate/work.js';
 import { openEngine } from './ingest/duckdb.js';
 
-export const EVALUATE_OPTIONS = {
-  /** Base URL of the inference session, e.g. http://127.0.0.1:8000 (not needed when the service has a full URL). */
-  endpoint: { type: 'string' },
-  /** The ServiceDescription as JSON. @default inferenceservices/<spec.inferenceService>/service.json */
-  service: { type: 'string' },
-  /** Outputs per checkpointed part. @default 1000 */
-  'checkpoint-items': { type: 'string' },
-  /** Longest time outputs wait before they are checkpointed. @default 30 */
-  'checkpoint-seconds': { type: 'string' },
-} as const;
-
 export interface EvaluateInput {
   id: string;
   spec: EvaluationSpec;

@@ -2,7 +2,8 @@
  * The step programs a Job runs: `dyffctl step <name> --id <entityId> --spec '<json>'` → `runStepProgram` (run.ts) → one
  * of these. There is one per entry of the step catalogue (src/domain/step-catalogue.ts), which holds the rest of
  * each step's contract (identity, grants, log category, environment); each declares the spec it takes (validated
- * before it starts).
+ * before it starts). Each program is imported when it runs, after the step's first log line: a job then loads only
+ * its own program, and DuckDB only when the step uses it.
  */
 import type { z } from 'zod';
 import type { StepName } from '../domain/step-catalogue.js';
@@ -14,14 +15,8 @@ import {
   ModelSpec,
   ReportSpec,
 } from '../domain/specs.js';
-import { buildService } from './build-service.js';
 import type { StepContext } from './context.js';
-import { EVALUATE_OPTIONS, evaluate } from './evaluate.js';
-import { fetchData } from './fetch-data.js';
-import { fetchModel } from './fetch-model.js';
-import { ingestDataset } from './ingest-dataset.js';
-import { REPORT_OPTIONS, runReport } from './report.js';
-import { verifyOutputs } from './verify-outputs.js';
+import { EVALUATE_OPTIONS, REPORT_OPTIONS } from './options.js';
 
 export interface StepDefinition<S = unknown> {
   spec: z.ZodType<S>;
@@ -36,34 +31,39 @@ const step = <S>(def: StepDefinition<S>): StepDefinition => def as StepDefinitio
 export const STEPS: { readonly [N in StepName]: StepDefinition } = {
   'fetch-data': step({
     spec: DatasetSpec,
-    run: (ctx, id, spec) => fetchData(ctx, { id, source: spec.source }),
+    run: async (ctx, id, spec) =>
+      (await import('./fetch-data.js')).fetchData(ctx, { id, source: spec.source }),
   }),
   'ingest-dataset': step({
     // The source is not needed to ingest, so a spec with only `ingest` will do; the rest of a DatasetSpec
     // (resources, deadlineSeconds) is the Job's business and accepted as the workflow passes it.
     spec: DatasetSpec.extend({ source: DataSourceSpec.optional() }),
-    run: (ctx, id, spec) => ingestDataset(ctx, { id, ingest: spec.ingest }),
+    run: async (ctx, id, spec) =>
+      (await import('./ingest-dataset.js')).ingestDataset(ctx, { id, ingest: spec.ingest }),
   }),
   report: step({
     spec: ReportSpec,
     options: REPORT_OPTIONS,
-    run: (ctx, id, spec, options) => runReport(ctx, { id, spec, options }),
+    run: async (ctx, id, spec, options) =>
+      (await import('./report.js')).runReport(ctx, { id, spec, options }),
   }),
   'fetch-model': step({
     spec: ModelSpec,
-    run: (ctx, id, spec) => fetchModel(ctx, { id, source: spec.source }),
+    run: async (ctx, id, spec) =>
+      (await import('./fetch-model.js')).fetchModel(ctx, { id, source: spec.source }),
   }),
   'build-service': step({
     spec: InferenceServiceSpec,
-    run: (ctx, id, spec) => buildService(ctx, { id, spec }),
+    run: async (ctx, id, spec) => (await import('./build-service.js')).buildService(ctx, { id, spec }),
   }),
   evaluate: step({
     spec: EvaluationSpec,
     options: EVALUATE_OPTIONS,
-    run: (ctx, id, spec, options) => evaluate(ctx, { id, spec, options }),
+    run: async (ctx, id, spec, options) =>
+      (await import('./evaluate.js')).evaluate(ctx, { id, spec, options }),
   }),
   'verify-outputs': step({
     spec: EvaluationSpec,
-    run: (ctx, id, spec) => verifyOutputs(ctx, { id, spec }),
+    run: async (ctx, id, spec) => (await import('./verify-outputs.js')).verifyOutputs(ctx, { id, spec }),
   }),
 };

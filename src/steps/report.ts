@@ -21,13 +21,6 @@ export interface ReportInput {
   options: Record<string, string | undefined>;
 }
 
-/** Options of `dyffctl step report` besides --id and --spec. */
-export const REPORT_OPTIONS = {
-  dataset: { type: 'string' },
-  lineage: { type: 'string' },
-  history: { type: 'string' },
-} as const;
-
 /**
  * The report step: verified outputs ⨝ dataset rows (DuckDB) → rubric metrics → `report.json` + a self-contained
  * `index.html`. It only reads its inputs, so a rerun rewrites the same three objects.

@@ -1,0 +1,146 @@
+/**
+ * bench:steps — how long a local step takes from the job runner's `start` to the step's first log line, over
+ * BENCH_JOBS (50) jobs one at a time through the real LocalProcessJobRunner (detached `sh` wrapper, environment built
+ * from nothing, output to the job's output.log), for three commands side by side, interleaved so that a change in
+ * the machine's load hits all three alike:
+ *   node   `node -e 'console.log(…)'`: the floor, Node itself starting under the same wrapper
+ *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the compiled dist/)
+ *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`), as before
+ * The step fetches a one-line local file, so each job also runs to completion (exit 0, checked). Prints the median
+ * and p95 of each, then where a compiled step's start goes (CPU per phase, bench/step-start-phases.mjs, median of
+ * BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STEP_COMMAND } from '../src/adapters/index.js';
+import { LocalProcessJobRunner } from '../src/adapters/job-runner/local-process.js';
+import { configEnv, loadConfig } from '../src/config.js';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 50);
+const PROFILES = Number(process.env.BENCH_PROFILES ?? 7);
+const WARMUP = 2;
+const REPO = resolve(import.meta.dirname, '..');
+const HOME = join(REPO, 'bench/.data/steps');
+
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+// The compiled tree must be fresh, or the `dist` column would silently measure the tsx fallback.
+execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
+const version = execFileSync(process.execPath, [join(REPO, 'bin/dyffctl.mjs'), 'version'], {
+  encoding: 'utf8',
+});
+if (!version.includes('compiled')) throw new Error(`dyffctl does not run dist/:\n${version}`);
+
+await rm(HOME, { recursive: true, force: true });
+const sources = join(HOME, 'sources');
+await mkdir(sources, { recursive: true });
+await writeFile(join(sources, 'one.txt'), 'one line\n');
+const env = configEnv(loadConfig({ dataHome: HOME, sources: { localRoots: [sources] } }));
+
+const tsxEsm = fileURLToPath(import.meta.resolve('tsx/esm'));
+const VARIANTS = {
+  node: [process.execPath, '-e', 'console.log("started")'],
+  dist: STEP_COMMAND,
+  tsx: [process.execPath, '--import', tsxEsm, join(REPO, 'src/cli/main.ts'), 'step'],
+} as const;
+type Variant = keyof typeof VARIANTS;
+const runners = Object.fromEntries(
+  Object.entries(VARIANTS).map(([v, command]) => [
+    v,
+    new LocalProcessJobRunner({ root: join(HOME, 'jobs', v), command: [...command], env }),
+  ]),
+) as Record<Variant, LocalProcessJobRunner>;
+
+/** Resolves when the job's output.log holds a complete line: woken by the directory's change events. */
+function firstLine(dir: string): Promise<void> {
+  return new Promise((resolveLine, reject) => {
+    let done = false;
+    const check = () =>
+      void readFile(join(dir, 'output.log'), 'utf8')
+        .catch(() => '')
+        .then((text) => {
+          if (done || !text.includes('\n')) return;
+          done = true;
+          watcher.close();
+          clearInterval(fallback);
+          resolveLine();
+        }, reject);
+    const watcher = watch(dir, check);
+    // inotify does not miss events, but a line written before the watch began would go unseen without this.
+    const fallback = setInterval(check, 100);
+    check();
+  });
+}
+
+/** One job: ms from `start` to its first line; then waits for it to end and checks that it succeeded. */
+async function once(v: Variant, i: number): Promise<number> {
+  const id = randomBytes(16).toString('hex');
+  const name = `fetch-data-${id}-1`;
+  const args =
+    v === 'node'
+      ? []
+      : ['fetch-data', '--id', id, '--spec', JSON.stringify({ source: { kind: 'local', path: sources } })];
+  const t0 = performance.now();
+  await runners[v].start({ name, entityId: id, stage: 'fetch-data', args });
+  await firstLine(join(HOME, 'jobs', v, name));
+  const ms = performance.now() - t0;
+  const end = await runners[v].wait(name);
+  if (end.phase !== 'succeeded')
+    throw new Error(`${v} job ${i} ${end.phase}: ${end.reason ?? ''}\n${(end.logTail ?? []).join('\n')}`);
+  return ms;
+}
+
+console.log(`${JOBS} jobs per command, one at a time (after ${WARMUP} warm-up each); load ${load()}`);
+const ms: Record<Variant, number[]> = { node: [], dist: [], tsx: [] };
+for (let i = 0; i < WARMUP + JOBS; i++) {
+  for (const v of Object.keys(VARIANTS) as Variant[]) {
+    const t = await once(v, i);
+    if (i >= WARMUP) ms[v].push(t);
+  }
+}
+const stats = Object.fromEntries(
+  (Object.keys(ms) as Variant[]).map((v) => [v, { p50: quantile(ms[v], 0.5), p95: quantile(ms[v], 0.95) }]),
+) as Record<Variant, { p50: number; p95: number }>;
+for (const [v, s] of Object.entries(stats))
+  console.log(
+    `${v.padEnd(5)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
+  );
+// The same start, phase by phase, in CPU time (less swayed by the machine's load than wall time).
+const runs = Array.from({ length: PROFILES }, () => {
+  const out = execFileSync(process.execPath, [join(REPO, 'bench/step-start-phases.mjs')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return JSON.parse(out) as [string, number][];
+});
+console.log(`where a compiled step's start goes, CPU ms (median of ${PROFILES} runs):`);
+const cpuMedians = runs[0]!.map(
+  ([phase], i) =>
+    [
+      phase,
+      quantile(
+        runs.map((r) => r[i]![1]),
+        0.5,
+      ),
+    ] as const,
+);
+for (const [phase, ms] of cpuMedians) console.log(`  ${phase.padEnd(26)} ${ms.toFixed(0)}`);
+const cpuOf = (phase: string) => cpuMedians.find(([p]) => p === phase)?.[1] ?? NaN;
+
+console.log(
+  `jobs=${JOBS} node_p50_ms=${stats.node.p50.toFixed(0)} node_p95_ms=${stats.node.p95.toFixed(0)} ` +
+    `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
+    `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
+    `over_node_p50_ms=${(stats.dist.p50 - stats.node.p50).toFixed(0)} goal_p95_ms=200 ` +
+    `cpu_node_ms=${cpuOf('node bootstrap').toFixed(0)} cpu_zod_ms=${cpuOf('zod').toFixed(0)} ` +
+    `loadavg=${loadavg()[0]!.toFixed(2)}`,
+);

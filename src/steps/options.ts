@@ -1,0 +1,23 @@
+/**
+ * The options some steps take besides --id, --spec and --work-dir. They live apart from the step programs so that
+ * parsing a step's arguments loads none of the program (DuckDB, the HTTP client) before its first log line.
+ */
+
+/** Options of `dyffctl step evaluate`. */
+export const EVALUATE_OPTIONS = {
+  /** Base URL of the inference session, e.g. http://127.0.0.1:8000 (not needed when the service has a full URL). */
+  endpoint: { type: 'string' },
+  /** The ServiceDescription as JSON. @default inferenceservices/<spec.inferenceService>/service.json */
+  service: { type: 'string' },
+  /** Outputs per checkpointed part. @default 1000 */
+  'checkpoint-items': { type: 'string' },
+  /** Longest time outputs wait before they are checkpointed. @default 30 */
+  'checkpoint-seconds': { type: 'string' },
+} as const;
+
+/** Options of `dyffctl step report`. */
+export const REPORT_OPTIONS = {
+  dataset: { type: 'string' },
+  lineage: { type: 'string' },
+  history: { type: 'string' },
+} as const;

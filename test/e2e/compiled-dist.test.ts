@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DYFFCTL_COMMAND, STEP_COMMAND } from '../../src/adapters/index.js';
+import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
+import { configEnv, loadConfig } from '../../src/config.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const node = promisify(execFile);
+
+let home: string;
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'dyff-compiled-'));
+});
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('local jobs run the compiled JavaScript', () => {
+  // The test setup builds dist/ when stale; a job must then not go through the TypeScript loader.
+  it('a job started by the local runner runs dist/, and a step run that way does its work', async () => {
+    const sources = join(home, 'sources');
+    await mkdir(sources, { recursive: true });
+    await writeFile(join(sources, 'one.txt'), 'one line\n');
+    const env = configEnv(loadConfig({ dataHome: join(home, 'data'), sources: { localRoots: [sources] } }));
+    const jobs = join(home, 'jobs');
+    const cli = new LocalProcessJobRunner({ root: jobs, command: DYFFCTL_COMMAND, env });
+    const id = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    await cli.start({ name: `version-${id}-1`, entityId: id, stage: 'version', args: ['version'] });
+    const version = await cli.wait(`version-${id}-1`);
+    expect(version.phase).toBe('succeeded');
+    expect(await readFile(join(jobs, `version-${id}-1`, 'output.log'), 'utf8')).toMatch(
+      /^code: compiled JavaScript \(dist\/, built \d{4}-/m,
+    );
+
+    const steps = new LocalProcessJobRunner({ root: jobs, command: STEP_COMMAND, env });
+    const spec = JSON.stringify({ source: { kind: 'local', path: sources } });
+    const name = `fetch-data-${id}-1`;
+    await steps.start({
+      name,
+      entityId: id,
+      stage: 'fetch-data',
+      args: ['fetch-data', '--id', id, '--spec', spec],
+    });
+    const done = await steps.wait(name);
+    expect(done.phase, done.logTail?.join('\n')).toBe('succeeded');
+    const log = await readFile(join(jobs, name, 'output.log'), 'utf8');
+    expect(log.split('\n')[0]).toBe(`fetch-data ${id}: start`);
+  });
+});
+
+/*
+ * The launcher and the build script on a tree of their own (the real bin/, scripts/build.mjs and tsconfig files, a
+ * one-file src/), so that the sources can be edited without touching the repository's. The program prints where it
+ * was loaded from: dist/cli/main.js when compiled, src/cli/main.ts through tsx.
+ */
+describe('bin/dyffctl.mjs never runs a stale dist/', () => {
+  let tree: string;
+  const main = () => join(tree, 'src/cli/main.ts');
+  const program = (word: string) => `console.log('${word} ' + new URL(import.meta.url).pathname);\n`;
+  const launch = async () => (await node(process.execPath, [join(tree, 'bin/dyffctl.mjs')])).stdout.trim();
+  const build = (...args: string[]) => node(process.execPath, [join(tree, 'scripts/build.mjs'), ...args]);
+
+  beforeAll(async () => {
+    tree = join(home, 'tree');
+    await cp(join(REPO, 'bin'), join(tree, 'bin'), { recursive: true });
+    await mkdir(join(tree, 'scripts'), { recursive: true });
+    await cp(join(REPO, 'scripts/build.mjs'), join(tree, 'scripts/build.mjs'));
+    for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json'])
+      await cp(join(REPO, f), join(tree, f));
+    await symlink(await realpath(join(REPO, 'node_modules')), join(tree, 'node_modules'));
+    await mkdir(join(tree, 'src/cli'), { recursive: true });
+    await writeFile(main(), program('one'));
+  });
+
+  it('runs the sources until built, dist/ once built, and the sources again after an edit', async () => {
+    expect(await launch()).toBe(`one ${main()}`);
+    await build();
+    expect(await launch()).toBe(`one ${join(tree, 'dist/cli/main.js')}`);
+
+    await writeFile(main(), program('two'));
+    expect(await launch()).toBe(`two ${main()}`);
+    await build('--if-stale');
+    expect(await launch()).toBe(`two ${join(tree, 'dist/cli/main.js')}`);
+  });
+
+  it('a file added or deleted under src/ makes dist/ stale; --if-stale leaves a fresh dist/ alone', async () => {
+    await build('--if-stale');
+    const stamp = await readFile(join(tree, 'dist/.build-stamp.json'), 'utf8');
+    await build('--if-stale');
+    expect(await readFile(join(tree, 'dist/.build-stamp.json'), 'utf8')).toBe(stamp);
+
+    const extra = join(tree, 'src/cli/extra.ts');
+    await writeFile(extra, 'export const extra = 1;\n');
+    expect(await launch()).toMatch(/src\/cli\/main\.ts$/);
+    await build('--if-stale');
+    expect(await launch()).toMatch(/dist\/cli\/main\.js$/);
+    await rm(extra);
+    expect(await launch()).toMatch(/src\/cli\/main\.ts$/);
+  });
+
+  it('a build that fails leaves dist/ unstamped, so the sources run', async () => {
+    await writeFile(main(), `${program('three')}const broken: number = 'not a number';\n`);
+    await expect(build()).rejects.toThrow();
+    expect(await launch()).toBe(`three ${main()}`);
+  });
+});
