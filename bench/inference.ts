@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { runStepProgram } from '../src/steps/run.js';
 import { countParquetRows, putDataset } from './inference/dataset.js';
 import { BODY, loadAutocannon } from './inference/loadgen.js';
+import { threadCpu, threadCpuDelta } from './inference/threads.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '100000' },
     'latency-ms': { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '64,128,256,512' },
+    /** Run only the client, e.g. under `node --cpu-prof --import tsx bench/inference.ts --client-only`. */
+    'client-only': { type: 'boolean', default: false },
   },
 });
 const requests = Number(values.requests);
@@ -105,6 +108,11 @@ async function runClient(
 }
 
 const DATASET = '0123456789abcdef0123456789abcdef';
+/** CPU of this process (all threads: endpoint included, the same for both) per request since `since`. */
+const cpuPerRequest = (since: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(since);
+  return Math.round((user + system) / requests);
+};
 const load = () => loadavg()[0]!.toFixed(1);
 const autocannon = await loadAutocannon();
 const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-inference-'));
@@ -118,14 +126,25 @@ try {
   const ratios: string[] = [];
   let min = Infinity;
   for (const c of levels) {
-    const gen = await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
+    let cpu = process.cpuUsage();
+    let threads = threadCpu();
+    const gen = values['client-only']
+      ? { requestsPerSecond: NaN, errors: 0 }
+      : await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
+    const genCpu = cpuPerRequest(cpu);
+    const genThreads = threadCpuDelta(threads, threadCpu());
+    cpu = process.cpuUsage();
+    threads = threadCpu();
     const client = await runClient({ store, dir, base }, c);
+    const clientCpu = cpuPerRequest(cpu);
+    const clientThreads = threadCpuDelta(threads, threadCpu());
     const ratio = client.itemsPerSecond / gen.requestsPerSecond;
     min = Math.min(min, ratio);
     ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);
     console.log(
-      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s) → ratio ${ratio.toFixed(2)}; load ${load()}`,
+      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s, ${clientCpu} µs CPU/req) → ratio ${ratio.toFixed(2)}; load ${load()}`,
     );
+    console.log(`  CPU ms by thread: autocannon run ${genThreads}; client run ${clientThreads}`);
   }
   console.log(
     `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} load=${load()}`,

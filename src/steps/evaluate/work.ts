@@ -27,20 +27,27 @@ export async function countWork(connection: DuckDBConnection): Promise<{ rows: n
   return { rows: Number(row!.rows), pending: Number(row!.pending) };
 }
 
-export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem> {
+/** The pending items a chunk at a time (about two thousand): the caller pays one async step per chunk. */
+export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem[]> {
   const result = await connection.stream(
-    `SELECT replications._replication_ AS "__dyff_replication__", rows.* ${PENDING}`,
+    `SELECT replications._replication_ AS "${REPLICATION}", rows.* ${PENDING}`,
   );
   for await (const chunk of result.yieldRowObjectJs()) {
-    for (const { __dyff_replication__: replication, ...columns } of chunk) {
-      const row = toJson(columns) as JsonObject;
+    const items = new Array<WorkItem>(chunk.length);
+    for (let i = 0; i < chunk.length; i++) {
+      const columns = chunk[i]!;
+      const row: JsonObject = {};
+      for (const key in columns) if (key !== REPLICATION) row[key] = toJson(columns[key]!);
       if (typeof row._index_ !== 'number') {
         throw invalidInput(`_index_ ${JSON.stringify(row._index_)} is not an integer below 2^53`);
       }
-      yield { index: row._index_, replication: replication as string, row };
+      items[i] = { index: row._index_, replication: columns[REPLICATION] as string, row };
     }
+    yield items;
   }
 }
+
+const REPLICATION = '__dyff_replication__';
 
 /** DuckDB's JS values as JSON: big integers as numbers when exact (else strings), dates as ISO strings. */
 export function toJson(value: JS): JsonObject[string] {
