@@ -79,7 +79,10 @@ async function runClient(
   ctx: { store: FilesystemObjectStore; dir: string; base: string },
   concurrency: number,
 ) {
-  const config = loadConfig({ dataHome: join(ctx.dir, 'home') }, { DYFF_CONFIG: join(ctx.dir, 'none.yaml') });
+  const config = loadConfig(
+    { dataHome: join(ctx.dir, 'home'), limits: { maxConcurrentRequests: Math.max(...levels) } },
+    { DYFF_CONFIG: join(ctx.dir, 'none.yaml') },
+  );
   const evaluation = `${concurrency.toString(16).padStart(8, '0')}${'fedcba98'.repeat(3)}`;
   const spec = {
     dataset: DATASET,
@@ -104,7 +107,10 @@ async function runClient(
   );
   const written = await countParquetRows(parts);
   if (written !== requests) throw new Error(`the client wrote ${written} outputs, expected ${requests}`);
-  return { written, elapsed, itemsPerSecond: written / elapsed };
+  // The adaptive limit the client ran at (it halves on signs of overload, such as rising latency).
+  const limits = lines.flatMap((l) => /concurrency (\d+)/.exec(l)?.[1] ?? []).map(Number);
+  const limit = { min: Math.min(...limits), last: limits.at(-1) ?? concurrency };
+  return { written, elapsed, itemsPerSecond: written / elapsed, limit };
 }
 
 const DATASET = '0123456789abcdef0123456789abcdef';
@@ -142,7 +148,7 @@ try {
     min = Math.min(min, ratio);
     ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);
     console.log(
-      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s, ${clientCpu} µs CPU/req) → ratio ${ratio.toFixed(2)}; load ${load()}`,
+      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s, ${clientCpu} µs CPU/req, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; load ${load()}`,
     );
     console.log(`  CPU ms by thread: autocannon run ${genThreads}; client run ${clientThreads}`);
   }

@@ -19,7 +19,7 @@ export class ResponseTooLargeError extends Error {}
  */
 export class Exchange implements Dispatcher.DispatchHandlers {
   private status = 0;
-  private headers: IncomingHttpHeaders = {};
+  private rawHeaders: Buffer[] | string[] | null = null;
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -55,7 +55,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
 
   onHeaders(statusCode: number, raw: Buffer[] | string[] | null): boolean {
     this.status = statusCode;
-    this.headers = headerRecord(raw);
+    this.rawHeaders = raw;
     return true;
   }
 
@@ -75,7 +75,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
     this.settle();
     const { chunks } = this;
     const body = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    this.resolve({ status: this.status, headers: this.headers, body });
+    this.resolve(new Answer(this.status, this.rawHeaders, body));
   }
 
   onError(err: Error): void {
@@ -86,6 +86,21 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   private settle(): void {
     clearTimeout(this.timer);
     this.open.delete(this);
+  }
+}
+
+class Answer implements HttpAnswer {
+  private parsed: IncomingHttpHeaders | undefined;
+
+  constructor(
+    readonly status: number,
+    private readonly raw: Buffer[] | string[] | null,
+    readonly body: string,
+  ) {}
+
+  /** Parsed on first use: the client reads the headers of the few answers it retries, not of every answer. */
+  get headers(): IncomingHttpHeaders {
+    return (this.parsed ??= headerRecord(this.raw));
   }
 }
 
