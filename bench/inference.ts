@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { runStepProgram } from '../src/steps/run.js';
 import { countParquetRows, putDataset } from './inference/dataset.js';
 import { BODY, loadAutocannon } from './inference/loadgen.js';
-import { threadCpu, threadCpuDelta } from './inference/threads.js';
+import { threadCpu, threadCpuDelta, threadIds } from './inference/threads.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,9 +53,14 @@ server.keepAliveTimeout = 65000;
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
 `;
 
+/** The endpoint's thread ids, told apart from the rest in the CPU-by-thread figures. */
+const labels = new Map<string, string>();
+
 async function startEndpoint(): Promise<{ base: string; worker: Worker }> {
+  const before = threadIds();
   const worker = new Worker(SERVER, { eval: true, workerData: { latencyMs } });
   const [port] = (await once(worker, 'message')) as [number];
+  for (const tid of threadIds()) if (!before.has(tid)) labels.set(tid, 'endpoint');
   return { base: `http://127.0.0.1:${port}`, worker };
 }
 
@@ -133,17 +138,17 @@ try {
   let min = Infinity;
   for (const c of levels) {
     let cpu = process.cpuUsage();
-    let threads = threadCpu();
+    let threads = threadCpu(labels);
     const gen = values['client-only']
       ? { requestsPerSecond: NaN, errors: 0 }
       : await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
     const genCpu = cpuPerRequest(cpu);
-    const genThreads = threadCpuDelta(threads, threadCpu());
+    const genThreads = threadCpuDelta(threads, threadCpu(labels));
     cpu = process.cpuUsage();
-    threads = threadCpu();
+    threads = threadCpu(labels);
     const client = await runClient({ store, dir, base }, c);
     const clientCpu = cpuPerRequest(cpu);
-    const clientThreads = threadCpuDelta(threads, threadCpu());
+    const clientThreads = threadCpuDelta(threads, threadCpu(labels));
     const ratio = client.itemsPerSecond / gen.requestsPerSecond;
     min = Math.min(min, ratio);
     ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);

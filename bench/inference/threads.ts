@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /**
- * CPU time of this process by thread name (Linux /proc), to say which threads a run's CPU went to: the main
- * thread (`node`), the endpoint's worker thread, V8's GC helpers, libuv's pool, DuckDB's threads. Empty elsewhere.
+ * CPU time of this process by thread (Linux /proc), to say which threads a run's CPU went to: `main`, those named
+ * in `labels` (by thread id), the rest by their names (V8's GC helpers, libuv's pool, DuckDB's threads are all
+ * `node`). Threads that ended during a run (DuckDB's, when an engine closes) are missing. Empty elsewhere.
  */
-export function threadCpu(): Map<string, number> {
+export function threadCpu(labels: ReadonlyMap<string, string> = new Map()): Map<string, number> {
   const out = new Map<string, number>();
   let tasks: string[];
   try {
@@ -19,7 +20,7 @@ export function threadCpu(): Map<string, number> {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // utime and stime, in clock ticks (USER_HZ, 100 a second on Linux).
       const ticks = Number(fields[11]) + Number(fields[12]);
-      const key = `${tid === String(process.pid) ? 'main' : name.trim()}`;
+      const key = tid === String(process.pid) ? 'main' : (labels.get(tid) ?? name.trim());
       out.set(key, (out.get(key) ?? 0) + ticks * 10);
     } catch {
       // The thread ended between the listing and the read.
@@ -36,4 +37,13 @@ export function threadCpuDelta(before: Map<string, number>, after: Map<string, n
     .sort((a, b) => b[1] - a[1])
     .map(([name, ms]) => `${name.replace(/\s+/g, '_')}=${ms}`)
     .join(' ');
+}
+
+/** The ids of this process's threads now (Linux), e.g. to tell which ones a new worker thread added. */
+export function threadIds(): Set<string> {
+  try {
+    return new Set(readdirSync('/proc/self/task'));
+  } catch {
+    return new Set();
+  }
 }
