@@ -38,7 +38,7 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   const service = await loadService(store, options.service, spec.inferenceService);
   const url = requestUrl(service, options.endpoint);
   const [toRequest, toResponses] = compileInterface(service.interface);
-  const batchItems = positive(options['checkpoint-items'] ?? '1000', '--checkpoint-items');
+  const batchItems = positive(options['checkpoint-items'] ?? '5000', '--checkpoint-items');
   const batchMs = positive(options['checkpoint-seconds'] ?? '30', '--checkpoint-seconds') * 1000;
   const replications = replicationIds(id, spec.replications);
 

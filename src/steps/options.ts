@@ -9,7 +9,11 @@ export const EVALUATE_OPTIONS = {
   endpoint: { type: 'string' },
   /** The ServiceDescription as JSON. @default inferenceservices/<spec.inferenceService>/service.json */
   service: { type: 'string' },
-  /** Outputs per checkpointed part. @default 1000 */
+  /**
+   * Outputs per checkpointed part. Each part costs a DuckDB COPY, a store write and a checkpoint: measured, 1,000
+   * outputs a part cost ~25 µs of CPU per output, 5,000 ~15 µs; a crash resends at most one part (or 30 s of work).
+   * @default 5000
+   */
   'checkpoint-items': { type: 'string' },
   /** Longest time outputs wait before they are checkpointed. @default 30 */
   'checkpoint-seconds': { type: 'string' },

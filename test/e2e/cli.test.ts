@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, testConfig } from '../support/temporal.js';
-import { cliEnv, run } from '../support/worker-process.js';
+import { cliEnv, run, until } from '../support/worker-process.js';
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -105,6 +108,28 @@ describe('dyffctl', () => {
       // Real predictions of the trained model: far above the 64% of always answering the majority class.
       expect(accuracy).toBeGreaterThan(0.85);
       expect(r.stdout).toContain('index.html');
+
+      // Every run of the demo is found by the plain Temporal CLI by its kind and account.
+      const cli = (await resolveTemporalCli())!;
+      for (const kind of ['Pipeline', 'Dataset', 'Model', 'InferenceService', 'Evaluation', 'Report']) {
+        const query = `DyffKind="${kind}" AND DyffAccount="public" AND TaskQueue="${config.temporal.taskQueue}"`;
+        const listed = await until(`the demo's ${kind} runs`, async () => {
+          const { stdout } = await promisify(execFile)(cli, [
+            'workflow',
+            'list',
+            '--query',
+            query,
+            '--output',
+            'json',
+            '--address',
+            config.temporal.address,
+          ]);
+          const rows = stdout.trim() ? (JSON.parse(stdout) as { execution: { workflowId: string } }[]) : [];
+          return rows.length > 0 && rows;
+        });
+        for (const row of listed)
+          expect(row.execution.workflowId.startsWith(`${kind.toLowerCase()}-`)).toBe(true);
+      }
     },
   );
 });

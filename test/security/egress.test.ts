@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
+import { putDataset } from '../integration/steps/helpers/evaluation.js';
 import type { Listener } from './helpers/loopback.js';
 import { listen } from './helpers/loopback.js';
 import { stubResolver } from './helpers/resolver.js';
@@ -212,5 +213,27 @@ describe('service endpoints', () => {
     );
     expect(run.code).toBe(2);
     expect(run.last).toMatch(/10\.9\.8\.7 is in 10\.0\.0\.0\/8 private.*allowPrivateNetworks/);
+  });
+
+  it("the evaluation client checks the addresses a user endpoint's name resolves to as it connects", async () => {
+    const resolver = stubResolver(['127.0.0.1']);
+    const before = bystander.connections();
+    const dataset = await putDataset(strict, [{ text: 'hello' }, { text: 'world' }]);
+    const service = {
+      endpoint: `http://model.example:${bystander.port}/predict`,
+      interface: { inputPipeline: [{ kind: 'TransformJSON', configuration: { text: '$.text' } }] },
+    };
+    const run = await strict.run(
+      'evaluate',
+      newId(),
+      { dataset, inferenceService: newId() },
+      { resolver, extra: ['--service', JSON.stringify(service)] },
+    );
+    expect(resolver.asked).toContain('model.example');
+    expect(run.code).toBe(2);
+    expect(run.last).toMatch(
+      /model\.example.*127\.0\.0\.1 is in 127\.0\.0\.0\/8 loopback.*allowPrivateNetworks/,
+    );
+    expect(bystander.connections()).toBe(before);
   });
 });

@@ -47,6 +47,18 @@ describe('AdaptiveLimit (AIMD)', () => {
     expect(limit.limit).toBe(16);
   });
 
+  it('rides out a stall that delays every request in flight once, as a busy node does to its processes', () => {
+    const { limit, tick } = limiter(32, 32);
+    for (let i = 0; i < 200; i++) limit.onSuccess(tick(), 20);
+    // The 32 requests in flight during a 200 ms stall all answer late…
+    const sentBeforeStall = tick();
+    tick(200);
+    for (let i = 0; i < 32; i++) limit.onSuccess(sentBeforeStall, 220);
+    // …and the ones sent after it answer as before: nothing was overloaded.
+    for (let i = 0; i < 50; i++) limit.onSuccess(tick(), 20);
+    expect(limit.limit).toBe(32);
+  });
+
   it('never goes below one', () => {
     const { limit, tick } = limiter(2, 8);
     for (let i = 0; i < 10; i++) limit.onOverload(tick());

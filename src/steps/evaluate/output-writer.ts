@@ -72,8 +72,16 @@ export class OutputWriter {
     this.skippedChanged = true;
   }
 
-  /** Resolves when fewer than two batches wait to be written. */
-  async waitForRoom(): Promise<void> {
+  /**
+   * Resolves when fewer than two batches wait to be written; returns nothing when there is room already, which
+   * is the common case, checked before every request.
+   */
+  waitForRoom(): Promise<void> | undefined {
+    this.throwIfFailed();
+    return this.queued >= 2 ? this.roomFreed() : undefined;
+  }
+
+  private async roomFreed(): Promise<void> {
     while (this.queued >= 2 && !this.failure) await this.chain.catch(() => {});
     this.throwIfFailed();
   }

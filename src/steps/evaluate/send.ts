@@ -115,11 +115,12 @@ export class RequestSender {
       return { error: `the response is not a JSON object: ${snippet(text)}` };
     }
     try {
-      return {
-        records: this.opts
-          .toResponses(doc as JsonObject)
-          .map((r, i) => (RESPONSE_INDEX in r ? r : { ...r, [RESPONSE_INDEX]: i })),
-      };
+      const records = this.opts.toResponses(doc as JsonObject);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        if (!(RESPONSE_INDEX in r)) records[i] = { ...r, [RESPONSE_INDEX]: i };
+      }
+      return { records };
     } catch (err) {
       if (err instanceof ResponseShapeError) return { error: `output pipeline: ${err.message}` };
       throw err;

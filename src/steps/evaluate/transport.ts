@@ -1,20 +1,11 @@
-import type { ClientRequest, IncomingHttpHeaders, RequestOptions } from 'node:http';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Pool } from 'undici';
 import type { EgressPolicy } from '../net/egress-guard.js';
 import { checkLiteralHost, guardedLookup } from '../net/egress-guard.js';
+import type { HttpAnswer } from './exchange.js';
+import { Exchange } from './exchange.js';
 
-export interface HttpAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** The request outlived `requestTimeoutSeconds`. */
-export class RequestTimeoutError extends Error {}
-
-/** The response body passed `limits.maxResponseBytes`: cut off, since a service must not fill the client's memory. */
-export class ResponseTooLargeError extends Error {}
+export type { HttpAnswer } from './exchange.js';
+export { RequestTimeoutError, ResponseTooLargeError } from './exchange.js';
 
 export interface Transport {
   /** POST a JSON body; rejects on a connection error, a timeout (RequestTimeoutError) or an abort. */
@@ -22,12 +13,6 @@ export interface Transport {
   close(): void;
 }
 
-/**
- * POSTs to one URL over keep-alive connections, at most `maxSockets` at once. node:http rather than global fetch:
- * on Node 20, fetch measured about half the requests per second of node:http on loopback, and the client's CPU
- * goes into requests (an undici Agent would close the gap, but undici is not a dependency). One abort listener
- * for all requests rather than one per request: at thousands of requests a second, listeners add up.
- */
 export interface TransportOptions {
   /** Sent with every request, e.g. `authorization` with the endpoint's API key. */
   headers?: Record<string, string>;
@@ -37,6 +22,13 @@ export interface TransportOptions {
   egress?: EgressPolicy;
 }
 
+/**
+ * POSTs to one URL over a pool of at most `maxSockets` keep-alive connections (undici). Not node:http: its
+ * ClientRequest, agent queue and header handling cost the client more CPU per request than the load generator it
+ * is measured against (bench:inference); undici's Pool driven by `dispatch` with a handler of our own keeps a
+ * request to a few objects. One abort registry for all requests rather than a listener each: at thousands of
+ * requests a second, listeners add up.
+ */
 export function createTransport(
   url: URL,
   maxSockets: number,
@@ -45,29 +37,30 @@ export function createTransport(
 ): Transport {
   const { egress } = opts;
   if (egress) checkLiteralHost(url, egress);
-  const secure = url.protocol === 'https:';
   const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
-  const agentOptions = {
-    ...(egress ? { lookup: guardedLookup(egress) } : {}),
-    keepAlive: true,
-    maxSockets,
-    maxFreeSockets: maxSockets,
-    scheduling: 'lifo' as const,
+  const pool = new Pool(url.origin, {
+    connections: maxSockets,
+    pipelining: 1,
+    // The one timer below covers the whole exchange, as requestTimeoutSeconds means; undici's own are off.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: egress ? { lookup: guardedLookup(egress) } : undefined,
+  });
+  const headers = {
+    ...opts.headers,
+    'content-type': 'application/json',
+    accept: 'application/json',
   };
-  const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-  const send = secure ? httpsRequest : httpRequest;
-  const base: RequestOptions = {
-    protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port,
+  const dispatch = {
+    origin: url.origin,
     path: `${url.pathname}${url.search}`,
-    method: 'POST',
-    agent,
+    method: 'POST' as const,
+    headers,
   };
-  const open = new Set<ClientRequest>();
+  const open = new Set<Exchange>();
   const abortAll = () => {
-    for (const req of open)
-      req.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const reason = signal?.reason instanceof Error ? signal.reason : new Error('aborted');
+    for (const exchange of open) exchange.abort(reason);
   };
   signal?.addEventListener('abort', abortAll, { once: true });
 
@@ -75,55 +68,14 @@ export function createTransport(
     postJson(body, timeoutMs) {
       return new Promise<HttpAnswer>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
-        const headers = {
-          ...opts.headers,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'content-length': Buffer.byteLength(body),
-        };
-        const req = send({ ...base, headers }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size <= maxResponseBytes) return void chunks.push(c);
-            req.destroy(
-              new ResponseTooLargeError(
-                `response body larger than ${maxResponseBytes} bytes (limits.maxResponseBytes)`,
-              ),
-            );
-          });
-          res.on('end', () => {
-            done();
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-          res.on('error', fail);
-        });
-        open.add(req);
-        // One timer for the whole exchange (connect, send, wait, receive), as requestTimeoutSeconds means.
-        const timer = setTimeout(
-          () => req.destroy(new RequestTimeoutError(`no answer within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        function done() {
-          clearTimeout(timer);
-          open.delete(req);
-        }
-        function fail(err: Error) {
-          done();
-          reject(err);
-        }
-        req.on('error', fail);
-        req.end(body);
+        const exchange = new Exchange(resolve, reject, maxResponseBytes, open);
+        exchange.start(timeoutMs);
+        pool.dispatch({ ...dispatch, body }, exchange);
       });
     },
     close() {
       signal?.removeEventListener('abort', abortAll);
-      agent.destroy();
+      pool.destroy().catch(() => {});
     },
   };
 }

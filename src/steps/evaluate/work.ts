@@ -27,20 +27,29 @@ export async function countWork(connection: DuckDBConnection): Promise<{ rows: n
   return { rows: Number(row!.rows), pending: Number(row!.pending) };
 }
 
-export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem> {
+/** The pending items a chunk at a time (about two thousand): the caller pays one async step per chunk. */
+export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem[]> {
   const result = await connection.stream(
-    `SELECT replications._replication_ AS "__dyff_replication__", rows.* ${PENDING}`,
+    `SELECT replications._replication_ AS "${REPLICATION}", rows.* ${PENDING}`,
   );
-  for await (const chunk of result.yieldRowObjectJs()) {
-    for (const { __dyff_replication__: replication, ...columns } of chunk) {
-      const row = toJson(columns) as JsonObject;
+  // Rows as arrays, each turned into its one JSON object here: DuckDB's row objects would be a second copy.
+  const names = result.columnNames().slice(1);
+  for await (const chunk of result.yieldRowsJs()) {
+    const items = new Array<WorkItem>(chunk.length);
+    for (let i = 0; i < chunk.length; i++) {
+      const values = chunk[i]!;
+      const row: JsonObject = {};
+      for (let c = 0; c < names.length; c++) row[names[c]!] = toJson(values[c + 1]!);
       if (typeof row._index_ !== 'number') {
         throw invalidInput(`_index_ ${JSON.stringify(row._index_)} is not an integer below 2^53`);
       }
-      yield { index: row._index_, replication: replication as string, row };
+      items[i] = { index: row._index_, replication: values[0] as string, row };
     }
+    yield items;
   }
 }
+
+const REPLICATION = '__dyff_replication__';
 
 /** DuckDB's JS values as JSON: big integers as numbers when exact (else strings), dates as ISO strings. */
 export function toJson(value: JS): JsonObject[string] {

@@ -77,7 +77,10 @@ export async function createEvalEnv(): Promise<EvalEnv> {
 }
 
 /** A dataset as ingest-dataset leaves it: Parquet with `_index_` 0..n-1 under `datasets/<id>/data/`, and the manifest. */
-export async function putDataset(env: EvalEnv, rows: Record<string, string>[]): Promise<string> {
+export async function putDataset(
+  env: Pick<EvalEnv, 'root' | 'store'>,
+  rows: Record<string, string>[],
+): Promise<string> {
   const id = newId();
   const json = join(env.root, `${id}.jsonl`);
   const parquet = join(env.root, `${id}.parquet`);

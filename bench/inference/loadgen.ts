@@ -1,0 +1,45 @@
+import { sampleText } from './dataset.js';
+
+/** The generator's request body: a dataset row as the client's input pipeline turns it into a request. */
+export const BODY = JSON.stringify({ text: sampleText(0) });
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  errors: number;
+}
+
+interface AutocannonResult {
+  duration: number;
+  errors: number;
+  non2xx: number;
+  requests: { total: number };
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+/**
+ * autocannon (npm, a devDependency) as the independent reference: a load generator this project did not write,
+ * with its own HTTP/1.1 client. Without it the benchmark has nothing to compare with, so it refuses to run.
+ */
+export async function loadAutocannon() {
+  let run: Autocannon;
+  try {
+    run = ((await import('autocannon' as string)) as unknown as { default: Autocannon }).default;
+  } catch {
+    throw new Error(
+      'bench:inference needs the load generator autocannon, a devDependency: run `npm ci` (or `npm install`) in the checkout',
+    );
+  }
+  /** `amount` POSTs over `connections` keep-alive connections; requests per second over the whole run. */
+  return async (url: string, connections: number, amount: number): Promise<LoadResult> => {
+    const result = await run({
+      url,
+      method: 'POST',
+      body: BODY,
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      connections,
+      amount,
+    });
+    const ok = result.requests.total - result.non2xx;
+    return { requestsPerSecond: ok / result.duration, errors: result.errors + result.non2xx };
+  };
+}
