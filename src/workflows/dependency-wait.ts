@@ -63,6 +63,8 @@ export interface DependencyWait<I> {
   get: (id: string) => Promise<Entity | undefined>;
   fail: DependencyFailure;
   recheck: Recheck;
+  /** Called when what the entity waits for changes (the view's reason and message were just set). */
+  onWaiting?: () => void;
 }
 
 /**
@@ -107,8 +109,12 @@ async function checkUntilReady<I extends { waitPolicy?: WaitPolicy }>(
         `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
       );
     }
-    view.reason = 'UnsatisfiedDependency';
-    view.message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
+    const message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
+    if (view.reason !== 'UnsatisfiedDependency' || view.message !== message) {
+      view.reason = 'UnsatisfiedDependency';
+      view.message = message;
+      opts.onWaiting?.();
+    }
     const info = workflowInfo();
     const due = polls >= pollsPerRun || info.historyLength >= eventsPerRun || info.continueAsNewSuggested;
     if (due && patched('continue-as-new-while-waiting-for-dependency')) {

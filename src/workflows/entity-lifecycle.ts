@@ -27,6 +27,8 @@ import { announceRun, rememberEntity, rememberState, showProgress } from './run-
 
 /** Runs recorded before this patch closed the run in the same workflow task that recorded a cancel's ending. */
 export const CANCEL_ENDING_PATCH = 'cancel-records-its-ending-first';
+/** Runs recorded before this patch kept a dependency wait out of their memo. */
+const WAITING_MEMO_PATCH = 'waiting-for-a-dependency-is-remembered';
 
 /** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
 const runStepJob = steps.runStep;
@@ -78,6 +80,8 @@ export class EntityLifecycle {
   private readonly tagged: boolean;
   /** The entity's details as the store merges them, kept for the run's memo. */
   private details?: Record<string, unknown>;
+  /** When the entity last changed status (as the run saw it). */
+  private transitionedAt = new Date().toISOString();
 
   constructor(
     readonly kind: EntityKind,
@@ -96,7 +100,7 @@ export class EntityLifecycle {
       const { id, account, name, labels, annotations, spec } = input;
       rememberEntity(
         { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec },
-        { status: 'Created', lastTransitionTime: new Date().toISOString() },
+        { status: 'Created', lastTransitionTime: this.transitionedAt },
       );
     }
     this.showView();
@@ -125,8 +129,14 @@ export class EntityLifecycle {
     if (this.tagged) {
       // Details merge across transitions, as in the entity store.
       if (withRetries) this.details = { ...this.details, ...withRetries };
-      const lastTransitionTime = new Date().toISOString();
-      rememberState({ status: to, reason, message, details: this.details, lastTransitionTime });
+      this.transitionedAt = new Date().toISOString();
+      rememberState({
+        status: to,
+        reason,
+        message,
+        details: this.details,
+        lastTransitionTime: this.transitionedAt,
+      });
     }
     this.showView();
   }
@@ -159,6 +169,24 @@ export class EntityLifecycle {
       get: (id) => state.getEntity({ id }),
       fail: (reason, message) => new StageFailure(reason, message),
       recheck: this.recheck,
+      onWaiting: () => this.showWaiting(),
+    });
+  }
+
+  /**
+   * While it waits for a dependency, the entity stays Created with reason UnsatisfiedDependency: shown in the run's
+   * current details, and kept in its memo (for a client that reads Temporal only) since the patch.
+   */
+  private showWaiting(): void {
+    this.showView();
+    if (!this.tagged || !patched(WAITING_MEMO_PATCH)) return;
+    const { status, reason, message } = this.view;
+    rememberState({
+      status,
+      reason,
+      message,
+      details: this.details,
+      lastTransitionTime: this.transitionedAt,
     });
   }
 

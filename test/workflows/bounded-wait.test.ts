@@ -1,6 +1,8 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
+import type { StateMemo } from '../../src/domain/run-metadata.js';
+import { STATE_MEMO } from '../../src/domain/run-metadata.js';
 import { newId } from '../../src/domain/ids.js';
 import { workflowIdFor } from '../../src/domain/kinds.js';
 import type { EntityInput } from '../../src/workflows/entity-lifecycle.js';
@@ -8,6 +10,7 @@ import { recheckDependencyUpdate } from '../../src/workflows/messages.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
+import { until } from '../support/worker-process.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
 
@@ -55,6 +58,12 @@ it(
         args: [input],
       });
       const current = env.client.workflow.getHandle(workflowId);
+      // What it waits for is in the run itself: its memo (what a Temporal-only client reads) says why.
+      const waiting = await until("the wait in the run's memo", async () => {
+        const memo = (await current.describe()).memo?.[STATE_MEMO] as StateMemo | undefined;
+        return memo?.reason === 'UnsatisfiedDependency' && memo;
+      });
+      expect(waiting).toMatchObject({ status: 'Created', message: `waiting for Model ${modelId} (Created)` });
       let polled = 0;
       let longest = 0;
       const runs = new Set<string>();
