@@ -2,16 +2,14 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DyffClient } from '../../src/client.js';
 import type { Config } from '../../src/config.js';
-import { parseManifest } from '../../src/domain/manifest.js';
-import { createWorker } from '../../src/worker.js';
 import type { ApiKeyGateway } from '../support/api-key-gateway.js';
 import { startApiKeyGateway } from '../support/api-key-gateway.js';
+import { datasetThrough } from '../support/dataset-through.js';
 import { testConfig } from '../support/temporal.js';
 import { makePki } from '../support/test-pki.js';
-import { tinyCorpus } from '../support/tiny-corpus.js';
 import { cliEnv, DYFFCTL } from '../support/worker-process.js';
 
 /*
@@ -57,30 +55,10 @@ it(
   'a worker and DyffClient with the API key: a Dataset is created, waited for and listed',
   { timeout: 180_000 },
   async () => {
-    const w = await createWorker({ config: keyed, workflowBundle: { code: inject('workflowBundleCode') } });
-    const running = w.run();
-    const client = await DyffClient.connect(keyed);
-    try {
-      const corpus = await tinyCorpus(join(config.dataHome, 'keyed'));
-      const { id } = await client.create(
-        parseManifest(`
-kind: Dataset
-account: keyed
-metadata: { name: with-api-key }
-spec:
-  source: { kind: local, path: ${corpus.dataDir} }
-  ingest: { format: text-folders }
-`),
-      );
-      const done = await client.wait(id);
-      expect(done.status, done.message).toBe('Ready');
-      expect((await client.list({ kind: 'Dataset', account: 'keyed' })).map((e) => e.id)).toEqual([id]);
-      expect(gateway.counts.forwarded).toBeGreaterThan(10); // polls, starts, describes: every call carried the key
-    } finally {
-      await client.close();
-      w.worker.shutdown();
-      await running;
-    }
+    const { done, listed } = await datasetThrough(keyed, 'keyed');
+    expect(done.status, done.message).toBe('Ready');
+    expect(listed).toEqual([done.id]);
+    expect(gateway.counts.forwarded).toBeGreaterThan(10); // polls, starts, describes: every call carried the key
   },
 );
 

@@ -1,17 +1,13 @@
 import { execFile } from 'node:child_process';
 import { connect, type Server as NetServer, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { DyffClient } from '../../src/client.js';
 import type { Config } from '../../src/config.js';
-import { parseManifest } from '../../src/domain/manifest.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
-import { createWorker } from '../../src/worker.js';
 import { testConfig } from '../support/temporal.js';
-import { tinyCorpus } from '../support/tiny-corpus.js';
+import { datasetThrough } from '../support/dataset-through.js';
 import type { TestPki } from '../support/test-pki.js';
 import { makePki } from '../support/test-pki.js';
 import { cliEnv, DYFFCTL } from '../support/worker-process.js';
@@ -78,30 +74,10 @@ it(
   'a worker and DyffClient over mTLS: a Dataset is created, waited for and listed',
   { timeout: 180_000 },
   async () => {
-    const w = await createWorker({ config: tls, workflowBundle: { code: inject('workflowBundleCode') } });
-    const running = w.run();
-    const client = await DyffClient.connect(tls);
-    try {
-      const corpus = await tinyCorpus(join(config.dataHome, 'tls'));
-      const { id } = await client.create(
-        parseManifest(`
-kind: Dataset
-account: tls
-metadata: { name: over-mtls }
-spec:
-  source: { kind: local, path: ${corpus.dataDir} }
-  ingest: { format: text-folders }
-`),
-      );
-      const done = await client.wait(id);
-      expect(done.status, done.message).toBe('Ready');
-      expect((await client.list({ kind: 'Dataset', account: 'tls' })).map((e) => e.id)).toEqual([id]);
-      expect(handshakes.authorized).toBeGreaterThanOrEqual(2); // the worker's connection and the client's
-    } finally {
-      await client.close();
-      w.worker.shutdown();
-      await running;
-    }
+    const { done, listed } = await datasetThrough(tls, 'tls');
+    expect(done.status, done.message).toBe('Ready');
+    expect(listed).toEqual([done.id]);
+    expect(handshakes.authorized).toBeGreaterThanOrEqual(2); // the worker's connection and the client's
   },
 );
 

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'puppeteer-core';
 import { launch } from 'puppeteer-core';
-import { CHROMIUM } from './chromium.js';
+import { CHROMIUM, CHROMIUM_SWITCHES } from './chromium.js';
 
 /**
  * Headless Chromium driven over the DevTools protocol, for pages that need more than a URL: state in the page's
@@ -11,18 +11,7 @@ export async function startBrowser(): Promise<Browser> {
   return launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-extensions',
-      '--no-first-run',
-      '--no-default-browser-check',
-      '--hide-scrollbars',
-    ],
+    args: [...CHROMIUM_SWITCHES, '--disable-quic'],
     defaultViewport: { width: 1400, height: 900 },
     protocolTimeout: 90_000,
   });
