@@ -12,7 +12,8 @@ import { ENTITY_WORKFLOWS } from './workflows/definitions.js';
 /** The kinds whose entities are made by a workflow of their own (`<kind>-<id>`). */
 export const ENTITY_WORKFLOW_KINDS = Object.keys(ENTITY_WORKFLOWS) as (keyof typeof ENTITY_WORKFLOWS)[];
 
-const quoted = (v: string) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+/** A string literal of a visibility query. */
+export const quoted = (v: string) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 
 /** The visibility query for an entity query: kind, account, status, and the labels that are search attributes. */
 export function visibilityQuery(q: EntityQuery): string {

@@ -5,6 +5,7 @@
 import type { Client, ScheduleDescription, ScheduleSummary } from '@temporalio/client';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { pipelineInput } from './client-pipelines.js';
+import { quoted } from './client-runs.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import type { Entity } from './domain/entity.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from './domain/labels.js';
@@ -140,14 +141,14 @@ export class Schedules {
    */
   async history(scheduleId: string, entities: EntityLister, limit = 20): Promise<ScheduledRun[]> {
     const reports = new Map<string, Entity>();
-    const complete = await entities.list({
+    const ofSchedule = await entities.list({
       kind: 'Report',
       labels: { [SCHEDULE_LABEL]: scheduleId },
       limit: 1000,
     });
-    for (const r of complete) if (r.labels[PIPELINE_LABEL]) reports.set(r.labels[PIPELINE_LABEL], r);
+    for (const r of ofSchedule) if (r.labels[PIPELINE_LABEL]) reports.set(r.labels[PIPELINE_LABEL], r);
     const runs: ScheduledRun[] = [];
-    const query = `DyffKind="Pipeline" AND DyffScheduleId="${scheduleId.replaceAll('"', '\\"')}"`;
+    const query = `DyffKind="Pipeline" AND DyffScheduleId=${quoted(scheduleId)}`;
     for await (const run of this.temporal.workflow.list({ query })) {
       const pipelineId = run.typedSearchAttributes.get(DyffEntityId);
       const report = pipelineId ? reports.get(pipelineId) : undefined;
