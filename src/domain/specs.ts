@@ -1,73 +1,16 @@
 import { z } from 'zod';
-import { deniedEnvReason } from './env-denylist.js';
-import { EnvValue, SecretRef } from './secrets.js';
+import { AuditSpec } from './audit-spec.js';
+import { DataSourceSpec } from './data-source-spec.js';
+import { SecretRef } from './secrets.js';
+import { InferenceServiceSpec } from './service-spec.js';
+import { Checksums, deadlineSeconds, entityId, httpUrl, k8sQuantity, labels } from './spec-fields.js';
 
 /** Entity specs as zod schemas. A YAML manifest is `{kind, account, metadata?, spec}` in the style of Kubernetes. */
 
-// A missing field reads "required" rather than zod's "expected string, received undefined".
-z.config({
-  customError: (iss) => (iss.input === undefined && iss.code === 'invalid_type' ? 'required' : undefined),
-});
-
-const httpUrl = z
-  .string({ error: 'expected a URL string' })
-  .refine((s) => /^https?:\/\/[^\s/]+/.test(s), { error: 'expected http(s) URL' });
-const hex = (n: number) =>
-  z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`), { error: `expected ${n} lowercase hex digits` });
-/** A Kubernetes resource quantity: `500m`, `2`, `512Mi`, `16Gi`. */
-export const k8sQuantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, {
-  error: 'expected a quantity such as 500m, 2, 512Mi or 16Gi',
-});
-
-export const entityId = hex(32);
-export const labels = z.record(
-  z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_./]{0,61}[A-Za-z0-9])?$/, { error: 'invalid label key' }),
-  z.string().max(63),
-);
-
-export const Checksums = z.strictObject({ md5: hex(32).optional(), sha256: hex(64).optional() });
-
-/** The longest a spec may let one try of a step run: a week, past any step's real need. */
-export const MAX_STEP_DEADLINE_SECONDS = 7 * 24 * 3600;
-
-/**
- * `deadlineSeconds` on a step-bearing spec: overrides the worker's `limits.stepDeadlineSeconds` for each try of
- * this entity's steps (the Job's `activeDeadlineSeconds`, the local process's deadline). A try past it ends with
- * the outcome `deadline` and is tried again, up to `retries.maxTriesPerStage`.
- */
-const deadlineSeconds = z
-  .number({ error: 'expected a whole number of seconds' })
-  .int({ error: 'expected a whole number of seconds' })
-  .min(1, { error: 'must be at least 1' })
-  .max(MAX_STEP_DEADLINE_SECONDS, { error: `must be at most ${MAX_STEP_DEADLINE_SECONDS} (7 days)` })
-  .optional();
-
-/** Where raw data comes from (Dyff's DataSource). */
-export const DataSourceSpec = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('url'),
-    url: httpUrl,
-    /** File name to store under; defaults to the last path segment of the URL. */
-    fileName: z.string().min(1).optional(),
-    checksum: Checksums.optional(),
-    maxFileBytes: z.number().int().positive().optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('zenodo'),
-    record: z.string().regex(/^\d+$/, { error: 'expected a numeric Zenodo record id' }),
-    /** @default https://zenodo.org */
-    server: httpUrl.optional(),
-    maxFileBytes: z.number().int().positive().optional(),
-  }),
-  z.strictObject({
-    kind: z.literal('local'),
-    /** A file or directory; relative paths resolve against the spec file's directory. */
-    path: z.string().min(1),
-    include: z.string().optional(),
-    maxFileBytes: z.number().int().positive().optional(),
-  }),
-]);
-export type DataSourceSpec = z.infer<typeof DataSourceSpec>;
+export { AuditSpec } from './audit-spec.js';
+export { DataSourceSpec } from './data-source-spec.js';
+export { InferenceServiceSpec, SchemaAdapter } from './service-spec.js';
+export { Checksums, MAX_STEP_DEADLINE_SECONDS, entityId, k8sQuantity, labels } from './spec-fields.js';
 
 export const IngestSpec = z.strictObject({
   /** @default auto (from file extensions) */
@@ -152,56 +95,6 @@ export const ModelSpec = z.strictObject({
   deadlineSeconds,
 });
 
-export const SchemaAdapter = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('TransformJSON'), configuration: z.record(z.string(), z.unknown()) }),
-  z.strictObject({ kind: z.literal('ExplodeCollections'), configuration: z.record(z.string(), z.unknown()) }),
-]);
-
-/** Variables for a service's process: never a loader, runtime or platform variable (see env-denylist.ts). */
-const serviceEnv = z.record(z.string(), EnvValue).superRefine((env, ctx) => {
-  for (const name of Object.keys(env)) {
-    const reason = deniedEnvReason(name);
-    if (reason) ctx.addIssue({ code: 'custom', path: [name], message: reason });
-  }
-});
-
-export const InferenceServiceSpec = z.strictObject({
-  model: entityId.optional(),
-  runner: z.strictObject({
-    kind: z.enum(['standalone', 'openai', 'http']),
-    args: z.array(z.string()).optional(),
-    /** The session's environment; a secret value is given as `{secretRef: {name, key}}`, never inline. */
-    env: serviceEnv.optional(),
-    endpoint: httpUrl.optional(),
-    /** For openai/http endpoints: sent as `Authorization: Bearer`, resolved only in the evaluate step. */
-    apiKey: SecretRef.optional(),
-    /** GPUs for the session's pods; `type` is the node pool's accelerator, e.g. `nvidia-l4` on GKE. */
-    accelerator: z
-      .strictObject({
-        kind: z.literal('GPU'),
-        count: z.number().int().positive().max(16),
-        type: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected an accelerator type such as nvidia-l4' })
-          .optional(),
-      })
-      .optional(),
-    /** CPU and memory for each of the session's pods: requested, and memory also the limit. */
-    resources: z.strictObject({ cpu: k8sQuantity.optional(), memory: k8sQuantity.optional() }).optional(),
-    /** Run the session on spot (preemptible) nodes. */
-    spot: z.boolean().optional(),
-  }),
-  interface: z
-    .strictObject({
-      endpoint: z.string().default('generate'),
-      inputPipeline: z.array(SchemaAdapter).optional(),
-      outputPipeline: z.array(SchemaAdapter).optional(),
-    })
-    .optional(),
-  /** For the build step; a session is bounded by the evaluation, not by this. */
-  deadlineSeconds,
-});
-
 export const EvaluationSpec = z.strictObject({
   dataset: entityId,
   inferenceService: entityId,
@@ -253,9 +146,6 @@ export type ReportSpec = z.infer<typeof ReportSpec>;
 
 export type EvaluationSpec = z.infer<typeof EvaluationSpec>;
 export type ModelSpec = z.infer<typeof ModelSpec>;
-export type InferenceServiceSpec = z.infer<typeof InferenceServiceSpec>;
-
-export const AuditSpec = z.strictObject({ auditProcedure: entityId, inferenceService: entityId });
 
 export const SPEC_OF_KIND = {
   DataSource: z.strictObject({ source: DataSourceSpec }),
