@@ -9,6 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { specHash } from '../src/activities/lookups.js';
@@ -87,10 +88,37 @@ try {
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
+  /** RSS after a full collection of this thread's heap and a moment for the others to settle. */
+  async function settledRss(): Promise<number> {
+    await new Promise((r) => setTimeout(r, 2000));
+    global.gc?.();
+    return process.memoryUsage().rss;
+  }
+
+  /**
+   * What `CONCURRENCY` runs held in flight cost, retained (not the garbage a busy run leaves behind): the settled
+   * RSS with every run blocked at its evaluation stage, minus the settled RSS before they started, per run.
+   */
+  async function heldMiB(start: () => Promise<unknown>, held: () => number, release: () => void) {
+    const before = await settledRss();
+    const runs = Array.from({ length: CONCURRENCY }, start);
+    while (held() < CONCURRENCY) await new Promise((r) => setTimeout(r, 100));
+    const during = await settledRss();
+    release();
+    await Promise.all(runs);
+    return (during - before) / MiB / CONCURRENCY;
+  }
+
   // 1. Orchestration only.
   const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
   const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
-  const instant = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) }));
+  // While `holding`, evaluate jobs run until released: the memory phase holds every pipeline in flight there.
+  let holding = false;
+  const instant = new ScriptedJobRunner((stage) =>
+    holding && stage === 'evaluate'
+      ? { outcome: 'hang' }
+      : { outcome: 'succeed', effect: stepEffects(objects) },
+  );
   const fakeSpec = PipelineSpecSchema.parse({
     dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
     model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
@@ -123,6 +151,17 @@ try {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const orch = await runPipelines(tq1, ORCHESTRATION_PIPELINES, CONCURRENCY, fakeSpec, true);
   clearInterval(sampler);
+  holding = true;
+  const heldEvaluations = () =>
+    instant.started.filter((j) => j.stage === 'evaluate' && instant.isRunning(j.name)).length;
+  const oursHeldMiB = await heldMiB(
+    () => runPipelines(tq1, 1, 1, fakeSpec, true),
+    heldEvaluations,
+    () => {
+      holding = false;
+      for (const j of instant.started) if (instant.isRunning(j.name)) instant.finish(j.name);
+    },
+  );
   worker.shutdown();
   await running;
   const orchRate = ORCHESTRATION_PIPELINES / orch.seconds;
@@ -139,11 +178,21 @@ try {
     connection: nativeConnection,
     taskQueue: skeletonQueue,
     workflowsPath: SKELETON_WORKFLOWS,
-    activities: { noop: async () => {} },
+    activities: {
+      // While holding, the evaluation stage's first activity blocks until released, as ours do in the memory phase.
+      noop: async () => {
+        if (!skeletonHold || !Context.current().info.workflowExecution?.workflowId.endsWith('-3')) return;
+        skeletonHeld++;
+        await skeletonHold;
+      },
+    },
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
   });
+  let skeletonHold: Promise<void> | undefined;
+  let skeletonHeld = 0;
   const skeletonRunning = skeletonWorker.run();
+  let skeletonsStarted = 0;
   async function runSkeletons(n: number, concurrency: number) {
     const latencies: number[] = [];
     let next = 0;
@@ -151,7 +200,8 @@ try {
     await Promise.all(
       Array.from({ length: Math.min(concurrency, n) }, async () => {
         while (next < n) {
-          const i = next++;
+          next++;
+          const i = skeletonsStarted++;
           const start = performance.now();
           await client.workflow.execute('skeletonPipeline', {
             workflowId: `${skeletonQueue}-${i}`,
@@ -168,12 +218,25 @@ try {
   const skeletonSerial = await runSkeletons(20, 1);
   const skeletonPerStageMs = median(skeletonSerial.latencies) / STAGES;
   const skeletonRun = await runSkeletons(ORCHESTRATION_PIPELINES, CONCURRENCY);
+  let releaseSkeletons = () => {};
+  skeletonHold = new Promise<void>((r) => (releaseSkeletons = r));
+  const skeletonHeldMiB = await heldMiB(
+    () => runSkeletons(1, 1),
+    () => skeletonHeld,
+    () => {
+      skeletonHold = undefined;
+      releaseSkeletons();
+    },
+  );
   skeletonWorker.shutdown();
   await skeletonRunning;
   const skeletonRate = ORCHESTRATION_PIPELINES / skeletonRun.seconds;
   console.log(
     `skeleton: ${skeletonRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY} (ours ${(orchRate / skeletonRate).toFixed(2)} × that); ` +
       `one at a time ${skeletonPerStageMs.toFixed(1)} ms per stage (ours ${(perStageMs - skeletonPerStageMs).toFixed(1)} ms above)`,
+  );
+  console.log(
+    `memory held: ${CONCURRENCY} runs in flight (each blocked at its evaluation stage, settled RSS): ours ${oursHeldMiB.toFixed(2)} MiB per run, the skeleton's ${skeletonHeldMiB.toFixed(2)} MiB`,
   );
 
   // 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
@@ -232,7 +295,7 @@ try {
   await connection.close();
   console.log(
     `pipelines_per_s=${orchRate.toFixed(1)} skeleton_pipelines_per_s=${skeletonRate.toFixed(1)} ratio_to_skeleton=${(orchRate / skeletonRate).toFixed(2)} ` +
-      `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
+      `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} held_mib_per_inflight=${oursHeldMiB.toFixed(2)} skeleton_held_mib_per_inflight=${skeletonHeldMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
   );
 } finally {
   await server.stop();

@@ -65,17 +65,23 @@ export class ScriptedJobRunner implements JobRunner {
   async wait(name: string, opts: WaitOptions = {}): Promise<JobStatus> {
     const job = this.jobs.get(name);
     if (!job) return { name, phase: 'failed', outcome: 'lost', reason: 'deleted' };
-    while (job.status.phase === 'running') {
-      opts.signal?.throwIfAborted();
-      opts.onUpdate?.(job.status);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 200);
-        job.release = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        opts.signal?.addEventListener('abort', () => job.release?.(), { once: true });
-      });
+    // One listener for the whole wait: one per poll would pile up on a long wait.
+    const onAbort = () => job.release?.();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (job.status.phase === 'running') {
+        opts.signal?.throwIfAborted();
+        opts.onUpdate?.(job.status);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 200);
+          job.release = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
     }
     return job.status;
   }
@@ -87,6 +93,10 @@ export class ScriptedJobRunner implements JobRunner {
       job.status = { ...job.status, phase: 'failed', outcome: 'cancelled', reason: 'cancelled' };
       job.release?.();
     }
+  }
+
+  isRunning(name: string): boolean {
+    return this.jobs.get(name)?.status.phase === 'running';
   }
 
   /** Let a job that hangs succeed now, as if its program had finished. */
