@@ -25,11 +25,17 @@ import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
 
 installRuntime('ERROR');
-const out = resolve(import.meta.dirname, '../test/histories');
+// HISTORIES_OUT: record elsewhere, to pick single files.
+const out = process.env.HISTORIES_OUT ?? resolve(import.meta.dirname, '../test/histories');
 const server = await startDevServer({ port: 0 });
 const home = await mkdtemp(join(tmpdir(), 'dyff-record-'));
 const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
 const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
+// Jobs of the stages in `hanging` run until finished by hand: how a run is caught waiting or cancelled mid-step.
+const hanging = new Set<string>();
+const runner = new ScriptedJobRunner((stage) =>
+  hanging.has(stage) ? { outcome: 'hang' } : { outcome: 'succeed', effect: stepEffects(objects) },
+);
 const connection = await NativeConnection.connect({ address: server.address });
 const worker = await Worker.create({
   connection,
@@ -38,7 +44,7 @@ const worker = await Worker.create({
   activities: createActivities({
     entityStore: entities,
     objectStore: objects,
-    jobRunner: new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(objects) })),
+    jobRunner: runner,
     sessionRunner: new RecordingSessions(),
   }),
 });
@@ -73,6 +79,8 @@ await worker.runUntil(async () => {
     args: [],
   });
   ids.reaper = `reaper-${id}`;
+  Object.assign(ids, await cancelledDataset());
+  Object.assign(ids, await serviceThatWaited());
   for (const [name, workflowId] of Object.entries(ids)) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     // Binary protobuf: the JSON form needs protobufjs' JSON extension, which npm installs as several copies here.
@@ -82,3 +90,67 @@ await worker.runUntil(async () => {
 });
 await entities.close();
 await server.stop();
+
+async function running(entityId: string) {
+  for (;;) {
+    const job = runner.started.find((j) => j.entityId === entityId);
+    if (job && runner.isRunning(job.name)) return job;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A dataset cancelled while its fetch job runs: the run records its ending, then stops the job. */
+async function cancelledDataset(): Promise<Record<string, string>> {
+  const id = newId();
+  hanging.add('fetch');
+  const handle = await client.workflow.start('datasetWorkflow', {
+    workflowId: `dataset-${id}`,
+    taskQueue: 'record',
+    args: [
+      { id, account: 'record', spec: { source: { kind: 'url', url: 'https://example.invalid/c.csv' } } },
+    ],
+  });
+  await running(id);
+  hanging.delete('fetch');
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  return { 'dataset-cancelled': handle.workflowId };
+}
+
+/** An inference service created before its model is Ready: it waits, with the wait in its memo, then proceeds. */
+async function serviceThatWaited(): Promise<Record<string, string>> {
+  const modelId = newId();
+  const serviceId = newId();
+  hanging.add('fetch');
+  const model = await client.workflow.start('modelWorkflow', {
+    workflowId: `model-${modelId}`,
+    taskQueue: 'record',
+    args: [
+      {
+        id: modelId,
+        account: 'record',
+        spec: { source: { kind: 'urls', urls: ['https://example.invalid/w.json'] } },
+      },
+    ],
+  });
+  const job = await running(modelId);
+  hanging.delete('fetch');
+  const service = await client.workflow.start('inferenceServiceWorkflow', {
+    workflowId: `inferenceservice-${serviceId}`,
+    taskQueue: 'record',
+    args: [
+      {
+        id: serviceId,
+        account: 'record',
+        spec: { model: modelId, runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+        waitPolicy: { initialMs: 200, maxMs: 200 },
+      },
+    ],
+  });
+  // Let it poll the waiting model a few times before the model becomes Ready.
+  await new Promise((r) => setTimeout(r, 1500));
+  runner.finish(job.name);
+  await model.result();
+  await service.result();
+  return { 'inferenceService-waited': service.workflowId };
+}
