@@ -113,7 +113,10 @@ async function checkReferences(deps: CreateDeps, row: CreateRow, spec: unknown):
     const kind = await deps.kindOf(ref.id);
     if (!kind) throw new DyffError(ErrorType.NotFound, `${ref.field}: no ${ref.kind} with id ${ref.id}`);
     if (kind !== ref.kind)
-      throw new DyffError(ErrorType.InvalidSpec, `${ref.field}: ${ref.id} is a ${kind}, not a ${ref.kind}`);
+      throw new DyffError(
+        ErrorType.InvalidSpec,
+        `${ref.field}: ${ref.id} is of kind ${kind}, expected ${ref.kind}`,
+      );
   }
 }
 
