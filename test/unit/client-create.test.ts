@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CREATE_TABLE } from '../../src/client-create.js';
 import { createRow, requestIdOf } from '../../src/client-create-run.js';
@@ -123,5 +125,18 @@ describe('request ids', () => {
       /m\.yaml: invalid manifest\n {2}metadata\.requestId: expected printable ASCII/,
     );
     expect(() => parseManifest(text('x'.repeat(257)), 'm.yaml')).toThrow(/metadata\.requestId/);
+  });
+});
+
+describe('the example manifests of examples/create-each-kind.ts', () => {
+  const examples = resolve(import.meta.dirname, '../../examples');
+  it.each(['dataset', 'model', 'service', 'evaluation', 'report'])('spamassassin-%s.yaml', (which) => {
+    const file = resolve(examples, `spamassassin-${which}.yaml`);
+    // The script puts the ids its earlier creates returned in place of the placeholders.
+    const text = readFileSync(file, 'utf8').replaceAll(/\$\{\w+_ID\}/g, A);
+    const manifest = parseManifest(text, file);
+    const row = createRow(manifest.kind);
+    const input = row.input(manifest, { id: ctx.id, baseDir: examples });
+    expect(workflowInputProblems(row.workflow.name as WorkflowName, input)).toEqual([]);
   });
 });
