@@ -74,6 +74,13 @@ export function parsePipelineManifest(text: string, source = 'manifest'): Manife
   if (!spec.success)
     throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
   const { account, metadata } = head.data;
+  if (metadata?.requestId !== undefined) {
+    // Taken silently, it would promise an idempotency a pipeline run does not have.
+    throw new DyffError(
+      ErrorType.InvalidSpec,
+      `${source}: invalid manifest\n  metadata.requestId: not supported for kind Pipeline (only for the entity kinds)`,
+    );
+  }
   return {
     kind: 'Pipeline',
     account,

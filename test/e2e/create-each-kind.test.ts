@@ -57,16 +57,17 @@ spec:
 
 describe('create each kind from a manifest', { timeout: 300_000 }, () => {
   it('dyffctl create -f --wait chains Dataset → Model → InferenceService → Evaluation → Report', async () => {
-    const dataset = await create(await manifest('dataset.yaml', DATASET), 'Dataset');
+    // Independent of each other, the Dataset and the Model are made at the same time, as a script would.
+    const modelFile = await manifest(
+      'model.yaml',
+      'kind: Model\naccount: scripts\nspec: { source: { kind: local, path: model } }\n',
+    );
+    const [dataset, model] = await Promise.all([
+      create(await manifest('dataset.yaml', DATASET), 'Dataset'),
+      create(modelFile, 'Model'),
+    ]);
     expect(dataset.code, dataset.stderr).toBe(0);
     expect(dataset.stdout).toMatch(/status: +Ready/);
-    const model = await create(
-      await manifest(
-        'model.yaml',
-        'kind: Model\naccount: scripts\nspec: { source: { kind: local, path: model } }\n',
-      ),
-      'Model',
-    );
     expect(model.code, model.stderr).toBe(0);
     const service = await create(
       await manifest(
@@ -107,33 +108,22 @@ describe('create each kind from a manifest', { timeout: 300_000 }, () => {
 
   it('a reference to a missing entity, or to one of another kind, is refused naming the field', async () => {
     const missing = 'e'.repeat(32);
-    const r = await run(
-      [
-        'create',
-        '-f',
-        await manifest(
-          'dangling.yaml',
-          `kind: Report\naccount: scripts\nspec: { evaluation: ${missing}, rubric: text.exactMatch }\n`,
-        ),
-      ],
-      env,
-    );
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain(`spec.evaluation: no Evaluation with id ${missing}`);
+    const report = (evaluation: string) =>
+      parseManifest(
+        `kind: Report\naccount: scripts\nspec: { evaluation: ${evaluation}, rubric: text.exactMatch }\n`,
+      );
+    const dangling = await client.create(report(missing)).catch((err: unknown) => err as DyffError);
+    expect(dangling).toBeInstanceOf(DyffError);
+    expect(dangling).toMatchObject({
+      type: 'NotFound',
+      message: `spec.evaluation: no Evaluation with id ${missing}`,
+    });
     expect(ids.dataset, 'the chain ran first').toBeDefined();
-    const wrong = await run(
-      [
-        'create',
-        '-f',
-        await manifest(
-          'wrong-kind.yaml',
-          `kind: Report\naccount: scripts\nspec: { evaluation: ${ids.dataset}, rubric: text.exactMatch }\n`,
-        ),
-      ],
-      env,
-    );
-    expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain(`spec.evaluation: ${ids.dataset} is of kind Dataset, expected Evaluation`);
+    const wrong = await client.create(report(ids.dataset!)).catch((err: unknown) => err as DyffError);
+    expect(wrong).toMatchObject({
+      type: 'InvalidSpec',
+      message: `spec.evaluation: ${ids.dataset} is of kind Dataset, expected Evaluation`,
+    });
   });
 
   it('the same create sent twice concurrently, and once more after it finished, makes one entity and one run', async () => {
