@@ -10,6 +10,7 @@ import type { CreateRow } from './client-create.js';
 import { CREATE_TABLE } from './client-create.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { newId } from './domain/ids.js';
+import type { Entity } from './domain/entity.js';
 import type { EntityKind } from './domain/kinds.js';
 import { workflowIdFor } from './domain/kinds.js';
 import type { Manifest } from './domain/manifest.js';
@@ -43,8 +44,8 @@ export interface RequestMemo {
 export interface CreateDeps {
   temporal: Client;
   taskQueue: string;
-  /** The kind of an existing entity, undefined when there is none. */
-  kindOf(id: string): Promise<EntityKind | undefined>;
+  /** An existing entity (from the store, or its run), undefined when there is none. */
+  find(id: string): Promise<Pick<Entity, 'kind' | 'spec'> | undefined>;
 }
 
 export function createRow(kind: EntityKind): CreateRow {
@@ -88,6 +89,12 @@ export async function createEntity(
   const request: RequestMemo | undefined = requestId
     ? { requestId, specHash: specHash(input.spec) }
     : undefined;
+  // Made long ago, its run may be gone from Temporal (retention) while the entity stays: found all the same.
+  const earlier = request && (await deps.find(id));
+  if (request && earlier?.spec !== undefined) {
+    if (specHash(earlier.spec) !== request.specHash) throw differentSpec(request, workflowId);
+    return { id, workflowId, created: false };
+  }
   try {
     await startWorkflow(deps.temporal, row.workflow, {
       workflowId,
@@ -110,7 +117,7 @@ export async function createEntity(
 /** Each entity the spec names exists and is of the kind the field wants; otherwise the error names the field. */
 async function checkReferences(deps: CreateDeps, row: CreateRow, spec: unknown): Promise<void> {
   for (const ref of row.references(spec)) {
-    const kind = await deps.kindOf(ref.id);
+    const kind = (await deps.find(ref.id))?.kind;
     if (!kind) throw new DyffError(ErrorType.NotFound, `${ref.field}: no ${ref.kind} with id ${ref.id}`);
     if (kind !== ref.kind)
       throw new DyffError(
@@ -125,10 +132,17 @@ async function requireSameRequest(temporal: Client, workflowId: string, request:
   const { memo } = await temporal.workflow.getHandle(workflowId).describe();
   const earlier = memo?.[REQUEST_MEMO] as RequestMemo | undefined;
   if (earlier?.specHash === request.specHash) return;
-  throw new DyffError(
+  throw earlier
+    ? differentSpec(request, workflowId)
+    : new DyffError(
+        ErrorType.InvalidSpec,
+        `request id ${JSON.stringify(request.requestId)}: ${workflowId} exists but was not created with it`,
+      );
+}
+
+function differentSpec(request: RequestMemo, workflowId: string): DyffError {
+  return new DyffError(
     ErrorType.InvalidSpec,
-    earlier
-      ? `request id ${JSON.stringify(request.requestId)} was already used with a different spec (entity ${workflowId}); use a new request id for a new entity`
-      : `request id ${JSON.stringify(request.requestId)}: ${workflowId} exists but was not created with it`,
+    `request id ${JSON.stringify(request.requestId)} was already used with a different spec (entity ${workflowId}); use a new request id for a new entity`,
   );
 }

@@ -104,12 +104,8 @@ export class DyffClient {
    * option), the same create again returns the same entity (`created: false`) instead of making a second one.
    */
   create(manifest: Manifest, opts: CreateOptions = {}): Promise<CreateResult> {
-    const kindOf = async (id: string) => (await this.get(id))?.kind;
-    return createEntity(
-      { temporal: this.temporal, taskQueue: this.config.temporal.taskQueue, kindOf },
-      manifest,
-      opts,
-    );
+    const { taskQueue } = this.config.temporal;
+    return createEntity({ temporal: this.temporal, taskQueue, find: (id) => this.get(id) }, manifest, opts);
   }
 
   /**

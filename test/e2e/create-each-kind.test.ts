@@ -156,5 +156,18 @@ describe('create each kind from a manifest', { timeout: 300_000 }, () => {
     expect((refused as Error).message).toContain(
       'request id "tiny-once" was already used with a different spec',
     );
+
+    // Two different specs racing under one request id: one makes the entity, the other is refused.
+    const racing = (path: string) =>
+      parseManifest(
+        `kind: Dataset\naccount: scripts\nmetadata: { requestId: raced }\nspec: { source: { kind: local, path: ${path} } }\n`,
+      );
+    const raced = await Promise.allSettled([
+      client.create(racing('gone-1.csv'), { baseDir }),
+      client.create(racing('gone-2.csv'), { baseDir }),
+    ]);
+    expect(raced.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = raced.find((r) => r.status === 'rejected')!;
+    expect(String(loser.reason)).toContain('request id "raced" was already used with a different spec');
   });
 });
