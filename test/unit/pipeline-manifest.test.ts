@@ -42,6 +42,11 @@ describe('parsePipelineManifest', () => {
 
   it.each([
     ['wrong kind', ok.replace('kind: Pipeline', 'kind: Dataset'), /kind: expected Pipeline/],
+    [
+      'a request id (creates of entity kinds only)',
+      ok.replace('account: public', 'account: public\nmetadata: { requestId: run-1 }'),
+      /metadata\.requestId: not supported for kind Pipeline/,
+    ],
     ['missing model', ok.replace(/ {2}model: .*\n/, ''), /spec\.model: required/],
     [
       'bad Hub repo id',
