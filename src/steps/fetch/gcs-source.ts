@@ -34,12 +34,18 @@ export async function listGcsFiles(source: GcsSource, opts: ListOptions): Promis
   const access = opts.gcs;
   const headers = await authHeaders(access);
   const base = `${access.endpoint}/storage/v1/b/${encodeURIComponent(bucket)}/o`;
+  // Not every server says in a 404 whether the bucket or the object is missing: asking for the bucket does.
+  const bucketMissing = async () => {
+    const res = await httpGet(base.slice(0, -2), headers, opts.egress, opts.signal).catch(() => undefined);
+    await res?.body?.cancel();
+    return res?.status === 404;
+  };
   const get = async (url: string) =>
     withRetry(
       source.uri,
       async () => {
         const res = await httpGet(url, { ...headers, accept: 'application/json' }, opts.egress, opts.signal);
-        if (res.status >= 400) throw await gcsError(res, source.uri, bucket);
+        if (res.status >= 400) throw await gcsError(res, source.uri, bucket, bucketMissing);
         return (await res.json().catch(() => undefined)) as unknown;
       },
       { policy: opts.retry, log: opts.log, signal: opts.signal },
@@ -103,11 +109,17 @@ async function authHeaders(access: GcsAccess): Promise<Record<string, string>> {
 }
 
 /** 404 names what is missing (GCS says whether the bucket or the object), 401/403 whose credentials lack access. */
-async function gcsError(res: Response, uri: string, bucket: string): Promise<Error> {
+async function gcsError(
+  res: Response,
+  uri: string,
+  bucket: string,
+  bucketMissing: () => Promise<boolean>,
+): Promise<Error> {
   const body = (await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
   const detail = body?.error?.message ?? res.statusText;
   if (res.status === 404) {
-    const what = /bucket/i.test(detail) ? `bucket ${bucket} not found` : 'no such object';
+    const what =
+      /bucket/i.test(detail) || (await bucketMissing()) ? `bucket ${bucket} not found` : 'no such object';
     return invalidInput(`spec.source.uri: ${uri}: ${what} (${detail})`, ErrorType.NotFound, {
       status: 404,
     });
