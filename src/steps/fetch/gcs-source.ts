@@ -97,8 +97,9 @@ export function parseGsUri(uri: string): { bucket: string; name: string } {
 }
 
 /**
- * The worker's own credentials (Application Default Credentials: Workload Identity on GKE), read-only scope. A
- * custom endpoint (an emulator) gets none, as the GCS object store sends none there.
+ * The step's own Google credentials (Application Default Credentials: the data-fetcher account through Workload
+ * Identity on GKE, the worker's locally). A custom endpoint (an emulator) gets none, as the GCS object store sends
+ * none there.
  */
 async function authHeaders(access: GcsAccess): Promise<Record<string, string>> {
   if (access.endpoint !== DEFAULT_GCS_ENDPOINT) return {};
@@ -126,7 +127,7 @@ async function gcsError(
   }
   if (res.status === 401 || res.status === 403) {
     return invalidInput(
-      `spec.source.uri: ${uri}: permission denied (HTTP ${res.status}: ${detail}); the worker's service account needs storage.objects.get and storage.objects.list on bucket ${bucket}`,
+      `spec.source.uri: ${uri}: permission denied (HTTP ${res.status}: ${detail}); the step's Google identity (data-fetcher on GKE, the worker's credentials locally) needs roles/storage.objectViewer on bucket ${bucket}`,
       ErrorType.SourceUnavailable,
       { status: res.status },
     );
