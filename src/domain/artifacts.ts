@@ -63,6 +63,8 @@ export interface DatasetManifest {
     arrowSchema: { fields: ArrowField[] };
   };
   ingest: IngestSpec;
+  /** For a Hugging Face source: the commit its files came from (the raw data manifest's `commit`). */
+  commit?: string;
   createdAt: string;
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RawDataManifest } from '../../../src/steps/manifests.js';
 import { query } from '../../support/duckdb.js';
-import { queryDataset } from './helpers/datasets.js';
+import { datasetManifest, queryDataset } from './helpers/datasets.js';
 import type { HubServer } from './helpers/hub-server.js';
 import { startHubServer } from './helpers/hub-server.js';
 import { md5, sha256 } from './helpers/source-server.js';
@@ -108,6 +108,8 @@ describe('fetch-data from the Hugging Face Hub', () => {
       { text: 'win money now', label: 'spam' },
       { text: 'lunch at noon?', label: 'ham' },
     ]);
+    // The dataset's own record says which commit its rows came from.
+    expect((await datasetManifest(env, id)).commit).toBe(hub.commit);
   });
 
   it('takes allowPatterns and ignorePatterns as huggingface_hub does, and datasets/owner/name', async () => {
