@@ -66,6 +66,8 @@ export async function listGcsFiles(source: GcsSource, opts: ListOptions): Promis
   });
 
   if (!name.endsWith('/') && name !== '') {
+    if (source.include !== undefined)
+      throw invalidInput(`spec.source.include: only for a prefix (a uri ending in /), not ${source.uri}`);
     const object = parse(GcsObject, await get(`${base}/${encodeURIComponent(name)}`), source.uri);
     return [toFile(object, name.split('/').pop()!)];
   }

@@ -62,7 +62,7 @@ export async function listHubDatasetFiles(
   for (let url: string | undefined = `${api}/tree/${commit}?recursive=true&expand=false`; url;) {
     const page = await getJson(url);
     entries.push(...parse(z.array(TreeEntry), page.body, what, access));
-    url = nextLink(page.link, access.endpoint);
+    url = nextLink(page.link, access.endpoint, what);
   }
 
   const keep = source.allowPatterns
@@ -91,11 +91,14 @@ export async function listHubDatasetFiles(
   return { files, commit };
 }
 
-function nextLink(link: string | null, endpoint: string): string | undefined {
+function nextLink(link: string | null, endpoint: string, what: string): string | undefined {
   const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link ?? '');
-  // Only pages of the same Hub: a link elsewhere would take the token along.
-  const next = m ? new URL(m[1]!, endpoint) : undefined;
-  return next && next.origin === new URL(endpoint).origin ? next.href : undefined;
+  if (!m) return undefined;
+  const next = new URL(m[1]!, endpoint);
+  // The token goes with every page: a page elsewhere is refused (stopping short would fetch part of the dataset).
+  if (next.origin !== new URL(endpoint).origin)
+    throw invalidInput(`${what}: the file listing continues on another host (${next.origin}); refusing`);
+  return next.href;
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string, access: HubAccess): T {

@@ -118,6 +118,11 @@ describe.skipIf(skipGcp)('fetch-data from gs://', () => {
       expect(run.last).toMatch(message);
       expect(await env.store.stat('rawdata', `${id}/manifest.json`)).toBeUndefined();
     }
+    const narrowed = await env.run('fetch-data', newId(), {
+      source: { kind: 'gcs', uri: `gs://${bucket}/single/table.csv`, include: '*.csv' },
+    });
+    expect(narrowed.code).toBe(2);
+    expect(narrowed.last).toMatch(/^error: spec\.source\.include: only for a prefix/);
     const bad = await env.run('fetch-data', newId(), { source: { kind: 'gcs', uri: 's3://b/x' } });
     expect(bad.code).toBe(2);
     expect(bad.last).toMatch(/spec\.source\.uri: expected gs:\/\/<bucket>\/<object>/);
