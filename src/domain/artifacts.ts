@@ -20,6 +20,8 @@ export const StoredFile = z.object({
 /** `rawdata/<id>/manifest.json`: the fetched files under `rawdata/<id>/files/`. */
 export const RawDataManifest = z.object({
   source: DataSourceSpec,
+  /** For a Hugging Face source: the commit the revision resolved to, so every file is from one commit. */
+  commit: z.string().optional(),
   files: z.array(StoredFile),
   createdAt: z.string(),
 });
@@ -61,6 +63,8 @@ export interface DatasetManifest {
     arrowSchema: { fields: ArrowField[] };
   };
   ingest: IngestSpec;
+  /** For a Hugging Face source: the commit its files came from (the raw data manifest's `commit`). */
+  commit?: string;
   createdAt: string;
 }
 

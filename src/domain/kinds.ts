@@ -19,6 +19,8 @@ export const CATEGORIES = [
   'reports',
   'auditprocedures',
   'auditreports',
+  /** Static files for browsers (the API docs, as the deployment notes have it): published, never a step's. */
+  'webassets',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 

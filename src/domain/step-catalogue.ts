@@ -80,13 +80,16 @@ export const STEP_CATALOGUE: StepCatalogue = {
     logCategory: 'datasets',
     // A refetch replaces changed files, drops the manifest first and deletes files the source no longer has.
     grants: [{ category: 'rawdata', prefix: '<id>/', access: OWNS }],
-    environment: NO_ENVIRONMENT,
+    // Hub datasets as Hub models: the worker's endpoint and token, or the spec's token by reference.
+    environment: { settings: ['HF_ENDPOINT'], secrets: ['HF_TOKEN'] },
     network: 'internet',
     summary: 'fetch-data: downloads a data source into rawdata/<id>/files/',
     // Downloads land in /tmp until verified and stored (then deleted), up to four at a time: room for the largest
     // file a fetch accepts (`limits.maxFileBytes`, 10 GiB) twice over. Streaming and hashing need little else.
     resources: { cpu: '500m', memory: '1Gi', scratch: '20Gi' },
     specResources: ({ spec }) => setResources(spec.resources),
+    secrets: ({ spec }) =>
+      spec.source.kind === 'huggingFaceHub' && spec.source.token ? [spec.source.token] : [],
   },
   'ingest-dataset': {
     stage: 'ingest',
@@ -111,7 +114,7 @@ export const STEP_CATALOGUE: StepCatalogue = {
     identity: 'model-fetcher',
     logCategory: 'models',
     grants: [{ category: 'models', prefix: '<id>/', access: OWNS }],
-    // The Hub token is the one credential a user's source may use, and only this step talks to the Hub.
+    // The Hub token is the one credential a user's source may use; only the fetch steps talk to the Hub.
     environment: { settings: ['HF_ENDPOINT'], secrets: ['HF_TOKEN'] },
     network: 'internet',
     summary: 'fetch-model: downloads model files into models/<id>/files/',

@@ -1,6 +1,7 @@
 import type { Category } from '../domain/kinds.js';
 import type { ServiceAccountSpec } from './service-accounts.js';
 import { ROLES, SERVICE_ACCOUNTS } from './service-accounts.js';
+import { WEBASSETS_ACCOUNT, webassetsCommands } from './webassets.js';
 
 export type { ServiceAccountSpec } from './service-accounts.js';
 export { NOT_CREATED, ROLES, SERVICE_ACCOUNTS } from './service-accounts.js';
@@ -25,6 +26,8 @@ export interface PlanOptions {
   location?: string;
   /** Docker repository the builders push model images to. @default dyff-models */
   imageRepository?: string;
+  /** IAM members that publish the API docs to the webassets buckets (see webassets.ts). @default none */
+  webassetsPublishers?: readonly string[];
 }
 
 export interface PlanCommand {
@@ -141,6 +144,8 @@ export function buildIamPlan(opts: PlanOptions): IamPlan {
     ]);
     return { ...sa, email, workloadIdentityMember };
   });
+  const webassets = bucketCondition(prefix, 'webassets');
+  commands.push(...webassetsCommands(project, webassets, opts.webassetsPublishers ?? []));
   return { project, prefix, namespace, serviceAccounts, commands };
 }
 
@@ -157,7 +162,8 @@ export function planToShell(plan: IamPlan): string {
     if (cmd.account !== account) {
       account = cmd.account;
       const sa = plan.serviceAccounts.find((s) => s.name === account);
-      lines.push('', `# ${account}: ${sa?.runs ?? ''}`);
+      const runs = account === WEBASSETS_ACCOUNT ? 'the publishers of the API docs' : (sa?.runs ?? '');
+      lines.push('', `# ${account}: ${runs}`);
     }
     lines.push(shellLine(cmd));
   }

@@ -12,7 +12,12 @@ export interface StepContext {
   log: StepLog;
   limits: Limits;
   /** Where user-supplied sources may reach: local roots, and the egress policy for every connection. */
-  sources: { localRoots: readonly string[]; egress: EgressPolicy };
+  sources: {
+    localRoots: readonly string[];
+    egress: EgressPolicy;
+    /** The worker's GCS endpoint and project, which `gs://` sources are read through. @default real GCS */
+    gcs?: { apiEndpoint?: string; projectId?: string };
+  };
   /** Looks up the secrets a spec names, where the step uses them (never in arguments or logs). */
   secrets: SecretResolver;
   /** Aborted on SIGTERM: steps stop their transfers and queries and throw. */

@@ -6,7 +6,10 @@ import type { StepContext } from './context.js';
 import type { FetchRun } from './fetch/fetch-file.js';
 import { fetchFile, tooLarge } from './fetch/fetch-file.js';
 import { DEFAULT_RETRY } from './fetch/http.js';
-import { listSourceFiles } from './fetch/sources.js';
+import { gcsAccessOf, listDataSource } from './fetch/data-listing.js';
+import type { HubAccess } from './fetch/hub-access.js';
+import { hubAccessFromEnv, withSpecToken } from './fetch/hub-access.js';
+import { datasetRepoPath } from './fetch/hub-dataset.js';
 import { ByteProgress, mapPool, once } from './fetch/util.js';
 import type { RawDataManifest } from './manifests.js';
 import { RawDataManifest as RawDataManifestSchema, manifestKey, rawFilesPrefix } from './manifests.js';
@@ -16,6 +19,8 @@ export interface FetchDataInput {
   /** The Dataset id: files go to `rawdata/<id>/files/`, the manifest to `rawdata/<id>/manifest.json`. */
   id: string;
   source: DataSourceSpec;
+  /** @default from HF_ENDPOINT and HF_TOKEN */
+  hub?: HubAccess;
 }
 
 /** Files fetched at once: enough to hide latency, few enough not to hammer a server; local copies wait on fsync. */
@@ -25,21 +30,30 @@ const CONCURRENCY = { http: 4, local: 16 } as const;
  * The fetch-data step: copies every file of a data source into the object store, verified, then writes the
  * manifest. Rerunnable: complete files are skipped, partial downloads resume, stale files are removed.
  */
-export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput): Promise<RawDataManifest> {
+export async function fetchData(ctx: StepContext, input: FetchDataInput): Promise<RawDataManifest> {
+  const { id, source } = input;
   const { log, objectStore: store } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
   // The spec may lower the operator's limit, never raise it.
   const maxBytes = Math.min(source.maxFileBytes ?? Infinity, ctx.limits.maxFileBytes);
-  if (source.kind === 'local' && source.include !== undefined)
-    checkGlob(source.include, 'spec.source.include', ctx.limits.maxPatternLength);
-  const files = await listSourceFiles(source, { ...ctx.sources, log, retry, signal: ctx.signal });
+  checkPatterns(ctx, source);
+  const hub = await withSpecToken(
+    input.hub ?? hubAccessFromEnv(),
+    source.kind === 'huggingFaceHub' ? source.token : undefined,
+    ctx.secrets,
+  );
+  const gcs = gcsAccessOf(ctx.sources.gcs);
+  const listing = await listDataSource(source, { ...ctx.sources, gcs, hub, log, retry, signal: ctx.signal });
+  const { files, commit } = listing;
   const oversized = files.find((f) => f.size !== undefined && f.size > maxBytes);
   if (oversized) throw tooLarge(oversized.path, oversized.size!, maxBytes);
-  log.info(`fetch ${files.length} file(s) from ${describe(source)}`);
+  log.info(`fetch ${files.length} file(s) from ${describe(source)}${commit ? ` at ${commit}` : ''}`);
 
   const previous = await readManifest(ctx, id);
   const previousEntries = new Map(
-    previous && isDeepStrictEqual(previous.source, source) ? previous.files.map((f) => [f.path, f]) : [],
+    previous && isDeepStrictEqual(previous.source, source) && previous.commit === commit
+      ? previous.files.map((f) => [f.path, f])
+      : [],
   );
   const run: FetchRun = {
     ctx,
@@ -61,7 +75,12 @@ export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput
     await store.delete('rawdata', stale.key);
     log.info(`remove ${stale.key.slice(rawFilesPrefix(id).length)} (no longer in the source)`);
   }
-  const manifest: RawDataManifest = { source, files: entries, createdAt: new Date().toISOString() };
+  const manifest: RawDataManifest = {
+    source,
+    ...(commit ? { commit } : {}),
+    files: entries,
+    createdAt: new Date().toISOString(),
+  };
   const json = JSON.stringify(manifest, null, 2);
   await store.put('rawdata', manifestKey(id), json, { contentType: 'application/json' });
   await rm(run.partialDir, { recursive: true, force: true });
@@ -74,7 +93,21 @@ export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput
 function describe(source: DataSourceSpec): string {
   if (source.kind === 'url') return source.url;
   if (source.kind === 'zenodo') return `zenodo record ${source.record}`;
+  if (source.kind === 'gcs') return source.uri;
+  if (source.kind === 'huggingFaceHub')
+    return `huggingFaceHub ${datasetRepoPath(source.repoID)}@${source.revision}`;
   return source.path;
+}
+
+/** Globs and fnmatch patterns of the spec, bounded before any is compiled. */
+function checkPatterns(ctx: StepContext, source: DataSourceSpec): void {
+  const max = ctx.limits.maxPatternLength;
+  if ((source.kind === 'local' || source.kind === 'gcs') && source.include !== undefined)
+    checkGlob(source.include, 'spec.source.include', max);
+  if (source.kind === 'huggingFaceHub') {
+    source.allowPatterns?.forEach((p, i) => checkGlob(p, `spec.source.allowPatterns[${i}]`, max));
+    source.ignorePatterns?.forEach((p, i) => checkGlob(p, `spec.source.ignorePatterns[${i}]`, max));
+  }
 }
 
 /** The last complete fetch's manifest, if any and readable: it vouches for files the source has no checksum for. */

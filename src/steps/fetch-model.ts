@@ -11,8 +11,8 @@ import type { FileDigest } from './fetch/hash.js';
 import { hashFile } from './fetch/hash.js';
 import { DEFAULT_RETRY, withRetry } from './fetch/http.js';
 import { ByteProgress, mapPool, once } from './fetch/util.js';
-import type { HubAccess } from './fetch-model/hub.js';
-import { hubAccessFromEnv } from './fetch-model/hub.js';
+import type { HubAccess } from './fetch/hub-access.js';
+import { hubAccessFromEnv, withSpecToken } from './fetch/hub-access.js';
 import type { ModelFileEntry } from './fetch-model/manifest.js';
 import { ModelManifest, modelFileKey, modelFilesPrefix, modelManifestKey } from './fetch-model/manifest.js';
 import type { ModelSourceFile } from './fetch-model/sources.js';
@@ -48,10 +48,11 @@ export async function fetchModel(ctx: StepContext, input: FetchModelInput): Prom
       list?.forEach((p, i) => checkGlob(p, `spec.source.${field}[${i}]`, ctx.limits.maxPatternLength));
     }
   }
-  let hub = input.hub ?? hubAccessFromEnv();
-  // A token the spec names replaces the worker's HF_TOKEN, resolved here where it is sent.
-  if (source.kind === 'huggingFaceHub' && source.token)
-    hub = { ...hub, token: await ctx.secrets.resolve(source.token) };
+  const hub = await withSpecToken(
+    input.hub ?? hubAccessFromEnv(),
+    source.kind === 'huggingFaceHub' ? source.token : undefined,
+    ctx.secrets,
+  );
   const listing = await listModelFiles(source, { ...ctx.sources, hub, log, retry, signal });
   for (const f of listing.files) {
     if (f.size !== undefined && f.size > maxBytes) {

@@ -86,7 +86,7 @@ export async function ingestDataset(
       for (const [i, s] of shards.entries()) {
         if (s.resorted) log.info(`shard ${i} came out of order from DuckDB and was rewritten sorted`);
       }
-      return await publishDataset(ctx, id, ingest, schema, shards);
+      return await publishDataset(ctx, id, ingest, schema, shards, raw.commit);
     } catch (err) {
       throw resourceError(err, limits) ?? err;
     } finally {

@@ -110,6 +110,7 @@ export async function runStepProgram(name: string, argv: string[], deps: StepDep
         sources: {
           localRoots: deps.config.sources.localRoots,
           egress: { allow: deps.config.sources.allowPrivateNetworks, resolver: deps.resolver },
+          gcs: { apiEndpoint: deps.config.gcs.apiEndpoint, projectId: deps.config.gcs.projectId },
         },
         secrets: localSecrets({ dataHome: deps.config.dataHome }),
         signal: abort.signal,

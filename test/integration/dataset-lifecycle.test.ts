@@ -1,4 +1,4 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '../../src/adapters/index.js';
@@ -9,6 +9,7 @@ import { query } from '../support/duckdb.js';
 import { serve } from '../support/http-fixture.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, testConfig } from '../support/temporal.js';
+import { startHubServer } from './steps/helpers/hub-server.js';
 
 let config: Config;
 let cleanup: () => Promise<void>;
@@ -70,6 +71,46 @@ describe('a Dataset end to end on the embedded backends', () => {
     expect(rows.every((r) => r.split === 'train' || r.split === 'test')).toBe(true);
     const logs = await client.logs(id);
     expect(logs.text).toContain('scores.csv');
+  });
+
+  it('a Hugging Face Hub dataset, its token by reference, becomes a Dataset whose record names the commit', async () => {
+    const hub = await startHubServer();
+    const previous = process.env.HF_ENDPOINT;
+    // The worker hands its HF_ENDPOINT to the fetch step, as it does to fetch-model.
+    process.env.HF_ENDPOINT = hub.endpoint;
+    try {
+      const mails = 'text,label\nwin money,spam\nlunch?,ham\nfree prize,spam\n';
+      hub.addDataset('acme/mails', {
+        files: { 'README.md': '# mails', 'data/train.csv': mails },
+        token: 'hf_e2e',
+      });
+      await mkdir(join(config.dataHome, 'secrets'), { recursive: true });
+      await writeFile(join(config.dataHome, 'secrets', 'hub.json'), JSON.stringify({ token: 'hf_e2e' }), {
+        mode: 0o600,
+      });
+      const { id, view } = await createDataset(
+        {
+          source: {
+            kind: 'huggingFaceHub',
+            repoID: 'acme/mails',
+            token: { secretRef: { name: 'hub', key: 'token' } },
+          },
+          ingest: { format: 'auto' },
+        },
+        'hub-mails',
+      );
+      expect(view.status, JSON.stringify(view)).toBe('Ready');
+      expect(view.details).toMatchObject({ rowCount: 3 });
+      const record = JSON.parse(
+        await readFile(join(config.dataHome, 'objects', 'datasets', id, 'manifest.json'), 'utf8'),
+      );
+      expect(record.commit).toBe(hub.commit);
+      expect((await client.logs(id)).text).not.toContain('hf_e2e');
+    } finally {
+      if (previous === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = previous;
+      await hub.close();
+    }
   });
 
   it('a directory of text files labelled by folder becomes one row per file', async () => {

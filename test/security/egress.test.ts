@@ -175,6 +175,45 @@ describe('Zenodo links and the Hugging Face Hub', () => {
       await hub.close();
     }
   });
+
+  it('a Hub dataset whose file download redirects to the metadata server, or whose listing pages elsewhere', async () => {
+    const commit = 'c'.repeat(40);
+    const hub = await listen((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url?.startsWith('/api/datasets/org/d/revision/'))
+        return res.end(JSON.stringify({ sha: commit }));
+      if (req.url?.startsWith('/api/datasets/org/d/tree/'))
+        return res.end(JSON.stringify([{ type: 'file', path: 'train.csv', size: 4, oid: 'x' }]));
+      if (req.url?.startsWith('/api/datasets/org/paged/revision/'))
+        return res.end(JSON.stringify({ sha: commit }));
+      if (req.url?.startsWith('/api/datasets/org/paged/tree/')) {
+        res.setHeader('link', '<http://127.0.0.2:9/api/datasets/org/paged/tree/x?cursor=1>; rel="next"');
+        return res.end(JSON.stringify([]));
+      }
+      res.writeHead(302, { location: 'http://169.254.169.254/train.csv' }).end();
+    });
+    const previous = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.url;
+    try {
+      const id = newId();
+      const run = await loopbackOnly.run('fetch-data', id, {
+        source: { kind: 'huggingFaceHub', repoID: 'org/d' },
+      });
+      expect(run.code).toBe(2);
+      expect(run.last).toMatch(/169\.254\.169\.254.*allowPrivateNetworks/);
+      expect(await loopbackOnly.keys('rawdata')).toEqual([]);
+
+      const paged = await loopbackOnly.run('fetch-data', newId(), {
+        source: { kind: 'huggingFaceHub', repoID: 'org/paged' },
+      });
+      expect(paged.code).toBe(2);
+      expect(paged.last).toMatch(/continues on another host \(http:\/\/127\.0\.0\.2:9\); refusing$/);
+    } finally {
+      if (previous === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = previous;
+      await hub.close();
+    }
+  });
 });
 
 describe('service endpoints', () => {

@@ -183,8 +183,8 @@ describe("a service's environment cannot carry code or reach the worker's secret
       const values = Object.values(env).join('\n');
       expect(values, program).not.toContain(DYFF_CANARY);
       expect(Object.keys(env), program).not.toContain('DYFF_CANARY_SECRET');
-      // The Hub token is fetch-model's own credential, and no one else's.
-      if (program === 'fetch-model') expect(env.HF_TOKEN).toBe(HF_CANARY);
+      // The Hub token is the fetch steps' own credential (Hub models and datasets), and no one else's.
+      if (program === 'fetch-model' || program === 'fetch-data') expect(env.HF_TOKEN).toBe(HF_CANARY);
       else expect(values, program).not.toContain(HF_CANARY);
       expect(
         Object.keys(env).filter((k) => k.startsWith('NODE_') && k !== 'NODE_EXTRA_CA_CERTS'),

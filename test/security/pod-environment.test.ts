@@ -48,7 +48,7 @@ describe('pod environments', () => {
       const expected = new Set([
         ...Object.keys(config),
         'DYFF_JOB_NAME',
-        ...(step === 'fetch-model' ? ['HF_ENDPOINT'] : []),
+        ...(step === 'fetch-model' || step === 'fetch-data' ? ['HF_ENDPOINT'] : []),
       ]);
       expect(new Set(Object.keys(env))).toEqual(expected);
       expect(JSON.stringify(env)).not.toContain(HF_CANARY);
@@ -96,9 +96,10 @@ describe('pod environments', () => {
     expect(env.HF_TOKEN).toBeUndefined();
   });
 
-  it('a local step gets the runtime it needs and, for fetch-model alone, the Hub token', () => {
+  it('a local step gets the runtime it needs and, for the fetch steps alone, the Hub token', () => {
     const local = (p: string) => stepEnvironment(p, { config, worker, placement: 'local' });
     expect(local('fetch-model').HF_TOKEN).toBe(HF_CANARY);
+    expect(local('fetch-data').HF_TOKEN).toBe(HF_CANARY);
     expect(local('ingest-dataset').HF_TOKEN).toBeUndefined();
     expect(local('session').HF_TOKEN).toBeUndefined();
     expect(local('evaluate').PATH).toBe('/usr/bin');

@@ -190,4 +190,18 @@ describe('step catalogue', () => {
     );
     expect(session.spec!.template.spec!.serviceAccountName).toBe('model-runner');
   });
+
+  it('the fetch steps take the Hub token a spec names by reference, and only that one', () => {
+    const token = { secretRef: { name: 'hub', key: 'token' } };
+    const id = newId();
+    const hubData = { kind: 'huggingFaceHub', repoID: 'acme/mails', revision: 'main', token } as const;
+    const dataSpec = (source: unknown) => ({ id, spec: { source, ingest: { format: 'auto' } } }) as never;
+    expect(STEP_CATALOGUE['fetch-data'].secrets?.(dataSpec(hubData))).toEqual([token]);
+    expect(STEP_CATALOGUE['fetch-data'].secrets?.(dataSpec({ ...hubData, token: undefined }))).toEqual([]);
+    expect(STEP_CATALOGUE['fetch-data'].secrets?.(dataSpec({ kind: 'gcs', uri: 'gs://b/x.csv' }))).toEqual(
+      [],
+    );
+    const model = { id, spec: { source: { ...hubData, repoID: 'acme/bert' } } } as never;
+    expect(STEP_CATALOGUE['fetch-model'].secrets?.(model)).toEqual([token]);
+  });
 });

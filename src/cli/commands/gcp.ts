@@ -12,6 +12,7 @@ interface PlanCliOptions {
   namespace?: string;
   location: string;
   format: string;
+  webassetsPublisher?: string[];
 }
 
 /** `dyffctl gcp plan`: prints the gcloud/kubectl commands of the least-privilege IAM setup; runs nothing. */
@@ -25,6 +26,10 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
     .option('--namespace <namespace>', 'Kubernetes namespace (default: kubernetes.namespace)')
     .option('--location <location>', 'Artifact Registry location', 'us-central1')
     .option('--format <format>', 'shell or json', 'shell')
+    .option(
+      '--webassets-publisher <member...>',
+      'IAM members (group:docs@example.org) that publish the API docs to the webassets bucket',
+    )
     .action((opts: PlanCliOptions) => {
       const config = deps.loadConfig();
       const project = opts.project ?? config.gcs.projectId;
@@ -46,6 +51,7 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
         prefix,
         namespace: opts.namespace ?? config.kubernetes.namespace,
         location: opts.location,
+        webassetsPublishers: opts.webassetsPublisher,
       });
       process.stdout.write(opts.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : planToShell(plan));
     });

@@ -6,25 +6,12 @@ import { invalidInput } from '../errors.js';
 import { httpGet, withRetry } from '../fetch/http.js';
 import type { EgressPolicy } from '../net/egress-guard.js';
 import { assertSafePath } from '../paths.js';
-import { repoFileFilter } from './fnmatch.js';
+import { repoFileFilter } from '../fetch/fnmatch.js';
+import type { HubAccess } from '../fetch/hub-access.js';
+import { hubAuthHeaders, hubError, resolveUrl } from '../fetch/hub-access.js';
 import type { ModelSourceFile } from './sources.js';
 
 type HubSource = Extract<ModelSpec['source'], { kind: 'huggingFaceHub' }>;
-
-/** Where the Hub is and who we are to it. Taken from the environment, never from a spec (specs are stored). */
-export interface HubAccess {
-  /** `HF_ENDPOINT`. @default https://huggingface.co */
-  endpoint: string;
-  /** `HF_TOKEN`, sent as `Authorization: Bearer`. */
-  token?: string;
-}
-
-export function hubAccessFromEnv(env: NodeJS.ProcessEnv = process.env): HubAccess {
-  return {
-    endpoint: (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, ''),
-    token: env.HF_TOKEN || undefined,
-  };
-}
 
 /** The part of `GET /api/models/<repo>/revision/<rev>?blobs=true` this step uses. */
 const HubModelInfo = z.object({
@@ -56,7 +43,7 @@ interface ListOptions {
 
 export async function listHubFiles(source: HubSource, opts: ListOptions): Promise<HubListing> {
   const { endpoint } = opts.access;
-  const headers = authHeaders(opts.access);
+  const headers = hubAuthHeaders(opts.access);
   const what = `huggingFaceHub ${source.repoID}@${source.revision}`;
   const url = `${endpoint}/api/models/${source.repoID}/revision/${encodeURIComponent(source.revision)}?blobs=true`;
   const body = await withRetry(
@@ -81,12 +68,11 @@ export async function listHubFiles(source: HubSource, opts: ListOptions): Promis
     .filter((s) => keep(s.rfilename))
     .map((s): ModelSourceFile => {
       const path = assertSafePath(s.rfilename, what);
-      const encoded = path.split('/').map(encodeURIComponent).join('/');
       return {
         path,
         size: s.lfs?.size ?? s.size,
         expected: { sha256: s.lfs?.sha256 },
-        from: { kind: 'http', url: `${endpoint}/${source.repoID}/resolve/${sha}/${encoded}` },
+        from: { kind: 'http', url: resolveUrl(opts.access, source.repoID, sha, path) },
         headers,
         describe: `${what}: ${path}`,
       };
@@ -99,26 +85,4 @@ export async function listHubFiles(source: HubSource, opts: ListOptions): Promis
     throw invalidInput(`${what}: no file of ${siblings.length} matches ${patterns}`, ErrorType.NotFound);
   }
   return { commit: sha, files };
-}
-
-const authHeaders = (access: HubAccess): Record<string, string> =>
-  access.token ? { authorization: `Bearer ${access.token}` } : {};
-
-/**
- * The Hub answers 401 both for a private or gated repo without a token and for a repo that does not exist (so
- * as not to reveal which); its `X-Error-Message` header says more. Either way the user must fix something.
- */
-export async function hubError(res: Response, what: string, access: HubAccess): Promise<Error> {
-  await res.body?.cancel();
-  const detail = res.headers.get('x-error-message');
-  const hint =
-    res.status === 401 || res.status === 403
-      ? access.token
-        ? 'not found, or HF_TOKEN has no access to it'
-        : 'not found, private or gated: set HF_TOKEN to a token with access'
-      : res.status === 404
-        ? 'not found'
-        : res.statusText;
-  const type = res.status === 404 || res.status === 401 ? ErrorType.NotFound : ErrorType.SourceUnavailable;
-  return invalidInput(`${what}: HTTP ${res.status} (${detail ?? hint})`, type, { status: res.status });
 }

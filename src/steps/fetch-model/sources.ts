@@ -5,12 +5,11 @@ import type { SourceFile } from '../fetch/sources.js';
 import { listSourceFiles } from '../fetch/sources.js';
 import { assertSafePath } from '../paths.js';
 import type { EgressPolicy } from '../net/egress-guard.js';
-import type { HubAccess } from './hub.js';
+import type { HubAccess } from '../fetch/hub-access.js';
 import { listHubFiles } from './hub.js';
 
-/** A file of a model source: what fetch-data's sources give, plus request headers and a name for messages. */
+/** A file of a model source: what fetch-data's sources give, plus a name for messages. */
 export interface ModelSourceFile extends SourceFile {
-  headers?: Record<string, string>;
   /** How errors name the file, e.g. `huggingFaceHub org/model@main: config.json`. */
   describe?: string;
 }

@@ -66,6 +66,7 @@ async function download(run: FetchRun, f: SourceFile, url: string, partial: stri
       downloadAttempt({
         url,
         egress: run.ctx.sources.egress,
+        headers: f.headers,
         path: f.path,
         partial,
         maxBytes: run.maxBytes,

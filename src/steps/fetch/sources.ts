@@ -16,10 +16,15 @@ export interface SourceFile {
   path: string;
   /** Known up front for Zenodo and local files. */
   size?: number;
-  /** What the source says the content hashes to; verified after download. */
-  expected: { md5?: string; sha256?: string };
+  /** What the source says the content hashes to; verified after download. crc32c is GCS's base64 form. */
+  expected: { md5?: string; sha256?: string; crc32c?: string };
   from: { kind: 'http'; url: string } | { kind: 'local'; file: string };
+  /** Sent with the download, e.g. a token (not on to another origin on a redirect). */
+  headers?: Record<string, string>;
 }
+
+/** The sources this file lists; gs:// and the Hub have modules of their own (see data-listing.ts). */
+export type FileSource = Extract<DataSourceSpec, { kind: 'url' | 'zenodo' | 'local' }>;
 
 interface ListOptions {
   /** Directories local sources may read from (see local-roots.ts). */
@@ -30,7 +35,7 @@ interface ListOptions {
   signal?: AbortSignal;
 }
 
-export async function listSourceFiles(source: DataSourceSpec, opts: ListOptions): Promise<SourceFile[]> {
+export async function listSourceFiles(source: FileSource, opts: ListOptions): Promise<SourceFile[]> {
   switch (source.kind) {
     case 'url':
       return [urlFile(source)];

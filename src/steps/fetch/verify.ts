@@ -39,7 +39,9 @@ export async function completeEntry(
 /** Hash the whole download; a mismatch deletes it, so the next run starts clean instead of resuming garbage. */
 export async function verifyDownload(partial: string, f: SourceFile, url: string): Promise<FileDigest> {
   const digest = await hashFile(partial);
-  const { md5, sha256 } = f.expected;
+  const { md5, sha256, crc32c } = f.expected;
+  // GCS gives a composite object a crc32c only: the one checksum there is to hold its download to.
+  const gotCrc = crc32c && !md5 && !sha256 ? await crc32cOf(partial) : undefined;
   const mismatch =
     f.size !== undefined && digest.size !== f.size
       ? ['size', f.size, digest.size]
@@ -47,7 +49,9 @@ export async function verifyDownload(partial: string, f: SourceFile, url: string
         ? ['md5 checksum', md5, digest.md5]
         : sha256 && digest.sha256 !== sha256
           ? ['sha256 checksum', sha256, digest.sha256]
-          : undefined;
+          : gotCrc !== undefined && gotCrc !== crc32c
+            ? ['crc32c checksum', crc32c, gotCrc]
+            : undefined;
   if (!mismatch) return digest;
   await rm(partial, { force: true });
   const [what, expected, got] = mismatch;
@@ -56,4 +60,10 @@ export async function verifyDownload(partial: string, f: SourceFile, url: string
     ErrorType.ChecksumMismatch,
     { url, path: f.path },
   );
+}
+
+/** GCS's crc32c of a file, base64 as its API gives it; the library is loaded only when a source needs it. */
+async function crc32cOf(file: string): Promise<string> {
+  const { CRC32C } = await import('@google-cloud/storage');
+  return (await CRC32C.fromFile(file)).toString();
 }

@@ -125,6 +125,9 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
   it('list shows each category with its bucket, and buckets the config does not name', async () => {
     const datasets = (await dyffctl('buckets', 'create', '--category', 'datasets')).trim().slice(5);
     const rawdata = (await dyffctl('buckets', 'create', '--category', 'rawdata')).trim().slice(5);
+    // The API docs' bucket of the deployment notes, a category like the others.
+    const webassets = (await dyffctl('buckets', 'create', '--category', 'webassets')).trim().slice(5);
+    expect(webassets).toMatch(new RegExp(`^${prefix}-webassets-[0-9a-f]{16}$`));
     const stray = `${prefix}-models-0123456789abcdef`;
     await admin.createBucket(stray);
     const text = await dyffctl('buckets', 'list');
@@ -137,6 +140,7 @@ describe.skipIf(skipGcp)('dyffctl buckets on fake-gcs-server', () => {
       ['rawdata', rawdata, 'ok'],
       ['datasets', datasets, 'ok'],
       ['models', stray, 'not in config'],
+      ['webassets', webassets, 'ok'],
     ]);
     const json = JSON.parse(await dyffctl('buckets', 'list', '-o', 'json')) as unknown[];
     expect(json).toContainEqual({ category: 'datasets', bucket: datasets, configured: true, exists: true });

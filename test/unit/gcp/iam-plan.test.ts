@@ -164,6 +164,43 @@ describe('gcp IAM plan', () => {
     }
   });
 
+  it('grants no account on the webassets buckets, only the docs publishers it is given', async () => {
+    // The notes create the webassets bucket (the API docs) and grant no workload on it; nothing here runs there.
+    const webassets = (p: IamPlan) =>
+      p.commands.filter((c) => c.argv.join(' ').includes('is-webassets-bucket'));
+    expect(webassets(plan)).toEqual([]);
+
+    const published = buildIamPlan({ ...options, webassetsPublishers: ['group:docs@example.org'] });
+    expect(webassets(published).map((c) => c.argv)).toEqual([
+      [
+        'gcloud',
+        'projects',
+        'add-iam-policy-binding',
+        PROJECT,
+        '--member=group:docs@example.org',
+        `--role=${OBJECT_ADMIN}`,
+        '--condition=expression=resource.name.startsWith("projects/_/buckets/alignmentlabs-webassets-"),title=is-webassets-bucket',
+      ],
+    ]);
+    // Every other command is the plain plan's: a publisher changes nothing for the accounts.
+    expect(published.commands.filter((c) => c.account !== 'webassets')).toEqual(plan.commands);
+    expect(planToShell(published)).toContain('# webassets: the publishers of the API docs');
+    expect(() => buildIamPlan({ ...options, webassetsPublishers: ['docs@example.org'] })).toThrow(
+      /--webassets-publisher: "docs@example.org" is not an IAM member/,
+    );
+    const cli = await gcpCli(
+      'gcp',
+      'plan',
+      '--project',
+      PROJECT,
+      '--webassets-publisher',
+      'serviceAccount:ci@p.iam.gserviceaccount.com',
+    );
+    expect(cli).toContain(
+      `--member=serviceAccount:ci@p.iam.gserviceaccount.com --role=${OBJECT_ADMIN} '--condition=expression=resource.name.startsWith("projects/_/buckets/dyff-webassets-"),title=is-webassets-bucket'`,
+    );
+  });
+
   it('follows --prefix and --namespace', () => {
     const other = buildIamPlan({ project: 'p1', prefix: 'acme', namespace: 'eval' });
     const text = JSON.stringify(other.commands);

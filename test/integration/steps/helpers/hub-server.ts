@@ -10,6 +10,11 @@ import type { AddressInfo } from 'node:net';
  * `GET /<repo>/resolve/<rev>/<file>`, which serves small files itself and redirects LFS files (302) to a CDN on
  * another port, as the Hub does to its CDN. A private repo answers 401 without the right token; both servers honour
  * `Range: bytes=N-`, and the CDN can cut a transfer short.
+ *
+ * Datasets (`addDataset`) live under `datasets/`: `GET /api/datasets/<repo>/revision/<rev>` (info with `sha`),
+ * `GET /api/datasets/<repo>/tree/<rev>?recursive=true` (entries `{type, oid, size, path, lfs?: {oid, size,
+ * pointerSize}}`, directories included, in pages linked by `Link: <…>; rel="next"` as the Hub pages them) and
+ * `GET /datasets/<repo>/resolve/<rev>/<file>`.
  */
 export interface HubRepo {
   files: Record<string, Buffer | string>;
@@ -25,6 +30,9 @@ export interface HubServer {
   endpoint: string;
   commit: string;
   addRepo(id: string, repo: HubRepo): void;
+  addDataset(id: string, repo: HubRepo): void;
+  /** Tree entries per page. @default 1000, as the Hub */
+  treePageSize: number;
   /** The next `times` CDN transfers of `file` stop after `afterBytes`. */
   cutNext(file: string, times: number, afterBytes: number): void;
   /** Every request as `<server> <path> <authorization or -> <range or ->`. */
@@ -49,17 +57,20 @@ export async function startHubServer(): Promise<HubServer> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = decodeURIComponent(url.pathname);
     record('hub', req, path);
-    const info = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(path);
-    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
-    const repoId = info?.[1] ?? resolve?.[1];
-    const repo = repoId === undefined ? undefined : repos.get(repoId);
+    const info = /^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(path);
+    const tree = /^\/api\/(datasets)\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(path);
+    const resolve = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
+    const type = info?.[1] ?? tree?.[1] ?? (resolve?.[1] ? 'datasets' : 'models');
+    const repoId = info?.[2] ?? tree?.[2] ?? resolve?.[2];
+    const repo = repoId === undefined ? undefined : repos.get(`${type}:${repoId}`);
     if (!repo || (repo.token && req.headers.authorization !== `Bearer ${repo.token}`)) {
       return hubError(res, 401, 'RepoNotFound', 'Repository not found');
     }
-    const revision = info?.[2] ?? resolve?.[2];
+    const revision = info?.[3] ?? tree?.[3] ?? resolve?.[3];
     if (revision !== 'main' && revision !== commit) {
       return hubError(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
     }
+    if (tree) return sendTree(res, url, repo);
     if (info) {
       const siblings = Object.entries(repo.files).map(([rfilename, raw]) => {
         const content = Buffer.from(raw);
@@ -75,7 +86,7 @@ export async function startHubServer(): Promise<HubServer> {
       const body = { _id: 'x', id: repoId, modelId: repoId, sha: commit, private: !!repo.token, siblings };
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     }
-    const file = resolve![3]!;
+    const file = resolve![4]!;
     const raw = repo.files[file];
     if (raw === undefined)
       return hubError(res, 404, 'EntryNotFound', `${file} does not exist on "${revision}"`);
@@ -101,6 +112,47 @@ export async function startHubServer(): Promise<HubServer> {
     sendRange(req, res, blob.content, {});
   });
 
+  /** The recursive tree, directories included, from the `cursor` (an offset here) on, one page at a time. */
+  const sendTree = (res: ServerResponse, url: URL, repo: HubRepo) => {
+    const paths = Object.keys(repo.files).sort();
+    const dirs = [
+      ...new Set(
+        paths.flatMap((p) =>
+          p
+            .split('/')
+            .slice(0, -1)
+            .map((_, i, a) => a.slice(0, i + 1).join('/')),
+        ),
+      ),
+    ];
+    const entries = [
+      ...dirs.map((d) => ({ type: 'directory', oid: gitBlobId(Buffer.from(d)), size: 0, path: d })),
+      ...paths.map((p) => {
+        const content = Buffer.from(repo.files[p]!);
+        const lfs = repo.lfs?.includes(p);
+        const advertised = repo.corrupt?.includes(p) ? sha256(Buffer.from('other')) : sha256(content);
+        return {
+          type: 'file',
+          oid: gitBlobId(content),
+          size: content.length,
+          path: p,
+          ...(lfs ? { lfs: { oid: advertised, size: content.length, pointerSize: 134 } } : {}),
+        };
+      }),
+    ];
+    const from = Number(url.searchParams.get('cursor') ?? 0);
+    const page = entries.slice(from, from + server.treePageSize);
+    const next = from + server.treePageSize;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (next < entries.length) {
+      const nextUrl = new URL(url.pathname, endpoint);
+      nextUrl.search = url.search;
+      nextUrl.searchParams.set('cursor', String(next));
+      headers.link = `<${nextUrl.href}>; rel="next"`;
+    }
+    res.writeHead(200, headers).end(JSON.stringify(page));
+  };
+
   const listen = async (server: Server) => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -108,11 +160,13 @@ export async function startHubServer(): Promise<HubServer> {
   };
   const endpoint = await listen(hub);
   const cdnUrl = await listen(cdn);
-  return {
+  const server: HubServer = {
     endpoint,
     commit,
     log,
-    addRepo: (id, repo) => void repos.set(id, repo),
+    treePageSize: 1000,
+    addRepo: (id, repo) => void repos.set(`models:${id}`, repo),
+    addDataset: (id, repo) => void repos.set(`datasets:${id}`, repo),
     cutNext: (file, times, afterBytes) => void cuts.set(file, { times, afterBytes }),
     async close() {
       for (const s of [hub, cdn]) {
@@ -122,6 +176,7 @@ export async function startHubServer(): Promise<HubServer> {
       }
     },
   };
+  return server;
 }
 
 function hubError(res: ServerResponse, status: number, code: string, message: string) {

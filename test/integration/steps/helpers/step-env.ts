@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStepLogs } from '../../../../src/activities/step-logs.js';
 import { FilesystemObjectStore } from '../../../../src/adapters/object-store/filesystem.js';
-import type { Config } from '../../../../src/config.js';
+import type { Config, ConfigInput } from '../../../../src/config.js';
 import { loadConfig } from '../../../../src/config.js';
 import { newId } from '../../../../src/domain/ids.js';
 import type { ObjectStore } from '../../../../src/ports/object-store.js';
@@ -42,12 +42,13 @@ export interface StepEnv {
 
 export { newId };
 
-export async function createStepEnv(): Promise<StepEnv> {
+/** `overrides`: configuration besides the data home and the test sources, e.g. `{ gcs: { apiEndpoint } }`. */
+export async function createStepEnv(overrides: ConfigInput = {}): Promise<StepEnv> {
   const root = await mkdtemp(join(tmpdir(), 'dyff-steps-'));
   const store = new FilesystemObjectStore({ root: join(root, 'store') });
   // An explicit, absent config file: the test must not pick up a dyff.config.yaml from the working directory.
   const config = loadConfig(
-    { dataHome: join(root, 'home'), sources: TEST_SOURCES },
+    { dataHome: join(root, 'home'), sources: TEST_SOURCES, ...overrides },
     { DYFF_CONFIG: join(root, 'none.yaml') },
   );
   return {
