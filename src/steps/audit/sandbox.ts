@@ -34,8 +34,9 @@ export function runSandboxed(run: SandboxRun): Promise<number> {
   const { procedure, inputs, output, home } = run.layout;
   const args = [
     '--experimental-permission',
-    `--allow-fs-read=${[procedure, inputs, output, home].map((d) => join(d, '*')).join(',')}`,
-    `--allow-fs-write=${[output, home].map((d) => join(d, '*')).join(',')}`,
+    // One flag per folder: recent Node releases no longer take a comma-separated list.
+    ...[procedure, inputs, output, home].map((d) => `--allow-fs-read=${d}`),
+    ...[output, home].map((d) => `--allow-fs-write=${d}`),
     '--disable-warning=ExperimentalWarning',
     join(procedure, run.entrypoint),
   ];

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import type { Browser } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pipelines } from '../../../src/client-pipelines.js';
+import { DyffClient } from '../../../src/client.js';
+import type { Config } from '../../../src/config.js';
+import { parsePipelineManifest } from '../../../src/domain/manifest.js';
+import type { RunningWorker } from '../../support/temporal.js';
+import { startWorker, testConfig } from '../../support/temporal.js';
+import { tinyCorpus } from '../../support/tiny-corpus.js';
+import { startBrowser } from '../steps/helpers/browser.js';
+import { chromiumPresent } from '../steps/helpers/chromium.js';
+import { SPAM_ROBUSTNESS, runAudit, treeSha256 } from './audit-support.js';
+
+/*
+ * The example audit on the embedded default: the demo model (naive Bayes over the tiny corpus) made by a real
+ * pipeline, then examples/procedures/spam-robustness run against its service by a real worker, local steps and a
+ * real session, with every object-store call held to the catalogue's grants. The report is opened in Chromium.
+ */
+let config: Config;
+let cleanup: () => Promise<void>;
+let worker: RunningWorker;
+let client: DyffClient;
+let targets: { inferenceService: string; evaluation: string };
+const hasChromium = await chromiumPresent();
+
+beforeAll(async () => {
+  ({ config, cleanup } = await testConfig());
+  config = { ...config, storage: { enforceGrants: true, withholdGrants: [] } };
+  const corpus = await tinyCorpus(join(config.dataHome, 'tiny'));
+  worker = await startWorker(config);
+  client = await DyffClient.connect(config, worker.adapters);
+  const pipelines = new Pipelines(client.temporal, config.temporal.taskQueue);
+  const manifest = parsePipelineManifest(`
+kind: Pipeline
+account: audit
+metadata: { name: audited }
+spec:
+  dataset:
+    source: { kind: local, path: ${corpus.dataDir} }
+    ingest: { format: text-folders, split: { fractions: { train: 1, test: 1 } } }
+  model: { source: { kind: local, path: ${corpus.modelDir} } }
+  service: { runner: { kind: standalone } }
+  evaluation: { split: test }
+  report: { rubric: classification.accuracy }
+`);
+  const view = await pipelines.wait((await pipelines.start(manifest)).id);
+  expect(view.status, JSON.stringify(view)).toBe('Complete');
+  targets = { inferenceService: view.stages.inferenceService.id!, evaluation: view.stages.evaluation.id! };
+}, 240_000);
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await cleanup?.();
+});
+
+describe('the example audit (spam-robustness) on the embedded default', () => {
+  let auditId: string;
+
+  it('runs to Complete against the demo model, records the tree checksum, and stops its session', async () => {
+    const view = await runAudit(client, config, {
+      procedure: { kind: 'local', path: SPAM_ROBUSTNESS },
+      ...targets,
+      parameters: { split: 'test', positiveLabel: 'spam' },
+    });
+    expect(view.status, view.message).toBe('Complete');
+    auditId = view.id;
+    const details = view.details as { procedure: { name: string; treeSha256: string }; files: string[] };
+    expect(details.procedure.name).toBe('spam-robustness');
+    expect(details.procedure.treeSha256).toBe(await treeSha256(SPAM_ROBUSTNESS));
+    expect(details.files).toEqual(['index.html', 'results.json']);
+    // The session the audit probed is gone, and the procedure's requests reached it.
+    expect(await worker.adapters.sessionRunner.list(auditId)).toEqual([]);
+    const results = JSON.parse(
+      (await worker.adapters.objectStore.getBuffer('auditreports', `${auditId}/results.json`)).toString(),
+    ) as { mails: number; accuracy: number; perturbations: { flipRate: number }[] };
+    expect(results.mails).toBeGreaterThan(0);
+    expect(results.accuracy).toBe(1);
+    expect(results.perturbations).toHaveLength(4);
+    expect((await client.logs(auditId)).text).toContain('procedure: wrote index.html and results.json');
+  }, 180_000);
+
+  it.skipIf(!hasChromium)(
+    'its index.html, opened in headless Chromium, shows the flip-rate table and chart and the reliability diagram',
+    async () => {
+      expect(auditId).toBeDefined();
+      const file = worker.adapters.objectStore.localPath!('auditreports', `${auditId}/index.html`);
+      let browser: Browser | undefined;
+      try {
+        browser = await startBrowser();
+        const page = await browser.newPage();
+        await page.goto(`file://${file}`, { waitUntil: 'load' });
+        const flipRates = await page.$$eval('#flip-rates tbody tr', (rows) =>
+          rows.map((r) => ({
+            id: r.getAttribute('data-perturbation'),
+            rate: r.querySelector('.flip-rate')?.textContent,
+          })),
+        );
+        expect(flipRates.map((r) => r.id)).toEqual([
+          'char-noise',
+          'upper-case',
+          'lower-case',
+          'inserted-urls',
+        ]);
+        for (const r of flipRates) expect(Number(r.rate)).toBeGreaterThanOrEqual(0);
+        const bars = await page.$$eval('#flip-chart .bar', (gs) =>
+          gs.map((g) => ({
+            value: g.getAttribute('data-value'),
+            width: g.querySelector('rect')!.getBBox().width,
+          })),
+        );
+        expect(bars).toHaveLength(4);
+        for (const b of bars) expect(Number.isFinite(Number(b.value))).toBe(true);
+        const bins = await page.$$eval('#reliability .bin', (gs) =>
+          gs.map((g) => ({
+            count: Number(g.getAttribute('data-count')),
+            observed: Number(g.getAttribute('data-observed')),
+            predicted: Number(g.getAttribute('data-predicted')),
+          })),
+        );
+        expect(bins.length).toBeGreaterThan(0);
+        expect(bins.reduce((a, b) => a + b.count, 0)).toBeGreaterThan(0);
+        for (const b of bins) {
+          expect(b.observed).toBeGreaterThanOrEqual(0);
+          expect(b.predicted).toBeLessThanOrEqual(1);
+        }
+        // The diagram is drawn: the circles have a size on the page.
+        const drawn = await page.$eval('#reliability', (svg) => svg.getBoundingClientRect().width);
+        expect(drawn).toBeGreaterThan(100);
+        expect(await page.$eval('#ece', (e) => e.textContent)).toMatch(/\d\.\d{4}/);
+      } finally {
+        await browser?.close();
+      }
+    },
+    120_000,
+  );
+});
