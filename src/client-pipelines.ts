@@ -5,7 +5,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
-import { absoluteSource } from './client.js';
+import { absoluteSource } from './client-create.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';

@@ -5,37 +5,33 @@
  *   const { id } = await dyff.create(parseManifest(text, 'dataset.yaml'), { baseDir });
  *   const entity = await dyff.wait(id, { onProgress: console.log });
  */
-import { isAbsolute, resolve } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { StepHeartbeat } from './activities/index.js';
-import { specHash } from './activities/lookups.js';
 import type { LogCursor, ReadLogsOptions } from './activities/step-logs.js';
 import { readStepLogs } from './activities/step-logs.js';
-import { SPEC_HASH_LABEL } from './domain/labels.js';
 import type { Adapters } from './adapters/index.js';
 import { createEntityStore, createObjectStore } from './adapters/index.js';
 import { codecFor, dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
 import type { Entity, Progress } from './domain/entity.js';
 import { DyffError, ErrorType } from './domain/errors.js';
-import { newId } from './domain/ids.js';
 import type { EntityKind } from './domain/kinds.js';
 import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
 import { datasetKeys, entityLocation } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
-import { entityFromMemo, runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
+import { entityFromMemo } from './domain/run-metadata.js';
 import { ENTITY_WORKFLOW_KINDS, listFromRuns } from './client-runs.js';
-import { DyffStatus } from './domain/search-attributes.js';
-import type { DatasetSpec } from './domain/specs.js';
+import type { CreateOptions, CreateResult } from './client-create-run.js';
+import { createEntity } from './client-create-run.js';
+
+export type { CreateOptions, CreateResult } from './client-create-run.js';
 import { isTerminal } from './domain/status.js';
 import { whileUnreachable } from './temporal-outage.js';
 import { describeConnection, temporalConnectionOptions } from './temporal-connection.js';
 import type { EntityQuery, EntityStore } from './ports/entity-store.js';
 import type { ObjectStore } from './ports/object-store.js';
-import type { DatasetWorkflowInput } from './workflows/index.js';
-import { DatasetWorkflow, startWorkflow } from './workflows/definitions.js';
 
 export interface EntityView extends Entity {
   workflowId: string;
@@ -43,11 +39,6 @@ export interface EntityView extends Entity {
   stage?: string;
   progress?: Progress;
   uiUrl: string;
-}
-
-export interface CreateOptions {
-  /** Relative local paths in the spec resolve against this directory (the manifest's). @default cwd */
-  baseDir?: string;
 }
 
 const POLL_DEADLINE_MS = 5000;
@@ -108,39 +99,17 @@ export class DyffClient {
     await this.temporal.connection.close();
   }
 
-  /** Start the entity's workflow; returns at once with the new id. */
-  async create(manifest: Manifest, opts: CreateOptions = {}): Promise<{ id: string; workflowId: string }> {
-    if (manifest.kind !== 'Dataset') {
-      throw new DyffError(
-        ErrorType.InvalidSpec,
-        `kind ${manifest.kind}: not supported by this version yet (Dataset is)`,
-      );
-    }
-    const id = newId();
-    const workflowId = workflowIdFor(manifest.kind, id);
-    const given = manifest.spec as DatasetSpec;
-    const spec = { ...given, source: absoluteSource(given.source, opts.baseDir ?? process.cwd()) };
-    const input: DatasetWorkflowInput = {
-      id,
-      account: manifest.account,
-      name: manifest.metadata.name,
-      // The spec hash lets a pipeline with the same data source reuse this dataset once it is Ready.
-      labels: { ...manifest.metadata.labels, [SPEC_HASH_LABEL]: specHash(spec) },
-      annotations: manifest.metadata.annotations,
-      spec,
-    };
-    await startWorkflow(this.temporal, DatasetWorkflow, {
-      workflowId,
-      taskQueue: this.config.temporal.taskQueue,
-      args: [input],
-      typedSearchAttributes: [
-        ...runSearchAttributes({ ...input, kind: manifest.kind }),
-        { key: DyffStatus, value: 'Created' },
-      ],
-      staticSummary: runSummary({ ...input, kind: manifest.kind }),
-      staticDetails: runDetails({ ...input, kind: manifest.kind }),
-    });
-    return { id, workflowId };
+  /**
+   * Start the entity's workflow; returns at once with its id. With a request id (`metadata.requestId` or the
+   * option), the same create again returns the same entity (`created: false`) instead of making a second one.
+   */
+  create(manifest: Manifest, opts: CreateOptions = {}): Promise<CreateResult> {
+    const kindOf = async (id: string) => (await this.get(id))?.kind;
+    return createEntity(
+      { temporal: this.temporal, taskQueue: this.config.temporal.taskQueue, kindOf },
+      manifest,
+      opts,
+    );
   }
 
   /**
@@ -295,10 +264,4 @@ function placeholder(id: string, kind: EntityKind, workflowId: string, uiUrl: st
     workflowId,
     uiUrl,
   };
-}
-
-/** Local sources are read by a step in another process: make their paths absolute now. */
-export function absoluteSource<S extends { kind: string; path?: string }>(source: S, baseDir: string): S {
-  if (source.kind !== 'local' || source.path === undefined || isAbsolute(source.path)) return source;
-  return { ...source, path: resolve(baseDir, source.path) };
 }

@@ -9,7 +9,13 @@ import { ManifestHeader, SPEC_OF_KIND } from './specs.js';
 export interface Manifest<S = unknown, K extends string = EntityKind> {
   kind: K;
   account: string;
-  metadata: { name?: string; labels: Record<string, string>; annotations: Record<string, string> };
+  metadata: {
+    name?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    /** Creates with the same request id (per account and kind) make one entity. */
+    requestId?: string;
+  };
   spec: S;
 }
 
@@ -42,6 +48,7 @@ export function validateManifest(doc: unknown, source = 'manifest'): Manifest {
       name: metadata?.name,
       labels: metadata?.labels ?? {},
       annotations: metadata?.annotations ?? {},
+      ...(metadata?.requestId ? { requestId: metadata.requestId } : {}),
     },
     spec: spec.data,
   };

@@ -165,6 +165,12 @@ export const MAX_ANNOTATIONS = 64;
 export const MAX_ANNOTATION_BYTES = 4096;
 export const MAX_DOCUMENTATION_BYTES = 65536;
 
+export const requestId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, { error: 'expected printable ASCII without spaces' });
+
 export const Metadata = z.strictObject({
   name: z.string().min(1).max(253).optional(),
   labels: labels.optional(),
@@ -182,6 +188,8 @@ export const Metadata = z.strictObject({
     .string()
     .max(MAX_DOCUMENTATION_BYTES, { error: `longer than ${MAX_DOCUMENTATION_BYTES} characters` })
     .optional(),
+  /** A key of the caller's choosing: creates with the same one make one entity (retries, concurrent scripts). */
+  requestId: requestId.optional(),
 });
 
 export const ManifestHeader = z.object({

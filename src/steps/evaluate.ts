@@ -18,7 +18,7 @@ import { OutputWriter } from './evaluate/output-writer.js';
 import { RequestSender } from './evaluate/send.js';
 import { loadService, requestUrl } from './evaluate/service.js';
 import { createTransport } from './evaluate/transport.js';
-import { replicationIds } from './evaluate/uuid5.js';
+import { replicationIds } from '../uuid5.js';
 import { countWork, pendingWork } from './evaluate/work.js';
 import { openEngine } from './ingest/duckdb.js';
 

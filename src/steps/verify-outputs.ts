@@ -16,7 +16,7 @@ import {
   datasetShards,
 } from './evaluate/dataset.js';
 import { outputPartsPrefix, summaryKey, verifiedPartKey, verifiedPrefix } from './evaluate/layout.js';
-import { replicationIds } from './evaluate/uuid5.js';
+import { replicationIds } from '../uuid5.js';
 import { openEngine } from './ingest/duckdb.js';
 import { localFiles } from './local-files.js';
 

@@ -4,7 +4,7 @@ import {
   ResponseShapeError,
   compilePipeline,
 } from '../../src/steps/evaluate/adapters.js';
-import { replicationIds, uuid5Hex } from '../../src/steps/evaluate/uuid5.js';
+import { replicationIds, uuid5Hex } from '../../src/uuid5.js';
 
 describe('TransformJSON', () => {
   it('builds a request from a row: paths, nested templates, literals, and missing fields left out', () => {

@@ -50,8 +50,9 @@ export function registerEntityCommands(program: Command): void {
     .description('create an entity from a YAML manifest (kind, account, spec)')
     .requiredOption('-f, --file <path>', 'manifest file')
     .option('--wait', 'wait until the entity is Ready/Complete or has failed; exit 1 if it failed')
+    .option('--request-id <id>', 'one entity per request id: a retried create returns the same entity')
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (opts: { file: string; wait?: boolean; output: string }) => {
+    .action(async (opts: { file: string; wait?: boolean; requestId?: string; output: string }) => {
       const path = resolve(opts.file);
       let text: string;
       try {
@@ -70,10 +71,15 @@ export function registerEntityCommands(program: Command): void {
       }
       const manifest = parseManifest(text, opts.file);
       process.exitCode = await withClient(async (client) => {
-        const { id, workflowId } = await client.create(manifest, { baseDir: dirname(path) });
-        if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ id, workflowId })}\n`);
+        const { id, workflowId, created } = await client.create(manifest, {
+          baseDir: dirname(path),
+          requestId: opts.requestId,
+        });
+        if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ id, workflowId, created })}\n`);
         else
-          process.stdout.write(`${manifest.kind} ${id} created\n  workflow: ${client.uiUrl(workflowId)}\n`);
+          process.stdout.write(
+            `${manifest.kind} ${id} ${created ? 'created' : 'already exists (same request id)'}\n  workflow: ${client.uiUrl(workflowId)}\n`,
+          );
         if (!opts.wait) return ExitCode.Ok;
         const code = await waitWithProgress(client, id);
         const view = await client.get(id);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../src/domain/ids.js';
-import { replicationIds } from '../../../src/steps/evaluate/uuid5.js';
+import { replicationIds } from '../../../src/uuid5.js';
 import type { VerifySummary } from '../../../src/steps/verify-outputs.js';
 import type { EvalEnv, Fault, InferenceEndpoint } from './helpers/evaluation.js';
 import {
