@@ -8,8 +8,9 @@ import { newId } from '../../../src/domain/ids.js';
 import { workflowIdFor } from '../../../src/domain/kinds.js';
 import { AuditWorkflow, startWorkflow } from '../../../src/workflows/definitions.js';
 
+export const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 /** The example procedure shipped with the repository. */
-export const SPAM_ROBUSTNESS = resolve(import.meta.dirname, '../../../examples/procedures/spam-robustness');
+export const SPAM_ROBUSTNESS = join(EXAMPLES, 'procedures/spam-robustness');
 
 /** Start an audit the way a client does (its workflow by definition, id = entity id) and wait for its ending. */
 export async function runAudit(

@@ -10,7 +10,8 @@ import { startWorker, testConfig } from '../../support/temporal.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
 import { startBrowser } from '../steps/helpers/browser.js';
 import { chromiumPresent } from '../steps/helpers/chromium.js';
-import { SPAM_ROBUSTNESS, runAudit, treeSha256 } from './audit-support.js';
+import { cliEnv, run } from '../../support/worker-process.js';
+import { EXAMPLES, SPAM_ROBUSTNESS, treeSha256 } from './audit-support.js';
 
 /*
  * The example audit on the embedded default: the demo model (naive Bayes over the tiny corpus) made by a real
@@ -58,14 +59,24 @@ afterAll(async () => {
 describe('the example audit (spam-robustness) on the embedded default', () => {
   let auditId: string;
 
-  it('runs to Complete against the demo model, records the tree checksum, and stops its session', async () => {
-    const view = await runAudit(client, config, {
-      procedure: { kind: 'local', path: SPAM_ROBUSTNESS },
-      ...targets,
-      parameters: { split: 'test', positiveLabel: 'spam' },
-    });
+  it('dyffctl create -f examples/spamassassin-audit.yaml --wait: Complete, its tree checksum recorded, its session stopped', async () => {
+    const r = await run(
+      [
+        'create',
+        '-f',
+        join(EXAMPLES, 'spamassassin-audit.yaml'),
+        '--set',
+        `spec.inferenceService=${targets.inferenceService}`,
+        '--set',
+        `spec.evaluation=${targets.evaluation}`,
+        '--wait',
+      ],
+      cliEnv(config),
+    );
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    auditId = /Audit ([0-9a-f]{32}) created/.exec(r.stdout)![1]!;
+    const view = (await client.get(auditId))!;
     expect(view.status, view.message).toBe('Complete');
-    auditId = view.id;
     const details = view.details as { procedure: { name: string; treeSha256: string }; files: string[] };
     expect(details.procedure.name).toBe('spam-robustness');
     expect(details.procedure.treeSha256).toBe(await treeSha256(SPAM_ROBUSTNESS));
