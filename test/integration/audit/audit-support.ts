@@ -12,19 +12,26 @@ export const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 /** The example procedure shipped with the repository. */
 export const SPAM_ROBUSTNESS = join(EXAMPLES, 'procedures/spam-robustness');
 
-/** Start an audit the way a client does (its workflow by definition, id = entity id) and wait for its ending. */
-export async function runAudit(
-  client: DyffClient,
-  config: Config,
-  spec: Partial<AuditSpec> & Pick<AuditSpec, 'procedure'>,
-): Promise<EntityView> {
+type AuditSpecInput = Partial<AuditSpec> & Pick<AuditSpec, 'procedure'>;
+
+/** Start an audit the way a client does (its workflow by definition, id = entity id); its id. */
+export async function startAudit(client: DyffClient, config: Config, spec: AuditSpecInput): Promise<string> {
   const id = newId();
   await startWorkflow(client.temporal, AuditWorkflow, {
     taskQueue: config.temporal.taskQueue,
     workflowId: workflowIdFor('Audit', id),
     args: [{ id, account: 'audit', spec: { parameters: {}, ...spec } }],
   });
-  return client.wait(id);
+  return id;
+}
+
+/** Start an audit and wait for its ending. */
+export async function runAudit(
+  client: DyffClient,
+  config: Config,
+  spec: AuditSpecInput,
+): Promise<EntityView> {
+  return client.wait(await startAudit(client, config, spec));
 }
 
 /** The tree checksum of a directory computed independently of the step: sha256 of sha256sum's lines. */

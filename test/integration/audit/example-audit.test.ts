@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,8 @@ import { startWorker, testConfig } from '../../support/temporal.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
 import { startBrowser } from '../steps/helpers/browser.js';
 import { chromiumPresent } from '../steps/helpers/chromium.js';
-import { cliEnv, run } from '../../support/worker-process.js';
-import { EXAMPLES, SPAM_ROBUSTNESS, treeSha256 } from './audit-support.js';
+import { cliEnv, run, until } from '../../support/worker-process.js';
+import { EXAMPLES, SPAM_ROBUSTNESS, startAudit, treeSha256 } from './audit-support.js';
 
 /*
  * The example audit on the embedded default: the demo model (naive Bayes over the tiny corpus) made by a real
@@ -146,4 +147,40 @@ describe('the example audit (spam-robustness) on the embedded default', () => {
     },
     120_000,
   );
+
+  it('a cancel while the procedure runs: Terminated, the procedure stopped, the session stopped', async () => {
+    const dir = join(config.dataHome, 'hang');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'procedure.json'),
+      JSON.stringify({ name: 'hang', entrypoint: 'main.mjs', probesModel: true }),
+    );
+    await writeFile(join(dir, 'main.mjs'), 'console.log(`pid=${process.pid}`); setInterval(() => {}, 1000);');
+    const id = await startAudit(client, config, {
+      procedure: { kind: 'local', path: dir },
+      inferenceService: targets.inferenceService,
+    });
+    const pid = await until('the procedure to start', async () => {
+      const m = /procedure: pid=(\d+)/.exec((await client.logs(id)).text);
+      return m ? Number(m[1]) : undefined;
+    });
+    expect(await worker.adapters.sessionRunner.list(id)).toHaveLength(1);
+    await client.cancel(id);
+    const view = await client.wait(id);
+    expect([view.status, view.reason]).toEqual(['Terminated', 'TerminateCommand']);
+    await until('the procedure to exit', async () => !alive(pid));
+    await until(
+      'the session to stop',
+      async () => (await worker.adapters.sessionRunner.list(id)).length === 0,
+    );
+  }, 120_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
