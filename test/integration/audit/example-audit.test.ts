@@ -25,6 +25,8 @@ let worker: RunningWorker;
 let client: DyffClient;
 let targets: { inferenceService: string; evaluation: string };
 const hasChromium = await chromiumPresent();
+/** The audits the pipeline listed after its report. */
+let pipelineAudits: { id?: string; status: string }[] = [];
 
 beforeAll(async () => {
   ({ config, cleanup } = await testConfig());
@@ -45,10 +47,14 @@ spec:
   service: { runner: { kind: standalone } }
   evaluation: { split: test }
   report: { rubric: classification.accuracy }
+  audits:
+    - procedure: { kind: local, path: procedures/spam-robustness }
+      parameters: { split: test, maxMails: 6 }
 `);
-  const view = await pipelines.wait((await pipelines.start(manifest)).id);
+  const view = await pipelines.wait((await pipelines.start(manifest, { baseDir: EXAMPLES })).id);
   expect(view.status, JSON.stringify(view)).toBe('Complete');
   targets = { inferenceService: view.stages.inferenceService.id!, evaluation: view.stages.evaluation.id! };
+  pipelineAudits = view.audits ?? [];
 }, 240_000);
 
 afterAll(async () => {
@@ -59,6 +65,19 @@ afterAll(async () => {
 
 describe('the example audit (spam-robustness) on the embedded default', () => {
   let auditId: string;
+
+  it('a pipeline that lists the audit runs it after its report, with its service, evaluation and report as targets', async () => {
+    expect(pipelineAudits).toHaveLength(1);
+    expect(pipelineAudits[0]!.status).toBe('Done');
+    const audit = (await client.get(pipelineAudits[0]!.id!))!;
+    expect(audit.kind).toBe('Audit');
+    expect(audit.status, audit.message).toBe('Complete');
+    expect(audit.spec).toMatchObject({ ...targets, parameters: { maxMails: 6 } });
+    const results = JSON.parse(
+      (await worker.adapters.objectStore.getBuffer('auditreports', `${audit.id}/results.json`)).toString(),
+    ) as { mails: number };
+    expect(results.mails).toBe(6);
+  });
 
   it('dyffctl create -f examples/spamassassin-audit.yaml --wait: Complete, its tree checksum recorded, its session stopped', async () => {
     const r = await run(
