@@ -163,6 +163,24 @@ describe('audit procedures from Git over HTTPS', () => {
   }, 120_000);
 });
 
+describe('audit procedures from the auditprocedures bucket', () => {
+  it('a folder of the bucket is copied into the audit, with the same tree checksum as its files', async () => {
+    const files = { 'procedure.json': descriptor(), 'main.mjs': SUMMARY_MAIN };
+    const source = await procedure('summary-object', files);
+    for (const [name, text] of Object.entries(files))
+      await worker.adapters.objectStore.put('auditprocedures', `shared-summary/${name}`, text);
+    const view = await runAudit(client, config, {
+      procedure: { kind: 'object', prefix: 'shared-summary/' },
+      dataset,
+      parameters: { dataHome: config.dataHome },
+    });
+    expect(view.status, view.message).toBe('Complete');
+    const details = view.details as { procedure: { treeSha256: string; source: { location: string } } };
+    expect(details.procedure.treeSha256).toBe(await treeSha256(source));
+    expect(details.procedure.source.location).toBe('auditprocedures/shared-summary/');
+  }, 120_000);
+});
+
 describe('procedures that break the contract fail with a reason naming what is wrong', () => {
   it('a missing entrypoint, a non-zero exit, no index.html', async () => {
     const [missing, exits, silent] = await Promise.all([
