@@ -1,6 +1,6 @@
 import type { Category } from './kinds.js';
 import type { Access, CloudNeeds, Grant, Network } from './step-contract.js';
-import { READS, logGrant } from './step-contract.js';
+import { READS } from './step-contract.js';
 import type { Identity } from './step-catalogue.js';
 import { SESSION_ENTRY, STEP_CATALOGUE, STEP_NAMES, grantsOf } from './step-catalogue.js';
 
