@@ -9,6 +9,7 @@ import { specHash } from './activities/lookups.js';
 import type { EntityKind } from './domain/kinds.js';
 import { SPEC_HASH_LABEL } from './domain/labels.js';
 import type { Manifest } from './domain/manifest.js';
+import type { AuditSpec } from './domain/audit-spec.js';
 import type {
   DatasetSpec,
   EvaluationSpec,
@@ -18,6 +19,7 @@ import type {
 } from './domain/specs.js';
 import type { WorkflowDefinition } from './workflows/definitions.js';
 import {
+  AuditWorkflow,
   DatasetWorkflow,
   EvaluationWorkflow,
   InferenceServiceWorkflow,
@@ -107,6 +109,19 @@ export const CREATE_TABLE: Partial<Record<EntityKind, CreateRow>> = {
     ReportWorkflow,
     (m: Manifest<ReportSpec>, ctx) => ({ ...common(m, ctx), spec: m.spec }),
     (spec) => [ref('spec.evaluation', 'Evaluation', spec.evaluation)],
+  ),
+  Audit: row(
+    AuditWorkflow,
+    (m: Manifest<AuditSpec>, ctx) => ({
+      ...common(m, ctx),
+      spec: { ...m.spec, procedure: absoluteSource(m.spec.procedure, ctx.baseDir) },
+    }),
+    (spec) => [
+      ref('spec.inferenceService', 'InferenceService', spec.inferenceService),
+      ref('spec.evaluation', 'Evaluation', spec.evaluation),
+      ref('spec.report', 'Report', spec.report),
+      ref('spec.dataset', 'Dataset', spec.dataset),
+    ],
   ),
 };
 

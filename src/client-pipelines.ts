@@ -32,6 +32,9 @@ export function pipelineInput(
     ...given,
     dataset: { ...given.dataset, source: absoluteSource(given.dataset.source, baseDir) },
     model: { ...given.model, source: absoluteSource(given.model.source, baseDir) },
+    ...(given.audits
+      ? { audits: given.audits.map((a) => ({ ...a, procedure: absoluteSource(a.procedure, baseDir) })) }
+      : {}),
   };
   return {
     id: opts.id,

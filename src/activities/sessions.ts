@@ -67,6 +67,11 @@ export const createSessionActivities = (sessions: SessionRunner, objects: Object
     }
   },
 
+  /** The audit's pods may reach the session (and, by the baseline audit policy, nothing else). */
+  async allowAuditSession(input: { name: string; auditId: string }): Promise<void> {
+    await translated(async () => sessions.allowAudit?.(input.name, input.auditId));
+  },
+
   async stopSession(input: { name: string }): Promise<void> {
     await sessions.stop(input.name);
   },

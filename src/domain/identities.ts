@@ -1,6 +1,6 @@
 import type { Category } from './kinds.js';
 import type { Access, CloudNeeds, Grant, Network } from './step-contract.js';
-import { READS, logGrant } from './step-contract.js';
+import { READS } from './step-contract.js';
 import type { Identity } from './step-catalogue.js';
 import { SESSION_ENTRY, STEP_CATALOGUE, STEP_NAMES, grantsOf } from './step-catalogue.js';
 
@@ -12,11 +12,11 @@ import { SESSION_ENTRY, STEP_CATALOGUE, STEP_NAMES, grantsOf } from './step-cata
 
 /** The worker's own Kubernetes and Google account (k8s/worker-rbac.yaml). */
 export const WORKER_IDENTITY = 'dyff-worker';
-/** Audit Jobs (not yet a step program): they read their procedure and write the audit report. */
+/** The run-audit step's identity: it reads its procedure and inputs and writes the audit report. */
 export const AUDIT_IDENTITY = 'audit-runner';
 
 export interface WorkloadIdentity {
-  name: Identity | typeof WORKER_IDENTITY | typeof AUDIT_IDENTITY;
+  name: Identity | typeof WORKER_IDENTITY;
   /** `step`: a ServiceAccount in k8s/step-serviceaccounts.yaml; `worker`: k8s/worker-rbac.yaml. */
   kind: 'step' | 'worker';
   /** What runs as it. */
@@ -27,7 +27,15 @@ export interface WorkloadIdentity {
 }
 
 /** What the worker reads back after steps: manifests, service descriptions, summaries, reports and step logs. */
-const WORKER_READS: Category[] = ['datasets', 'models', 'inferenceservices', 'outputs', 'reports'];
+const WORKER_READS: Category[] = [
+  'datasets',
+  'models',
+  'inferenceservices',
+  'outputs',
+  'reports',
+  'auditprocedures',
+  'auditreports',
+];
 
 export function workloadIdentities(): WorkloadIdentity[] {
   const byName = new Map<string, WorkloadIdentity>();
@@ -50,16 +58,6 @@ export function workloadIdentities(): WorkloadIdentity[] {
     add(entry.identity, entry.summary, grantsOf(entry), entry.network, entry.cloud);
   }
   add(SESSION_ENTRY.identity, SESSION_ENTRY.summary, [...SESSION_ENTRY.grants], SESSION_ENTRY.network);
-  add(
-    AUDIT_IDENTITY,
-    'audit Jobs: read the audit procedure, write the audit report (egress fenced by audit-networkpolicy.yaml)',
-    [
-      { category: 'auditprocedures', prefix: '<spec.auditProcedure>/', access: READS },
-      { category: 'auditreports', prefix: '<id>/', access: ['create', 'overwrite'] },
-      logGrant('auditreports'),
-    ],
-    'none',
-  );
   const worker: WorkloadIdentity = {
     name: WORKER_IDENTITY,
     kind: 'worker',

@@ -12,6 +12,8 @@ import { legacyLogKey, logChunkKey, logPrefix } from './log-layout.js';
  *     outputs/<id>/data/part-<seq>.parquet   outputs (evaluate), checkpoints/part-<seq>.json, skipped.json
  *     outputs/<id>/verified/…                verified parts + summary.json (VerifySummary, verify-outputs)
  *     reports/<id>/report.json, index.html, instances.parquet (report)
+ *     auditprocedures/<id>/files/…           the fetched procedure (fetch-procedure) + manifest.json (ProcedureManifest)
+ *     auditreports/<id>/index.html, *.json   what the procedure wrote (run-audit) + .dyff/audit.json (AuditRunRecord)
  *     <category>/<id>/.dyff/…                the step logs of the entity that lives in <category>
  */
 
@@ -60,6 +62,18 @@ export const reportKeys = {
   instances: (id: string) => `${id}/instances.parquet`,
 };
 
+export const auditProcedureKeys = {
+  files: (id: string) => `${id}/files/`,
+  file: (id: string, path: string) => `${id}/files/${path}`,
+  manifest: (id: string) => `${id}/manifest.json`,
+};
+
+export const auditReportKeys = {
+  page: (id: string) => `${id}/index.html`,
+  file: (id: string, name: string) => `${id}/${name}`,
+  record: (id: string) => `${id}/.dyff/audit.json`,
+};
+
 /** Step logs: numbered chunks per step and try, each created once (log-layout.ts). */
 export const logKeys = {
   /** Everything the steps log for the entity. */
@@ -84,6 +98,11 @@ export const artifactRefs = {
   }),
   verifySummary: (id: string): ObjectRef => ({ category: 'outputs', key: outputKeys.summary(id) }),
   report: (id: string): ObjectRef => ({ category: 'reports', key: reportKeys.document(id) }),
+  procedureManifest: (id: string): ObjectRef => ({
+    category: 'auditprocedures',
+    key: auditProcedureKeys.manifest(id),
+  }),
+  auditRecord: (id: string): ObjectRef => ({ category: 'auditreports', key: auditReportKeys.record(id) }),
 };
 
 /**

@@ -1,5 +1,22 @@
 import { z } from 'zod';
+import { AuditProcedureSource, MAX_AUDIT_PARAMETER_BYTES } from './audit-spec.js';
 import { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpec } from './specs.js';
+import { deadlineSeconds } from './spec-fields.js';
+
+/** Most audits one pipeline may run after its report. */
+export const MAX_PIPELINE_AUDITS = 8;
+
+/** An audit a pipeline runs after its report: its targets are the pipeline's service, evaluation and report. */
+export const PipelineAuditSpec = z.strictObject({
+  procedure: AuditProcedureSource,
+  parameters: z
+    .record(z.string(), z.unknown())
+    .refine((p) => JSON.stringify(p).length <= MAX_AUDIT_PARAMETER_BYTES, {
+      error: `larger than ${MAX_AUDIT_PARAMETER_BYTES} bytes as JSON`,
+    })
+    .default({}),
+  deadlineSeconds,
+});
 
 /**
  * One spec for the whole lifecycle: data source, model source, service, evaluation settings and rubric. The ids
@@ -11,6 +28,8 @@ export const PipelineSpec = z.strictObject({
   service: InferenceServiceSpec.omit({ model: true }),
   evaluation: EvaluationSpec.omit({ dataset: true, inferenceService: true }).prefault({}),
   report: ReportSpec.omit({ evaluation: true }),
+  /** Audits run after the report, one after another, each an Audit entity of its own. */
+  audits: z.array(PipelineAuditSpec).max(MAX_PIPELINE_AUDITS).optional(),
   /** Evaluations an account may run at once; a pipeline over the limit waits with reason QuotaLimit. @default 4 */
   concurrencyQuota: z.number().int().positive().default(4),
 });

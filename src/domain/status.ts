@@ -39,6 +39,8 @@ export const REASONS = [
   'NoSuchEvaluation',
   'WaitingForEvaluation',
   'ReportFailed',
+  'ProcedureFailed',
+  'AuditFailed',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 

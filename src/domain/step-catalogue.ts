@@ -1,6 +1,7 @@
 import type { Category } from './kinds.js';
 import type { SecretRef } from './secrets.js';
 import type { ServiceDescription } from './service.js';
+import type { AuditSpec } from './audit-spec.js';
 import type {
   DatasetSpec,
   EvaluationSpec,
@@ -32,6 +33,18 @@ export interface StepInputs {
   'verify-outputs': { id: string; spec: EvaluationSpec };
   /** `dataset`: the evaluation's dataset id; lineage and history are shown in the report as they are. */
   report: { id: string; spec: ReportSpec; dataset: string; lineage: unknown; history: unknown };
+  'fetch-procedure': { id: string; spec: AuditSpec };
+  /**
+   * `endpoint`: the session's base URL ('' when the procedure does not probe the model); `service`: the audited
+   * service's description; `dataset`: the dataset staged for it (the spec's, or its evaluation's).
+   */
+  'run-audit': {
+    id: string;
+    spec: AuditSpec;
+    endpoint: string;
+    service?: ServiceDescription;
+    dataset?: string;
+  };
 }
 export type StepName = keyof StepInputs;
 
@@ -43,7 +56,9 @@ export type Identity =
   | 'inference-service-builder'
   | 'evaluation-client'
   | 'model-runner'
-  | 'report-runner';
+  | 'report-runner'
+  | 'procedure-fetcher'
+  | 'audit-runner';
 
 export interface StepEntry<I> {
   /** The job-name stage: jobs are named (entity id, stage, try). */
@@ -198,6 +213,52 @@ export const STEP_CATALOGUE: StepCatalogue = {
       JSON.stringify(lineage),
       '--history',
       JSON.stringify(history),
+    ],
+  },
+  'fetch-procedure': {
+    stage: 'fetch',
+    identity: 'procedure-fetcher',
+    logCategory: 'auditreports',
+    grants: [
+      { category: 'auditprocedures', prefix: '<id>/', access: OWNS },
+      // An `object` procedure is copied from its folder of the bucket.
+      { category: 'auditprocedures', prefix: '<source>/', access: READS },
+    ],
+    environment: NO_ENVIRONMENT,
+    // Git over HTTPS from wherever the repository is.
+    network: 'internet',
+    summary: 'fetch-procedure: an audit procedure (git, object or local) into auditprocedures/<id>/files/',
+    resources: { cpu: '250m', memory: '512Mi', scratch: '2Gi' },
+    options: ({ spec }) =>
+      spec.procedure.kind === 'object' ? ['--source', spec.procedure.prefix.slice(0, -1)] : [],
+    secrets: ({ spec }) =>
+      spec.procedure.kind === 'git' && spec.procedure.token ? [spec.procedure.token] : [],
+  },
+  'run-audit': {
+    // The stage the audit NetworkPolicies select on (k8s/audit-networkpolicy.yaml, KubernetesSessionRunner.allowAudit).
+    stage: 'audit',
+    identity: 'audit-runner',
+    logCategory: 'auditreports',
+    grants: [
+      { category: 'auditprocedures', prefix: '<id>/', access: READS },
+      { category: 'datasets', prefix: '<dataset>/data/', access: READS },
+      { category: 'outputs', prefix: '<spec.evaluation>/verified/', access: READS },
+      { category: 'reports', prefix: '<spec.report>/', access: READS },
+      // A rerun rewrites the same objects.
+      { category: 'auditreports', prefix: '<id>/', access: ['create', 'overwrite'] },
+    ],
+    environment: NO_ENVIRONMENT,
+    // Storage for its inputs and report; the session under audit is added per audit (allowAudit).
+    network: 'storage',
+    summary:
+      'run-audit: stages inputs, runs the procedure in a sandbox against the session, writes auditreports/<id>/',
+    // The procedure is a Node.js program of unknown appetite; its inputs are staged in /tmp.
+    resources: { cpu: '1', memory: '2Gi', scratch: '10Gi' },
+    options: ({ endpoint, service, dataset }) => [
+      '--endpoint',
+      endpoint,
+      ...(service ? ['--service', JSON.stringify(service)] : []),
+      ...(dataset ? ['--dataset', dataset] : []),
     ],
   },
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PipelineSpec } from './pipeline.js';
 import {
+  AuditSpec,
   DatasetSpec,
   EvaluationSpec,
   InferenceServiceSpec,
@@ -48,6 +49,7 @@ export const WORKFLOW_INPUTS = {
     concurrencyQuota: z.number().int().positive().optional(),
   }),
   reportWorkflow: entityInput(ReportSpec).extend({ scheduleId: z.string().min(1).max(200).optional() }),
+  auditWorkflow: entityInput(AuditSpec),
   pipelineWorkflow: z.strictObject({
     // A scheduled run carries no id: the workflow makes one.
     id: z.union([entityId, z.literal('')]),

@@ -40,6 +40,11 @@ export interface SessionRunner {
   status(name: string): Promise<SessionStatus | undefined>;
   /** Sessions started for this entity and not stopped: what a reaper must stop when the entity's run is gone. */
   list(entityId: string): Promise<SessionStatus[]>;
+  /**
+   * Let the sandboxed pods of one audit reach this session (Kubernetes: the per-audit NetworkPolicies); runners
+   * without a network fence of their own do not implement it. Idempotent; `stop` removes what it added.
+   */
+  allowAudit?(name: string, auditEntityId: string): Promise<void>;
   /** Stop and remove everything the session started; idempotent. */
   stop(name: string): Promise<void>;
   close(): Promise<void>;

@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import type { StepName } from '../domain/step-catalogue.js';
 import {
+  AuditSpec,
   DataSourceSpec,
   DatasetSpec,
   EvaluationSpec,
@@ -16,7 +17,7 @@ import {
   ReportSpec,
 } from '../domain/specs.js';
 import type { StepContext } from './context.js';
-import { EVALUATE_OPTIONS, REPORT_OPTIONS } from './options.js';
+import { EVALUATE_OPTIONS, FETCH_PROCEDURE_OPTIONS, REPORT_OPTIONS, RUN_AUDIT_OPTIONS } from './options.js';
 
 export interface StepDefinition<S = unknown> {
   spec: z.ZodType<S>;
@@ -65,5 +66,17 @@ export const STEPS: { readonly [N in StepName]: StepDefinition } = {
   'verify-outputs': step({
     spec: EvaluationSpec,
     run: async (ctx, id, spec) => (await import('./verify-outputs.js')).verifyOutputs(ctx, { id, spec }),
+  }),
+  'fetch-procedure': step({
+    spec: AuditSpec,
+    options: FETCH_PROCEDURE_OPTIONS,
+    run: async (ctx, id, spec, options) =>
+      (await import('./audit/fetch-procedure.js')).fetchProcedure(ctx, { id, spec, source: options.source }),
+  }),
+  'run-audit': step({
+    spec: AuditSpec,
+    options: RUN_AUDIT_OPTIONS,
+    run: async (ctx, id, spec, options) =>
+      (await import('./audit/run-audit.js')).runAudit(ctx, { id, spec, options }),
   }),
 };

@@ -25,3 +25,13 @@ export const REPORT_OPTIONS = {
   lineage: { type: 'string' },
   history: { type: 'string' },
 } as const;
+
+/** Options of `dyffctl step fetch-procedure`: the bucket folder of an `object` procedure (a grant binding). */
+export const FETCH_PROCEDURE_OPTIONS = { source: { type: 'string' } } as const;
+
+/** Options of `dyffctl step run-audit`: the session's base URL, the service description, the dataset staged. */
+export const RUN_AUDIT_OPTIONS = {
+  endpoint: { type: 'string' },
+  service: { type: 'string' },
+  dataset: { type: 'string' },
+} as const;

@@ -34,6 +34,7 @@ export const state = proxyLocalActivities<
     | 'reportHistory'
     | 'loadServiceDescription'
     | 'stopSession'
+    | 'allowAuditSession'
   >
 >({
   startToCloseTimeout: '1 minute',

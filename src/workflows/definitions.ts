@@ -31,6 +31,7 @@ export const ModelWorkflow = defineWorkflow('modelWorkflow');
 export const InferenceServiceWorkflow = defineWorkflow('inferenceServiceWorkflow');
 export const EvaluationWorkflow = defineWorkflow('evaluationWorkflow');
 export const ReportWorkflow = defineWorkflow('reportWorkflow');
+export const AuditWorkflow = defineWorkflow('auditWorkflow');
 export const PipelineWorkflow = defineWorkflow('pipelineWorkflow');
 export const QuotaWorkflow = defineWorkflow('quotaWorkflow');
 export const ReaperWorkflow = defineWorkflow('reaperWorkflow');
@@ -42,6 +43,7 @@ export const ENTITY_WORKFLOWS = {
   InferenceService: InferenceServiceWorkflow,
   Evaluation: EvaluationWorkflow,
   Report: ReportWorkflow,
+  Audit: AuditWorkflow,
 } as const satisfies Partial<Record<EntityKind, WorkflowDefinition<Workflow>>>;
 
 /** Start a workflow by its definition: the options' `args` are checked against the workflow's input. */

@@ -5,6 +5,7 @@ export { modelWorkflow } from './model.js';
 export { inferenceServiceWorkflow } from './inference-service.js';
 export { evaluationWorkflow } from './evaluation.js';
 export { reportWorkflow } from './report.js';
+export { auditWorkflow } from './audit.js';
 export { pipelineWorkflow } from './pipeline.js';
 export { quotaWorkflow } from './quota.js';
 export { reaperWorkflow } from './reaper.js';

@@ -26,6 +26,8 @@ export interface PipelineView {
   status: 'Admitting' | 'Running' | 'Complete' | 'Failed' | 'Terminated';
   reason?: string;
   stages: Record<StageName, StageView>;
+  /** The audits the spec lists, in order, once the report is Complete. */
+  audits?: StageView[];
 }
 
 export const pipelineQuery = defineQuery<PipelineView>('pipeline');

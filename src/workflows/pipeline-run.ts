@@ -33,8 +33,8 @@ export class PipelineRun {
   readonly id: string;
   readonly view: PipelineView;
   /** False while replaying a run recorded before its children were started with their search attributes. */
-  private readonly tagged: boolean;
-  private readonly context: Pick<RunIdentity, 'datasetId' | 'modelId' | 'pipelineId' | 'scheduleId'>;
+  readonly tagged: boolean;
+  readonly context: Pick<RunIdentity, 'datasetId' | 'modelId' | 'pipelineId' | 'scheduleId'>;
 
   constructor(readonly input: PipelineInput) {
     // A scheduled run carries no id of its own: each run gets a fresh one, recorded in the workflow.
@@ -169,7 +169,7 @@ export class PipelineRun {
     return id;
   }
 
-  private common(id: string) {
+  common(id: string) {
     return { id, account: this.input.account, name: this.input.name, labels: this.labels() };
   }
 

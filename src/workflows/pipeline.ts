@@ -3,6 +3,7 @@ import type { PipelineInput, StageName, StageView } from '../domain/pipeline.js'
 import { state } from './activity-proxies.js';
 import { requireValidInput } from './input.js';
 import type { PipelineView } from './messages.js';
+import { runPipelineAudits } from './pipeline-audits.js';
 import { KIND_OF, newEntityId, PipelineRun } from './pipeline-run.js';
 
 const FAILURE_OF: Record<StageName, 'Error' | 'Failed'> = {
@@ -15,7 +16,8 @@ const FAILURE_OF: Record<StageName, 'Error' | 'Failed'> = {
 
 /**
  * The whole lifecycle: Dataset and Model (in parallel, reused when an identical spec is already Ready), then the
- * InferenceService, the Evaluation and the Report, each as a child workflow with its entity's own id. A failed
+ * InferenceService, the Evaluation and the Report, each as a child workflow with its entity's own id, then the
+ * audits the spec lists (pipeline-audits.ts). A failed
  * stage gives every stage after it FailedDependency; cancelling the pipeline cancels the running children.
  */
 export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineView> {
@@ -27,7 +29,8 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     run.linkResources(datasetId, modelId);
     const serviceId = await run.inferenceService(modelId);
     const evaluationId = await run.evaluation(datasetId, serviceId);
-    await run.report(evaluationId);
+    const reportId = await run.report(evaluationId);
+    await runPipelineAudits(run, { inferenceService: serviceId, evaluation: evaluationId, report: reportId });
     run.setStatus('Complete');
     run.show();
     return run.view;
@@ -41,8 +44,9 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     run.show();
     if (cancelled) throw err;
     const failed = (Object.keys(run.stages) as StageName[]).find((s) => run.stages[s].status === 'Failed');
+    const auditFailed = run.view.audits?.some((a) => a.status === 'Failed');
     throw ApplicationFailure.nonRetryable(
-      `pipeline ${run.id}: ${failed ?? 'a'} stage failed`,
+      `pipeline ${run.id}: ${failed ?? (auditFailed ? 'an audit' : 'a')} stage failed`,
       'FailedDependency',
     );
   }

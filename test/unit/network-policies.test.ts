@@ -159,6 +159,11 @@ describe('step NetworkPolicies', () => {
       evaluate: { ...internet, session: true },
       'verify-outputs': storage,
       report: storage,
+      // The procedure's repository may be anywhere.
+      'fetch-procedure': internet,
+      // Under the baseline audit policy too (stage audit): the metadata server besides storage; its session only
+      // once the audit is allowed in (allowAudit, per audit).
+      'run-audit': { ...storage, metadata80: true },
     };
     for (const step of STEP_NAMES) {
       const pod = stepPod(step, evaluation);

@@ -143,6 +143,9 @@ export function registerDemoCommand(program: Command): void {
         out(`  report:         ${join(reportDir, 'index.html')}`);
         out(`  report.json:    ${join(reportDir, 'report.json')}`);
         out(`  Temporal UI:    ${ui(pipelineWorkflowId)}`);
+        out(
+          `Audit it (docs/audits.md): dyffctl create -f examples/spamassassin-audit.yaml --set spec.inferenceService=${view.stages.inferenceService.id} --set spec.evaluation=${view.stages.evaluation.id} --wait`,
+        );
       } finally {
         await client.close();
         worker.worker.shutdown();

@@ -7,7 +7,8 @@ import { loadConfig } from '../../config.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { ENTITY_KINDS } from '../../domain/kinds.js';
 import type { EntityKind } from '../../domain/kinds.js';
-import { parseManifest } from '../../domain/manifest.js';
+import { parseManifest, parseYamlDocument, validateManifest } from '../../domain/manifest.js';
+import { applySets } from '../set-fields.js';
 import { STATUSES } from '../../domain/status.js';
 import type { Status } from '../../domain/status.js';
 import { ExitCode } from '../exit-codes.js';
@@ -52,41 +53,50 @@ export function registerEntityCommands(program: Command): void {
     .option('--wait', 'wait until the entity is Ready/Complete or has failed; exit 1 if it failed')
     .option('--request-id <id>', 'one entity per request id: a retried create returns the same entity')
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (opts: { file: string; wait?: boolean; requestId?: string; output: string }) => {
-      const path = resolve(opts.file);
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        throw new DyffError(
-          ErrorType.InvalidSpec,
-          `${opts.file}: cannot read (${(err as NodeJS.ErrnoException).code})`,
-        );
-      }
-      if (/^kind:\s*Pipeline\s*$/m.test(text)) {
-        throw new DyffError(
-          ErrorType.InvalidSpec,
-          `${opts.file}: kind Pipeline runs with \`dyffctl pipeline run -f ${opts.file}\``,
-        );
-      }
-      const manifest = parseManifest(text, opts.file);
-      process.exitCode = await withClient(async (client) => {
-        const { id, workflowId, created } = await client.create(manifest, {
-          baseDir: dirname(path),
-          requestId: opts.requestId,
-        });
-        if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ id, workflowId, created })}\n`);
-        else
-          process.stdout.write(
-            `${manifest.kind} ${id} ${created ? 'created' : 'already exists (same request id)'}\n  workflow: ${client.uiUrl(workflowId)}\n`,
+    .option(
+      '--set <path=value...>',
+      'set a manifest field before it is checked, e.g. --set spec.evaluation=<id> (repeatable)',
+    )
+    .action(
+      async (opts: { file: string; wait?: boolean; requestId?: string; output: string; set?: string[] }) => {
+        const path = resolve(opts.file);
+        let text: string;
+        try {
+          text = await readFile(path, 'utf8');
+        } catch (err) {
+          throw new DyffError(
+            ErrorType.InvalidSpec,
+            `${opts.file}: cannot read (${(err as NodeJS.ErrnoException).code})`,
           );
-        if (!opts.wait) return ExitCode.Ok;
-        const code = await waitWithProgress(client, id);
-        const view = await client.get(id);
-        if (view) process.stdout.write(`${describeEntity(view)}\n`);
-        return code;
-      });
-    });
+        }
+        if (/^kind:\s*Pipeline\s*$/m.test(text)) {
+          throw new DyffError(
+            ErrorType.InvalidSpec,
+            `${opts.file}: kind Pipeline runs with \`dyffctl pipeline run -f ${opts.file}\``,
+          );
+        }
+        const manifest = opts.set?.length
+          ? validateManifest(applySets(parseYamlDocument(text, opts.file), opts.set, opts.file), opts.file)
+          : parseManifest(text, opts.file);
+        process.exitCode = await withClient(async (client) => {
+          const { id, workflowId, created } = await client.create(manifest, {
+            baseDir: dirname(path),
+            requestId: opts.requestId,
+          });
+          if (opts.output === 'json')
+            process.stdout.write(`${JSON.stringify({ id, workflowId, created })}\n`);
+          else
+            process.stdout.write(
+              `${manifest.kind} ${id} ${created ? 'created' : 'already exists (same request id)'}\n  workflow: ${client.uiUrl(workflowId)}\n`,
+            );
+          if (!opts.wait) return ExitCode.Ok;
+          const code = await waitWithProgress(client, id);
+          const view = await client.get(id);
+          if (view) process.stdout.write(`${describeEntity(view)}\n`);
+          return code;
+        });
+      },
+    );
 
   program
     .command('get <id>')

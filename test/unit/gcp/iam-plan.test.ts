@@ -44,14 +44,33 @@ const INTENDED: Record<string, { storage: Record<string, string[]>; project: str
   },
   // the inference session reads the model it serves
   'model-runner': { storage: { [VIEWER]: ['models'] }, project: [] },
-  // audits read their procedure and rewrite their report
+  // refetches rewrite and delete auditprocedures/<id>/ (and read an `object` procedure's folder); its log chunks
+  // under auditreports/<id>/.dyff/logs/ are created once
+  'procedure-fetcher': {
+    storage: { [OBJECT_ADMIN]: ['auditprocedures'], [OBJECT_CREATOR]: ['auditreports'] },
+    project: [],
+  },
+  // run-audit reads its procedure and the inputs it stages, and rewrites its report on a rerun
   'audit-runner': {
-    storage: { [VIEWER]: ['auditprocedures'], [OBJECT_ADMIN]: ['auditreports'] },
+    storage: {
+      [VIEWER]: ['auditprocedures', 'datasets', 'outputs', 'reports'],
+      [OBJECT_ADMIN]: ['auditreports'],
+    },
     project: [],
   },
   // the worker reads manifests, descriptions, summaries, reports and step logs, and keeps entity state
   'dyff-worker': {
-    storage: { [VIEWER]: ['datasets', 'models', 'inferenceservices', 'outputs', 'reports'] },
+    storage: {
+      [VIEWER]: [
+        'datasets',
+        'models',
+        'inferenceservices',
+        'outputs',
+        'reports',
+        'auditprocedures',
+        'auditreports',
+      ],
+    },
     project: ['roles/datastore.user'],
   },
 };
@@ -139,8 +158,12 @@ describe('gcp IAM plan', () => {
           covered: true,
         });
       }
-      // Accounts the notes do not have: the worker's own and the audits'.
-      expect(planned.filter((n) => !named.has(n)).sort()).toEqual(['audit-runner', 'dyff-worker']);
+      // Accounts the notes do not have: the worker's own and the audits' two.
+      expect(planned.filter((n) => !named.has(n)).sort()).toEqual([
+        'audit-runner',
+        'dyff-worker',
+        'procedure-fetcher',
+      ]);
     },
   );
 
