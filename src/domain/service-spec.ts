@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deniedEnvReason } from './env-denylist.js';
 import { EnvValue, SecretRef } from './secrets.js';
+import { imageFields, imageProblems } from './service-image-spec.js';
 import { deadlineSeconds, entityId, httpUrl, k8sQuantity } from './spec-fields.js';
 
 export const SchemaAdapter = z.discriminatedUnion('kind', [
@@ -51,5 +52,9 @@ export const InferenceServiceSpec = z.strictObject({
     .optional(),
   /** For the build step; a session is bounded by the evaluation, not by this. */
   deadlineSeconds,
+  /** The session's container image: a prebuilt `image`, or a `build` from the model's files (service-image-spec.ts). */
+  ...imageFields,
+}).superRefine((spec, ctx) => {
+  for (const { path, message } of imageProblems(spec)) ctx.addIssue({ code: 'custom', path, message });
 });
 export type InferenceServiceSpec = z.infer<typeof InferenceServiceSpec>;
