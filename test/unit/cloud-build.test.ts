@@ -35,6 +35,10 @@ function fakeClient(script: (IBuild | Error)[], opts: { createError?: Error; can
       if (next instanceof Error) throw next;
       return [{ id: 'b-1', logUrl: LOG_URL, ...next }];
     },
+    async listBuilds(req) {
+      calls.push({ method: 'listBuilds', req });
+      return [[]];
+    },
     async cancelBuild(req) {
       calls.push({ method: 'cancelBuild', req });
       if (opts.cancelError) throw opts.cancelError;
