@@ -46,3 +46,8 @@ export function builderConfigProblems(c: {
     return ['cloudbuild.projectId: required with builder: cloudbuild (or DYFF_CLOUDBUILD_PROJECT)'];
   return [];
 }
+
+/** What a spec with `build` is told when the worker has no builder. */
+export const NO_BUILDER =
+  'spec.build needs an image builder and this worker has builder: none: set builder: cloudbuild (with ' +
+  'cloudbuild.projectId) in the configuration, or give a prebuilt spec.image';

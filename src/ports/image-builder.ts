@@ -74,3 +74,6 @@ export interface ImageBuildStatus {
   /** Where the build's logs can be read, when the build service gives one. */
   logUrl?: string;
 }
+
+/** The image builder chosen by config, or why there is none (`builder: none`): said to a spec with `build`. */
+export type ImageBuilderChoice = ImageBuilder | { unavailable: string };
