@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../domain/errors.js';
 import { inferenceServiceKeys } from '../domain/object-layout.js';
 import type { ServiceDescription } from '../domain/service.js';
-import type { ImageBuildSpec } from '../domain/service-image-spec.js';
+import type { ImageBuildSpecInput } from '../domain/service-image-spec.js';
 import type { ImageBuilder, ImageBuilderChoice, ImageBuildStatus } from '../ports/image-builder.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { translated } from './errors.js';
@@ -22,7 +22,8 @@ export interface BuildImageInput {
   modelId: string;
   /** The workflow's try counter for the build: with the service id, the tags that find the build again. */
   attempt: number;
-  build: ImageBuildSpec;
+  /** As given (a workflow input need not carry the schema's defaults). */
+  build: ImageBuildSpecInput;
 }
 
 export interface BuildImageOutput {
@@ -47,6 +48,7 @@ export const createImageBuildActivities = (
 ) => ({
   async buildImage(input: BuildImageInput): Promise<BuildImageOutput> {
     const builder = available(choice);
+    const dockerfile = input.build.dockerfile ?? 'Dockerfile';
     const ctx = Context.current();
     const store = storeFor(input.serviceId, input.modelId);
     const beat: Partial<ImageBuildStatus> & { stage: string } = { stage: 'finding' };
@@ -61,8 +63,8 @@ export const createImageBuildActivities = (
           packBuildContext(store, {
             serviceId: input.serviceId,
             modelId: input.modelId,
-            context: input.build.context,
-            dockerfile: input.build.dockerfile,
+            context: input.build.context ?? '.',
+            dockerfile,
           }),
         );
         beat.stage = 'submitting';
@@ -71,7 +73,7 @@ export const createImageBuildActivities = (
           builder.submit({
             serviceId: input.serviceId,
             source,
-            dockerfile: input.build.dockerfile,
+            dockerfile,
             buildArgs: input.build.args,
             tags,
           }),

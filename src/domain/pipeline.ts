@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpec } from './specs.js';
+import { PipelineServiceSpec } from './service-spec.js';
+import { DatasetSpec, EvaluationSpec, ModelSpec, ReportSpec } from './specs.js';
 
 /**
  * One spec for the whole lifecycle: data source, model source, service, evaluation settings and rubric. The ids
@@ -8,7 +9,7 @@ import { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpe
 export const PipelineSpec = z.strictObject({
   dataset: DatasetSpec,
   model: ModelSpec,
-  service: InferenceServiceSpec.omit({ model: true }),
+  service: PipelineServiceSpec,
   evaluation: EvaluationSpec.omit({ dataset: true, inferenceService: true }).prefault({}),
   report: ReportSpec.omit({ evaluation: true }),
   /** Evaluations an account may run at once; a pipeline over the limit waits with reason QuotaLimit. @default 4 */

@@ -35,6 +35,7 @@ export const ImageBuildSpec = z.strictObject({
   args: z.record(buildArgName, z.string().max(4096)).optional(),
 });
 export type ImageBuildSpec = z.infer<typeof ImageBuildSpec>;
+export type ImageBuildSpecInput = z.input<typeof ImageBuildSpec>;
 
 /** The spec fields this file adds, and the rules between them and the rest of the InferenceService spec. */
 export const imageFields = { image: imageRef.optional(), build: ImageBuildSpec.optional() };

@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
-import type { ImageBuildSpec } from '../domain/service-image-spec.js';
+import type { ImageBuildSpecInput } from '../domain/service-image-spec.js';
 import { imageBuildCancels, imageBuilds } from './activity-proxies.js';
 import type { EntityLifecycle } from './entity-lifecycle.js';
 import { StageFailure } from './entity-lifecycle.js';
@@ -17,7 +17,7 @@ const BUILD_TRY = 1;
  */
 export async function buildServiceImage(
   life: EntityLifecycle,
-  input: { id: string; modelId: string; build: ImageBuildSpec },
+  input: { id: string; modelId: string; build: ImageBuildSpecInput },
 ): Promise<string> {
   // The build step's job has ended: a cancel from here on has a build to stop, not a job.
   Object.assign(life.view, { stage: 'image-build', jobName: undefined });

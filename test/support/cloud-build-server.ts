@@ -34,6 +34,8 @@ export interface CloudBuildServer {
   builds: FakeBuild[];
   /** Count of calls to one API method: createBuild, getBuild, listBuilds, cancelBuild. */
   count(method: string): number;
+  /** Keep builds WORKING from now on, until `release()`. */
+  hold(): void;
   /** Let held builds finish (SUCCESS, or FAILURE when `fail` is given). */
   release(fail?: boolean): void;
   close(): Promise<void>;
@@ -127,6 +129,9 @@ export async function startCloudBuildServer(
     calls,
     builds,
     count: (method) => calls.filter((c) => c.method === method).length,
+    hold() {
+      held = true;
+    },
     release(fail = false) {
       failHeld = fail;
       held = false;
