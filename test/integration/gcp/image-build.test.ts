@@ -46,7 +46,9 @@ beforeAll(async () => {
   const buckets: Record<string, string> = {};
   for (const category of CATEGORIES) {
     const target = { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' };
-    buckets[category] = (await createCategoryBucket({ target, category, configured: buckets, configFile })).bucket;
+    buckets[category] = (
+      await createCategoryBucket({ target, category, configured: buckets, configFile })
+    ).bucket;
   }
   const settings = {
     objectStore: 'gcs' as const,
@@ -71,7 +73,10 @@ beforeAll(async () => {
   // A model whose files hold a build context: srv/Dockerfile and srv/app.py; weights.bin stays out of it.
   const dir = join(config.dataHome, 'model');
   await mkdir(join(dir, 'srv'), { recursive: true });
-  await writeFile(join(dir, 'srv', 'Dockerfile'), 'FROM python:3.12-slim\nARG MODEL_DIR\nCOPY app.py /app/\n');
+  await writeFile(
+    join(dir, 'srv', 'Dockerfile'),
+    'FROM python:3.12-slim\nARG MODEL_DIR\nCOPY app.py /app/\n',
+  );
   await writeFile(join(dir, 'srv', 'app.py'), 'print("serving")\n');
   await writeFile(join(dir, 'weights.bin'), Buffer.alloc(4096, 7));
   const worker = await startWorker(config, adapters);
@@ -124,9 +129,12 @@ async function description(id: string): Promise<ServiceDescription> {
 /** The names in a ustar archive. */
 function tarNames(tar: Buffer): string[] {
   const names: string[] = [];
-  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0;) {
     const field = (from: number, len: number) =>
-      tar.subarray(at + from, at + from + len).toString('utf8').replace(/\0.*$/s, '');
+      tar
+        .subarray(at + from, at + from + len)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const prefix = field(345, 155);
     names.push(prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
     at += 512 + Math.ceil(parseInt(field(124, 12), 8) / 512) * 512;
@@ -171,7 +179,11 @@ it('a worker SIGKILLed while the build is WORKING: the next worker adopts the bu
     const second = await spawnWorker(config);
     try {
       // The new worker's attempt has looked for the build by its tags; only then may the build finish.
-      await until('the next attempt to look for the build', async () => cb.count('listBuilds') > listsBefore, 120_000);
+      await until(
+        'the next attempt to look for the build',
+        async () => cb.count('listBuilds') > listsBefore,
+        120_000,
+      );
       cb.release();
       const e = await finished(id);
       expect(e.status, e.message).toBe('Ready');
