@@ -91,6 +91,11 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
     const withImage = { ...description(), image: built, command: ['--port-from-env'] };
     const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    // The session's ServiceAccount, as k8s/step-serviceaccounts.yaml makes it: without it no pod is admitted.
+    await core.createNamespacedServiceAccount({
+      namespace: NS,
+      body: { metadata: { name: SESSION_ENTRY.identity } },
+    });
     for (const [d, image, args] of [
       [withImage, built, ['--port-from-env']],
       [description(), 'dyff-temporal:test', ['serve-model', '--model', 'm']],
