@@ -64,9 +64,8 @@ describe('Artifact Registry repositories', () => {
   it('`dyffctl gcp registries` prints the plan for the models repository it is given; no project is refused', async () => {
     const json = JSON.parse(
       await gcpCli('gcp', 'registries', '--project', 'p2', '--repository', 'models-x', '--format', 'json'),
-    ) as { argv: string[] }[];
-    expect(json.map((c) => c.argv[4])).toEqual([
-      'artifactregistry.googleapis.com',
+    ) as { step: string; argv: string[] }[];
+    expect(json.filter((c) => c.step === 'create').map((c) => c.argv[4])).toEqual([
       'dyff-system',
       'models-x',
     ]);
