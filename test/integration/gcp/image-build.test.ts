@@ -23,7 +23,7 @@ import type { CloudBuildServer } from '../../support/cloud-build-server.js';
 import { startCloudBuildServer } from '../../support/cloud-build-server.js';
 import type { Emulator } from '../../support/gcp-emulators.js';
 import { startFakeGcs } from '../../support/gcp-emulators.js';
-import type { RunningWorker } from '../../support/temporal.js';
+
 import { startWorker, temporalClient, testConfig } from '../../support/temporal.js';
 import { spawnWorker, until } from '../../support/worker-process.js';
 
@@ -218,3 +218,26 @@ it('cancel while building: the build is cancelled on the Cloud Build server, the
     await worker.stop();
   }
 }, 180_000);
+
+it('a worker with builder: none refuses a service with build: Error/BuildFailed naming the builder setting, no build', async () => {
+  const none = {
+    ...config,
+    builder: 'none' as const,
+    temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-none` },
+  };
+  const worker = await startWorker(none);
+  try {
+    const id = newId();
+    await temporal.workflow.start('inferenceServiceWorkflow', {
+      workflowId: workflowIdFor('InferenceService', id),
+      taskQueue: none.temporal.taskQueue,
+      args: [{ id, account: 'build', spec: service() }],
+    });
+    const e = await finished(id);
+    expect(e).toMatchObject({ status: 'Error', reason: 'BuildFailed' });
+    expect(e.message).toMatch(/builder: none.*set builder: cloudbuild/);
+    expect(buildsOf(id)).toEqual([]);
+  } finally {
+    await worker.stop();
+  }
+}, 120_000);
