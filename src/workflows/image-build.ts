@@ -22,12 +22,11 @@ export async function buildServiceImage(
   // The build step's job has ended: a cancel from here on has a build to stop, not a job.
   Object.assign(life.view, { stage: 'image-build', jobName: undefined });
   try {
-    const out = await imageBuilds.buildImage({
-      serviceId: input.id,
-      modelId: input.modelId,
-      attempt: BUILD_TRY,
-      build: input.build,
-    });
+    // The activity's line in the UI says what it builds and which try: `image build of inferenceservice-<id>, try 1`.
+    const summary = `image build of inferenceservice-${input.id}, try ${BUILD_TRY}`;
+    const out = await imageBuilds.buildImage.executeWithOptions({ summary }, [
+      { serviceId: input.id, modelId: input.modelId, attempt: BUILD_TRY, build: input.build },
+    ]);
     return out.imageRef;
   } catch (err) {
     if (isCancellation(err)) {
