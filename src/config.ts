@@ -6,6 +6,12 @@ import { z } from 'zod';
 import { cidrProblem } from './domain/egress.js';
 import { parseCodecKeysEnv } from './codec/keys.js';
 import { TEMPORAL_ENV_PATHS, TemporalConfigSchema } from './temporal-config.js';
+import {
+  BUILDER_ENV_PATHS,
+  BuilderSchema,
+  CloudBuildConfigSchema,
+  builderConfigProblems,
+} from './builder-config.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { withheldGrantProblem } from './domain/enforced-grants.js';
 import { ScratchSettingsSchema } from './domain/step-resources.js';
@@ -153,6 +159,9 @@ const ConfigSchema = z.strictObject({
       reads: z.enum(['store', 'temporal']).default('store'),
     })
     .prefault({}),
+  /** The image builder for services with a `build` (builder-config.ts). @default none */
+  builder: BuilderSchema,
+  cloudbuild: CloudBuildConfigSchema,
   reaper: z
     .strictObject({
       /** How often the reaper schedule sweeps for orphans of closed workflows; 0 installs no schedule. @default 60 */
@@ -192,6 +201,7 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_QUOTA_CHECK_SECONDS: ['quota', 'checkSeconds'],
   DYFF_REAPER_PERIOD_SECONDS: ['reaper', 'periodSeconds'],
   DYFF_CLIENT_READS: ['client', 'reads'],
+  ...BUILDER_ENV_PATHS,
 };
 const NUMERIC_ENV = new Set([
   'DYFF_MAX_FILE_BYTES',
@@ -297,8 +307,11 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   }
   const merged = deepMerge(deepMerge(fromFile, envOverrides(env)), overrides as Record<string, unknown>);
   const result = ConfigSchema.safeParse(merged);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const problems = result.success ? builderConfigProblems(result.data) : [];
+  if (!result.success || problems.length) {
+    const lines = result.success
+      ? problems
+      : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new DyffError(
       ErrorType.InvalidSpec,
       `invalid configuration (${file} and DYFF_* variables)\n  ${lines.join('\n  ')}`,

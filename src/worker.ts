@@ -14,7 +14,7 @@ import type { StepPolicy } from './activities/index.js';
 import type { Adapters } from './adapters/index.js';
 import { createAdapters } from './adapters/index.js';
 import { storeFor } from './adapters/object-store/enforce.js';
-import { anyEntity } from './domain/grant-scope.js';
+import { anyEntity, stepBindings } from './domain/grant-scope.js';
 import { WORKER_IDENTITY } from './domain/identities.js';
 import { dataConverterFor } from './codec/data-converter.js';
 import type { Config } from './config.js';
@@ -83,6 +83,9 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
       objectStore: storeFor(adapters.objectStore, config, WORKER_IDENTITY, anyEntity),
       stepPolicy: stepPolicyOf(config),
       quota: { defaultLimit: config.quota.concurrency, checkEveryMs: config.quota.checkSeconds * 1000 },
+      // The build activity does the build step's work (pack the model's files, record the image) under its grants.
+      builderStore: (id, model) =>
+        storeFor(adapters.objectStore, config, 'build-service', stepBindings(id, { model })),
     }),
     // Same converter as the clients: with codec keys, inputs and results are encrypted in the history.
     dataConverter: dataConverterFor(config),

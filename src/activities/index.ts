@@ -10,6 +10,9 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner } from '../ports/session-runner.js';
 import { createDatasetActivities } from './datasets.js';
 import { createEntityActivities } from './entities.js';
+import { NO_BUILDER } from '../builder-config.js';
+import type { ImageBuilderChoice } from '../ports/image-builder.js';
+import { createImageBuildActivities } from './image-build.js';
 import { createLookupActivities } from './lookups.js';
 import type { QuotaOptions } from './quota.js';
 import { createQuotaActivities } from './quota.js';
@@ -26,6 +29,10 @@ export interface ActivityDeps {
   /** Step retries and deadline, from config. @default DEFAULT_STEP_POLICY */
   stepPolicy?: StepPolicy;
   quota?: QuotaOptions;
+  /** The image builder (`builder` in config); without one, a spec with `build` is refused. */
+  imageBuilder?: ImageBuilderChoice;
+  /** The object store as the build step may use it for one service; @default objectStore */
+  builderStore?: (serviceId: string, modelId: string) => ObjectStore;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -36,6 +43,10 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
   ...createQuotaActivities(deps.quota),
   ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
+  ...createImageBuildActivities(
+    deps.imageBuilder ?? { unavailable: NO_BUILDER },
+    deps.builderStore ?? (() => deps.objectStore),
+  ),
 });
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {
@@ -52,3 +63,4 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { RunStepInput, RunStepOutput, StepHeartbeat } from './run-step.js';
 export type { StepPolicy } from './step-policy.js';
 export type { VerifiedDataset } from './datasets.js';
+export type { BuildImageInput, BuildImageOutput } from './image-build.js';

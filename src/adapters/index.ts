@@ -4,9 +4,11 @@
  * none of the runners.
  */
 import { join, resolve } from 'node:path';
+import { NO_BUILDER } from '../builder-config.js';
 import type { Config } from '../config.js';
 import { configEnv } from '../config.js';
 import type { EntityStore } from '../ports/entity-store.js';
+import type { ImageBuilderChoice } from '../ports/image-builder.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner } from '../ports/session-runner.js';
@@ -16,6 +18,8 @@ export interface Adapters {
   objectStore: ObjectStore;
   jobRunner: JobRunner;
   sessionRunner: SessionRunner;
+  /** The image builder of services with `spec.build` (`builder` in config), or why there is none. */
+  imageBuilder?: ImageBuilderChoice;
   close(): Promise<void>;
 }
 
@@ -106,18 +110,44 @@ export async function createSessionRunner(config: Config): Promise<SessionRunner
   }
 }
 
+/** The image builder: none (a spec with `build` is refused), Cloud Build, or the Docker engine. */
+export async function createImageBuilder(config: Config): Promise<ImageBuilderChoice> {
+  switch (config.builder) {
+    case 'none':
+      return { unavailable: NO_BUILDER };
+    case 'docker':
+      // The Docker engine's builder plugs in here: an ImageBuilder (submit, find by tags, wait, cancel).
+      return {
+        unavailable: 'builder docker is not available in this build: set builder: cloudbuild or none',
+      };
+    case 'cloudbuild': {
+      const { CloudBuildImageBuilder } = await import('./image-builder/cloud-build.js');
+      const cb = config.cloudbuild;
+      return new CloudBuildImageBuilder({
+        projectId: cb.projectId!,
+        location: cb.location,
+        repository: cb.repository,
+        apiEndpoint: cb.apiEndpoint,
+        pollIntervalMs: cb.pollIntervalMs,
+      });
+    }
+  }
+}
+
 export async function createAdapters(config: Config): Promise<Adapters> {
-  const [entityStore, objectStore, jobRunner, sessionRunner] = await Promise.all([
+  const [entityStore, objectStore, jobRunner, sessionRunner, imageBuilder] = await Promise.all([
     createEntityStore(config),
     createObjectStore(config),
     createJobRunner(config),
     createSessionRunner(config),
+    createImageBuilder(config),
   ]);
   return {
     entityStore,
     objectStore,
     jobRunner,
     sessionRunner,
+    imageBuilder,
     async close() {
       await Promise.all([entityStore.close(), jobRunner.close(), sessionRunner.close()]);
     },

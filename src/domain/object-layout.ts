@@ -9,6 +9,7 @@ import { legacyLogKey, logChunkKey, logPrefix } from './log-layout.js';
  *     datasets/<id>/data/*.parquet           shards (ingest-dataset)           + manifest.json (DatasetManifest)
  *     models/<id>/files/…                    model files (fetch-model)         + manifest.json (ModelManifest)
  *     inferenceservices/<id>/service.json    ServiceDescription (build-service)
+ *     inferenceservices/<id>/source.tar.gz   build context of a spec.build (buildImage activity)
  *     outputs/<id>/data/part-<seq>.parquet   outputs (evaluate), checkpoints/part-<seq>.json, skipped.json
  *     outputs/<id>/verified/…                verified parts + summary.json (VerifySummary, verify-outputs)
  *     reports/<id>/report.json, index.html, instances.parquet (report)
@@ -43,6 +44,8 @@ export const modelKeys = {
 
 export const inferenceServiceKeys = {
   description: (id: string) => `${id}/service.json`,
+  /** The build context of a service with `spec.build`, packed by the build activity (a gzipped tar). */
+  source: (id: string) => `${id}/source.tar.gz`,
 };
 
 export const outputKeys = {

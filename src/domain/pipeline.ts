@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuditProcedureSource, MAX_AUDIT_PARAMETER_BYTES } from './audit-spec.js';
-import { DatasetSpec, EvaluationSpec, InferenceServiceSpec, ModelSpec, ReportSpec } from './specs.js';
+import { PipelineServiceSpec } from './service-spec.js';
+import { DatasetSpec, EvaluationSpec, ModelSpec, ReportSpec } from './specs.js';
 import { deadlineSeconds } from './spec-fields.js';
 
 /** Most audits one pipeline may run after its report. */
@@ -25,7 +26,7 @@ export const PipelineAuditSpec = z.strictObject({
 export const PipelineSpec = z.strictObject({
   dataset: DatasetSpec,
   model: ModelSpec,
-  service: InferenceServiceSpec.omit({ model: true }),
+  service: PipelineServiceSpec,
   evaluation: EvaluationSpec.omit({ dataset: true, inferenceService: true }).prefault({}),
   report: ReportSpec.omit({ evaluation: true }),
   /** Audits run after the report, one after another, each an Audit entity of its own. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deniedEnvReason } from './env-denylist.js';
 import { EnvValue, SecretRef } from './secrets.js';
+import { imageFields, imageProblems } from './service-image-spec.js';
 import { deadlineSeconds, entityId, httpUrl, k8sQuantity } from './spec-fields.js';
 
 export const SchemaAdapter = z.discriminatedUnion('kind', [
@@ -16,7 +17,7 @@ const serviceEnv = z.record(z.string(), EnvValue).superRefine((env, ctx) => {
   }
 });
 
-export const InferenceServiceSpec = z.strictObject({
+export const InferenceServiceFields = z.strictObject({
   model: entityId.optional(),
   runner: z.strictObject({
     kind: z.enum(['standalone', 'openai', 'http']),
@@ -51,5 +52,18 @@ export const InferenceServiceSpec = z.strictObject({
     .optional(),
   /** For the build step; a session is bounded by the evaluation, not by this. */
   deadlineSeconds,
+  /** The session's container image: a prebuilt `image`, or a `build` from the model's files (service-image-spec.ts). */
+  ...imageFields,
+});
+
+/** The spec: its fields and the rules between image, build, model and runner. */
+export const InferenceServiceSpec = InferenceServiceFields.superRefine((spec, ctx) => {
+  for (const { path, message } of imageProblems(spec)) ctx.addIssue({ code: 'custom', path, message });
 });
 export type InferenceServiceSpec = z.infer<typeof InferenceServiceSpec>;
+
+/** A pipeline's service: the spec without `model`, which the pipeline fills in with the model it makes. */
+export const PipelineServiceSpec = InferenceServiceFields.omit({ model: true }).superRefine((spec, ctx) => {
+  const withModel = { ...spec, model: 'the pipeline model' };
+  for (const { path, message } of imageProblems(withModel)) ctx.addIssue({ code: 'custom', path, message });
+});

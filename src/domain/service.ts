@@ -26,6 +26,11 @@ export interface ServiceDescription {
     }[];
   };
   model?: string;
+  /**
+   * The container image a session runs (standalone runner): the spec's prebuilt `image`, or what the image builder
+   * built from `build` (pinned by digest). Unset: the project's own image, which serves the model with `command`.
+   */
+  image?: string;
   /** Where a session of this service runs (standalone runner): GPUs, CPU and memory per pod, spot nodes. */
   placement?: {
     accelerator?: { count: number; type?: string };

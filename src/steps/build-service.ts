@@ -103,7 +103,13 @@ function describeService(
       const path = spec.interface?.endpoint ?? 'generate';
       return {
         ...base,
-        command: ['serve-model', '--model', spec.model, ...(runner.args ?? [])],
+        // The service's own image (prebuilt, or built by the build activity, which records it here) has its own
+        // entrypoint: it gets the runner's args alone. The project image serves the model with `dyffctl serve-model`.
+        command:
+          spec.image || spec.build
+            ? (runner.args ?? [])
+            : ['serve-model', '--model', spec.model, ...(runner.args ?? [])],
+        ...(spec.image ? { image: spec.image } : {}),
         placement: placementOf(runner),
         readinessPath: '/ready',
         endpoint: path.startsWith('/') ? path : `/${path}`,

@@ -94,3 +94,22 @@ export const reaper = proxyActivities<Only<'reapOrphans'>>({
   heartbeatTimeout: '1 minute',
   retry: { maximumInterval: '30s', maximumAttempts: 3 },
 });
+
+/**
+ * An image build (`spec.build`): submitted or adopted by its tags, awaited with the build's status in heartbeats.
+ * Each attempt adopts the same build, whose own timeout (Cloud Build's, 1 h) bounds its time.
+ */
+export const imageBuilds = proxyActivities<Only<'buildImage'>>({
+  startToCloseTimeout: '2 hours',
+  // A dead worker is noticed within this long, and a new one adopts the build; a cancel reaches the activity
+  // within the heartbeat throttle (8 s), and the workflow's own cleanup cancels the build in any case.
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry: { ...backoff, maximumAttempts: 50 },
+});
+
+/** The cancel of a (service, try)'s build, from the workflow's cleanup after a cancel. */
+export const imageBuildCancels = proxyActivities<Only<'cancelImageBuild'>>({
+  startToCloseTimeout: '1 minute',
+  retry: bounded,
+});

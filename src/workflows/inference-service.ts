@@ -3,9 +3,14 @@ import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { state } from './activity-proxies.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
+import { BUILD_IMAGE_PATCH, buildServiceImage } from './image-build.js';
 import { requireValidInput } from './input.js';
+import { patched } from '@temporalio/workflow';
 
-/** model Ready → build job (a runnable service description, or an image) → Ready (or Error/BuildFailed). */
+/**
+ * model Ready → build job (a runnable service description) → with `spec.build`, the image built and recorded in
+ * the description → Ready (or Error/BuildFailed).
+ */
 export async function inferenceServiceWorkflow(
   input: EntityInput<InferenceServiceSpec>,
 ): Promise<{ id: string; status: 'Ready' }> {
@@ -19,6 +24,9 @@ export async function inferenceServiceWorkflow(
       throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
     await life.transition(['Created'], 'Admitted');
     await life.runJob('build-service', { id: input.id, spec: input.spec }, 'BuildFailed');
+    const { build } = input.spec;
+    if (build && modelId && patched(BUILD_IMAGE_PATCH))
+      await buildServiceImage(life, { id: input.id, modelId, build });
     const ref = artifactRefs.serviceDescription(input.id);
     const description = await state.readJson(ref);
     if (!description) throw new StageFailure('BuildFailed', `${objectPath(ref)} was not written`);

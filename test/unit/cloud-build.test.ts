@@ -35,6 +35,10 @@ function fakeClient(script: (IBuild | Error)[], opts: { createError?: Error; can
       if (next instanceof Error) throw next;
       return [{ id: 'b-1', logUrl: LOG_URL, ...next }];
     },
+    async listBuilds(req) {
+      calls.push({ method: 'listBuilds', req });
+      return [[]];
+    },
     async cancelBuild(req) {
       calls.push({ method: 'cancelBuild', req });
       if (opts.cancelError) throw opts.cancelError;
@@ -156,6 +160,38 @@ describe('CloudBuildImageBuilder', () => {
     expect(fake.calls.filter((c) => c.method === 'cancelBuild')).toEqual([
       { method: 'cancelBuild', req: { projectId: 'proj-1', id: 'b-1' } },
     ]);
+  });
+
+  it('wait on abort leaves the build running (only cancel stops it): a worker going away must not end a build', async () => {
+    const fake = fakeClient([{ status: 'WORKING' }]);
+    const ac = new AbortController();
+    const b = builder(fake.client);
+    const done = b.wait('b-1', 'svc1', {
+      signal: ac.signal,
+      onUpdate: () => ac.abort(new Error('shutdown')),
+    });
+    await expect(done).rejects.toThrow('shutdown');
+    expect(fake.methods()).not.toContain('cancelBuild');
+  });
+
+  it('find lists builds by all the tags given, as they were sent, and takes the newest', async () => {
+    const fake = fakeClient([success]);
+    fake.client.listBuilds = async (req) => {
+      fake.calls.push({ method: 'listBuilds', req });
+      return [
+        [
+          { id: 'b-new', status: 'WORKING' },
+          { id: 'b-old', status: 'CANCELLED' },
+        ],
+      ];
+    };
+    const found = await builder(fake.client).find({ 'dyff-entity': 'svc1', 'dyff-try': '2' });
+    expect(found).toEqual({ buildId: 'b-new', status: 'WORKING' });
+    expect(fake.calls[0]!.req).toMatchObject({
+      projectId: 'proj-1',
+      filter: 'tags="dyff-entity_svc1" AND tags="dyff-try_2"',
+    });
+    expect(await builder(fakeClient([success]).client).find({ 'dyff-entity': 'x' })).toBeUndefined();
   });
 
   it('does not start a build when already aborted', async () => {

@@ -2,10 +2,10 @@
  * ImageBuilder on Google Cloud Build: one `docker build` step over the service's source tarball in GCS, the image
  * pushed to the Artifact Registry repository for models (`dyff-models`), the result pinned by digest.
  *
- * Cloud Build has no watch API, so `build` polls `getBuild` and reports every poll through `onUpdate` (the
- * caller heartbeats from it). The client is created on first use, so constructing this adapter loads nothing.
+ * Cloud Build has no watch API, so `wait` polls `getBuild` and reports every poll through `onUpdate` (the caller
+ * heartbeats from it). Builds carry their request's tags, and `find` lists builds by them: that is how a retried
+ * activity adopts its build. The client is created on first use, so constructing this adapter loads nothing.
  */
-import type { protos } from '@google-cloud/cloudbuild';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import type {
   ImageBuilder,
@@ -13,23 +13,22 @@ import type {
   ImageBuildResult,
   ImageBuildStatus,
 } from '../../ports/image-builder.js';
+import type { IBuild } from './cloud-build-api.js';
+import {
+  cloudBuildTag,
+  FAILED,
+  grpcCode,
+  GRPC,
+  pinned,
+  sleep,
+  statusName,
+  tagFilter,
+} from './cloud-build-api.js';
+import type { CloudBuildClientLike } from './cloud-build-client.js';
+import { createCloudBuildClient } from './cloud-build-client.js';
+import { cloudBuildError } from './cloud-build-errors.js';
 
-type IBuild = protos.google.devtools.cloudbuild.v1.IBuild;
-
-/** The part of `CloudBuildClient` this adapter calls; tests inject a fake. */
-export interface CloudBuildClientLike {
-  createBuild(req: protos.google.devtools.cloudbuild.v1.ICreateBuildRequest): Promise<
-    [
-      {
-        name?: string | null;
-        metadata?: protos.google.devtools.cloudbuild.v1.IBuildOperationMetadata | null;
-      },
-      ...unknown[],
-    ]
-  >;
-  getBuild(req: protos.google.devtools.cloudbuild.v1.IGetBuildRequest): Promise<[IBuild, ...unknown[]]>;
-  cancelBuild(req: protos.google.devtools.cloudbuild.v1.ICancelBuildRequest): Promise<[IBuild, ...unknown[]]>;
-}
+export type { CloudBuildClientLike } from './cloud-build-client.js';
 
 export interface CloudBuildImageBuilderOptions {
   projectId: string;
@@ -37,7 +36,9 @@ export interface CloudBuildImageBuilderOptions {
   location?: string;
   /** Artifact Registry (docker) repository the image is pushed to. @default 'dyff-models' */
   repository?: string;
-  /** Injected for tests; default `new CloudBuildClient()` from @google-cloud/cloudbuild, created on first use. */
+  /** Another API endpoint (a local server in tests); see cloud-build-client.ts. */
+  apiEndpoint?: string;
+  /** Injected for tests; default the real `CloudBuildClient`, created on first use. */
   client?: CloudBuildClientLike;
   /** @default 5000 */
   pollIntervalMs?: number;
@@ -47,29 +48,14 @@ export interface CloudBuildImageBuilderOptions {
   maxPollErrors?: number;
 }
 
-/** Cloud Build's statuses (google.devtools.cloudbuild.v1.Build.Status), for clients that hand out numbers. */
-const STATUS_NAMES: Record<number, string> = {
-  0: 'STATUS_UNKNOWN',
-  10: 'PENDING',
-  1: 'QUEUED',
-  2: 'WORKING',
-  3: 'SUCCESS',
-  4: 'FAILURE',
-  5: 'INTERNAL_ERROR',
-  6: 'TIMEOUT',
-  7: 'CANCELLED',
-  9: 'EXPIRED',
-};
-const FAILED = new Set(['FAILURE', 'INTERNAL_ERROR', 'TIMEOUT', 'CANCELLED', 'EXPIRED']);
-
-/** gRPC status codes this adapter tells apart. */
-const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9 } as const;
+type WaitOptions = { signal?: AbortSignal; onUpdate?: (s: ImageBuildStatus) => void };
 
 export class CloudBuildImageBuilder implements ImageBuilder {
   readonly projectId: string;
   readonly location: string;
   readonly repository: string;
   private client: CloudBuildClientLike | undefined;
+  private readonly apiEndpoint?: string;
   private readonly pollIntervalMs: number;
   private readonly timeoutSeconds: number;
   private readonly maxPollErrors: number;
@@ -79,6 +65,7 @@ export class CloudBuildImageBuilder implements ImageBuilder {
     this.location = opts.location ?? 'us-central1';
     this.repository = opts.repository ?? 'dyff-models';
     this.client = opts.client;
+    this.apiEndpoint = opts.apiEndpoint;
     this.pollIntervalMs = opts.pollIntervalMs ?? 5000;
     this.timeoutSeconds = opts.timeoutSeconds ?? 3600;
     this.maxPollErrors = opts.maxPollErrors ?? 3;
@@ -89,26 +76,32 @@ export class CloudBuildImageBuilder implements ImageBuilder {
     return `${this.location}-docker.pkg.dev/${this.projectId}/${this.repository}/inferenceservice-${serviceId}`;
   }
 
-  async build(
-    req: ImageBuildRequest,
-    opts: { signal?: AbortSignal; onUpdate?: (s: ImageBuildStatus) => void } = {},
-  ): Promise<ImageBuildResult> {
-    const { signal, onUpdate } = opts;
+  async build(req: ImageBuildRequest, opts: WaitOptions = {}): Promise<ImageBuildResult> {
+    opts.signal?.throwIfAborted();
+    const { buildId } = await this.submit(req);
+    try {
+      return await this.wait(buildId, req.serviceId, opts);
+    } catch (err) {
+      if (opts.signal?.aborted) return this.abort(buildId, opts.signal);
+      throw err;
+    }
+  }
+
+  async submit(req: ImageBuildRequest): Promise<ImageBuildStatus> {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(req.serviceId)) {
       throw new DyffError(
         ErrorType.InvalidSpec,
         `serviceId ${JSON.stringify(req.serviceId)} cannot name an image: use lowercase letters, digits, '.', '_', '-'`,
       );
     }
-    signal?.throwIfAborted();
     const client = await this.getClient();
-    const name = this.imageName(req.serviceId);
-    const image = `${name}:latest`;
+    const image = `${this.imageName(req.serviceId)}:latest`;
     const tags = [
       'dyff',
       `inferenceservice-${req.serviceId}`,
       ...Object.entries(req.tags ?? {}).map(cloudBuildTag),
     ];
+    const buildArgs = Object.entries(req.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
     let operation;
     try {
       [operation] = await client.createBuild({
@@ -119,7 +112,7 @@ export class CloudBuildImageBuilder implements ImageBuilder {
           steps: [
             {
               name: 'gcr.io/cloud-builders/docker',
-              args: ['build', '-t', image, '-f', req.dockerfile ?? 'Dockerfile', '.'],
+              args: ['build', '-t', image, '-f', req.dockerfile ?? 'Dockerfile', ...buildArgs, '.'],
             },
           ],
           images: [image],
@@ -134,34 +127,60 @@ export class CloudBuildImageBuilder implements ImageBuilder {
         `create a build of ${image} from gs://${req.source.bucket}/${req.source.object}`,
       );
     }
-    const id = operation.metadata?.build?.id;
-    if (!id)
+    const build = operation.metadata?.build;
+    if (!build?.id)
       throw new Error(`Cloud Build returned operation ${operation.name ?? '(unnamed)'} without a build id`);
+    return toStatus(build.id, build);
+  }
 
+  async find(tags: Record<string, string>): Promise<ImageBuildStatus | undefined> {
+    const client = await this.getClient();
+    let builds: IBuild[];
+    try {
+      [builds] = await client.listBuilds(
+        {
+          projectId: this.projectId,
+          parent: `projects/${this.projectId}/locations/${this.location}`,
+          filter: tagFilter(tags),
+        },
+        { autoPaginate: true },
+      );
+    } catch (err) {
+      throw this.apiError(err, `list builds tagged ${tagFilter(tags)}`);
+    }
+    // Newest first, as Cloud Build lists them; a build without an id is of no use to adopt.
+    const found = builds.find((b) => b.id);
+    return found?.id ? toStatus(found.id, found) : undefined;
+  }
+
+  async wait(buildId: string, serviceId: string, opts: WaitOptions = {}): Promise<ImageBuildResult> {
+    const { signal, onUpdate } = opts;
+    const client = await this.getClient();
+    const name = this.imageName(serviceId);
     let pollErrors = 0;
     for (;;) {
-      if (signal?.aborted) return this.abort(id, signal);
+      signal?.throwIfAborted();
       let build: IBuild;
       try {
-        [build] = await client.getBuild({ projectId: this.projectId, id });
+        [build] = await client.getBuild({ projectId: this.projectId, id: buildId });
         pollErrors = 0;
       } catch (err) {
-        const mapped = this.apiError(err, `read build ${id}`);
+        const mapped = this.apiError(err, `read build ${buildId}`);
         if (mapped instanceof DyffError || ++pollErrors > this.maxPollErrors) throw mapped;
         await sleep(this.pollIntervalMs, signal);
         continue;
       }
-      const status = statusName(build.status);
-      const logUrl = build.logUrl || undefined;
-      onUpdate?.({ buildId: id, status, ...(logUrl ? { logUrl } : {}) });
-      if (status === 'SUCCESS')
-        return { buildId: id, imageRef: pinned(id, name, build), ...(logUrl ? { logUrl } : {}) };
-      if (FAILED.has(status)) {
+      const status = toStatus(buildId, build);
+      onUpdate?.(status);
+      const { logUrl } = status;
+      if (status.status === 'SUCCESS')
+        return { buildId, imageRef: pinned(buildId, name, build), ...(logUrl ? { logUrl } : {}) };
+      if (FAILED.has(status.status)) {
         const detail = build.statusDetail ? `: ${build.statusDetail}` : '';
         throw new DyffError(
           ErrorType.StepFailed,
-          `Cloud Build build ${id} ended ${status}${detail}${logUrl ? ` (logs: ${logUrl})` : ''}`,
-          { buildId: id, status, statusDetail: build.statusDetail ?? undefined, logUrl },
+          `Cloud Build build ${buildId} ended ${status.status}${detail}${logUrl ? ` (logs: ${logUrl})` : ''}`,
+          { buildId, status: status.status, statusDetail: build.statusDetail ?? undefined, logUrl },
         );
       }
       // QUEUED, PENDING, WORKING, STATUS_UNKNOWN: not finished yet.
@@ -190,92 +209,16 @@ export class CloudBuildImageBuilder implements ImageBuilder {
   }
 
   private async getClient(): Promise<CloudBuildClientLike> {
-    if (!this.client) {
-      const { CloudBuildClient } = await import('@google-cloud/cloudbuild');
-      // The real client's overloads and LROperation class are wider than the fake-able subset declared above.
-      const client = new CloudBuildClient() as unknown as CloudBuildClientLike;
-      this.client = client;
-    }
+    this.client ??= await createCloudBuildClient(this.apiEndpoint);
     return this.client;
   }
 
-  /** Errors no retry can fix become DyffErrors saying what to do; everything else is returned as is. */
   private apiError(err: unknown, what: string): unknown {
-    const code = grpcCode(err);
-    const message = (err as Error | undefined)?.message ?? String(err);
-    const project = this.projectId;
-    const details = { projectId: project, grpcCode: code };
-    if (code === GRPC.PERMISSION_DENIED) {
-      return new DyffError(
-        ErrorType.InvalidSpec,
-        `Cloud Build refused to ${what} in project ${project} (PERMISSION_DENIED: ${message}). Enable the API ` +
-          `(gcloud services enable cloudbuild.googleapis.com --project ${project}), grant the caller ` +
-          `roles/cloudbuild.builds.editor, and give the Cloud Build service account roles/artifactregistry.writer ` +
-          `on ${this.repository} and read access to the source bucket.`,
-        details,
-      );
-    }
-    if (code === GRPC.NOT_FOUND) {
-      return new DyffError(
-        ErrorType.NotFound,
-        `Cloud Build could not ${what} in project ${project} (NOT_FOUND: ${message}). Check the project and ` +
-          `location, that the source object exists, and that the repository exists (gcloud artifacts repositories ` +
-          `create ${this.repository} --repository-format=docker --location=${this.location}).`,
-        details,
-      );
-    }
-    if (code === GRPC.INVALID_ARGUMENT) {
-      return new DyffError(
-        ErrorType.InvalidSpec,
-        `Cloud Build rejected the request to ${what} (INVALID_ARGUMENT: ${message}). Check the source ` +
-          `bucket/object, the Dockerfile path and the location ${this.location}.`,
-        details,
-      );
-    }
-    return err;
+    return cloudBuildError(err, what, this);
   }
 }
 
-function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function statusName(status: IBuild['status']): string {
-  if (typeof status === 'number') return STATUS_NAMES[status] ?? `STATUS_${status}`;
-  return status ?? 'STATUS_UNKNOWN';
-}
-
-/** The pushed image by digest: the entry of `results.images` for our image, else the first one. */
-function pinned(id: string, name: string, build: IBuild): string {
-  const images = build.results?.images ?? [];
-  const ours = images.find((i) => i.name === `${name}:latest` || i.name === name) ?? images[0];
-  if (!ours?.digest) {
-    throw new DyffError(
-      ErrorType.StepFailed,
-      `Cloud Build build ${id} succeeded but reported no image digest for ${name}: the image was not pushed`,
-      { buildId: id },
-    );
-  }
-  return `${name}@${ours.digest}`;
-}
-
-/** Cloud Build tags match ^[\w][\w.-]{0,127}$. */
-function cloudBuildTag([key, value]: [string, string]): string {
-  return `${key}_${value}`
-    .replace(/[^\w.-]/g, '-')
-    .replace(/^[^\w]/, '_')
-    .slice(0, 128);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+function toStatus(buildId: string, build: IBuild): ImageBuildStatus {
+  const logUrl = build.logUrl || undefined;
+  return { buildId, status: statusName(build.status), ...(logUrl ? { logUrl } : {}) };
 }

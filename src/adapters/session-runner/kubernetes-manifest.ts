@@ -87,8 +87,9 @@ export function sessionDeployment(spec: SessionSpec, opts: SessionTemplateOption
           containers: [
             {
               name: 'server',
-              image: opts.image ?? 'dyff-temporal:latest',
-              args: d.command,
+              // The service's own image (built, or prebuilt in its spec) with its entrypoint, else the project's.
+              image: d.image ?? opts.image ?? 'dyff-temporal:latest',
+              args: d.command?.length ? d.command : undefined,
               // A server that exits says why in its log: the tail becomes the termination message (serverExit).
               terminationMessagePolicy: 'FallbackToLogsOnError',
               env: envVars(env),

@@ -27,7 +27,8 @@ import { parseScratchSettings } from '../../domain/step-resources.js';
 export { LABEL_COMPONENT, LABEL_SESSION, SESSION_SERVICE_PORT } from './kubernetes-manifest.js';
 
 /**
- * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the one image, behind
+ * Inference sessions on Kubernetes: a Deployment running `dyffctl <description.command…>` from the project image (or
+ * the service's own image, built or prebuilt, with the runner's args), behind
  * a ClusterIP Service, with a readiness probe, replicas, GPUs and spot capacity. Readiness is learned from a watch on
  * the Deployment. Remote services (no command) need no objects: the session is the endpoint itself.
  */

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deniedEnvNames } from '../../domain/env-denylist.js';
+import { DyffError, ErrorType } from '../../domain/errors.js';
 import { stepEnvironment } from '../../domain/step-environment.js';
 import type { SessionRunner, SessionSpec, SessionStatus } from '../../ports/session-runner.js';
 import type { SecretResolver } from '../../secrets/resolver.js';
@@ -37,6 +38,14 @@ export class LocalSessionRunner implements SessionRunner {
 
   async start(spec: SessionSpec): Promise<SessionStatus> {
     const dir = this.dir(spec.name);
+    if (spec.description.image) {
+      // A container image is not a process this runner can start: no session would serve what the spec asks.
+      throw new DyffError(
+        ErrorType.InvalidSpec,
+        `service ${spec.description.serviceId} runs the image ${spec.description.image}: its sessions need ` +
+          'runner: kubernetes (a local process runs the project image only)',
+      );
+    }
     // Before anything is created: a missing secret must fail the start, not leave a half-made session to adopt.
     const serviceEnv = await resolveEnv(spec.description.env, this.opts.secrets);
     await mkdir(this.opts.root, { recursive: true });

@@ -5,6 +5,7 @@ import { checkPrefix } from '../../gcp/buckets.js';
 import { buildIamPlan, planToShell } from '../../gcp/iam-plan.js';
 import { stepServiceAccountsYaml } from '../../gcp/k8s-service-accounts.js';
 import { registerNetworkPoliciesCommand } from './gcp-network-policies.js';
+import { registerRegistriesCommand } from './gcp-registries.js';
 
 interface PlanCliOptions {
   project?: string;
@@ -66,4 +67,5 @@ export function registerGcpCommands(program: Command, deps: { loadConfig: typeof
       process.stdout.write(stepServiceAccountsYaml(opts));
     });
   registerNetworkPoliciesCommand(gcp);
+  registerRegistriesCommand(gcp, deps);
 }

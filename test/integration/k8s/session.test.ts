@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { KubernetesSessionRunner } from '../../../src/adapters/session-runner/kubernetes.js';
 import { newId } from '../../../src/domain/ids.js';
+import { SESSION_ENTRY } from '../../../src/domain/step-catalogue.js';
 import type { ServiceDescription } from '../../../src/domain/service.js';
 import type { SessionStatus } from '../../../src/ports/session-runner.js';
 import {
@@ -76,6 +77,45 @@ describe.skipIf(skipK8s)('KubernetesSessionRunner on a real apiserver', () => {
       ]);
     } finally {
       await sessions.stop(name);
+    }
+  });
+
+  it("runs the service's built image (from its description) under the session's service account; else the project image", async () => {
+    const sessions = new KubernetesSessionRunner({
+      namespace: NS,
+      kubeConfig: cp.kubeConfig,
+      image: 'dyff-temporal:test',
+    });
+    const built = `us-central1-docker.pkg.dev/p/dyff-models/inferenceservice-x@sha256:${'ab'.repeat(32)}`;
+    // As the build activity records it: the digest-pinned image, and the runner's args for its entrypoint.
+    const withImage = { ...description(), image: built, command: ['--port-from-env'] };
+    const apps = cp.kubeConfig.makeApiClient(AppsV1Api);
+    const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    // The session's ServiceAccount, as k8s/step-serviceaccounts.yaml makes it: without it no pod is admitted.
+    await core.createNamespacedServiceAccount({
+      namespace: NS,
+      body: { metadata: { name: SESSION_ENTRY.identity } },
+    });
+    for (const [d, image, args] of [
+      [withImage, built, ['--port-from-env']],
+      [description(), 'dyff-temporal:test', ['serve-model', '--model', 'm']],
+    ] as const) {
+      const entityId = newId();
+      const name = `session-${entityId}`;
+      await sessions.start({ name, entityId, description: d, serviceAccount: SESSION_ENTRY.identity });
+      try {
+        await sessions.waitReady(name);
+        const pod = (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.template.spec;
+        expect(pod?.serviceAccountName).toBe(SESSION_ENTRY.identity);
+        expect(pod?.containers[0]).toMatchObject({ image, args });
+        const pods = await core.listNamespacedPod({
+          namespace: NS,
+          labelSelector: `dyff.io/session=${name}`,
+        });
+        expect(pods.items.map((p) => p.spec?.containers[0]?.image)).toEqual([image]);
+      } finally {
+        await sessions.stop(name);
+      }
     }
   });
 
