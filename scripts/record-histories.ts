@@ -54,6 +54,8 @@ const spec = PipelineSpec.parse({
   model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
   service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
   report: { rubric: 'classification.accuracy' },
+  // One audit after the report: the pipeline's audit stage and the audit workflow are recorded with it.
+  audits: [{ procedure: { kind: 'local', path: '/procedures/probe' } }],
 });
 await worker.runUntil(async () => {
   const id = newId();
@@ -68,9 +70,10 @@ await worker.runUntil(async () => {
         hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
       },
     ],
-  })) as { stages: Record<string, { id: string }> };
+  })) as { stages: Record<string, { id: string }>; audits?: { id?: string }[] };
   const ids: Record<string, string> = { pipeline: `pipeline-${id}` };
   for (const [stage, s] of Object.entries(view.stages)) ids[stage] = `${stage.toLowerCase()}-${s.id}`;
+  ids.audit = `audit-${view.audits?.[0]?.id}`;
   // The account's quota semaphore (still open: it lives as long as the account) and one reaper sweep.
   ids.quota = quotaWorkflowId('record', 'record');
   await client.workflow.execute('reaperWorkflow', {
