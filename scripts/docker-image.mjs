@@ -7,7 +7,7 @@
 //     has the host's ABI), so nothing is downloaded or compiled inside the image.
 // The project image is labelled with a fingerprint of what went into it (base image id, Dockerfile, lockfile,
 // installed modules, bin/, dist/), and a build is skipped when the image with that fingerprint exists.
-// Usage: node scripts/docker-image.mjs [--tag dyff-temporal:dev] [--quiet]; prints the image tag on stdout.
+// Usage: node scripts/docker-image.mjs [--tag dyff-temporal:dev] [--quiet] [--base-only]; prints the image tag.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -196,6 +196,16 @@ export async function ensureProjectImage({ tag = PROJECT_IMAGE, quiet = false } 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.includes('--base-only')) {
+    const why = await ensureEngine({ quiet: true });
+    if (why) {
+      console.error(`no Docker engine: ${why}`);
+      process.exit(1);
+    }
+    ensureBase((m) => console.error(m));
+    console.log(BASE_IMAGE);
+    process.exit(0);
+  }
   const i = process.argv.indexOf('--tag');
   const tag = i > 0 ? process.argv[i + 1] : PROJECT_IMAGE;
   try {
