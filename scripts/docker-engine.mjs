@@ -40,9 +40,37 @@ function which(cmd) {
   }
 }
 
+/*
+ * The networks this project makes (sessions' internal networks) come from one pool, and addresses of that pool
+ * never leave the machine: a request to a container whose network is gone (an old session's endpoint) fails at
+ * once with "host unreachable" instead of following the default route to whatever answers outside. The rules: look
+ * the pool up in the main table without its default route (live bridges match their own routes), then fall
+ * through to a table where the whole pool is unreachable. A separate table, because the engine refuses a pool that
+ * overlaps a route of the main table.
+ */
+export const ADDRESS_POOL = '10.213.0.0/16';
+const GUARD_TABLE = '213';
+
+function guardPool() {
+  if (process.getuid?.() !== 0 || !which('ip')) return 'cannot guard the address pool (needs root and ip)';
+  const rules = execFileSync('ip', ['rule', 'show'], { encoding: 'utf8' });
+  const ip = (args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (!rules.includes(`to ${ADDRESS_POOL} lookup main suppress_prefixlength 0`)) {
+    ip(['rule', 'add', 'to', ADDRESS_POOL, 'lookup', 'main', 'suppress_prefixlength', '0', 'pref', '100']);
+  }
+  if (!rules.includes(`to ${ADDRESS_POOL} lookup ${GUARD_TABLE}`)) {
+    ip(['rule', 'add', 'to', ADDRESS_POOL, 'lookup', GUARD_TABLE, 'pref', '101']);
+  }
+  ip(['route', 'replace', 'unreachable', ADDRESS_POOL, 'table', GUARD_TABLE]);
+  return undefined;
+}
+
 /** Start an engine if none answers; resolves with undefined when one is up, or the reason none could be. */
 export async function ensureEngine({ quiet = false } = {}) {
-  if (await engineAnswers()) return undefined;
+  if (await engineAnswers()) {
+    if (process.getuid?.() === 0) guardPool();
+    return undefined;
+  }
   const isRoot = process.getuid?.() === 0;
   if (!which('dockerd')) {
     if (!isRoot) return 'dockerd is not installed and this is not root: `sudo apt-get install docker.io`';
@@ -62,14 +90,20 @@ export async function ensureEngine({ quiet = false } = {}) {
     }
   }
   if (!isRoot) return `no Docker engine answers on ${DOCKER_SOCKET}, and only root starts dockerd here`;
+  const unguarded = guardPool();
+  if (unguarded) return unguarded;
   mkdirSync(cache, { recursive: true });
   if (!quiet) console.error(`starting dockerd (log: ${log})…`);
   const out = openSync(log, 'a');
   // Its own session: dockerd outlives this script and the test run that started it, like a system service.
-  const child = spawn(which('dockerd'), ['--host', `unix://${DOCKER_SOCKET}`], {
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    which('dockerd'),
+    ['--host', `unix://${DOCKER_SOCKET}`, '--default-address-pool', `base=${ADDRESS_POOL},size=24`],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+    },
+  );
   let exited;
   child.once('exit', (code) => (exited = code ?? 'signal'));
   child.unref();

@@ -16,26 +16,55 @@ export function evaluationNetwork(entityId: string): string {
   return `dyff-session-${entityId}`;
 }
 
+/** Creations under way in this process, by network name: concurrent starts of one evaluation share one. */
+const creating = new Map<string, Promise<string>>();
+
 /**
- * Create the evaluation's network, or find it. `Internal`: no gateway out, so nothing on it reaches past it; the
- * engine's isolation rules keep other bridges (other evaluations) apart. Same-name creates race: the loser's 409
- * means the network is there.
+ * Create the evaluation's network, or find it; resolves with its id. `Internal`: no gateway out, so nothing on it
+ * reaches past it; the engine's isolation rules keep other bridges (other evaluations) apart. The engine does not
+ * refuse a second network of the same name when two creates race (two workers), so after creating, every racer
+ * keeps the same one (the oldest) and removes the others.
  */
-export async function ensureEvaluationNetwork(docker: Docker, entityId: string): Promise<string> {
+export function ensureEvaluationNetwork(docker: Docker, entityId: string): Promise<string> {
   const name = evaluationNetwork(entityId);
-  try {
-    await docker.createNetwork({
-      Name: name,
-      Driver: 'bridge',
-      Internal: true,
-      CheckDuplicate: true,
-      Labels: { [LABEL_MANAGED]: MANAGED_BY, [LABEL_ENTITY]: entityId },
-      Options: { 'com.docker.network.bridge.enable_icc': 'true' },
-    });
-  } catch (err) {
-    if (!isStatus(err, 409)) throw err;
+  let pending = creating.get(name);
+  if (!pending) {
+    pending = createOnce(docker, name, entityId).finally(() => creating.delete(name));
+    creating.set(name, pending);
   }
-  return name;
+  return pending;
+}
+
+async function createOnce(docker: Docker, name: string, entityId: string): Promise<string> {
+  if ((await named(docker, name)).length === 0) {
+    try {
+      await docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        Internal: true,
+        CheckDuplicate: true,
+        Labels: { [LABEL_MANAGED]: MANAGED_BY, [LABEL_ENTITY]: entityId },
+      });
+    } catch (err) {
+      if (!isStatus(err, 409)) throw err;
+    }
+  }
+  const [keep, ...extra] = await named(docker, name);
+  if (!keep) throw new Error(`network ${name} vanished while it was being created`);
+  for (const n of extra)
+    await docker
+      .getNetwork(n.Id)
+      .remove()
+      .catch(() => {});
+  return keep.Id;
+}
+
+/** Networks of exactly this name, oldest first (the name filter matches substrings). */
+async function named(docker: Docker, name: string): Promise<Docker.NetworkInspectInfo[]> {
+  const found = await docker.listNetworks({ filters: { name: [name] } });
+  return found
+    .filter((n) => n.Name === name)
+    .sort((a, b) => a.Created.localeCompare(b.Created) || a.Id.localeCompare(b.Id));
 }
 
 export async function networkExists(docker: Docker, name: string): Promise<boolean> {
