@@ -62,13 +62,33 @@ function guardPool() {
     ip(['rule', 'add', 'to', ADDRESS_POOL, 'lookup', GUARD_TABLE, 'pref', '101']);
   }
   ip(['route', 'replace', 'unreachable', ADDRESS_POOL, 'table', GUARD_TABLE]);
+  return guardHost();
+}
+
+/*
+ * Containers open no connection to this machine itself: not to the worker's health port, not to anything else that
+ * listens on all addresses. Connections the host opens (the worker's readiness probes) and their replies pass.
+ * Containers reach each other (a session from its evaluate step) through forwarding, which this does not touch.
+ */
+const HOST_GUARD = ['INPUT', '-s', ADDRESS_POOL, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP'];
+
+function guardHost() {
+  if (!which('iptables')) return 'iptables is missing: cannot keep containers from the host';
+  try {
+    execFileSync('iptables', ['-w', '-C', ...HOST_GUARD], { stdio: 'ignore' });
+  } catch {
+    execFileSync('iptables', ['-w', '-I', ...HOST_GUARD], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
   return undefined;
 }
 
 /** Start an engine if none answers; resolves with undefined when one is up, or the reason none could be. */
 export async function ensureEngine({ quiet = false } = {}) {
   if (await engineAnswers()) {
-    if (process.getuid?.() === 0) guardPool();
+    if (process.getuid?.() === 0) {
+      const unguarded = guardPool();
+      if (unguarded) return unguarded;
+    }
     return undefined;
   }
   const isRoot = process.getuid?.() === 0;

@@ -60,3 +60,24 @@ export async function removeEntityContainers(entityId: string): Promise<void> {
     ),
   );
 }
+
+/** Run a command inside a running container (as its own user, in its namespaces); its exit code and output. */
+export async function execIn(name: string, cmd: string[]): Promise<{ code: number; output: string }> {
+  const exec = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const sink = { write: (b: Buffer) => chunks.push(Buffer.from(b)) } as unknown as NodeJS.WritableStream;
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise<void>((resolve) => stream.on('end', () => resolve()));
+  const info = await exec.inspect();
+  return { code: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+}
+
+/**
+ * A TCP connection attempt from inside a container: `open`, or why not (`ECONNREFUSED`, `EHOSTUNREACH`,
+ * `timeout`…). Only for the project's own addresses: its containers and this machine's ports.
+ */
+export async function connectFrom(name: string, host: string, port: number): Promise<string> {
+  const script = `const s=require('net').connect(${port},'${host}');s.setTimeout(3000);s.on('connect',()=>{console.log('open');s.destroy()});s.on('timeout',()=>{console.log('timeout');s.destroy()});s.on('error',(e)=>console.log(e.code||e.message))`;
+  return (await execIn(name, ['node', '-e', script])).output.trim();
+}
