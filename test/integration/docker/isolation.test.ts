@@ -5,14 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerJobRunner } from '../../../src/adapters/job-runner/docker.js';
 import { DockerSessionRunner } from '../../../src/adapters/session-runner/docker.js';
 import { newId } from '../../../src/domain/ids.js';
 import type { SessionSpec } from '../../../src/ports/session-runner.js';
 import { localSecrets } from '../../../src/secrets/resolver.js';
-import { baseImage, connectFrom, docker, execIn, noDocker, projectImage } from '../../support/docker.js';
+import { connectFrom, docker, execIn, noDocker, projectImage } from '../../support/docker.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
-import { until } from '../../support/worker-process.js';
 
 /*
  * What a container of `runner: docker` can reach and write, probed from inside it. Every address tried is this
@@ -105,49 +103,5 @@ describe.skipIf(noDocker)('container isolation (runner: docker)', { timeout: 180
     expect((await write(join(dir, 'planted'))).code).not.toBe(0);
     const id = await execIn(a!.name, ['id', '-u']);
     expect(id.output.trim()).not.toBe('0');
-  });
-
-  it('a fetch step reaches a server of the project; a storage-only step reaches nothing', async () => {
-    const base = baseImage();
-    const server = await docker.createContainer({
-      name: 'dyff-isolation-files',
-      Image: base,
-      Cmd: ['node', '-e', "require('http').createServer((q,s)=>s.end('corpus')).listen(8080)"],
-      Labels: { 'io.dyff.managed-by': 'dyff-temporal' },
-      ExposedPorts: { '8080/tcp': {} },
-      HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
-    });
-    await server.start();
-    const info = await server.inspect();
-    const published = info.NetworkSettings.Ports['8080/tcp']![0]!.HostPort;
-    await until('the file server on loopback', () =>
-      fetch(`http://127.0.0.1:${published}/`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    );
-    const url = `http://${info.NetworkSettings.Networks.bridge!.IPAddress}:8080/`;
-    const script = `fetch(process.argv[2]).then(r=>r.text()).then(t=>console.log('got '+t),e=>{console.log('failed '+(e.cause?.code??e.message));process.exit(3)})`;
-    const runner = new DockerJobRunner({
-      docker,
-      image: base,
-      argsPrefix: ['node', '-e', script],
-      pollMs: 250,
-    });
-    const entityId = newId();
-    const run = async (step: string) => {
-      const name = `${step}-${entityId}-1`;
-      await runner.start({ name, entityId, stage: step, args: [step, url] });
-      return runner.wait(name);
-    };
-    try {
-      const fetched = await run('fetch-data');
-      expect(fetched.logTail).toContain('got corpus');
-      const ingest = await run('ingest-dataset');
-      expect(ingest.phase).toBe('failed');
-      expect(ingest.logTail?.join('\n')).toMatch(/failed/);
-    } finally {
-      for (const j of await runner.list(entityId)) await docker.getContainer(j.name).remove({ force: true });
-    }
   });
 });
