@@ -83,4 +83,40 @@ describe.skipIf(noDocker)('docker', () => {
       await h.cleanup();
     }
   }, 120_000);
+
+  it('types an OOM kill as oom and a kill at the deadline as deadline, as Kubernetes does', async () => {
+    const h = await harness();
+    const entityId = `endings-${Date.now()}`;
+    // Memory the step keeps touching until the kernel kills it at the container's limit.
+    const hog = ['test-hog'];
+    const oomRunner = new DockerJobRunner({
+      docker,
+      image,
+      argsPrefix: ['node', '-e', 'const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))'],
+      pollMs: 250,
+    });
+    try {
+      await oomRunner.start({
+        name: `${entityId}-oom`,
+        entityId,
+        stage: 'test',
+        args: hog,
+        resources: { memory: '64Mi' },
+      });
+      expect(await oomRunner.wait(`${entityId}-oom`)).toMatchObject({ phase: 'failed', outcome: 'oom' });
+      const name = `${entityId}-deadline`;
+      await h.runner.start({
+        name,
+        entityId,
+        stage: 'test',
+        args: ['test-sleep', '--ms', '60000'],
+        activeDeadlineSeconds: 2,
+      });
+      expect(await h.runner.wait(name)).toMatchObject({ phase: 'failed', outcome: 'deadline' });
+    } finally {
+      await oomRunner.close();
+      await h.runner.close();
+      await h.cleanup();
+    }
+  }, 120_000);
 });
