@@ -3,7 +3,28 @@
 # inference-session server. Kubernetes Jobs run it as `dyffctl step …` (args after the entrypoint).
 #   docker build -t dyff-temporal .
 #   docker run --rm dyff-temporal --help
+# NODE_IMAGE is the base of every stage: any Node 20+ image (scripts/docker-image.mjs builds one from Debian).
 ARG NODE_IMAGE=node:20-bookworm-slim
+
+# `--target prebuilt` and `--target prebuilt-modules`: the runtime image from what a checkout already has, for
+# machines that cannot download packages or prebuilt binaries (scripts/docker-image.mjs sends exactly those files as
+# the context). prebuilt-modules is NODE_IMAGE plus the production node_modules (native modules compiled on a host
+# with the base's Node ABI), rebuilt only when the modules change; prebuilt adds dist/ and bin/ on top of it (built
+# with NODE_IMAGE set to the modules image). First in the file, because the legacy builder builds every stage up to
+# its target.
+FROM ${NODE_IMAGE} AS prebuilt
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY bin ./bin
+COPY dist ./dist
+USER 1000:1000
+ENTRYPOINT ["node", "bin/dyffctl.mjs"]
+CMD ["worker"]
+
+FROM ${NODE_IMAGE} AS prebuilt-modules
+WORKDIR /app
+COPY node_modules ./node_modules
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

@@ -36,6 +36,18 @@ if (process.argv.includes('--tests')) {
   for (const tool of readdirSync(join(root, 'scripts/tools')).filter((f) => f.endsWith('.sh'))) {
     run('bash', [join(root, 'scripts/tools', tool)]);
   }
+  // A Docker engine (installed and started when missing) and the project image for `runner: docker`; where none
+  // can be started, the tests that need one skip and say why.
+  try {
+    execFileSync(process.execPath, [join(root, 'scripts/docker-engine.mjs'), '--quiet'], {
+      stdio: 'inherit',
+    });
+    execFileSync(process.execPath, [join(root, 'scripts/docker-image.mjs'), '--quiet'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  } catch {
+    console.error('warning: no Docker engine or project image: the docker runner tests will skip');
+  }
   // The Kubernetes control plane takes ~12 minutes to build the first time; after that it is cached.
   run('bash', [join(root, 'scripts/k8s/build.sh')]);
   if (!existsSync('/usr/bin/chromium')) {

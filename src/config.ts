@@ -12,6 +12,7 @@ import {
   CloudBuildConfigSchema,
   builderConfigProblems,
 } from './builder-config.js';
+import { DOCKER_ENV_PATHS, DockerConfigSchema } from './docker-config.js';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { withheldGrantProblem } from './domain/enforced-grants.js';
 import { ScratchSettingsSchema } from './domain/step-resources.js';
@@ -24,7 +25,7 @@ const ConfigSchema = z.strictObject({
   /** Where the embedded backends keep their files. @default ./.dyff */
   dataHome: z.string().default('.dyff'),
   temporal: TemporalConfigSchema,
-  runner: z.enum(['local', 'kubernetes']).default('local'),
+  runner: z.enum(['local', 'kubernetes', 'docker']).default('local'),
   objectStore: z.enum(['filesystem', 'gcs']).default('filesystem'),
   entityStore: z.enum(['sqlite', 'datastore']).default('sqlite'),
   gcs: z
@@ -56,6 +57,8 @@ const ConfigSchema = z.strictObject({
       ...ScratchSettingsSchema.shape,
     })
     .prefault({}),
+  /** `runner: docker`: steps and sessions as containers of a local Docker engine; see docs/docker.md. */
+  docker: DockerConfigSchema,
   sources: z
     .strictObject({
       /**
@@ -191,6 +194,7 @@ const ENV_PATHS: Record<string, string[]> = {
   DYFF_K8S_IMAGE: ['kubernetes', 'image'],
   DYFF_KUBECONFIG: ['kubernetes', 'kubeconfig'],
   DYFF_K8S_DEFAULT_SCRATCH: ['kubernetes', 'defaultScratch'],
+  ...DOCKER_ENV_PATHS,
   DYFF_MAX_FILE_BYTES: ['limits', 'maxFileBytes'],
   DYFF_STEP_DEADLINE_SECONDS: ['limits', 'stepDeadlineSeconds'],
   DYFF_MAX_TRIES_PER_STAGE: ['retries', 'maxTriesPerStage'],

@@ -81,10 +81,12 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
         scratch: { scratch: config.kubernetes.scratch, defaultScratch: config.kubernetes.defaultScratch },
       });
     }
+    case 'docker':
+      return (await import('./docker/create.js')).createDockerJobRunner(config);
   }
 }
 
-/** Sessions follow the job runner: local processes, or Deployments + Services on Kubernetes. */
+/** Sessions follow the job runner: local processes, Deployments + Services on Kubernetes, or containers. */
 export async function createSessionRunner(config: Config): Promise<SessionRunner> {
   switch (config.runner) {
     case 'local': {
@@ -107,6 +109,8 @@ export async function createSessionRunner(config: Config): Promise<SessionRunner
         scratch: { scratch: config.kubernetes.scratch, defaultScratch: config.kubernetes.defaultScratch },
       });
     }
+    case 'docker':
+      return (await import('./docker/create.js')).createDockerSessionRunner(config);
   }
 }
 
