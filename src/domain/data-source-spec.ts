@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DerivedDataSource } from './image-spec.js';
 import { Checksums, httpUrl } from './spec-fields.js';
 
 /** Where raw data comes from (Dyff's DataSource). */
@@ -25,5 +26,6 @@ export const DataSourceSpec = z.discriminatedUnion('kind', [
     include: z.string().optional(),
     maxFileBytes: z.number().int().positive().optional(),
   }),
+  DerivedDataSource,
 ]);
 export type DataSourceSpec = z.infer<typeof DataSourceSpec>;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { DataSourceSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
+import { invalidInput } from './errors.js';
 import type { FetchRun } from './fetch/fetch-file.js';
 import { fetchFile, tooLarge } from './fetch/fetch-file.js';
 import { DEFAULT_RETRY } from './fetch/http.js';
@@ -28,6 +29,9 @@ const CONCURRENCY = { http: 4, local: 16 } as const;
 export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput): Promise<RawDataManifest> {
   const { log, objectStore: store } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
+  if (source.kind === 'dataset') {
+    throw invalidInput('spec.source: a dataset derived from another Dataset has no raw data to fetch');
+  }
   // The spec may lower the operator's limit, never raise it.
   const maxBytes = Math.min(source.maxFileBytes ?? Infinity, ctx.limits.maxFileBytes);
   if (source.kind === 'local' && source.include !== undefined)
@@ -71,7 +75,7 @@ export async function fetchData(ctx: StepContext, { id, source }: FetchDataInput
   return manifest;
 }
 
-function describe(source: DataSourceSpec): string {
+function describe(source: Exclude<DataSourceSpec, { kind: 'dataset' }>): string {
   if (source.kind === 'url') return source.url;
   if (source.kind === 'zenodo') return `zenodo record ${source.record}`;
   return source.path;

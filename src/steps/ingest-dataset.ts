@@ -6,6 +6,7 @@ import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
 import { engineLimits, openEngine, resourceError } from './ingest/duckdb.js';
 import { resolveFormat } from './ingest/formats.js';
+import { DEFAULT_SHARD_BYTES } from './ingest/image-folders.js';
 import { freeName, projection } from './ingest/projection.js';
 import { publishDataset } from './ingest/publish.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
@@ -40,6 +41,8 @@ export async function ingestDataset(
   if (ingest.include !== undefined) checkGlob(ingest.include, 'spec.ingest.include', maxPatternLength);
   const labelPattern = ingest.text?.labelPattern;
   if (labelPattern !== undefined) checkRegex(labelPattern, 'spec.ingest.text.labelPattern', maxPatternLength);
+  const imageLabels = ingest.images?.labelPattern;
+  if (imageLabels !== undefined) checkRegex(imageLabels, 'spec.ingest.images.labelPattern', maxPatternLength);
   const raw = await readRawManifest(ctx, id);
   const included = matcher(ingest.include);
   const chosen = raw.files.filter((f) => included(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -65,7 +68,9 @@ export async function ingestDataset(
     const engine = await openEngine(scratch, signal, limits);
     try {
       const { connection } = engine;
-      const source = await openSource(connection, format, files, ingest, log, signal);
+      const shardRows = ingest.shardRows ?? DEFAULT_SHARD_ROWS;
+      const shardLimits = { shardRows, shardBytes: ingest.shardBytes ?? DEFAULT_SHARD_BYTES };
+      const source = await openSource(connection, format, files, ingest, shardLimits, log, signal);
       const position = freeName('_position_', source.columns);
       const select = projection(source.columns, ingest, position).join(', ');
       const shape = await connection.runAndReadAll(
@@ -75,9 +80,10 @@ export async function ingestDataset(
       const query = {
         relation: source.relation,
         position,
-        shard: freeName('_shard_', [...source.columns, ...shape.columnNames()]),
+        shard: freeName('_shard_', [...source.columns, ...shape.columnNames(), source.shardBy ?? '']),
         select,
-        shardRows: ingest.shardRows ?? DEFAULT_SHARD_ROWS,
+        shardRows,
+        shardBy: source.shardBy,
       };
       const report = (done: number) =>
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });

@@ -38,6 +38,8 @@ export async function listSourceFiles(source: DataSourceSpec, opts: ListOptions)
       return zenodoFiles(source.record, (source.server ?? 'https://zenodo.org').replace(/\/+$/, ''), opts);
     case 'local':
       return localFiles(source.path, source.include, opts.localRoots);
+    case 'dataset':
+      throw invalidInput('spec.source: a derived dataset is read from its source Dataset, not fetched');
   }
 }
 
