@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataSourceSpec, ModelSpec } from './specs.js';
 import type { IngestSpec } from './specs.js';
+import type { CorruptionSpec } from './image-spec.js';
 
 /**
  * The artifacts steps write and the worker, workflows and client read back: one declaration each. Where each one
@@ -61,6 +62,8 @@ export interface DatasetManifest {
     arrowSchema: { fields: ArrowField[] };
   };
   ingest: IngestSpec;
+  /** A derived dataset's lineage: the source Dataset and the corruption applied (with its parameter). */
+  derivedFrom?: { dataset: string; corruption: CorruptionSpec; parameter: number };
   createdAt: string;
 }
 

@@ -1,10 +1,11 @@
 import { quotedIdentifier } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IngestSpec } from '../domain/specs.js';
+import type { DataSourceSpec, IngestSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
 import { engineLimits, openEngine, resourceError } from './ingest/duckdb.js';
+import { deriveDataset } from './ingest/derive.js';
 import { resolveFormat } from './ingest/formats.js';
 import { DEFAULT_SHARD_BYTES } from './ingest/image-folders.js';
 import { freeName, projection } from './ingest/projection.js';
@@ -21,6 +22,8 @@ export interface IngestDatasetInput {
   /** The Dataset id: reads `rawdata/<id>/`, writes `datasets/<id>/data/part-*.parquet` and the manifest. */
   id: string;
   ingest: IngestSpec;
+  /** Only a derived dataset's source matters here: it is read from another Dataset, not from `rawdata/<id>/`. */
+  source?: DataSourceSpec;
 }
 
 /** @default rows per Parquet shard */
@@ -34,8 +37,9 @@ export const DEFAULT_SHARD_ROWS = 1_000_000;
  */
 export async function ingestDataset(
   ctx: StepContext,
-  { id, ingest }: IngestDatasetInput,
+  { id, ingest, source: from }: IngestDatasetInput,
 ): Promise<DatasetManifest> {
+  if (from?.kind === 'dataset') return deriveDataset(ctx, id, from, ingest);
   const { log, signal } = ctx;
   const { maxPatternLength } = ctx.limits;
   if (ingest.include !== undefined) checkGlob(ingest.include, 'spec.ingest.include', maxPatternLength);

@@ -19,6 +19,7 @@ export async function publishDataset(
   ingest: IngestSpec,
   schema: DatasetManifest['schema'],
   shards: readonly Shard[],
+  lineage: Pick<DatasetManifest, 'derivedFrom'> = {},
 ): Promise<DatasetManifest> {
   const { log, objectStore: store, signal } = ctx;
   const rowCount = shards.reduce((n, s) => n + s.rows, 0);
@@ -46,6 +47,7 @@ export async function publishDataset(
     artifacts,
     schema,
     ingest,
+    ...lineage,
     createdAt: new Date().toISOString(),
   };
   await store.put('datasets', datasetKeys.manifest(id), JSON.stringify(manifest, null, 2), {
