@@ -40,14 +40,22 @@ const pixels = (rows: Row[]) => Promise.all(rows.map((r) => sharp(r.image).greys
 const mean = (images: Buffer[]) => {
   let sum = 0;
   let n = 0;
-  for (const img of images) for (const v of img) ((sum += v), n++);
+  for (const img of images)
+    for (const v of img) {
+      sum += v;
+      n++;
+    }
   return sum / n;
 };
 const spread = (images: Buffer[]) => {
   const m = mean(images);
   let sq = 0;
   let n = 0;
-  for (const img of images) for (const v of img) ((sq += (v - m) ** 2), n++);
+  for (const img of images)
+    for (const v of img) {
+      sq += (v - m) ** 2;
+      n++;
+    }
   return Math.sqrt(sq / n);
 };
 /** Energy in the differences between horizontal neighbours: what a blur removes. */
