@@ -1,5 +1,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deniedCalls, storeFor } from '../../../src/adapters/object-store/enforce.js';
+import { stepBindings } from '../../../src/domain/grant-scope.js';
 import { datasetManifest, fetchFixture, queryDataset } from './helpers/datasets.js';
 import { digitFolder } from './helpers/digits.js';
 import type { StepEnv } from './helpers/step-env.js';
@@ -136,6 +138,18 @@ describe('derived datasets: ImageNet-C corruptions', () => {
     );
     const other = await rowsOf(await derive('gaussian_noise', 1, 'another seed'));
     expect(distance(await pixels(other), await pixels(one))).toBeGreaterThan(0);
+  });
+
+  it("runs within the ingest step's grants: its own dataset, and reads of the source dataset", async () => {
+    const id = newId();
+    const spec = {
+      source: { kind: 'dataset', dataset: clean, corruption: { name: 'contrast', severity: 1 } },
+    };
+    const enforce = { storage: { enforceGrants: true, withholdGrants: [] } };
+    const objectStore = storeFor(env.store, enforce, 'ingest-dataset', stepBindings(id, spec));
+    const run = await env.run('ingest-dataset', id, spec, { objectStore });
+    expect(run.code, run.last).toBe(0);
+    expect(deniedCalls(objectStore)).toEqual([]);
   });
 
   it('fails naming spec.source.dataset when the source dataset was never ingested', async () => {
