@@ -30,6 +30,13 @@ export async function deriveDataset(
   ingest: IngestSpec,
 ): Promise<DatasetManifest> {
   const { log } = ctx;
+  // Nothing of spec.ingest applies: silently ignoring a split or a column list would mislead.
+  const set = Object.keys(ingest).find((k) => k !== 'format' || ingest.format !== 'auto');
+  if (set !== undefined) {
+    throw invalidInput(
+      `spec.ingest.${set}: a derived dataset keeps its source's rows, columns and splits; leave spec.ingest out`,
+    );
+  }
   const from = await sourceManifest(ctx, source.dataset);
   const { corruption } = source;
   const column = from.schema.columns.find((c) => c.name === corruption.column);

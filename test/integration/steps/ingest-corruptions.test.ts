@@ -159,4 +159,13 @@ describe('derived datasets: ImageNet-C corruptions', () => {
     expect(run.code).not.toBe(0);
     expect(run.last).toContain('spec.source.dataset');
   });
+
+  it('refuses spec.ingest options, which a derived dataset cannot honour, naming the field', async () => {
+    const run = await env.run('ingest-dataset', newId(), {
+      source: { kind: 'dataset', dataset: clean, corruption: { name: 'brightness', severity: 1 } },
+      ingest: { split: { fractions: { a: 1 } } },
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.last).toContain('spec.ingest.split');
+  });
 });
