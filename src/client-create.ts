@@ -90,7 +90,14 @@ const ref = (field: string, kind: EntityKind, id: string | undefined): Reference
   id ? { field, kind, id } : undefined;
 
 export const CREATE_TABLE: Partial<Record<EntityKind, CreateRow>> = {
-  Dataset: row(DatasetWorkflow, (m: Manifest<DatasetSpec>, ctx) => reusable(m, ctx)),
+  Dataset: row(
+    DatasetWorkflow,
+    (m: Manifest<DatasetSpec>, ctx) => reusable(m, ctx),
+    // A derived dataset names its source Dataset.
+    ({ source }) => [
+      ref('spec.source.dataset', 'Dataset', source.kind === 'dataset' ? source.dataset : undefined),
+    ],
+  ),
   Model: row(ModelWorkflow, (m: Manifest<ModelSpec>, ctx) => reusable(m, ctx)),
   InferenceService: row(
     InferenceServiceWorkflow,

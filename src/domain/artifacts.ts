@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataSourceSpec, ModelSpec } from './specs.js';
 import type { IngestSpec } from './specs.js';
+import type { CorruptionSpec } from './image-spec.js';
 
 /**
  * The artifacts steps write and the worker, workflows and client read back: one declaration each. Where each one
@@ -65,6 +66,8 @@ export interface DatasetManifest {
   ingest: IngestSpec;
   /** For a Hugging Face source: the commit its files came from (the raw data manifest's `commit`). */
   commit?: string;
+  /** A derived dataset's lineage: the source Dataset and the corruption applied (with its parameter). */
+  derivedFrom?: { dataset: string; corruption: CorruptionSpec; parameter: number };
   createdAt: string;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SecretRef } from './secrets.js';
+import { DerivedDataSource } from './image-spec.js';
 import { Checksums, httpUrl } from './spec-fields.js';
 
 /**
@@ -59,5 +60,6 @@ export const DataSourceSpec = z.discriminatedUnion('kind', [
     token: SecretRef.optional(),
     maxFileBytes: z.number().int().positive().optional(),
   }),
+  DerivedDataSource,
 ]);
 export type DataSourceSpec = z.infer<typeof DataSourceSpec>;

@@ -76,7 +76,7 @@ export function missingAccess(
 }
 
 /**
- * How a step's grants are filled in: `<id>` is the entity it works for, `<spec.x>` a field of its spec, and any
+ * How a step's grants are filled in: `<id>` is the entity it works for, `<spec.x>` a field of its spec (dotted for nested ones), and any
  * other `<x>` its option `--x` (report's `--dataset`).
  */
 export function stepBindings(
@@ -87,7 +87,10 @@ export function stepBindings(
   return (name) => {
     if (name === 'id') return id;
     if (name.startsWith('spec.')) {
-      const value = (spec as Record<string, unknown> | undefined)?.[name.slice(5)];
+      // A dotted path walks nested fields (`spec.source.dataset`).
+      let value: unknown = spec;
+      for (const field of name.slice(5).split('.'))
+        value = (value as Record<string, unknown> | undefined)?.[field];
       return typeof value === 'string' ? value : undefined;
     }
     return options[name];

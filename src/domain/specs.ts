@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuditSpec } from './audit-spec.js';
 import { DataSourceSpec } from './data-source-spec.js';
+import { ImageFolderOptions } from './image-spec.js';
 import { SecretRef } from './secrets.js';
 import { InferenceServiceSpec } from './service-spec.js';
 import { Checksums, deadlineSeconds, entityId, httpUrl, k8sQuantity, labels } from './spec-fields.js';
@@ -14,7 +15,9 @@ export { Checksums, MAX_STEP_DEADLINE_SECONDS, entityId, k8sQuantity, labels } f
 
 export const IngestSpec = z.strictObject({
   /** @default auto (from file extensions) */
-  format: z.enum(['auto', 'csv', 'jsonl', 'json', 'parquet', 'text-folders']).default('auto'),
+  format: z
+    .enum(['auto', 'csv', 'jsonl', 'json', 'parquet', 'text-folders', 'image-folders'])
+    .default('auto'),
   /** Glob relative to the raw data root selecting the files to ingest. */
   include: z.string().optional(),
   /** Columns to keep (after renaming), in order. */
@@ -40,8 +43,12 @@ export const IngestSpec = z.strictObject({
       encoding: z.enum(['strict', 'replace', 'latin1']).default('strict'),
     })
     .optional(),
+  /** Options for `image-folders`: one row per PNG/JPEG file, labelled by its sub-folder. */
+  images: ImageFolderOptions.optional(),
   /** Rows per Parquet shard. @default 1000000 */
   shardRows: z.number().int().positive().optional(),
+  /** Bytes of image data per Parquet shard (`image-folders` and derived datasets). @default 64 MiB */
+  shardBytes: z.number().int().positive().optional(),
 });
 export type IngestSpec = z.infer<typeof IngestSpec>;
 

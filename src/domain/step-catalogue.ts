@@ -114,6 +114,8 @@ export const STEP_CATALOGUE: StepCatalogue = {
       { category: 'rawdata', prefix: '<id>/', access: READS },
       // Re-ingesting rewrites shards and the manifest and deletes stale shards.
       { category: 'datasets', prefix: '<id>/', access: OWNS },
+      // A derived dataset (spec.source.kind: dataset) reads its source Dataset's shards.
+      { category: 'datasets', prefix: '<spec.source.dataset>/', access: READS },
     ],
     environment: NO_ENVIRONMENT,
     network: 'storage',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { DataSourceSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
+import { invalidInput } from './errors.js';
 import type { FetchRun } from './fetch/fetch-file.js';
 import { fetchFile, tooLarge } from './fetch/fetch-file.js';
 import { DEFAULT_RETRY } from './fetch/http.js';
@@ -34,6 +35,9 @@ export async function fetchData(ctx: StepContext, input: FetchDataInput): Promis
   const { id, source } = input;
   const { log, objectStore: store } = ctx;
   const retry = ctx.retry ?? DEFAULT_RETRY;
+  if (source.kind === 'dataset') {
+    throw invalidInput('spec.source: a dataset derived from another Dataset has no raw data to fetch');
+  }
   // The spec may lower the operator's limit, never raise it.
   const maxBytes = Math.min(source.maxFileBytes ?? Infinity, ctx.limits.maxFileBytes);
   checkPatterns(ctx, source);
@@ -90,7 +94,7 @@ export async function fetchData(ctx: StepContext, input: FetchDataInput): Promis
   return manifest;
 }
 
-function describe(source: DataSourceSpec): string {
+function describe(source: Exclude<DataSourceSpec, { kind: 'dataset' }>): string {
   if (source.kind === 'url') return source.url;
   if (source.kind === 'zenodo') return `zenodo record ${source.record}`;
   if (source.kind === 'gcs') return source.uri;

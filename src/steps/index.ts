@@ -40,7 +40,11 @@ export const STEPS: { readonly [N in StepName]: StepDefinition } = {
     // (resources, deadlineSeconds) is the Job's business and accepted as the workflow passes it.
     spec: DatasetSpec.extend({ source: DataSourceSpec.optional() }),
     run: async (ctx, id, spec) =>
-      (await import('./ingest-dataset.js')).ingestDataset(ctx, { id, ingest: spec.ingest }),
+      (await import('./ingest-dataset.js')).ingestDataset(ctx, {
+        id,
+        ingest: spec.ingest,
+        source: spec.source,
+      }),
   }),
   report: step({
     spec: ReportSpec,

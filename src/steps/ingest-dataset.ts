@@ -1,11 +1,13 @@
 import { quotedIdentifier } from '@duckdb/node-api';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IngestSpec } from '../domain/specs.js';
+import type { DataSourceSpec, IngestSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
 import { invalidInput } from './errors.js';
 import { engineLimits, openEngine, resourceError } from './ingest/duckdb.js';
+import { deriveDataset } from './ingest/derive.js';
 import { resolveFormat } from './ingest/formats.js';
+import { DEFAULT_SHARD_BYTES } from './ingest/image-folders.js';
 import { freeName, projection } from './ingest/projection.js';
 import { publishDataset } from './ingest/publish.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
@@ -20,6 +22,8 @@ export interface IngestDatasetInput {
   /** The Dataset id: reads `rawdata/<id>/`, writes `datasets/<id>/data/part-*.parquet` and the manifest. */
   id: string;
   ingest: IngestSpec;
+  /** Only a derived dataset's source matters here: it is read from another Dataset, not from `rawdata/<id>/`. */
+  source?: DataSourceSpec;
 }
 
 /** @default rows per Parquet shard */
@@ -33,13 +37,16 @@ export const DEFAULT_SHARD_ROWS = 1_000_000;
  */
 export async function ingestDataset(
   ctx: StepContext,
-  { id, ingest }: IngestDatasetInput,
+  { id, ingest, source: from }: IngestDatasetInput,
 ): Promise<DatasetManifest> {
+  if (from?.kind === 'dataset') return deriveDataset(ctx, id, from, ingest);
   const { log, signal } = ctx;
   const { maxPatternLength } = ctx.limits;
   if (ingest.include !== undefined) checkGlob(ingest.include, 'spec.ingest.include', maxPatternLength);
   const labelPattern = ingest.text?.labelPattern;
   if (labelPattern !== undefined) checkRegex(labelPattern, 'spec.ingest.text.labelPattern', maxPatternLength);
+  const imageLabels = ingest.images?.labelPattern;
+  if (imageLabels !== undefined) checkRegex(imageLabels, 'spec.ingest.images.labelPattern', maxPatternLength);
   const raw = await readRawManifest(ctx, id);
   const included = matcher(ingest.include);
   const chosen = raw.files.filter((f) => included(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -65,7 +72,9 @@ export async function ingestDataset(
     const engine = await openEngine(scratch, signal, limits);
     try {
       const { connection } = engine;
-      const source = await openSource(connection, format, files, ingest, log, signal);
+      const shardRows = ingest.shardRows ?? DEFAULT_SHARD_ROWS;
+      const shardLimits = { shardRows, shardBytes: ingest.shardBytes ?? DEFAULT_SHARD_BYTES };
+      const source = await openSource(connection, format, files, ingest, shardLimits, log, signal);
       const position = freeName('_position_', source.columns);
       const select = projection(source.columns, ingest, position).join(', ');
       const shape = await connection.runAndReadAll(
@@ -75,9 +84,10 @@ export async function ingestDataset(
       const query = {
         relation: source.relation,
         position,
-        shard: freeName('_shard_', [...source.columns, ...shape.columnNames()]),
+        shard: freeName('_shard_', [...source.columns, ...shape.columnNames(), source.shardBy ?? '']),
         select,
-        shardRows: ingest.shardRows ?? DEFAULT_SHARD_ROWS,
+        shardRows,
+        shardBy: source.shardBy,
       };
       const report = (done: number) =>
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });
@@ -86,7 +96,7 @@ export async function ingestDataset(
       for (const [i, s] of shards.entries()) {
         if (s.resorted) log.info(`shard ${i} came out of order from DuckDB and was rewritten sorted`);
       }
-      return await publishDataset(ctx, id, ingest, schema, shards, raw.commit);
+      return await publishDataset(ctx, id, ingest, schema, shards, raw.commit ? { commit: raw.commit } : {});
     } catch (err) {
       throw resourceError(err, limits) ?? err;
     } finally {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { VerifiedDataset } from '../activities/index.js';
 import { datasetChecks, datasetWrites } from './activity-proxies.js';
 import type { DatasetSpec } from '../domain/specs.js';
@@ -21,7 +21,13 @@ export interface DatasetWorkflowResult {
   location: string;
 }
 
-/** raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). */
+/** Runs recorded before derived datasets (`spec.source.kind: dataset`) existed never took this branch. */
+const DERIVED_DATASET_PATCH = 'derived-dataset-waits-for-its-source';
+
+/**
+ * raw data → fetch job → ingest job → manifest verified → Ready (or Error with a reason, or Terminated). A derived
+ * dataset waits for its source Dataset instead of fetching.
+ */
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
   requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
@@ -36,8 +42,12 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
     spec,
   });
   return life.run(async () => {
+    // A derived dataset reads its source Dataset's shards once that is Ready, and has nothing to fetch.
+    const from =
+      spec.source.kind === 'dataset' && patched(DERIVED_DATASET_PATCH) ? spec.source.dataset : undefined;
+    if (from !== undefined) await life.requireReady(from, 'DataSourceMissing');
     await life.transition(['Created'], 'Admitted');
-    await life.runJob('fetch-data', { id, spec }, 'FetchFailed');
+    if (from === undefined) await life.runJob('fetch-data', { id, spec }, 'FetchFailed');
     await life.runJob('ingest-dataset', { id, spec }, 'IngestFailed');
     life.view.stage = 'verify';
     let verified: VerifiedDataset;

@@ -92,6 +92,14 @@ describe('prefix resolution', () => {
     ]);
   });
 
+  it('a dotted <spec.a.b> fills from a nested field, and is left out when the field is absent', () => {
+    const grant = { category: 'datasets', prefix: '<spec.source.dataset>/', access: ['read'] } as const;
+    const derived = { source: { kind: 'dataset', dataset: DATASET } };
+    expect(scopeGrants([grant], stepBindings(EVAL, derived)).map((g) => g.folders)).toEqual([[DATASET]]);
+    expect(scopeGrants([grant], stepBindings(EVAL, { source: { kind: 'url' } }))).toEqual([]);
+    expect(scopeGrants([grant], stepBindings(EVAL, {}))).toEqual([]);
+  });
+
   it('a value that is not one plain segment never widens a grant', () => {
     const scoped = scopeGrants(
       [{ category: 'datasets', prefix: '<spec.dataset>/', access: ['read'] }],

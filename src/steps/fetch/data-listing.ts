@@ -1,5 +1,6 @@
 import type { DataSourceSpec } from '../../domain/specs.js';
 import type { RetryPolicy, StepLog } from '../context.js';
+import { invalidInput } from '../errors.js';
 import type { EgressPolicy } from '../net/egress-guard.js';
 import { DEFAULT_GCS_ENDPOINT, listGcsFiles } from './gcs-source.js';
 import type { HubAccess } from './hub-access.js';
@@ -43,6 +44,8 @@ export async function listDataSource(
       return { files: await listGcsFiles(source, opts) };
     case 'huggingFaceHub':
       return listHubDatasetFiles(source, opts.hub, opts);
+    case 'dataset':
+      throw invalidInput('spec.source: a derived dataset is read from its source Dataset, not fetched');
     default:
       return { files: await listSourceFiles(source, opts) };
   }

@@ -4,7 +4,7 @@ import { invalidInput } from '../errors.js';
 import { COMPRESSION, csvOptions } from './csv.js';
 
 export type Format = Exclude<IngestSpec['format'], 'auto'>;
-export type TableFormat = Exclude<Format, 'text-folders'>;
+export type TableFormat = Exclude<Format, 'text-folders' | 'image-folders'>;
 
 const BY_EXTENSION: Record<string, Format> = {
   csv: 'csv',
@@ -14,6 +14,9 @@ const BY_EXTENSION: Record<string, Format> = {
   json: 'json',
   parquet: 'parquet',
   txt: 'text-folders',
+  png: 'image-folders',
+  jpg: 'image-folders',
+  jpeg: 'image-folders',
 };
 
 export function formatOfPath(path: string): Format | undefined {

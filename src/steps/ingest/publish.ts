@@ -19,8 +19,8 @@ export async function publishDataset(
   ingest: IngestSpec,
   schema: DatasetManifest['schema'],
   shards: readonly Shard[],
-  /** The commit the raw files came from (a Hub source), carried into the dataset's own record. */
-  commit?: string,
+  /** Lineage carried into the dataset's own record: a Hub source's commit, a derived dataset's source. */
+  lineage: Pick<DatasetManifest, 'commit' | 'derivedFrom'> = {},
 ): Promise<DatasetManifest> {
   const { log, objectStore: store, signal } = ctx;
   const rowCount = shards.reduce((n, s) => n + s.rows, 0);
@@ -48,7 +48,7 @@ export async function publishDataset(
     artifacts,
     schema,
     ingest,
-    ...(commit ? { commit } : {}),
+    ...lineage,
     createdAt: new Date().toISOString(),
   };
   await store.put('datasets', datasetKeys.manifest(id), JSON.stringify(manifest, null, 2), {

@@ -14,6 +14,8 @@ export interface ShardQuery {
   /** The dataset's SELECT list over `relation` and `position`. */
   select: string;
   shardRows: number;
+  /** A column of `relation` with each row's shard number (consecutive from 0), instead of counting `shardRows`. */
+  shardBy?: string;
 }
 
 export interface Shard {
@@ -54,10 +56,12 @@ export async function writeShards(
     byShard.set(n, entry);
   }
   const shards: Shard[] = [];
+  let start = 0;
   for (let n = 0; n < byShard.size; n++) {
     const w = byShard.get(n);
     if (w === undefined) throw new Error(`DuckDB wrote no shard ${n} of ${byShard.size}`);
-    shards.push({ ...(await inOrder(connection, w, n, q.shardRows, dir)), rows: w.rows });
+    shards.push({ ...(await inOrder(connection, w, n, start, dir)), rows: w.rows });
+    start += w.rows;
   }
   return shards;
 }
@@ -69,8 +73,9 @@ export async function writeShards(
 export function shardsCopySql(q: ShardQuery, dir: string): string {
   const position = quotedIdentifier(q.position);
   const shard = quotedIdentifier(q.shard);
+  const number = q.shardBy === undefined ? `${position} // ${q.shardRows}` : quotedIdentifier(q.shardBy);
   return `COPY (
-    SELECT ${q.select}, ${position} // ${q.shardRows} AS ${shard}
+    SELECT ${q.select}, ${number} AS ${shard}
     FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
   ) TO ${quotedString(dir)} (FORMAT parquet, PARTITION_BY (${shard}), RETURN_STATS true)`;
 }
@@ -89,7 +94,7 @@ async function inOrder(
   connection: DuckDBConnection,
   shard: Written,
   n: number,
-  shardRows: number,
+  start: number,
   dir: string,
 ): Promise<{ file: string; resorted: boolean }> {
   const files = `[${shard.files.map(quotedString).join(', ')}]`;
@@ -98,13 +103,13 @@ async function inOrder(
       `SELECT row_group_num_rows, stats_min, stats_max FROM parquet_metadata(${files})
        WHERE path_in_schema = ${quotedString(INDEX_COLUMN)} ORDER BY row_group_id`,
     );
-    let next = n * shardRows;
+    let next = start;
     const consecutive = groups.getRows().every(([rows, min, max]) => {
       const ok = Number(min) === next && Number(max) === next + Number(rows) - 1;
       next += Number(rows);
       return ok;
     });
-    if (consecutive && next === n * shardRows + shard.rows) return { file: shard.files[0]!, resorted: false };
+    if (consecutive && next === start + shard.rows) return { file: shard.files[0]!, resorted: false };
   }
   const sorted = join(dir, `sorted-${n}.parquet`);
   await connection.run(

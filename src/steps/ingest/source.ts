@@ -6,6 +6,8 @@ import { csvDelimiter, rereadWithoutSniffing } from './csv.js';
 import { dataError } from './duckdb.js';
 import type { Format } from './formats.js';
 import { readerSql } from './formats.js';
+import type { ShardLimits } from './image-folders.js';
+import { DEFAULT_IMAGE_OPTIONS, stageImageFolders } from './image-folders.js';
 import { DEFAULT_TEXT_OPTIONS, stageTextFolders } from './text-folders.js';
 
 export interface LocalFile {
@@ -26,6 +28,8 @@ export interface Source {
   read<T>(run: () => Promise<T>): Promise<T>;
   /** The error for a source that turned out to hold no rows. */
   noRows(): Error;
+  /** A column of `relation` (not in `columns`) holding each row's shard number, when the source chose them. */
+  shardBy?: string;
 }
 
 /**
@@ -38,6 +42,7 @@ export async function openSource(
   format: Format,
   files: readonly LocalFile[],
   ingest: IngestSpec,
+  limits: ShardLimits,
   log: StepLog,
   signal?: AbortSignal,
 ): Promise<Source> {
@@ -61,6 +66,12 @@ export async function openSource(
   if (format === 'text-folders') {
     await stageTextFolders(connection, files, { ...DEFAULT_TEXT_OPTIONS, ...ingest.text }, log, signal);
     return opened('staged', noRowsAtAll);
+  }
+  if (format === 'image-folders') {
+    const options = { ...DEFAULT_IMAGE_OPTIONS, ...ingest.images };
+    const shardBy = await stageImageFolders(connection, files, options, limits, log, signal);
+    const source = await opened('staged', noRowsAtAll);
+    return { ...source, columns: source.columns.filter((c) => c !== shardBy), shardBy };
   }
   const empty = files.find((f) => f.size === 0);
   if (empty) throw invalidInput(`${empty.path}: empty file (0 bytes)`);

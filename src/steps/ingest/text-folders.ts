@@ -20,22 +20,20 @@ export const DEFAULT_TEXT_OPTIONS: TextOptions = {
 };
 
 /** A label from a folder name: the pattern's first group (or whole match); `^(.*?)(-\d+)?$` maps spam-2 to spam. */
-export function labeller(pattern: string | undefined): (folder: string, path: string) => string {
+export function labeller(
+  pattern: string | undefined,
+  field = 'spec.ingest.text.labelPattern',
+): (folder: string, path: string) => string {
   if (pattern === undefined) return (folder) => folder;
   let re: RegExp;
   try {
     re = new RegExp(pattern);
   } catch (err) {
-    throw invalidInput(
-      `spec.ingest.text.labelPattern: invalid regular expression: ${(err as Error).message}`,
-    );
+    throw invalidInput(`${field}: invalid regular expression: ${(err as Error).message}`);
   }
   return (folder, path) => {
     const m = re.exec(folder);
-    if (!m)
-      throw invalidInput(
-        `${path}: folder ${JSON.stringify(folder)} does not match spec.ingest.text.labelPattern`,
-      );
+    if (!m) throw invalidInput(`${path}: folder ${JSON.stringify(folder)} does not match ${field}`);
     return m[1] ?? m[0];
   };
 }
