@@ -82,6 +82,7 @@ await worker.runUntil(async () => {
     args: [],
   });
   ids.reaper = `reaper-${id}`;
+  Object.assign(ids, await derivedDataset(view.stages.dataset!.id));
   Object.assign(ids, await cancelledDataset());
   Object.assign(ids, await serviceThatWaited());
   for (const [name, workflowId] of Object.entries(ids)) {
@@ -100,6 +101,19 @@ async function running(entityId: string) {
     if (job && runner.isRunning(job.name)) return job;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A dataset derived from another (a corruption of its images): it waits for its source and only ingests. */
+async function derivedDataset(sourceId: string): Promise<Record<string, string>> {
+  const id = newId();
+  const source = { kind: 'dataset', dataset: sourceId, corruption: { name: 'brightness', severity: 1 } };
+  const handle = await client.workflow.start('datasetWorkflow', {
+    workflowId: `dataset-${id}`,
+    taskQueue: 'record',
+    args: [{ id, account: 'record', spec: { source } }],
+  });
+  await handle.result();
+  return { 'dataset-derived': handle.workflowId };
 }
 
 /** A dataset cancelled while its fetch job runs: the run records its ending, then stops the job. */
