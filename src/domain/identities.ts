@@ -62,9 +62,13 @@ export function workloadIdentities(): WorkloadIdentity[] {
     name: WORKER_IDENTITY,
     kind: 'worker',
     runs: ['the Temporal worker: workflows and activities (entity state, job and session control)'],
-    grants: WORKER_READS.map((category) => ({ category, prefix: '<id>/', access: READS })),
+    grants: [
+      ...WORKER_READS.map((category) => ({ category, prefix: '<id>/', access: READS })),
+      // The image-build activity packs a service's build context, again on a retry, and submits the build.
+      { category: 'inferenceservices', prefix: '<id>/', access: ['create', 'overwrite'] },
+    ],
     networks: ['storage'],
-    cloud: { datastore: 'user' },
+    cloud: { datastore: 'user', cloudBuild: true },
   };
   return [...byName.values(), worker];
 }

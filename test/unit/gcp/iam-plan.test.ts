@@ -61,17 +61,11 @@ const INTENDED: Record<string, { storage: Record<string, string[]>; project: str
   // the worker reads manifests, descriptions, summaries, reports and step logs, and keeps entity state
   'dyff-worker': {
     storage: {
-      [VIEWER]: [
-        'datasets',
-        'models',
-        'inferenceservices',
-        'outputs',
-        'reports',
-        'auditprocedures',
-        'auditreports',
-      ],
+      [VIEWER]: ['datasets', 'models', 'outputs', 'reports', 'auditprocedures', 'auditreports'],
+      // the image-build activity packs each service's build context (again on a retry) and submits the build
+      [OBJECT_ADMIN]: ['inferenceservices'],
     },
-    project: ['roles/datastore.user'],
+    project: ['roles/datastore.user', 'roles/cloudbuild.builds.editor'],
   },
 };
 
