@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DockerBuilderConfigSchema } from './builder-config.js';
 import { ScratchSettingsSchema } from './domain/step-resources.js';
 
 /**
@@ -21,6 +22,8 @@ export const DockerConfigSchema = z
     internetNetwork: z.string().min(1).default('bridge'),
     /** `/tmp` (a tmpfs, counted against the memory limit) per step name or `session`, and for all not named. */
     ...ScratchSettingsSchema.shape,
+    /** Image builds with `builder: docker` (see builder-config.ts). */
+    builder: DockerBuilderConfigSchema,
   })
   .prefault({});
 export type DockerConfig = z.infer<typeof DockerConfigSchema>;

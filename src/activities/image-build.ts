@@ -8,10 +8,15 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../domain/errors.js';
-import { inferenceServiceKeys } from '../domain/object-layout.js';
+import { inferenceServiceKeys, logKeys } from '../domain/object-layout.js';
 import type { ServiceDescription } from '../domain/service.js';
 import type { ImageBuildSpecInput } from '../domain/service-image-spec.js';
-import type { ImageBuilder, ImageBuilderChoice, ImageBuildStatus } from '../ports/image-builder.js';
+import type {
+  ImageBuilder,
+  ImageBuilderChoice,
+  ImageBuildResult,
+  ImageBuildStatus,
+} from '../ports/image-builder.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { translated } from './errors.js';
 import { packBuildContext } from './source-tarball.js';
@@ -28,8 +33,10 @@ export interface BuildImageInput {
 
 export interface BuildImageOutput {
   buildId: string;
-  /** The pushed image pinned by digest, as recorded in the service description. */
+  /** The image pinned (by digest, or by local image id), as recorded in the service description. */
   imageRef: string;
+  /** The image's local tag, when the builder gives one. */
+  tag?: string;
   /** The build was found already submitted (an earlier attempt of this try) rather than submitted now. */
   adopted: boolean;
   logUrl?: string;
@@ -49,6 +56,8 @@ export const createImageBuildActivities = (
   async buildImage(input: BuildImageInput): Promise<BuildImageOutput> {
     const builder = available(choice);
     const dockerfile = input.build.dockerfile ?? 'Dockerfile';
+    // A model without a Dockerfile of its own gets the builder's, unless the spec named one it must have.
+    const generated = input.build.dockerfile === undefined ? builder.generatedDockerfile?.() : undefined;
     const ctx = Context.current();
     const store = storeFor(input.serviceId, input.modelId);
     const beat: Partial<ImageBuildStatus> & { stage: string } = { stage: 'finding' };
@@ -65,10 +74,14 @@ export const createImageBuildActivities = (
             modelId: input.modelId,
             context: input.build.context ?? '.',
             dockerfile,
+            generated,
           }),
         );
         beat.stage = 'submitting';
-        const source = gcsSource(store.uri('inferenceservices', key));
+        const source = {
+          uri: store.uri('inferenceservices', key),
+          open: () => store.get('inferenceservices', key),
+        };
         found = await translated(() =>
           builder.submit({
             serviceId: input.serviceId,
@@ -81,11 +94,14 @@ export const createImageBuildActivities = (
       }
       Object.assign(beat, { stage: 'building', ...found });
       const buildId = found.buildId;
+      const log = new BuildLog();
       const result = await builder
         .wait(buildId, input.serviceId, {
           signal: ctx.cancellationSignal,
           onUpdate: (s) => Object.assign(beat, s),
+          onLog: (text) => log.add(text),
         })
+        .finally(() => saveLog(store, input.serviceId, ctx.info.attempt, log))
         .catch(async (err: unknown) => {
           if (!ctx.cancellationSignal.aborted) throw err;
           if (!cancelWasRequested(ctx)) throw interrupted(ctx, `build ${buildId}`, 'the build');
@@ -94,7 +110,7 @@ export const createImageBuildActivities = (
         })
         .catch((err: unknown) => translated(() => Promise.reject(err)));
       beat.stage = 'recording';
-      await translated(() => recordImage(store, input.serviceId, result.imageRef));
+      await translated(() => recordImage(store, input.serviceId, result));
       return { ...result, adopted };
     } finally {
       stopBeating();
@@ -115,25 +131,42 @@ function available(choice: ImageBuilderChoice): ImageBuilder {
   return choice;
 }
 
-/** Cloud Build reads its source from GCS: the tarball's `gs://bucket/key`. */
-function gcsSource(uri: string): { bucket: string; object: string } {
-  const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!m)
-    throw ApplicationFailure.nonRetryable(
-      `the image builder reads the build context from a GCS bucket, and this worker's object store keeps it at ` +
-        `${uri}: set objectStore: gcs in the configuration`,
-      ErrorType.NotConfigured,
-    );
-  return { bucket: m[1]!, object: m[2]! };
+/** The build's output as the builder streams it, at most LOG_LIMIT characters (the newest). */
+const LOG_LIMIT = 1 << 20;
+class BuildLog {
+  text = '';
+  add(text: string): void {
+    this.text += text;
+    if (this.text.length > LOG_LIMIT) this.text = this.text.slice(-LOG_LIMIT);
+  }
+}
+
+/**
+ * The build's output as the service's log of step `image-build`, one chunk per activity attempt (`dyffctl logs`
+ * shows it with the steps' logs). A log is no reason to fail a build: a failed write is only reported.
+ */
+async function saveLog(store: ObjectStore, serviceId: string, attempt: number, log: BuildLog): Promise<void> {
+  if (!log.text) return;
+  await store
+    .put('inferenceservices', logKeys.chunk(serviceId, 'image-build', attempt, 0), log.text, {
+      contentType: 'text/plain; charset=utf-8',
+    })
+    .catch((err: unknown) => {
+      Context.current().log.warn('the image build log was not saved', { error: (err as Error).message });
+    });
 }
 
 /** The description the build step wrote, with the built image: what sessions of this service run. */
-async function recordImage(store: ObjectStore, serviceId: string, imageRef: string): Promise<void> {
+async function recordImage(store: ObjectStore, serviceId: string, built: ImageBuildResult): Promise<void> {
   const key = inferenceServiceKeys.description(serviceId);
   const description = JSON.parse(
     (await store.getBuffer('inferenceservices', key)).toString('utf8'),
   ) as ServiceDescription;
-  const updated: ServiceDescription = { ...description, image: imageRef };
+  const updated: ServiceDescription = {
+    ...description,
+    image: built.imageRef,
+    ...(built.tag ? { imageTag: built.tag } : {}),
+  };
   await store.put('inferenceservices', key, JSON.stringify(updated, null, 2), {
     contentType: 'application/json',
   });

@@ -12,10 +12,13 @@ import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 
 const BLOCK = 512;
 
-/** Pack `models/<modelId>/files/<context>/…` into the service's source tarball; returns its key and file count. */
+/**
+ * Pack `models/<modelId>/files/<context>/…` into the service's source tarball; returns its key and file count.
+ * `generated` is the Dockerfile to add when the context has none at `dockerfile`; without it, one is required.
+ */
 export async function packBuildContext(
   store: ObjectStore,
-  input: { serviceId: string; modelId: string; context: string; dockerfile: string },
+  input: { serviceId: string; modelId: string; context: string; dockerfile: string; generated?: string },
 ): Promise<{ key: string; files: number }> {
   const dir = input.context
     .split('/')
@@ -30,10 +33,14 @@ export async function packBuildContext(
     .split('/')
     .filter((s) => s !== '.')
     .join('/');
-  if (!objects.some((o) => o.key === prefix + dockerfile))
-    throw new DyffError(ErrorType.InvalidSpec, `spec.build.dockerfile: ${dockerfile} is not in ${where}`);
+  const extra: [string, Buffer][] = [];
+  if (!objects.some((o) => o.key === prefix + dockerfile)) {
+    if (input.generated === undefined)
+      throw new DyffError(ErrorType.InvalidSpec, `spec.build.dockerfile: ${dockerfile} is not in ${where}`);
+    extra.push([dockerfile, Buffer.from(input.generated, 'utf8')]);
+  }
   const key = inferenceServiceKeys.source(input.serviceId);
-  const body = Readable.from(tarEntries(store, objects, prefix)).pipe(createGzip());
+  const body = Readable.from(tarEntries(store, objects, prefix, extra)).pipe(createGzip());
   await store.put('inferenceservices', key, body, { contentType: 'application/gzip' });
   return { key, files: objects.length };
 }
@@ -42,16 +49,25 @@ async function* tarEntries(
   store: ObjectStore,
   objects: ObjectInfo[],
   prefix: string,
+  extra: [string, Buffer][],
 ): AsyncGenerator<Buffer> {
   for (const o of objects) {
     const path = o.key.slice(prefix.length);
     yield header(path, o.size);
     for await (const chunk of await store.get('models', o.key)) yield chunk as Buffer;
-    const pad = (BLOCK - (o.size % BLOCK)) % BLOCK;
-    if (pad) yield Buffer.alloc(pad);
+    yield padding(o.size);
+  }
+  for (const [path, content] of extra) {
+    yield header(path, content.length);
+    yield content;
+    yield padding(content.length);
   }
   // The end of the archive: two empty blocks.
   yield Buffer.alloc(2 * BLOCK);
+}
+
+function padding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 }
 
 /** One ustar header; a path over 100 bytes is split into prefix and name at a `/`. */

@@ -120,10 +120,7 @@ export async function createImageBuilder(config: Config): Promise<ImageBuilderCh
     case 'none':
       return { unavailable: NO_BUILDER };
     case 'docker':
-      // The Docker engine's builder plugs in here: an ImageBuilder (submit, find by tags, wait, cancel).
-      return {
-        unavailable: 'builder docker is not available in this build: set builder: cloudbuild or none',
-      };
+      return (await import('./docker/create.js')).createDockerImageBuilder(config);
     case 'cloudbuild': {
       const { CloudBuildImageBuilder } = await import('./image-builder/cloud-build.js');
       const cb = config.cloudbuild;

@@ -31,6 +31,8 @@ export interface ServiceDescription {
    * built from `build` (pinned by digest). Unset: the project's own image, which serves the model with `command`.
    */
   image?: string;
+  /** The image's tag where it was built locally (`builder: docker`): a readable name for `image`. */
+  imageTag?: string;
   /** Where a session of this service runs (standalone runner): GPUs, CPU and memory per pod, spot nodes. */
   placement?: {
     accelerator?: { count: number; type?: string };

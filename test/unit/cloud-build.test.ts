@@ -16,7 +16,10 @@ const DIGEST = 'sha256:' + 'ab'.repeat(32);
 const LOG_URL = 'https://console.cloud.google.com/cloud-build/builds/b-1?project=1';
 const REQ: ImageBuildRequest = {
   serviceId: 'svc1',
-  source: { bucket: 'dyff-inferenceservices-0123', object: 'inferenceservices/svc1/source.tar.gz' },
+  source: {
+    uri: 'gs://dyff-inferenceservices-0123/inferenceservices/svc1/source.tar.gz',
+    open: () => Promise.reject(new Error('Cloud Build reads the source from GCS, never through the worker')),
+  },
 };
 
 /** A fake CloudBuildClient: `getBuild` answers from a script (the last entry repeats); every call is recorded. */

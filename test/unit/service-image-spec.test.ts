@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createImageBuilder } from '../../src/adapters/index.js';
 import { CloudBuildImageBuilder } from '../../src/adapters/image-builder/cloud-build.js';
+import { DockerImageBuilder } from '../../src/adapters/image-builder/docker.js';
 import { loadConfig } from '../../src/config.js';
 import { validateManifest } from '../../src/domain/manifest.js';
 import { PipelineServiceSpec } from '../../src/domain/service-spec.js';
@@ -89,6 +90,26 @@ describe('builder configuration', () => {
     });
   });
 
+  it('docker builds into the engine that runner: docker runs; its base image and network come from docker.builder', () => {
+    expect(() => loadConfig({ builder: 'docker' }, env({}))).toThrow(/builder: docker .*set runner: docker/);
+    const c = loadConfig(
+      {},
+      env({
+        DYFF_BUILDER: 'docker',
+        DYFF_RUNNER: 'docker',
+        DYFF_DOCKER_BUILDER_BASE_IMAGE: 'dyff-base:trixie-node20',
+        DYFF_DOCKER_BUILDER_NETWORK: 'dyff-build',
+      }),
+    );
+    expect(c.docker.builder).toEqual({ baseImage: 'dyff-base:trixie-node20', network: 'dyff-build' });
+    expect(loadConfig({ runner: 'docker', builder: 'docker' }, env({})).docker.builder).toEqual({
+      network: 'none',
+    });
+    expect(() => loadConfig({ docker: { builder: { basImage: 'x' } } } as never, env({}))).toThrow(
+      /docker\.builder/,
+    );
+  });
+
   it('refuses an unknown builder, cloudbuild without a project, and a bad endpoint, naming the key', () => {
     expect(() => loadConfig({}, env({ DYFF_BUILDER: 'kaniko' }))).toThrow(/builder:/);
     expect(() => loadConfig({}, env({ DYFF_BUILDER: 'cloudbuild' }))).toThrow(
@@ -99,13 +120,14 @@ describe('builder configuration', () => {
     );
   });
 
-  it('none and docker build nothing and say why, naming the key; cloudbuild is the Cloud Build adapter', async () => {
+  it('none builds nothing and says why, naming the key; docker and cloudbuild are their adapters', async () => {
     const none = await createImageBuilder(loadConfig({}, env({})));
     expect(none).toEqual({ unavailable: expect.stringMatching(/builder: none.*set builder: cloudbuild/) });
-    const docker = await createImageBuilder(loadConfig({ builder: 'docker' }, env({})));
-    expect(docker).toEqual({
-      unavailable: expect.stringMatching(/^builder docker is not available in this build/),
-    });
+    const docker = await createImageBuilder(
+      loadConfig({}, env({ DYFF_BUILDER: 'docker', DYFF_RUNNER: 'docker' })),
+    );
+    expect(docker).toBeInstanceOf(DockerImageBuilder);
+    expect((docker as DockerImageBuilder).generatedDockerfile()).toMatch(/^FROM dyff-temporal:dev$/m);
     const cb = await createImageBuilder(
       loadConfig({ builder: 'cloudbuild', cloudbuild: { projectId: 'p' } }, env({})),
     );

@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import type { Config } from '../../config.js';
 import { configEnv } from '../../config.js';
 import { localSecrets } from '../../secrets/resolver.js';
+import { DockerImageBuilder } from '../image-builder/docker.js';
 import { DockerJobRunner } from '../job-runner/docker.js';
 import { DockerSessionRunner } from '../session-runner/docker.js';
 import type { BindMount } from './hardening.js';
@@ -50,5 +51,14 @@ export function createDockerSessionRunner(config: Config): DockerSessionRunner {
     storageNetwork: config.docker.storageNetwork,
     secrets: localSecrets({ dataHome: config.dataHome }),
     scratch: { scratch: config.docker.scratch, defaultScratch: config.docker.defaultScratch },
+  });
+}
+
+/** Builds into the same engine that runs the sessions; a generated Dockerfile starts from the project image. */
+export function createDockerImageBuilder(config: Config): DockerImageBuilder {
+  return new DockerImageBuilder({
+    docker: engine(config),
+    baseImage: config.docker.builder.baseImage ?? config.docker.image,
+    network: config.docker.builder.network,
   });
 }

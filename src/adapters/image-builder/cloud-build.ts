@@ -12,6 +12,7 @@ import type {
   ImageBuildRequest,
   ImageBuildResult,
   ImageBuildStatus,
+  WaitOptions,
 } from '../../ports/image-builder.js';
 import type { IBuild } from './cloud-build-api.js';
 import {
@@ -47,8 +48,6 @@ export interface CloudBuildImageBuilderOptions {
   /** Consecutive failed `getBuild` calls tolerated while waiting (transient errors only). @default 3 */
   maxPollErrors?: number;
 }
-
-type WaitOptions = { signal?: AbortSignal; onUpdate?: (s: ImageBuildStatus) => void };
 
 export class CloudBuildImageBuilder implements ImageBuilder {
   readonly projectId: string;
@@ -94,6 +93,7 @@ export class CloudBuildImageBuilder implements ImageBuilder {
         `serviceId ${JSON.stringify(req.serviceId)} cannot name an image: use lowercase letters, digits, '.', '_', '-'`,
       );
     }
+    const source = gcsObject(req.source.uri);
     const client = await this.getClient();
     const image = `${this.imageName(req.serviceId)}:latest`;
     const tags = [
@@ -108,7 +108,7 @@ export class CloudBuildImageBuilder implements ImageBuilder {
         projectId: this.projectId,
         parent: `projects/${this.projectId}/locations/${this.location}`,
         build: {
-          source: { storageSource: { bucket: req.source.bucket, object: req.source.object } },
+          source: { storageSource: source },
           steps: [
             {
               name: 'gcr.io/cloud-builders/docker',
@@ -122,10 +122,7 @@ export class CloudBuildImageBuilder implements ImageBuilder {
         },
       });
     } catch (err) {
-      throw this.apiError(
-        err,
-        `create a build of ${image} from gs://${req.source.bucket}/${req.source.object}`,
-      );
+      throw this.apiError(err, `create a build of ${image} from ${req.source.uri}`);
     }
     const build = operation.metadata?.build;
     if (!build?.id)
@@ -216,6 +213,18 @@ export class CloudBuildImageBuilder implements ImageBuilder {
   private apiError(err: unknown, what: string): unknown {
     return cloudBuildError(err, what, this);
   }
+}
+
+/** Cloud Build reads its source from GCS: the tarball's `gs://bucket/key`. */
+function gcsObject(uri: string): { bucket: string; object: string } {
+  const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!m)
+    throw new DyffError(
+      ErrorType.InvalidSpec,
+      `Cloud Build reads the build context from a GCS bucket, and this worker's object store keeps it at ` +
+        `${uri}: set objectStore: gcs in the configuration, or builder: docker`,
+    );
+  return { bucket: m[1]!, object: m[2]! };
 }
 
 function toStatus(buildId: string, build: IBuild): ImageBuildStatus {

@@ -90,7 +90,8 @@ export class DockerSessionRunner implements SessionRunner {
     try {
       const container = await this.docker.createContainer({
         name: spec.name,
-        Image: this.opts.image,
+        // The service's own image (built by `builder: docker`, or prebuilt) with its entrypoint, else the project's.
+        Image: d.image ?? this.opts.image,
         Cmd: d.command,
         Env: envList(env),
         User: `${this.user.uid}:${this.user.gid}`,
