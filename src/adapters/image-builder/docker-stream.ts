@@ -49,12 +49,9 @@ export class BuildOutput {
 
   private append(text: string): void {
     const half = this.limit / 2;
-    if (this.head.length < half) {
-      const room = half - this.head.length;
-      this.head += text.slice(0, room);
-      text = text.slice(room);
-    }
-    this.tail += text;
+    const room = Math.max(0, half - this.head.length);
+    this.head += text.slice(0, room);
+    this.tail += text.slice(room);
     if (this.tail.length > half) {
       this.dropped += this.tail.length - half;
       this.tail = this.tail.slice(-half);

@@ -128,16 +128,21 @@ export async function containersRunning(marker: string) {
   return all.filter((c) => c.Command.includes(marker));
 }
 
-/** The images the engine holds with every label: final images by `dyff-entity`, every layer by `dyff-test`. */
+/** The (tagged or final) images the engine holds with every label, e.g. a service's by `dyff-entity=<id>`. */
 export async function imagesLabelled(...labels: string[]) {
-  return docker.listImages({ all: true, filters: { label: labels } });
+  return docker.listImages({ filters: { label: labels } });
+}
+
+/** Every image of a run's builds, intermediate ones included (the test Dockerfiles label them `dyff-test`). */
+function layersOfRun(run: string) {
+  return docker.listImages({ all: true, filters: { label: [`dyff-test=${run}`] } });
 }
 
 /** Remove what a run's tests made: entity containers, and every image labelled with the run, newest first. */
 export async function removeRun(run: string, ids: string[]): Promise<void> {
   for (const id of ids) await removeEntityContainers(id);
   const images = [
-    ...(await imagesLabelled(`dyff-test=${run}`)),
+    ...(await layersOfRun(run)),
     ...(await Promise.all(ids.map((id) => imagesLabelled(`dyff-entity=${id}`)))).flat(),
   ].sort((a, b) => b.Created - a.Created);
   for (const image of images) {

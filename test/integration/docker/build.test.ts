@@ -30,20 +30,21 @@ let worker: RunningWorker;
 let temporal: Client;
 let e: ReturnType<typeof entities>;
 
-/** A model whose files carry `Dockerfile` (and the server): returns the model id, Ready. */
-async function model(lines: string[]): Promise<string> {
-  const dir = await modelDir(config, {
-    Dockerfile: dockerfile(RUN, ...lines),
-    'server.mjs': SERVER_MJS,
-    'weights.bin': 'not a real model',
-  });
-  const id = await e.start('Model', { source: { kind: 'local', path: dir } });
-  const m = await e.finished(id);
-  expect(m.status, m.message).toBe('Ready');
-  return id;
-}
-
-const service = (modelId: string) => ({ model: modelId, runner: { kind: 'standalone' }, build: {} });
+const MARKER = `dyff-build-cancel-${RUN}`;
+/** One model whose files carry three Dockerfiles: a server's, one that fails, one that would build for minutes. */
+const DOCKERFILES = {
+  serve: dockerfile(
+    RUN,
+    'COPY server.mjs /srv/server.mjs',
+    'USER 1000:1000',
+    'EXPOSE 8000',
+    'CMD ["node", "/srv/server.mjs"]',
+  ),
+  fail: dockerfile(RUN, 'RUN echo about to fail && exit 3'),
+  slow: dockerfile(RUN, `RUN sleep 300 && echo ${MARKER}`),
+};
+/** The three services, started together (their builds overlap): service ids by Dockerfile. */
+let services: Record<keyof typeof DOCKERFILES, string>;
 
 describe.skipIf(noDocker)('builder: docker', () => {
   beforeAll(async () => {
@@ -51,6 +52,27 @@ describe.skipIf(noDocker)('builder: docker', () => {
     worker = await startWorker(config);
     temporal = await temporalClient(config);
     e = entities(temporal, config, () => worker.adapters.entityStore);
+    const dir = await modelDir(config, {
+      Dockerfile: DOCKERFILES.serve,
+      'fail.Dockerfile': DOCKERFILES.fail,
+      'slow.Dockerfile': DOCKERFILES.slow,
+      'server.mjs': SERVER_MJS,
+      'weights.bin': 'not a real model',
+    });
+    const modelId = await e.start('Model', { source: { kind: 'local', path: dir } });
+    const m = await e.finished(modelId);
+    expect(m.status, m.message).toBe('Ready');
+    const start = (dockerfile?: string) =>
+      e.start('InferenceService', {
+        model: modelId,
+        runner: { kind: 'standalone' },
+        build: dockerfile ? { dockerfile } : {},
+      });
+    services = {
+      serve: await start(),
+      fail: await start('fail.Dockerfile'),
+      slow: await start('slow.Dockerfile'),
+    };
   }, 900_000);
 
   afterAll(async () => {
@@ -61,13 +83,7 @@ describe.skipIf(noDocker)('builder: docker', () => {
   });
 
   it("a model's own Dockerfile: built, tagged (service, try), the image id recorded, served by a docker session", async () => {
-    const modelId = await model([
-      'COPY server.mjs /srv/server.mjs',
-      'USER 1000:1000',
-      'EXPOSE 8000',
-      'CMD ["node", "/srv/server.mjs"]',
-    ]);
-    const id = await e.start('InferenceService', service(modelId));
+    const id = services.serve;
     const s = await e.finished(id);
     expect(s.status, s.message).toBe('Ready');
 
@@ -102,8 +118,7 @@ describe.skipIf(noDocker)('builder: docker', () => {
   }, 180_000);
 
   it('a failing Dockerfile: Error/BuildFailed with the build error line, no image', async () => {
-    const modelId = await model(['RUN echo about to fail && exit 3']);
-    const id = await e.start('InferenceService', service(modelId));
+    const id = services.fail;
     const s = await e.finished(id);
     expect(s).toMatchObject({ status: 'Error', reason: 'BuildFailed' });
     expect(s.message).toMatch(
@@ -116,9 +131,7 @@ describe.skipIf(noDocker)('builder: docker', () => {
   }, 180_000);
 
   it('cancel while building: the engine stops the build, no build container is left, the service ends Terminated', async () => {
-    const marker = `dyff-build-cancel-${RUN}`;
-    const modelId = await model([`RUN sleep 300 && echo ${marker}`]);
-    const id = await e.start('InferenceService', service(modelId));
+    const [id, marker] = [services.slow, MARKER];
     await until(
       'the build to run its RUN step',
       async () => (await containersRunning(marker)).length > 0,
