@@ -118,9 +118,13 @@ export class DockerImageBuilder implements ImageBuilder {
     const images = await this.docker.listImages({
       filters: { label: Object.entries(tags).map(([k, v]) => `${k}=${v}`) },
     });
-    const newest = images.sort((a, b) => b.Created - a.Created)[0];
+    // The engine gives the request's labels to the layers of a build too, and a stopped build leaves its last layer
+    // untagged: only an image carrying the build's tag is a finished build.
+    const entity = tags['dyff-entity'];
+    const wanted = (t: string) => (entity ? t === this.imageTag(entity, tags) : t !== '<none>:<none>');
+    const newest = images.filter((i) => i.RepoTags?.some(wanted)).sort((a, b) => b.Created - a.Created)[0];
     if (!newest) return undefined;
-    return { buildId: newest.RepoTags?.find((t) => t !== '<none>:<none>') ?? newest.Id, status: 'SUCCESS' };
+    return { buildId: newest.RepoTags!.find(wanted)!, status: 'SUCCESS' };
   }
 
   async wait(buildId: string, serviceId: string, opts: WaitOptions = {}): Promise<ImageBuildResult> {

@@ -17,7 +17,7 @@ import {
   description,
   dockerfile,
   entities,
-  imagesLabelled,
+  builtImages,
   modelDir,
   removeRun,
   SERVER_MJS,
@@ -110,7 +110,7 @@ describe.skipIf(noDocker)('builder: docker after a worker crash', () => {
     const [image] = await until(
       'the engine to finish the build',
       async () => {
-        const found = await imagesLabelled(`dyff-entity=${id}`, 'dyff-try=1');
+        const found = await builtImages(id);
         return found.length ? found : undefined;
       },
       60_000,
@@ -124,7 +124,7 @@ describe.skipIf(noDocker)('builder: docker after a worker crash', () => {
     await kill(second, 'SIGTERM');
     const results = await buildResults(id);
     expect(results).toEqual([expect.objectContaining({ adopted: true, imageRef: image!.Id })]);
-    expect(await imagesLabelled(`dyff-entity=${id}`)).toHaveLength(1);
+    expect(await builtImages(id)).toHaveLength(1);
     expect((await description(adapters.objectStore, id)).image).toBe(image!.Id);
   }, 300_000);
 
@@ -147,7 +147,7 @@ describe.skipIf(noDocker)('builder: docker after a worker crash', () => {
       async () => (await containersRunning(marker)).length === 0,
       10_000,
     );
-    expect(await imagesLabelled(`dyff-entity=${id}`)).toEqual([]);
+    expect(await builtImages(id)).toEqual([]);
 
     const second = await worker();
     const s = await e.finished(id);
@@ -156,7 +156,7 @@ describe.skipIf(noDocker)('builder: docker after a worker crash', () => {
     const [result, ...more] = await buildResults(id);
     expect(more).toEqual([]);
     expect(result).toMatchObject({ adopted: false });
-    const [image] = await imagesLabelled(`dyff-entity=${id}`, 'dyff-try=1');
+    const [image] = await builtImages(id);
     expect(result!.imageRef).toBe(image!.Id);
     // The attempt that built again took the finished layer from the cache and ran the interrupted step anew.
     const logs = await buildLogs(adapters.objectStore, id);

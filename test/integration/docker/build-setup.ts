@@ -128,9 +128,15 @@ export async function containersRunning(marker: string) {
   return all.filter((c) => c.Command.includes(marker));
 }
 
-/** The (tagged or final) images the engine holds with every label, e.g. a service's by `dyff-entity=<id>`. */
-export async function imagesLabelled(...labels: string[]) {
-  return docker.listImages({ filters: { label: labels } });
+/** Every image with the labels, layers included (a build's layers carry its labels too). */
+function imagesLabelled(...labels: string[]) {
+  return docker.listImages({ all: true, filters: { label: labels } });
+}
+
+/** The image a finished build of (service, try) tagged: none, or one. */
+export async function builtImages(id: string, attempt = 1) {
+  const tag = `dyff-inferenceservice-${id}:try-${attempt}`;
+  return docker.listImages({ filters: { reference: [tag] } });
 }
 
 /** Every image of a run's builds, intermediate ones included (the test Dockerfiles label them `dyff-test`). */

@@ -12,7 +12,7 @@ import {
   description,
   dockerfile,
   entities,
-  imagesLabelled,
+  builtImages,
   modelDir,
   removeRun,
   SERVER_MJS,
@@ -87,9 +87,10 @@ describe.skipIf(noDocker)('builder: docker', () => {
     const s = await e.finished(id);
     expect(s.status, s.message).toBe('Ready');
 
-    const [image, ...more] = await imagesLabelled(`dyff-entity=${id}`, 'dyff-try=1');
+    const [image, ...more] = await builtImages(id);
     expect(more).toEqual([]);
     expect(image!.RepoTags).toEqual([`dyff-inferenceservice-${id}:try-1`]);
+    expect(image!.Labels).toMatchObject({ 'dyff-entity': id, 'dyff-try': '1' });
     const d = await description(worker.adapters.objectStore, id);
     expect(d).toMatchObject({ image: image!.Id, imageTag: `dyff-inferenceservice-${id}:try-1` });
     expect(d.image).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -124,7 +125,7 @@ describe.skipIf(noDocker)('builder: docker', () => {
     expect(s.message).toMatch(
       /docker build of dyff-inferenceservice-\w+:try-1 failed: .*returned a non-zero code: 3/,
     );
-    expect(await imagesLabelled(`dyff-entity=${id}`)).toEqual([]);
+    expect(await builtImages(id)).toEqual([]);
     expect([...(await buildLogs(worker.adapters.objectStore, id)).values()].join('')).toMatch(
       /about to fail/,
     );
@@ -141,6 +142,6 @@ describe.skipIf(noDocker)('builder: docker', () => {
     const s = await e.finished(id);
     expect(s.status, s.message).toBe('Terminated');
     await until('no build container', async () => (await containersRunning(marker)).length === 0, 30_000);
-    expect(await imagesLabelled(`dyff-entity=${id}`)).toEqual([]);
+    expect(await builtImages(id)).toEqual([]);
   }, 180_000);
 });
