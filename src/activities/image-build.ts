@@ -56,8 +56,8 @@ export const createImageBuildActivities = (
   async buildImage(input: BuildImageInput): Promise<BuildImageOutput> {
     const builder = available(choice);
     const dockerfile = input.build.dockerfile ?? 'Dockerfile';
-    // A model without a Dockerfile of its own gets the builder's, unless the spec named one it must have.
-    const generated = input.build.dockerfile === undefined ? builder.generatedDockerfile?.() : undefined;
+    // A model without a Dockerfile of its own gets the builder's, unless the spec named another one it must have.
+    const generated = dockerfile === 'Dockerfile' ? builder.generatedDockerfile?.() : undefined;
     const ctx = Context.current();
     const store = storeFor(input.serviceId, input.modelId);
     const beat: Partial<ImageBuildStatus> & { stage: string } = { stage: 'finding' };

@@ -53,7 +53,8 @@ spec:
     const { id } = await pipelines.start(manifest, { force: true });
     const view = await pipelines.wait(id);
     for (const s of Object.values(view.stages)) if (s.id) ids.push(s.id);
-    expect(view.status, JSON.stringify(view)).toBe('Complete');
+    const service = await worker.adapters.entityStore.get(view.stages.inferenceService.id!);
+    expect(view.status, `${JSON.stringify(view)}: ${service?.message}`).toBe('Complete');
     const report = await worker.adapters.entityStore.get(view.stages.report.id!);
     expect((report?.details?.metrics as { accuracy: number }).accuracy).toBe(1);
 
