@@ -46,12 +46,18 @@ const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
 try {
   const bundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(process.env.BENCH_PRELOAD ? { preloadModules: process.env.BENCH_PRELOAD.split(',') } : {}),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
   });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const limits = { maxConcurrentActivityTaskExecutions: 200, maxConcurrentWorkflowTaskExecutions: 100 };
+  const limits = {
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    // To see what the workflow cache holds: runs beyond it are evicted and replayed on their next task.
+    ...(process.env.BENCH_MAX_CACHED ? { maxCachedWorkflows: Number(process.env.BENCH_MAX_CACHED) } : {}),
+  };
 
   // Ours, orchestration only. While `holding`, evaluate jobs run until released (the memory phase).
   const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
