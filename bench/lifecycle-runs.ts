@@ -36,6 +36,12 @@ few datasets through the local process runner (the real cost). The last line hol
   --shape LIST        the skeleton's activities per stage (default ${PIPELINE_SHAPE.join(',')}: ours)
   --help              this text
 
+Environment, to see where a worker's memory goes:
+  BENCH_WORKFLOWS_IN_MAIN_THREAD=1  run workflows in the main thread (the SDK's debug mode), so that the memory
+                                    phase's heap figure holds their state: steadier than RSS on a busy machine
+  BENCH_PRELOAD=zod,...             modules every workflow shares instead of evaluating its own copy
+  BENCH_MAX_CACHED=N                the worker's workflow cache size
+
 The goals: >= 10 pipelines/s and >= 0.8 x the skeleton at 1,000 pipelines, 100 in flight; <= 10 ms per stage above
 the skeleton one at a time; <= 1 MiB worker memory per in-flight pipeline. On an idle machine:
   npm run bench:lifecycle

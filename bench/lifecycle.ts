@@ -57,6 +57,8 @@ try {
     maxConcurrentWorkflowTaskExecutions: 100,
     // To see what the workflow cache holds: runs beyond it are evicted and replayed on their next task.
     ...(process.env.BENCH_MAX_CACHED ? { maxCachedWorkflows: Number(process.env.BENCH_MAX_CACHED) } : {}),
+    // Workflows in this thread, not the SDK's worker thread: the main-thread heap figure then holds their state.
+    ...(process.env.BENCH_WORKFLOWS_IN_MAIN_THREAD ? { debugMode: true } : {}),
   };
 
   // Ours, orchestration only. While `holding`, evaluate jobs run until released (the memory phase).
@@ -200,7 +202,7 @@ try {
           console.log(
             `memory held (${m.held} runs blocked at their evaluation stage, settled): ours ${f2(m.rssPerRun)} MiB RSS per run ` +
               `(main-thread heap ${f2(m.heapPerRun)}, external ${f2(m.externalPerRun)}, the rest workflow thread and core), ` +
-              `the skeleton's ${f2(theirs[i]!.rssPerRun)} MiB`,
+              `the skeleton's ${f2(theirs[i]!.rssPerRun)} MiB (heap ${f2(theirs[i]!.heapPerRun)})`,
           );
         const [so, ss] = [slope(mine), slope(theirs)];
         if (so !== undefined && ss !== undefined) {
@@ -211,7 +213,8 @@ try {
         }
         const last = mine.at(-1)!;
         out.push(
-          `held_mib_per_inflight=${f2(last.rssPerRun)} skeleton_held_mib_per_inflight=${f2(theirs.at(-1)!.rssPerRun)} held_n=${last.held}`,
+          `held_mib_per_inflight=${f2(last.rssPerRun)} skeleton_held_mib_per_inflight=${f2(theirs.at(-1)!.rssPerRun)} held_n=${last.held} ` +
+            `held_heap_mib_per_inflight=${f2(last.heapPerRun)} skeleton_held_heap_mib_per_inflight=${f2(theirs.at(-1)!.heapPerRun)}`,
         );
       }
     });
