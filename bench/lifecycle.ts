@@ -1,10 +1,11 @@
 /**
- * bench:lifecycle — pipelines through a real Temporal dev server, twice in one invocation:
+ * bench:lifecycle — pipelines through a real Temporal dev server, in one invocation:
  *   1. orchestration only: a JobRunner that completes each job at once (what Temporal + this project cost);
  *   2. the local process runner on tiny data (the real cost, dominated by process start).
  * Beside 1, a skeleton of the same shape with nothing of ours in it (bench/skeleton): Temporal's floor on this
- * machine. Prints pipelines/s, orchestration overhead per stage, and worker memory per in-flight pipeline, each
- * beside the skeleton's.
+ * machine. Prints what one pipeline costs the server (counted from its histories), pipelines/s, orchestration
+ * overhead per stage, and worker memory per in-flight pipeline, each beside the skeleton's. `-- --help` lists the
+ * phases and flags.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,6 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { specHash } from '../src/activities/lookups.js';
 import { createActivities } from '../src/activities/index.js';
 import { createAdapters } from '../src/adapters/index.js';
 import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
@@ -20,19 +20,24 @@ import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.j
 import { loadConfig } from '../src/config.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
-import type { PipelineInput, PipelineSpec } from '../src/domain/pipeline.js';
-import { PipelineSpec as PipelineSpecSchema } from '../src/domain/pipeline.js';
+import { PipelineSpec } from '../src/domain/pipeline.js';
+import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
 import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
-import { PIPELINE_SHAPE, SKELETON_WORKFLOWS } from './skeleton/shape.js';
+import { countRun, formatCounts } from './lifecycle-counts.js';
+import type { HeldMemory } from './lifecycle-runs.js';
+import { benchFlags, executePipeline, heldMemory, median, runMany, slope } from './lifecycle-runs.js';
+import { SKELETON_WORKFLOWS } from './skeleton/shape.js';
 
-const ORCHESTRATION_PIPELINES = Number(process.env.BENCH_PIPELINES ?? 1000);
-const REAL_PIPELINES = Number(process.env.BENCH_REAL_PIPELINES ?? 3);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const flags = benchFlags(process.argv.slice(2));
+if (!flags) process.exit(0);
+const { phases } = flags;
 const STAGES = 5; // dataset, model, inference service, evaluation, report
-const MiB = 1024 * 1024;
+const out: string[] = []; // the last line's key=value pairs
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
 
 installRuntime('ERROR');
 const server = await startDevServer({ port: 0 });
@@ -41,96 +46,41 @@ const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
 try {
   const bundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(process.env.BENCH_PRELOAD ? { preloadModules: process.env.BENCH_PRELOAD.split(',') } : {}),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
   });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const limits = {
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    // To see what the workflow cache holds: runs beyond it are evicted and replayed on their next task.
+    ...(process.env.BENCH_MAX_CACHED ? { maxCachedWorkflows: Number(process.env.BENCH_MAX_CACHED) } : {}),
+    // Workflows in this thread, not the SDK's worker thread: the main-thread heap figure then holds their state.
+    ...(process.env.BENCH_WORKFLOWS_IN_MAIN_THREAD ? { debugMode: true } : {}),
+  };
 
-  function pipelineInput(spec: PipelineSpec, force: boolean): PipelineInput {
-    return {
-      id: newId(),
-      account: 'bench',
-      spec,
-      hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
-      force,
-    };
-  }
-
-  async function runPipelines(
-    taskQueue: string,
-    n: number,
-    concurrency: number,
-    spec: PipelineSpec,
-    force: boolean,
-  ) {
-    const latencies: number[] = [];
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, n) }, async () => {
-        while (next < n) {
-          next++;
-          const start = performance.now();
-          const input = pipelineInput(spec, force);
-          const view = await client.workflow.execute('pipelineWorkflow', {
-            workflowId: `pipeline-${input.id}`,
-            taskQueue,
-            args: [input],
-          });
-          if ((view as { status: string }).status !== 'Complete')
-            throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);
-          latencies.push(performance.now() - start);
-        }
-      }),
-    );
-    return { seconds: (performance.now() - t0) / 1000, latencies };
-  }
-
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-
-  /** RSS after a full collection of this thread's heap and a moment for the others to settle. */
-  async function settledRss(): Promise<number> {
-    await new Promise((r) => setTimeout(r, 2000));
-    global.gc?.();
-    return process.memoryUsage().rss;
-  }
-
-  /**
-   * What `CONCURRENCY` runs held in flight cost, retained (not the garbage a busy run leaves behind): the settled
-   * RSS with every run blocked at its evaluation stage, minus the settled RSS before they started, per run.
-   */
-  async function heldMiB(start: () => Promise<unknown>, held: () => number, release: () => void) {
-    const before = await settledRss();
-    const runs = Array.from({ length: CONCURRENCY }, start);
-    while (held() < CONCURRENCY) await new Promise((r) => setTimeout(r, 100));
-    const during = await settledRss();
-    release();
-    await Promise.all(runs);
-    return (during - before) / MiB / CONCURRENCY;
-  }
-
-  // 1. Orchestration only.
+  // Ours, orchestration only. While `holding`, evaluate jobs run until released (the memory phase).
   const objects = new FilesystemObjectStore({ root: join(home, 'objects') });
   const entities = new SqliteEntityStore({ path: join(home, 'entities.sqlite') });
-  // While `holding`, evaluate jobs run until released: the memory phase holds every pipeline in flight there.
   let holding = false;
   const instant = new ScriptedJobRunner((stage) =>
     holding && stage === 'evaluate'
       ? { outcome: 'hang' }
       : { outcome: 'succeed', effect: stepEffects(objects) },
   );
-  const fakeSpec = PipelineSpecSchema.parse({
+  const spec = PipelineSpec.parse({
     dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
     model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
     service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
     report: { rubric: 'classification.accuracy' },
     concurrencyQuota: 1_000_000,
   });
-  const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const tq1 = `bench-orch-${newId().slice(0, 6)}`;
+  const tq = `bench-orch-${newId().slice(0, 6)}`;
   const worker = await Worker.create({
     connection: nativeConnection,
-    taskQueue: tq1,
+    taskQueue: tq,
     workflowBundle: { code: bundle.code },
     activities: createActivities({
       entityStore: entities,
@@ -138,42 +88,14 @@ try {
       jobRunner: instant,
       sessionRunner: new RecordingSessions(),
     }),
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    ...limits,
   });
-  const running = worker.run();
-  await runPipelines(tq1, 10, 10, fakeSpec, true); // warm up
-  const serial = await runPipelines(tq1, 20, 1, fakeSpec, true);
-  const perStageMs = median(serial.latencies) / STAGES;
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
-  let peakRss = rssBefore;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-  const orch = await runPipelines(tq1, ORCHESTRATION_PIPELINES, CONCURRENCY, fakeSpec, true);
-  clearInterval(sampler);
-  holding = true;
-  const heldEvaluations = () =>
-    instant.started.filter((j) => j.stage === 'evaluate' && instant.isRunning(j.name)).length;
-  const oursHeldMiB = await heldMiB(
-    () => runPipelines(tq1, 1, 1, fakeSpec, true),
-    heldEvaluations,
-    () => {
-      holding = false;
-      for (const j of instant.started) if (instant.isRunning(j.name)) instant.finish(j.name);
-    },
-  );
-  worker.shutdown();
-  await running;
-  const orchRate = ORCHESTRATION_PIPELINES / orch.seconds;
-  const perInflightMiB = (peakRss - rssBefore) / MiB / CONCURRENCY;
-  console.log(
-    `orchestration: ${ORCHESTRATION_PIPELINES} pipelines in ${orch.seconds.toFixed(1)} s = ${orchRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY}; ` +
-      `one at a time: median ${median(serial.latencies).toFixed(0)} ms per pipeline = ${perStageMs.toFixed(1)} ms per stage; ` +
-      `worker RSS +${((peakRss - rssBefore) / MiB).toFixed(0)} MiB at ${CONCURRENCY} in flight`,
-  );
+  const ours = (account = 'bench') => executePipeline(client, tq, spec, account);
 
-  // 1b. The skeleton: the same shape, the same concurrency, the same worker limits, nothing of ours.
+  // The skeleton: the same shape, the same worker limits, nothing of ours.
   const skeletonQueue = `bench-skeleton-${newId().slice(0, 6)}`;
+  let skeletonHold: Promise<void> | undefined;
+  let skeletonHeld = 0;
   const skeletonWorker = await Worker.create({
     connection: nativeConnection,
     taskQueue: skeletonQueue,
@@ -186,117 +108,169 @@ try {
         await skeletonHold;
       },
     },
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    ...limits,
   });
-  let skeletonHold: Promise<void> | undefined;
-  let skeletonHeld = 0;
-  const skeletonRunning = skeletonWorker.run();
-  let skeletonsStarted = 0;
-  async function runSkeletons(n: number, concurrency: number) {
-    const latencies: number[] = [];
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, n) }, async () => {
-        while (next < n) {
-          next++;
-          const i = skeletonsStarted++;
-          const start = performance.now();
-          await client.workflow.execute('skeletonPipeline', {
-            workflowId: `${skeletonQueue}-${i}`,
-            taskQueue: skeletonQueue,
-            args: [PIPELINE_SHAPE],
-          });
-          latencies.push(performance.now() - start);
+  let skeletons = 0;
+  const skeleton = async () => {
+    const workflowId = `${skeletonQueue}-${skeletons++}`;
+    await client.workflow.execute('skeletonPipeline', {
+      workflowId,
+      taskQueue: skeletonQueue,
+      args: [flags.shape],
+    });
+    return workflowId;
+  };
+
+  await worker.runUntil(async () => {
+    await skeletonWorker.runUntil(async () => {
+      await runMany(10, 10, () => ours().then(() => undefined)); // warm up
+      await runMany(10, 10, () => skeleton().then(() => undefined));
+
+      if (phases.has('counts')) {
+        // A fresh account, so that its quota semaphore's work is this pipeline's alone.
+        const account = `bench-count-${newId().slice(0, 6)}`;
+        const id = await ours(account);
+        const c = await countRun(client, id, [quotaWorkflowId(account, tq)]);
+        const s = await countRun(client, await skeleton());
+        console.log(`per pipeline, ours:     ${formatCounts('', c)}`);
+        console.log(`per pipeline, skeleton: ${formatCounts('', s)} (shape ${flags.shape.join(',')})`);
+        out.push(formatCounts('ours_', c), formatCounts('skeleton_', s));
+      }
+
+      if (phases.has('serial')) {
+        const o =
+          median((await runMany(flags.serial, 1, () => ours().then(() => undefined))).latencies) / STAGES;
+        const s =
+          median((await runMany(flags.serial, 1, () => skeleton().then(() => undefined))).latencies) / STAGES;
+        console.log(
+          `one at a time (median of ${flags.serial}): ours ${f1(o)} ms per stage, the skeleton's ${f1(s)} ms (ours ${f1(o - s)} ms above)`,
+        );
+        out.push(
+          `ms_per_stage=${f1(o)} skeleton_ms_per_stage=${f1(s)} ms_per_stage_above_skeleton=${f1(o - s)}`,
+        );
+      }
+
+      if (phases.has('throughput')) {
+        const { pipelines: n, concurrency: c } = flags;
+        // Peak RSS while ours run (garbage included), as the figure was first taken.
+        global.gc?.();
+        const rssBefore = process.memoryUsage().rss;
+        let peak = rssBefore;
+        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+        const o = n / (await runMany(n, c, () => ours().then(() => undefined))).seconds;
+        clearInterval(sampler);
+        const s = n / (await runMany(n, c, () => skeleton().then(() => undefined))).seconds;
+        const peakPerRun = (peak - rssBefore) / 2 ** 20 / c;
+        console.log(
+          `throughput (${n} pipelines, ${c} in flight): ours ${f1(o)} pipelines/s, the skeleton's ${f1(s)} (ours ${f2(o / s)} ×); ` +
+            `worker peak RSS +${f2(peakPerRun)} MiB per run in flight`,
+        );
+        out.push(
+          `pipelines_per_s=${f1(o)} skeleton_pipelines_per_s=${f1(s)} ratio_to_skeleton=${f2(o / s)} mib_per_inflight=${f2(peakPerRun)}`,
+        );
+      }
+
+      if (phases.has('memory')) {
+        const mine: HeldMemory[] = [];
+        const theirs: HeldMemory[] = [];
+        const running = () =>
+          instant.started.filter((j) => j.stage === 'evaluate' && instant.isRunning(j.name)).length;
+        for (const n of flags.held) {
+          holding = true;
+          mine.push(
+            await heldMemory(n, ours, running, () => {
+              holding = false;
+              for (const j of instant.started) if (instant.isRunning(j.name)) instant.finish(j.name);
+            }),
+          );
+          let release = () => {};
+          skeletonHold = new Promise<void>((r) => (release = r));
+          skeletonHeld = 0;
+          theirs.push(
+            await heldMemory(
+              n,
+              skeleton,
+              () => skeletonHeld,
+              () => {
+                skeletonHold = undefined;
+                release();
+              },
+            ),
+          );
         }
-      }),
-    );
-    return { seconds: (performance.now() - t0) / 1000, latencies };
-  }
-  await runSkeletons(10, 10);
-  const skeletonSerial = await runSkeletons(20, 1);
-  const skeletonPerStageMs = median(skeletonSerial.latencies) / STAGES;
-  const skeletonRun = await runSkeletons(ORCHESTRATION_PIPELINES, CONCURRENCY);
-  let releaseSkeletons = () => {};
-  skeletonHold = new Promise<void>((r) => (releaseSkeletons = r));
-  const skeletonHeldMiB = await heldMiB(
-    () => runSkeletons(1, 1),
-    () => skeletonHeld,
-    () => {
-      skeletonHold = undefined;
-      releaseSkeletons();
-    },
-  );
-  skeletonWorker.shutdown();
-  await skeletonRunning;
-  const skeletonRate = ORCHESTRATION_PIPELINES / skeletonRun.seconds;
-  console.log(
-    `skeleton: ${skeletonRate.toFixed(1)} pipelines/s at concurrency ${CONCURRENCY} (ours ${(orchRate / skeletonRate).toFixed(2)} × that); ` +
-      `one at a time ${skeletonPerStageMs.toFixed(1)} ms per stage (ours ${(perStageMs - skeletonPerStageMs).toFixed(1)} ms above)`,
-  );
-  console.log(
-    `memory held: ${CONCURRENCY} runs in flight (each blocked at its evaluation stage, settled RSS): ours ${oursHeldMiB.toFixed(2)} MiB per run, the skeleton's ${skeletonHeldMiB.toFixed(2)} MiB`,
-  );
-
-  // 2. The real cost: the local process runner and real steps on a tiny CSV (the model fetch is a local file).
-  const config = loadConfig(
-    {
-      dataHome: join(home, 'real'),
-      temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` },
-      // The tiny CSV lives in the benchmark's own directory: a local source must be under a declared root.
-      sources: { localRoots: [home] },
-    },
-    { PATH: process.env.PATH ?? '' },
-  );
-  const adapters = await createAdapters(config);
-  await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
-  await writeFile(join(home, 'model.json'), '{}');
-  const realWorker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue: config.temporal.taskQueue,
-    workflowBundle: { code: bundle.code },
-    activities: createActivities(adapters),
+        for (const [i, m] of mine.entries())
+          console.log(
+            `memory held (${m.held} runs blocked at their evaluation stage, settled): ours ${f2(m.rssPerRun)} MiB RSS per run ` +
+              `(main-thread heap ${f2(m.heapPerRun)}, external ${f2(m.externalPerRun)}, the rest workflow thread and core), ` +
+              `the skeleton's ${f2(theirs[i]!.rssPerRun)} MiB (heap ${f2(theirs[i]!.heapPerRun)})`,
+          );
+        const [so, ss] = [slope(mine), slope(theirs)];
+        if (so !== undefined && ss !== undefined) {
+          console.log(
+            `memory slope from ${flags.held[0]} to ${flags.held.at(-1)} held: ours ${f2(so)} MiB per run, the skeleton's ${f2(ss)}`,
+          );
+          out.push(`held_mib_slope=${f2(so)} skeleton_held_mib_slope=${f2(ss)}`);
+        }
+        const last = mine.at(-1)!;
+        out.push(
+          `held_mib_per_inflight=${f2(last.rssPerRun)} skeleton_held_mib_per_inflight=${f2(theirs.at(-1)!.rssPerRun)} held_n=${last.held} ` +
+            `held_heap_mib_per_inflight=${f2(last.heapPerRun)} skeleton_held_heap_mib_per_inflight=${f2(theirs.at(-1)!.heapPerRun)}`,
+        );
+      }
+    });
   });
-  const realRunning = realWorker.run();
-  let realLine = 'real: skipped';
-  let realRate = 0;
-  let realStepSeconds = 0;
-  try {
-    // Only the dataset and model stages: the serving and evaluation steps are measured by bench:inference.
-    const t0 = performance.now();
-    for (let i = 0; i < REAL_PIPELINES; i++) {
-      const id = newId();
-      await client.workflow.execute('datasetWorkflow', {
-        workflowId: `dataset-${id}`,
-        taskQueue: config.temporal.taskQueue,
-        args: [
-          {
-            id,
-            account: 'bench',
-            spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } },
-          },
-        ],
-      });
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    realRate = REAL_PIPELINES / seconds;
-    realStepSeconds = seconds / REAL_PIPELINES / 2;
-    realLine = `real (local processes): ${REAL_PIPELINES} datasets (fetch + ingest jobs) in ${seconds.toFixed(1)} s = ${(seconds / REAL_PIPELINES).toFixed(2)} s per dataset, ~${realStepSeconds.toFixed(2)} s per job (process start + tsx + DuckDB)`;
-  } finally {
-    realWorker.shutdown();
-    await realRunning;
-    await adapters.close();
-  }
-  console.log(realLine);
 
+  if (phases.has('real')) out.push(await realPhase());
   await entities.close();
   await nativeConnection.close();
   await connection.close();
-  console.log(
-    `pipelines_per_s=${orchRate.toFixed(1)} skeleton_pipelines_per_s=${skeletonRate.toFixed(1)} ratio_to_skeleton=${(orchRate / skeletonRate).toFixed(2)} ` +
-      `ms_per_stage=${perStageMs.toFixed(1)} ms_per_stage_above_skeleton=${(perStageMs - skeletonPerStageMs).toFixed(1)} mib_per_inflight=${perInflightMiB.toFixed(2)} held_mib_per_inflight=${oursHeldMiB.toFixed(2)} skeleton_held_mib_per_inflight=${skeletonHeldMiB.toFixed(2)} real_datasets_per_s=${realRate.toFixed(2)} real_s_per_job=${realStepSeconds.toFixed(2)}`,
-  );
+  console.log(out.join(' '));
+
+  /** The local process runner and real steps on a tiny CSV: datasets only (inference is bench:inference's). */
+  async function realPhase(): Promise<string> {
+    const config = loadConfig(
+      {
+        dataHome: join(home, 'real'),
+        temporal: { address: server.address, taskQueue: `bench-real-${newId().slice(0, 6)}` },
+        // The tiny CSV lives in the benchmark's own directory: a local source must be under a declared root.
+        sources: { localRoots: [home] },
+      },
+      { PATH: process.env.PATH ?? '' },
+    );
+    const adapters = await createAdapters(config);
+    await writeFile(join(home, 'tiny.csv'), 'text,label\nhello,a\nworld,b\n');
+    const realWorker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundle: { code: bundle.code },
+      activities: createActivities(adapters),
+    });
+    try {
+      const { seconds } = await realWorker.runUntil(() =>
+        runMany(flags!.real, 1, async () => {
+          const id = newId();
+          await client.workflow.execute('datasetWorkflow', {
+            workflowId: `dataset-${id}`,
+            taskQueue: config.temporal.taskQueue,
+            args: [
+              {
+                id,
+                account: 'bench',
+                spec: { source: { kind: 'local', path: join(home, 'tiny.csv') }, ingest: { format: 'csv' } },
+              },
+            ],
+          });
+        }),
+      );
+      const perJob = seconds / flags!.real / 2;
+      console.log(
+        `real (local processes): ${flags!.real} datasets (fetch + ingest jobs) in ${f1(seconds)} s = ~${f2(perJob)} s per job (process start + DuckDB)`,
+      );
+      return `real_datasets_per_s=${f2(flags!.real / seconds)} real_s_per_job=${f2(perJob)}`;
+    } finally {
+      await adapters.close();
+    }
+  }
 } finally {
   await server.stop();
   await rm(home, { recursive: true, force: true });

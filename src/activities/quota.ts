@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { acquireSlotSignal, quotaWorkflowId } from '../workflows/quota-messages.js';
+import { acquireSlotSignal, quotaWorkflowId, releaseSlotSignal } from '../workflows/quota-messages.js';
 import { QuotaWorkflow } from '../workflows/definitions.js';
 
 export interface QuotaOptions {
@@ -25,6 +25,22 @@ export const createQuotaActivities = (opts: QuotaOptions = {}) => ({
       signal: acquireSlotSignal,
       signalArgs: [{ holder: input.holder, limit: input.limit ?? opts.defaultLimit ?? 4 }],
     });
+  },
+
+  /**
+   * Give a slot back, or leave the queue (idempotent). Run as a local activity, it costs the holder no workflow
+   * task of its own, where a signal from the workflow costs one for its acknowledgement. A semaphore that no
+   * longer runs (terminated by an operator) holds nothing.
+   */
+  async releaseQuotaSlot(input: { account: string; holder: string }): Promise<void> {
+    const ctx = Context.current();
+    try {
+      await ctx.client.workflow
+        .getHandle(quotaWorkflowId(input.account, ctx.info.taskQueue))
+        .signal(releaseSlotSignal, { holder: input.holder });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
   },
 
   /** The ids among these whose workflow is closed (completed, failed, terminated, timed out) or unknown. */

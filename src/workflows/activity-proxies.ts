@@ -82,6 +82,15 @@ export const quotaRequests = proxyActivities<Only<'requestQuotaSlot'>>({
   retry: { maximumInterval: '30s', maximumAttempts: 10 },
 });
 
+/**
+ * The same request, and the release, as local activities (lean runs): each a call to the server made by the
+ * worker that runs the evaluation, recorded as a marker, with no activity task or workflow task of its own.
+ */
+export const quotaMessages = proxyLocalActivities<Only<'requestQuotaSlot' | 'releaseQuotaSlot'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumInterval: '30s', maximumAttempts: 10 },
+});
+
 /** The semaphore's check of which holders' runs have closed. */
 export const quotaChecks = proxyActivities<Only<'closedWorkflows'>>({
   startToCloseTimeout: '1 minute',

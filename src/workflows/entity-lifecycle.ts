@@ -7,6 +7,7 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
 import type { EntityKind } from '../domain/kinds.js';
@@ -19,11 +20,15 @@ import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
 import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
 import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
-import type { WaitPolicy } from './dependency-wait.js';
 import { Recheck, waitUntilReady } from './dependency-wait.js';
+import { type EntityInput, StageFailure } from './entity-input.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
-import { announceRun, rememberEntity, rememberState, showProgress } from './run-metadata.js';
+import type { EntityMemo } from '../domain/run-metadata.js';
+import { announceRun, LEAN_METADATA_PATCH, rememberState, showProgress } from './run-metadata.js';
+
+export type { EntityInput } from './entity-input.js';
+export { StageFailure } from './entity-input.js';
 
 /** Runs recorded before this patch closed the run in the same workflow task that recorded a cancel's ending. */
 export const CANCEL_ENDING_PATCH = 'cancel-records-its-ending-first';
@@ -33,32 +38,10 @@ const WAITING_MEMO_PATCH = 'waiting-for-a-dependency-is-remembered';
 /** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
 const runStepJob = steps.runStep;
 
-/** A stage failed in a way the user must fix: the entity ends in its failure status with this reason. */
-export class StageFailure extends Error {
-  constructor(
-    readonly reason: Reason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Tries per stage when the activity's output does not carry the worker's setting (older histories). */
 const MAX_TRIES = 3;
 /** Retries by typed outcome, with a backoff sleep between tries: a new command sequence. */
 const RETRY_PATCH = 'step-retry-by-outcome';
-
-/** What every entity workflow takes: the entity's id and manifest fields. */
-export interface EntityInput<S> {
-  id: string;
-  /** How dependencies are polled; tests shorten it. Carried across continue-as-new. */
-  waitPolicy?: WaitPolicy;
-  account: string;
-  name?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  spec: S;
-}
 
 /**
  * The shared shape of every entity workflow, from its kind and input: status kept in the store, the run's search
@@ -78,6 +61,12 @@ export class EntityLifecycle {
   readonly stepDeadlineSeconds?: number;
   /** The run sets its own search attributes and activity summaries (false for runs recorded before that). */
   private readonly tagged: boolean;
+  /** The run writes metadata only when it changes, bookkeeping by local activity: LEAN_METADATA_PATCH. */
+  readonly lean: boolean;
+  /** The entity's memo, until it is written with the entity's first state (lean runs). */
+  private pendingEntity?: EntityMemo;
+  /** The status the run's DyffStatus search attribute holds. */
+  private searchStatus = workflowInfo().typedSearchAttributes.get(DyffStatus) ?? 'Created';
   /** The entity's details as the store merges them, kept for the run's memo. */
   private details?: Record<string, unknown>;
   /** When the entity last changed status (as the run saw it). */
@@ -87,6 +76,8 @@ export class EntityLifecycle {
     readonly kind: EntityKind,
     /** The workflow input, kept so that a long wait can continue as new with it. */
     private readonly input: EntityInput<unknown>,
+    /** The kind saves tasks by LEAN_METADATA_PATCH, which is worth the patch's own two events. */
+    leanKind = false,
   ) {
     this.id = input.id;
     this.category = CATEGORY_OF_KIND[kind];
@@ -95,13 +86,15 @@ export class EntityLifecycle {
     this.view = { id: this.id, status: 'Created' };
     setHandler(statusQuery, () => this.view);
     this.recheck = new Recheck();
-    this.tagged = announceRun({ ...input, kind });
+    const lean = () => leanKind && patched(LEAN_METADATA_PATCH);
+    this.tagged = announceRun({ ...input, kind }, lean);
+    this.lean = this.tagged && lean();
     if (this.tagged) {
       const { id, account, name, labels, annotations, spec } = input;
-      rememberEntity(
-        { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec },
-        { status: 'Created', lastTransitionTime: this.transitionedAt },
-      );
+      const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
+      // A lean run writes the entity with its first state: the same workflow task, unless it waits first.
+      if (this.lean) this.pendingEntity = entity;
+      else rememberState({ status: 'Created', lastTransitionTime: this.transitionedAt }, entity);
     }
     this.showView();
   }
@@ -125,20 +118,32 @@ export class EntityLifecycle {
     const withRetries = this.retries.length ? { ...details, retries: this.retries } : details;
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
     Object.assign(this.view, { status: to, reason, message });
-    upsertSearchAttributes([{ key: DyffStatus, value: to }]);
+    // A lean run writes the status only when it changes (QuotaLimit keeps an entity Created).
+    if (!this.lean || to !== this.searchStatus) upsertSearchAttributes([{ key: DyffStatus, value: to }]);
+    this.searchStatus = to;
     if (this.tagged) {
       // Details merge across transitions, as in the entity store.
       if (withRetries) this.details = { ...this.details, ...withRetries };
       this.transitionedAt = new Date().toISOString();
-      rememberState({
-        status: to,
-        reason,
-        message,
-        details: this.details,
-        lastTransitionTime: this.transitionedAt,
-      });
+      this.writeMemo();
     }
     this.showView();
+  }
+
+  /** The entity's state (and, the first time in a lean run, the entity) in the run's memo. */
+  private writeMemo(): void {
+    const { status, reason, message } = this.view;
+    const entity = this.pendingEntity;
+    this.pendingEntity = undefined;
+    rememberState(
+      { status, reason, message, details: this.details, lastTransitionTime: this.transitionedAt },
+      entity,
+    );
+  }
+
+  /** Before a wait that is not a dependency's: a lean run writes its entity to the memo if it has not yet. */
+  rememberBeforeWaiting(): void {
+    if (this.pendingEntity) this.writeMemo();
   }
 
   /** Record the entity (idempotent) from the workflow input. */
@@ -180,14 +185,7 @@ export class EntityLifecycle {
   private showWaiting(): void {
     this.showView();
     if (!this.tagged || !patched(WAITING_MEMO_PATCH)) return;
-    const { status, reason, message } = this.view;
-    rememberState({
-      status,
-      reason,
-      message,
-      details: this.details,
-      lastTransitionTime: this.transitionedAt,
-    });
+    this.writeMemo();
   }
 
   /**

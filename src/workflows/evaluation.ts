@@ -24,11 +24,11 @@ export async function evaluationWorkflow(
   input: EvaluationInput,
 ): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
   requireValidInput('evaluationWorkflow', input);
-  const life = new EntityLifecycle('Evaluation', input);
+  const life = new EntityLifecycle('Evaluation', input, true);
   await life.create();
   // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
   const slot = patched('evaluation-quota-semaphore')
-    ? new QuotaSlot(input.account, input.concurrencyQuota)
+    ? new QuotaSlot(input.account, input.concurrencyQuota, life.lean)
     : undefined;
   try {
     return await evaluate(input, life, slot);

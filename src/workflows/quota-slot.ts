@@ -5,7 +5,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { quotaRequests } from './activity-proxies.js';
+import { quotaMessages, quotaRequests } from './activity-proxies.js';
 import type { EntityLifecycle } from './entity-lifecycle.js';
 import {
   releaseSlotSignal,
@@ -27,6 +27,8 @@ export class QuotaSlot {
   constructor(
     private readonly account: string,
     private readonly limit?: number,
+    /** Request and release by local activity (runs recorded since the lean patch). */
+    private readonly lean = false,
   ) {
     setHandler(slotGrantedSignal, () => void (this.granted = true));
     setHandler(slotQueuedSignal, ({ position }) => void (this.queuedAt = position));
@@ -35,7 +37,10 @@ export class QuotaSlot {
   async acquire(life: EntityLifecycle): Promise<void> {
     const holder = workflowInfo().workflowId;
     this.requested = true;
-    await quotaRequests.requestQuotaSlot({ account: this.account, holder, limit: this.limit });
+    const request = { account: this.account, holder, limit: this.limit };
+    if (this.lean) await quotaMessages.requestQuotaSlot(request);
+    else await quotaRequests.requestQuotaSlot(request);
+    life.rememberBeforeWaiting();
     await condition(() => this.granted || this.queuedAt !== undefined);
     if (this.granted) return;
     const message = `waiting for one of the account's ${this.limit ?? 'default'} evaluation slots (position ${this.queuedAt} in the queue)`;
@@ -50,7 +55,10 @@ export class QuotaSlot {
     if (!this.requested) return;
     const holder = workflowInfo().workflowId;
     await CancellationScope.nonCancellable(async () => {
-      // The semaphore may be gone (terminated by an operator): then nobody holds anything.
+      // The semaphore may be gone (terminated by an operator): then nobody holds anything, and one that cannot
+      // be reached takes the slot back at its next check of its holders.
+      if (this.lean)
+        return quotaMessages.releaseQuotaSlot({ account: this.account, holder }).catch(() => undefined);
       await getExternalWorkflowHandle(quotaWorkflowId(this.account, workflowInfo().taskQueue))
         .signal(releaseSlotSignal, { holder })
         .catch(() => undefined);

@@ -27,14 +27,25 @@ import { DyffStatus } from '../domain/search-attributes.js';
  */
 export const RUN_METADATA_PATCH = 'run-sets-its-search-attributes';
 
+/**
+ * Runs recorded before this patch spent a history event (and a write) on each piece of run metadata as it was
+ * made: search attributes the starter had already set, and the entity's memo before its first state in the same
+ * workflow task; and ran their bookkeeping (a dataset's record, an evaluation's quota messages) as activity tasks
+ * or signals with a workflow task each. Since the patch a run writes only what changed, the entity with its first
+ * state, and its bookkeeping as local activities. A patch costs a run two events itself (its marker and the
+ * TemporalChangeVersion search attribute), so only the kinds that save tasks by it take it (dataset, evaluation).
+ */
+export const LEAN_METADATA_PATCH = 'run-writes-only-changed-metadata';
+
 /** Set by the server on a run a schedule started: the schedule's id, when the input does not carry it. */
 const TemporalScheduledById = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 
 /**
  * Set this run's search attributes (kind, account, id, linked ids) from its own input, so that it can be found
- * however it was started, and its current details. Returns false for a run recorded before the patch.
+ * however it was started, and its current details. Returns false for a run recorded before the patch. A `lean`
+ * run (see LEAN_METADATA_PATCH) started with these values already writes nothing.
  */
-export function announceRun(run: RunIdentity): boolean {
+export function announceRun(run: RunIdentity, lean: () => boolean = () => false): boolean {
   if (!patched(RUN_METADATA_PATCH)) return false;
   const given = workflowInfo().typedSearchAttributes;
   const pairs = runSearchAttributes({
@@ -43,20 +54,19 @@ export function announceRun(run: RunIdentity): boolean {
   });
   // A status set by the starter (or carried over a continue-as-new) stays; a bare start reads Created.
   if (given.get(DyffStatus) === undefined) pairs.push({ key: DyffStatus, value: 'Created' });
-  upsertSearchAttributes(pairs);
+  // A run started with these values already (by the client, or as a child) has nothing to write.
+  const unchanged = pairs.every((p) => given.get(p.key) === p.value);
+  if (!(unchanged && lean())) upsertSearchAttributes(pairs);
   return true;
 }
 
 /**
- * Keep the entity in the run's memo — as created, and its state after each transition — so that a client with
- * only Temporal access reads it (`DyffClient.get`, `list`, `wait`) without the entity store.
+ * Keep the entity's state in the run's memo after each transition, and the entity with it (as created, written
+ * once), so that a client with only Temporal access reads it (`DyffClient.get`, `list`, `wait`) without the
+ * entity store.
  */
-export function rememberEntity(entity: EntityMemo, state: StateMemo): void {
-  upsertMemo({ [ENTITY_MEMO]: entity, [STATE_MEMO]: state });
-}
-
-export function rememberState(state: StateMemo): void {
-  upsertMemo({ [STATE_MEMO]: state });
+export function rememberState(state: StateMemo, entity?: EntityMemo): void {
+  upsertMemo(entity ? { [ENTITY_MEMO]: entity, [STATE_MEMO]: state } : { [STATE_MEMO]: state });
 }
 
 /** What the UI shows as the run's current details: its status, then a markdown list of the given lines. */

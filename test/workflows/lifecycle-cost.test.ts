@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { newId } from '../../src/domain/ids.js';
+import { PipelineSpec } from '../../src/domain/pipeline.js';
+import { quotaWorkflowId } from '../../src/workflows/quota-messages.js';
+import { countRun, formatCounts } from '../../bench/lifecycle-counts.js';
+import { executePipeline } from '../../bench/lifecycle-runs.js';
+import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
+import { stepEffects } from '../support/step-effects.js';
+
+const env = useOrchestrationEnv();
+
+const spec = PipelineSpec.parse({
+  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
+  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+  report: { rubric: 'classification.accuracy' },
+});
+
+/*
+ * What one pipeline (five entity workflows under a parent, and its account's quota semaphore) costs the server,
+ * read from the real histories. A change that adds a workflow task, an activity task or an event to every run
+ * shows here; raise a budget only with the reason in the commit. Before the lean patch: 31 workflow tasks, 11
+ * activity tasks, 42 upserts, 240 events (the skeleton of the same shape: see bench:lifecycle's counts phase).
+ */
+describe('the server work of one pipeline', () => {
+  it('stays within its budget of workflow tasks, activity tasks and history events', async () => {
+    const worker = await startScriptedWorker(env, () => ({
+      outcome: 'succeed',
+      effect: stepEffects(env.objects),
+    }));
+    try {
+      // Started the way the client starts it: with its search attributes, which the run then need not write.
+      const account = `cost-${newId().slice(0, 8)}`;
+      const taskQueue = env.config.temporal.taskQueue;
+      const workflowId = await executePipeline(env.client, taskQueue, spec, account);
+      const counts = await countRun(env.client, workflowId, [quotaWorkflowId(account, taskQueue)]);
+      console.log(formatCounts('', counts));
+      expect(counts.workflows).toBe(7);
+      expect(counts.children).toBe(5);
+      expect(counts.workflowTasks).toBeLessThanOrEqual(28);
+      expect(counts.activityTasks).toBeLessThanOrEqual(9);
+      // The semaphore's check of its holders, cancelled when the slot is given back; no other timer.
+      expect(counts.timers).toBeLessThanOrEqual(1);
+      expect(counts.upserts).toBeLessThanOrEqual(41);
+      expect(counts.events).toBeLessThanOrEqual(227);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
