@@ -7,14 +7,14 @@
 //   dyff-fake-gcs:local           fake-gcs-server (scripts/tools/fake-gcs-server.sh)
 //   dyff-temporal:dev             the project image (scripts/docker-image.mjs)
 // Each is the Debian base (dyff-base:trixie-node20) plus those files: nothing is downloaded inside an image.
-// Usage: node scripts/docker-compose-images.mjs [--quiet]; prints the image names.
+// Usage: node scripts/docker-compose-images.mjs [--project-tag dyff-temporal:dev] [--quiet]; prints the image names.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE_IMAGE, ensureBase, ensureProjectImage } from './docker-image.mjs';
+import { BASE_IMAGE, PROJECT_IMAGE, ensureBase, ensureProjectImage } from './docker-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const images = join(root, 'deploy', 'compose-images');
@@ -61,7 +61,7 @@ function treeDigest(hash, path) {
 }
 
 /** A JRE with every module of the host's JDK (no debug data, headers or man pages), made once with jlink. */
-function ensureJre(log) {
+export function ensureJre(log) {
   const jlink = [
     '/usr/lib/jvm/java-17-openjdk-amd64/bin/jlink',
     process.env.JAVA_HOME && join(process.env.JAVA_HOME, 'bin', 'jlink'),
@@ -131,10 +131,10 @@ async function buildImage({ tag, dockerfile, files, log, quiet }) {
 const split = (path) => [dirname(path), basename(path)];
 
 /** Build (or find up to date) every image of deploy/compose.local.yml; resolves with their tags. */
-export async function ensureStackImages({ quiet = false } = {}) {
+export async function ensureStackImages({ quiet = false, projectTag = PROJECT_IMAGE } = {}) {
   const log = (m) => quiet || console.error(m);
   // Engine, base image and project image first: everything else is built on that base.
-  const project = await ensureProjectImage({ quiet });
+  const project = await ensureProjectImage({ quiet, tag: projectTag });
   ensureBase(log);
   if (!existsSync(join(DATASTORE_EMULATOR_DIR, 'CloudDatastore.jar'))) {
     throw new Error(
@@ -165,7 +165,11 @@ export async function ensureStackImages({ quiet = false } = {}) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
-    const tags = await ensureStackImages({ quiet: process.argv.includes('--quiet') });
+    const i = process.argv.indexOf('--project-tag');
+    const tags = await ensureStackImages({
+      quiet: process.argv.includes('--quiet'),
+      projectTag: i > 0 ? process.argv[i + 1] : PROJECT_IMAGE,
+    });
     console.log(Object.values(tags).join('\n'));
   } catch (err) {
     console.error(err.message);
