@@ -18,6 +18,9 @@ WORKDIR /app
 COPY package.json ./
 COPY bin ./bin
 COPY dist ./dist
+# `dyffctl` on PATH (`docker compose exec worker dyffctl …`), and the data home of docker-compose.yml: a named
+# volume mounted there starts with this owner.
+RUN ln -s /app/bin/dyffctl.mjs /usr/local/bin/dyffctl && mkdir -p /var/lib/dyff && chown 1000:1000 /var/lib/dyff
 USER 1000:1000
 ENTRYPOINT ["node", "bin/dyffctl.mjs"]
 CMD ["worker"]
@@ -55,6 +58,9 @@ COPY package.json ./
 COPY bin ./bin
 # dist/ only, no src/: bin/dyffctl.mjs runs dist/ when there are no sources to be stale against.
 COPY --from=build /app/dist ./dist
+# `dyffctl` on PATH (`docker compose exec worker dyffctl …`), and the data home of docker-compose.yml: a named
+# volume mounted there starts with this owner.
+RUN ln -s /app/bin/dyffctl.mjs /usr/local/bin/dyffctl && mkdir -p /var/lib/dyff && chown 1000:1000 /var/lib/dyff
 # uid 1000 is the image's `node` user; the Job and Deployment specs run as 1000 with a read-only root filesystem
 # and an emptyDir at /tmp (scratch, and Node's compile cache from Node 22 on).
 USER 1000:1000

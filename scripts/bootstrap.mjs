@@ -48,6 +48,18 @@ if (process.argv.includes('--tests')) {
   } catch {
     console.error('warning: no Docker engine or project image: the docker runner tests will skip');
   }
+  // `docker compose` (built from the Go module proxy when the client has no plugin) and the images of
+  // deploy/compose.local.yml, for the test that brings docker-compose.yml up.
+  try {
+    for (const s of ['docker-compose-install.mjs', 'docker-compose-images.mjs']) {
+      execFileSync(process.execPath, [join(root, 'scripts', s), '--quiet'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env,
+      });
+    }
+  } catch {
+    console.error('warning: no docker compose or stack images: the docker-compose test will skip');
+  }
   // The Kubernetes control plane takes ~12 minutes to build the first time; after that it is cached.
   run('bash', [join(root, 'scripts/k8s/build.sh')]);
   if (!existsSync('/usr/bin/chromium')) {
