@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // The project image built on this machine, where no registry image can be pulled:
 //  1. a base image from Debian trixie (debootstrap minbase + nodejs + ca-certificates), its root filesystem cached
-//     as a tarball under ~/.cache/dyff-temporal/base and `docker import`ed as dyff-base:trixie-node20;
+//     as a tarball under ~/.cache/dyff-temporal/base and `docker import`ed as dyff-base:trixie-node20, with this
+//     machine's own Node binary as /usr/local/bin/node (first on PATH). Trixie's Node 20.19.2, with the node-fetch
+//     the GCS client uses, loses some chunked replies on kept-alive connections ("Premature close"); the host's
+//     Node reads the same replies, and it is the Node that compiled node_modules;
 //  2. the project image (`dyff-temporal:dev`) from the Dockerfile's `prebuilt` stage on that base: the compiled
-//     dist/ and this checkout's production node_modules (better-sqlite3 already compiled here; trixie's Node 20
-//     has the host's ABI), so nothing is downloaded or compiled inside the image.
+//     dist/ and this checkout's production node_modules (better-sqlite3 already compiled here, for the same
+//     Node), so nothing is downloaded or compiled inside the image.
 // The project image is labelled with a fingerprint of what went into it (base image id, Dockerfile, lockfile,
 // installed modules, bin/, dist/), and a build is skipped when the image with that fingerprint exists.
 // Usage: node scripts/docker-image.mjs [--tag dyff-temporal:dev] [--quiet] [--base-only]; prints the image tag.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -29,6 +34,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BASE_IMAGE = 'dyff-base:trixie-node20';
 export const PROJECT_IMAGE = 'dyff-temporal:dev';
 const FINGERPRINT_LABEL = 'io.dyff.fingerprint';
+/** The base image's label naming the Node it carries: a base made with another Node is imported again. */
+const NODE_LABEL = 'io.dyff.node';
 const baseDir = join(homedir(), '.cache', 'dyff-temporal', 'base');
 const baseTar = join(baseDir, 'trixie-node20.tar');
 const MIRROR = process.env.DYFF_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
@@ -45,7 +52,7 @@ function imageId(ref) {
 
 /** The base image: imported from the cached tarball, which debootstrap makes once (about a minute). */
 export function ensureBase(log) {
-  if (imageId(BASE_IMAGE)) return;
+  if (imageId(BASE_IMAGE) && baseNode() === process.version) return;
   if (!existsSync(baseTar)) {
     if (!existsSync('/usr/sbin/debootstrap')) {
       log('installing debootstrap…');
@@ -75,18 +82,38 @@ export function ensureBase(log) {
     renameSync(`${baseTar}.tmp`, baseTar);
     execFileSync('rm', ['-rf', rootfs]);
   }
-  log(`importing ${BASE_IMAGE}…`);
+  log(`importing ${BASE_IMAGE} with Node ${process.version} (${process.execPath})…`);
+  // The cached root filesystem plus this machine's Node binary, appended to a copy of the tarball.
+  const staging = join(baseDir, 'node-layer');
+  execFileSync('rm', ['-rf', staging, `${baseTar}.import`]);
+  mkdirSync(join(staging, 'usr', 'local', 'bin'), { recursive: true });
+  copyFileSync(realpathSync(process.execPath), join(staging, 'usr', 'local', 'bin', 'node'));
+  chmodSync(join(staging, 'usr', 'local', 'bin', 'node'), 0o755);
+  copyFileSync(baseTar, `${baseTar}.import`);
+  execFileSync('tar', ['-rf', `${baseTar}.import`, '-C', staging, './usr/local/bin/node']);
   docker([
     'import',
+    '--change',
+    `LABEL ${NODE_LABEL}=${process.version}`,
     '--change',
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     '--change',
     'ENV LANG=C.UTF-8',
     '--change',
     'CMD ["/bin/bash"]',
-    baseTar,
+    `${baseTar}.import`,
     BASE_IMAGE,
   ]);
+  execFileSync('rm', ['-rf', staging, `${baseTar}.import`]);
+}
+
+/** The Node version the base image was made with (its label), if it has one. */
+function baseNode() {
+  try {
+    return docker(['image', 'inspect', '--format', `{{index .Config.Labels "${NODE_LABEL}"}}`, BASE_IMAGE]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The production packages installed in node_modules, as paths relative to the directory holding it. */
