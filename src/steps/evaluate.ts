@@ -46,6 +46,9 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   await mkdir(scratch, { recursive: true });
   // Two databases: the work query streams on one while parts are written with the other.
   const reader = await openEngine(join(scratch, 'read'), ctx.signal);
+  // DuckDB keeps what it reads of a Parquet file in its buffer pool (up to its memory limit, most of the machine)
+  // in case it is read again; the client reads each shard once, so that cache would only grow with the dataset.
+  await reader.connection.run('SET enable_external_file_cache = false');
   const writerEngine = await openEngine(join(scratch, 'write'));
   const stop = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
