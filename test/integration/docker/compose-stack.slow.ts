@@ -168,22 +168,7 @@ describe.skipIf(unavailable)('docker-compose.yml on this machine', { timeout: 1_
     // Where examples/spamassassin-pipeline.yaml looks for it in the container (../.dyff/demo/naive-bayes).
     await compose(['cp', join(work, 'dotdyff'), 'worker:/app/.dyff']);
 
-    let out: string;
-    try {
-      out = await dyffctl('pipeline', 'run', '-f', 'examples/spamassassin-pipeline.yaml', '--wait');
-    } catch (err) {
-      // A known fault outside the project: the image's Node (Debian trixie's 20.19) with node-fetch on a keep-alive
-      // socket fails some chunked replies of fake-gcs-server ("Premature close"), so a step listing objects fails.
-      // Only that failure, read from the failed entity, turns into a skip that names it; any other fails the test.
-      const failed = /^\s+\S+\s+Failed\s+(\S+)/m.exec((err as Error).message)?.[1];
-      const entity = failed ? await dyffctl('get', failed).catch(() => '') : '';
-      if (/Premature close/.test(entity)) {
-        ctx.skip(
-          `the project image's Node with node-fetch drops a keep-alive chunked reply: ${entity.split('\n')[0]}`,
-        );
-      }
-      throw err;
-    }
+    const out = await dyffctl('pipeline', 'run', '-f', 'examples/spamassassin-pipeline.yaml', '--wait');
     expect(out).toMatch(/pipeline \S+: Complete/);
     const stage = (name: string) => new RegExp(`^\\s+${name}\\s+(\\S+)\\s+(\\S+)`, 'm').exec(out);
     expect(stage('dataset')?.[2], out).toBe(dataset.id);
