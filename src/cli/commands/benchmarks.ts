@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { DyffClient } from '../../client.js';
+import { benchmarkInput, Benchmarks } from '../../client-benchmarks.js';
+import { loadConfig } from '../../config.js';
+import type { BenchmarkView } from '../../domain/benchmark.js';
+import { parseBenchmarkManifest } from '../../domain/benchmark-manifest.js';
+import { DyffError, ErrorType } from '../../domain/errors.js';
+import { whileUnreachable } from '../../temporal-outage.js';
+import { ExitCode } from '../exit-codes.js';
+
+async function withBenchmarks<T>(fn: (b: Benchmarks, c: DyffClient) => Promise<T>): Promise<T> {
+  const client = await DyffClient.connect(loadConfig());
+  try {
+    return await fn(new Benchmarks(client.temporal, client.config.temporal.taskQueue), client);
+  } finally {
+    await client.close();
+  }
+}
+
+export async function readBenchmark(file: string) {
+  const path = resolve(file);
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new DyffError(ErrorType.InvalidSpec, `${file}: cannot read (${err.code})`);
+  });
+  return { manifest: parseBenchmarkManifest(text, file), baseDir: dirname(path) };
+}
+
+/** The report across corruptions as a path on this machine (filesystem store) or the store's URI. */
+export function benchmarkPage(client: DyffClient, id: string): string {
+  const dir = client.location('Report', id);
+  return dir.startsWith('file:') ? join(fileURLToPath(dir), 'index.html') : `${dir}index.html`;
+}
+
+/** One line per cell, clean first: `brightness  3  Done  accuracy=0.8125  report <id>`. */
+export function formatBenchmark(v: BenchmarkView): string {
+  const lines = [`benchmark ${v.id}: ${v.status}${v.reason ? ` (${v.reason})` : ''}`];
+  if (v.modelId) lines.push(`  model              ${v.modelId}`);
+  if (v.inferenceServiceId) lines.push(`  inference service  ${v.inferenceServiceId}`);
+  for (const c of v.cells) {
+    const value = c.value != null ? `${v.metric}=${c.value.toFixed(4)}` : '';
+    lines.push(
+      `  ${c.corruption.padEnd(15)} ${String(c.severity).padEnd(2)} ${c.status.padEnd(10)} ${value.padEnd(18)} ${c.reportId && c.status === 'Done' ? `report ${c.reportId}` : (c.message ?? '')}`.trimEnd(),
+    );
+  }
+  return lines.join('\n');
+}
+
+export function registerBenchmarkCommands(program: Command): void {
+  const benchmark = program
+    .command('benchmark')
+    .description(
+      'a robustness benchmark: one model on a dataset and on each corruption × severity of it, with a report across corruptions',
+    );
+  benchmark
+    .command('run')
+    .description('start a benchmark from a `kind: Benchmark` manifest')
+    .requiredOption('-f, --file <path>', 'benchmark manifest')
+    .option('--force', 'make every entity anew, even when an identical Dataset or Model is Ready')
+    .option('--wait', 'wait until it ends; exit 1 if any evaluation failed')
+    .action(async (opts: { file: string; force?: boolean; wait?: boolean }) => {
+      const { manifest, baseDir } = await readBenchmark(opts.file);
+      process.exitCode = await withBenchmarks(async (benchmarks, client) => {
+        const { id, workflowId } = await benchmarks.start(manifest, { force: opts.force, baseDir });
+        process.stdout.write(`benchmark ${id} started\n  workflow: ${client.uiUrl(workflowId)}\n`);
+        if (!opts.wait) return ExitCode.Ok;
+        const view = await whileUnreachable(() => benchmarks.wait(id), {
+          address: client.config.temporal.address,
+          timeoutMs: client.config.temporal.unreachableTimeoutSeconds * 1000,
+          onUnreachable: () => process.stderr.write('Temporal unreachable, retrying\n'),
+        });
+        process.stdout.write(`${formatBenchmark(view)}\n`);
+        if (view.report) process.stdout.write(`  report across corruptions: ${benchmarkPage(client, id)}\n`);
+        return view.status === 'Complete' ? ExitCode.Ok : ExitCode.EntityFailed;
+      });
+    });
+  benchmark
+    .command('input')
+    .description(
+      'print the workflow input of a benchmark manifest as JSON (`temporal workflow start --type benchmarkWorkflow`)',
+    )
+    .requiredOption('-f, --file <path>', 'benchmark manifest')
+    .option('--id <id>', 'the run id (32 lowercase hex digits)', '0'.repeat(32))
+    .action(async (opts: { file: string; id: string }) => {
+      const { manifest, baseDir } = await readBenchmark(opts.file);
+      process.stdout.write(
+        `${JSON.stringify(benchmarkInput(manifest, { id: opts.id, baseDir }), null, 2)}\n`,
+      );
+    });
+  benchmark
+    .command('get <id>')
+    .description("show a benchmark's cells and where its report across corruptions is")
+    .action(async (id: string) => {
+      await withBenchmarks(async (benchmarks, client) => {
+        const view = await benchmarks.get(id);
+        process.stdout.write(`${formatBenchmark(view)}\n`);
+        if (view.report) process.stdout.write(`  report across corruptions: ${benchmarkPage(client, id)}\n`);
+      });
+    });
+  benchmark
+    .command('cancel <id>')
+    .description('cancel a benchmark: running children are cancelled, sessions stopped')
+    .action(async (id: string) => {
+      await withBenchmarks((benchmarks) => benchmarks.cancel(id));
+      process.stdout.write(`cancel requested for benchmark ${id}\n`);
+    });
+}
