@@ -28,6 +28,11 @@ export const IngestSpec = z.strictObject({
     .strictObject({
       column: z.string().min(1).default('split'),
       from: z.string().min(1).optional(),
+      /**
+       * With `from`: a regex applied to that column's value; its first group (or whole match) is the split, e.g.
+       * `^\\d+/(train|test)-` on an image folder's `path`. A row it does not match fails the ingest.
+       */
+      pattern: z.string().min(1).optional(),
       fractions: z.record(z.string(), z.number().positive()).optional(),
       seed: z.string().default('dyff'),
     })

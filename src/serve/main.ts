@@ -1,16 +1,15 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createPredictor, parseModel } from '../model/naive-bayes.js';
-import type { Predictor } from './model-server.js';
+import { loadModel } from '../model/load.js';
+import type { Predictor } from '../model/predictor.js';
 import { createModelServer } from './model-server.js';
 
 const USAGE =
   'usage: dyffctl serve-model (--model-dir <dir> | --model <model id>) [--port N] [--host H] [--require-env NAME]...';
 
 /**
- * `dyffctl serve-model`: serves `model.json` (a dyff-naive-bayes model) from a folder, or from a fetched Model
- * (`--model <id>`, read through the configured object store). Port: --port, else $PORT, else 8000. Returns the
+ * `dyffctl serve-model`: serves `model.json` (a text or an image model, by its format: `model/load.ts`) from a
+ * folder, or from a fetched Model (`--model <id>`, read through the configured object store). Port: --port, else $PORT, else 8000. Returns the
  * exit code once the server has stopped: 0 after SIGTERM/SIGINT, 1 if the model cannot be loaded, 2 on bad usage.
  */
 export async function serveModelMain(argv: string[], signal?: AbortSignal): Promise<number> {
@@ -92,15 +91,9 @@ async function loadPredictor(
   log: (l: string) => void,
 ): Promise<Predictor> {
   const dir = args['model-dir'] ?? (await fetchedModelDir(args.model!));
-  const file = join(dir, 'model.json');
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(
-      err.code === 'ENOENT' ? `${file} not found: serve-model serves dyff-naive-bayes models` : err.message,
-    );
-  });
-  const model = parseModel(JSON.parse(text));
-  log(`ready: ${model.labels.length} labels (${model.labels.join(', ')}), ${model.vocabulary.length} tokens`);
-  return createPredictor(model);
+  const { predictor, summary } = await loadModel(dir);
+  log(`ready: ${summary}`);
+  return predictor;
 }
 
 /** Loaded lazily: `--model-dir` needs neither the configuration nor an object store. */

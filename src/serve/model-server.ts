@@ -2,14 +2,16 @@ import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Prediction } from '../model/naive-bayes.js';
+import type { Predictor } from '../model/predictor.js';
+import { ImageInputError } from '../model/image-pixels.js';
 
 /**
  * The standalone inference server a session runs: `GET /ready` (503 until the model is loaded, 200 after) and
- * `POST /generate` with `{"text": "..."}` → `{"predictions": [{"label", "score"}, …]}`, best first. Bad bodies get
- * a 400 with `{"error": "..."}` saying what is wrong, so an evaluation's bad-request policy can act on them.
+ * `POST /generate` → `{"predictions": [{"label", "score"}, …]}`, best first. A text model takes `{"text": "..."}`,
+ * an image model `{"image": "<base64 PNG or JPEG>"}` (how the evaluation client sends a BLOB column). Bad bodies
+ * get a 400 with `{"error": "..."}` saying what is wrong, so an evaluation's bad-request policy can act on them.
  */
-export type Predictor = (text: string) => Prediction[];
+export type { Predictor } from '../model/predictor.js';
 
 export interface ModelServerOptions {
   /** Loads the model; the server answers /ready with 503 until it resolves. */
@@ -60,11 +62,21 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
     } catch (err) {
       return send(res, 400, { error: `body is not JSON: ${(err as Error).message}` });
     }
-    const text = (doc as { text?: unknown } | null)?.text;
-    if (typeof text !== 'string')
-      return send(res, 400, { error: 'expected a JSON object with a string field "text"' });
     if (!predictor) return send(res, 503, { error: 'model not loaded yet' });
-    send(res, 200, { predictions: predictor(text) });
+    if (typeof predictor === 'function') {
+      const text = (doc as { text?: unknown } | null)?.text;
+      if (typeof text !== 'string')
+        return send(res, 400, { error: 'expected a JSON object with a string field "text"' });
+      return send(res, 200, { predictions: predictor(text) });
+    }
+    const image = imageBytes(doc);
+    if (typeof image === 'string') return send(res, 400, { error: image });
+    try {
+      send(res, 200, { predictions: await predictor.predict(image) });
+    } catch (err) {
+      if (!(err instanceof ImageInputError)) throw err;
+      send(res, 400, { error: `field "image": ${err.message}` });
+    }
   };
 
   const server = createServer((req, res) => {
@@ -98,6 +110,18 @@ export function createModelServer(opts: ModelServerOptions): ModelServer {
       clearTimeout(timer);
     },
   };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The image field's bytes, or what is wrong with the body. */
+function imageBytes(doc: unknown): Buffer | string {
+  const image = (doc as { image?: unknown } | null)?.image;
+  if (typeof image !== 'string')
+    return 'expected a JSON object with a string field "image" (a base64 PNG or JPEG)';
+  if (image.length === 0) return 'field "image" is empty';
+  if (image.length % 4 !== 0 || !BASE64.test(image)) return 'field "image" is not base64';
+  return Buffer.from(image, 'base64');
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

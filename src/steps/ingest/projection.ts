@@ -66,9 +66,21 @@ function splitExpression(
   if ((split.from === undefined) === (split.fractions === undefined)) {
     throw invalidInput('spec.ingest.split: set exactly one of from (a column) or fractions');
   }
+  if (split.pattern !== undefined && split.from === undefined) {
+    throw invalidInput(
+      'spec.ingest.split.pattern: applies to the column named by spec.ingest.split.from; set it',
+    );
+  }
   if (split.from !== undefined) {
     const source = sourceOf.get(split.from);
     if (source === undefined) throw unknownColumn('spec.ingest.split.from', split.from, available);
+    if (split.pattern !== undefined) {
+      return {
+        column: split.column,
+        copyOf: undefined,
+        sql: matchedSplit(split.pattern, split.from, source),
+      };
+    }
     return { column: split.column, copyOf: split.from, sql: quotedIdentifier(source) };
   }
   const entries = Object.entries(split.fractions!);
@@ -83,6 +95,24 @@ function splitExpression(
   const last = quotedString(entries[entries.length - 1]![0]);
   const sql = cases.length === 0 ? last : `CASE ${cases.join(' ')} ELSE ${last} END`;
   return { column: split.column, copyOf: undefined, sql };
+}
+
+/**
+ * The split taken from a column's value by a regex (RE2 in DuckDB): its first group, or the whole match when it
+ * has none. A value it does not match fails the ingest with a message naming the value and the field.
+ */
+function matchedSplit(pattern: string, from: string, source: string): string {
+  let groups: number;
+  try {
+    // An alternative that matches the empty string shows how many groups the pattern has.
+    groups = new RegExp(`${pattern}|`).exec('')!.length - 1;
+  } catch (err) {
+    throw invalidInput(`spec.ingest.split.pattern: invalid regular expression: ${(err as Error).message}`);
+  }
+  const value = `CAST(${quotedIdentifier(source)} AS VARCHAR)`;
+  const re = quotedString(pattern);
+  const unmatched = `error(${quotedString(`spec.ingest.split.pattern ${JSON.stringify(pattern)} does not match ${from} `)} || coalesce(to_json(${value})::VARCHAR, 'null (no value)'))`;
+  return `CASE WHEN regexp_matches(${value}, ${re}) THEN regexp_extract(${value}, ${re}, ${groups > 0 ? 1 : 0}) ELSE ${unmatched} END`;
 }
 
 /** A column name not among `taken`, for the helper columns the writer adds (row position, shard number). */
