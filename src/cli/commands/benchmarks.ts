@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DyffClient } from '../../client.js';
 import { benchmarkInput, Benchmarks } from '../../client-benchmarks.js';
 import { loadConfig } from '../../config.js';
-import type { BenchmarkView } from '../../domain/benchmark.js';
 import { parseBenchmarkManifest } from '../../domain/benchmark-manifest.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { whileUnreachable } from '../../temporal-outage.js';
 import { ExitCode } from '../exit-codes.js';
+import { registerBenchmarkDemoCommand } from './benchmark-demo.js';
+import { benchmarkPage, formatBenchmark } from './benchmark-format.js';
 
 async function withBenchmarks<T>(fn: (b: Benchmarks, c: DyffClient) => Promise<T>): Promise<T> {
   const client = await DyffClient.connect(loadConfig());
@@ -26,26 +26,6 @@ export async function readBenchmark(file: string) {
     throw new DyffError(ErrorType.InvalidSpec, `${file}: cannot read (${err.code})`);
   });
   return { manifest: parseBenchmarkManifest(text, file), baseDir: dirname(path) };
-}
-
-/** The report across corruptions as a path on this machine (filesystem store) or the store's URI. */
-export function benchmarkPage(client: DyffClient, id: string): string {
-  const dir = client.location('Report', id);
-  return dir.startsWith('file:') ? join(fileURLToPath(dir), 'index.html') : `${dir}index.html`;
-}
-
-/** One line per cell, clean first: `brightness  3  Done  accuracy=0.8125  report <id>`. */
-export function formatBenchmark(v: BenchmarkView): string {
-  const lines = [`benchmark ${v.id}: ${v.status}${v.reason ? ` (${v.reason})` : ''}`];
-  if (v.modelId) lines.push(`  model              ${v.modelId}`);
-  if (v.inferenceServiceId) lines.push(`  inference service  ${v.inferenceServiceId}`);
-  for (const c of v.cells) {
-    const value = c.value != null ? `${v.metric}=${c.value.toFixed(4)}` : '';
-    lines.push(
-      `  ${c.corruption.padEnd(15)} ${String(c.severity).padEnd(2)} ${c.status.padEnd(10)} ${value.padEnd(18)} ${c.reportId && c.status === 'Done' ? `report ${c.reportId}` : (c.message ?? '')}`.trimEnd(),
-    );
-  }
-  return lines.join('\n');
 }
 
 export function registerBenchmarkCommands(program: Command): void {
@@ -106,4 +86,5 @@ export function registerBenchmarkCommands(program: Command): void {
       await withBenchmarks((benchmarks) => benchmarks.cancel(id));
       process.stdout.write(`cancel requested for benchmark ${id}\n`);
     });
+  registerBenchmarkDemoCommand(benchmark);
 }
