@@ -48,15 +48,23 @@ interface Point {
   href: string;
 }
 
-/** Falling with severity: never above the clean value or the milder severity, and clearly below at the worst. */
+/**
+ * Falling with severity: each severity at most the milder one (or the clean value) plus one standard error of an
+ * accuracy over the test images (a mild blur may score a few images more than clean by chance), and the worst
+ * clearly below both the mildest and the clean value.
+ */
 function expectFalling(name: string, clean: number, series: number[]): void {
   expect(series, name).toHaveLength(SEVERITIES.length);
+  const n = Number(TEST) * 10;
+  const noise = Math.sqrt((clean * (1 - clean)) / n);
+  const say = `${name}: ${series.join(', ')} after clean ${clean}`;
   let previous = clean;
   for (const v of series) {
-    expect(v, `${name}: ${series.join(', ')} after clean ${clean}`).toBeLessThanOrEqual(previous + 0.01);
+    expect(v, say).toBeLessThanOrEqual(previous + noise);
     previous = v;
   }
-  expect(series.at(-1)!, `${name}: ${series.join(', ')} after clean ${clean}`).toBeLessThan(clean - 0.05);
+  expect(series.at(-1)!, say).toBeLessThan(clean - 0.05);
+  expect(series.at(-1)!, say).toBeLessThan(series[0]! - 0.05);
 }
 
 const pagePath = () => /^report across corruptions: (.*)$/m.exec(demo.stdout)![1]!;
