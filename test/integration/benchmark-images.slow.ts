@@ -101,6 +101,24 @@ describe('the image benchmark, one command on the embedded default', () => {
       );
     }
     console.log(`accuracy by corruption and severity: ${JSON.stringify(table)}`);
+
+    // The page plots the same numbers, each point linking to a report whose own report.json has that accuracy.
+    const html = await readFile(pagePath(), 'utf8');
+    const points = [
+      ...html.matchAll(
+        /<a href="([^"]+)"><circle class="point" data-corruption="([^"]+)" data-severity="(\d)" data-value="([^"]+)"/g,
+      ),
+    ];
+    expect(points).toHaveLength(doc.cells.length);
+    for (const [, href, corruption, severity, value] of points) {
+      const cell = doc.cells.find((c) => c.corruption === corruption && c.severity === Number(severity))!;
+      expect(Number(value)).toBe(cell.value);
+      expect(href).toBe(`../${cell.reportId}/index.html`);
+      const report = JSON.parse(
+        await readFile(resolve(pagePath(), '..', href!.replace(/index\.html$/, 'report.json')), 'utf8'),
+      ) as { metrics: { accuracy: number } };
+      expect(report.metrics.accuracy).toBe(cell.value);
+    }
   });
 
   it.skipIf(!hasChromium)(
