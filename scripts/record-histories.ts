@@ -17,6 +17,7 @@ import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
+import { BenchmarkSpec } from '../src/domain/benchmark.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
 import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
 import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
@@ -85,6 +86,7 @@ await worker.runUntil(async () => {
   Object.assign(ids, await derivedDataset(view.stages.dataset!.id));
   Object.assign(ids, await cancelledDataset());
   Object.assign(ids, await serviceThatWaited());
+  Object.assign(ids, await benchmark());
   for (const [name, workflowId] of Object.entries(ids)) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     // Binary protobuf: the JSON form needs protobufjs' JSON extension, which npm installs as several copies here.
@@ -170,4 +172,27 @@ async function serviceThatWaited(): Promise<Record<string, string>> {
   await model.result();
   await service.result();
   return { 'inferenceService-waited': service.workflowId };
+}
+
+/** A robustness benchmark over the pipeline's dataset and model (both reused): the clean cell and one corruption. */
+async function benchmark(): Promise<Record<string, string>> {
+  const id = newId();
+  const { audits: _audits, ...pipeline } = spec;
+  const benchmarkSpec = BenchmarkSpec.parse({
+    ...pipeline,
+    corruptions: [{ name: 'contrast', severities: [2] }],
+  });
+  await client.workflow.execute('benchmarkWorkflow', {
+    workflowId: `benchmark-${id}`,
+    taskQueue: 'record',
+    args: [
+      {
+        id,
+        account: 'record',
+        spec: benchmarkSpec,
+        hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+      },
+    ],
+  });
+  return { benchmark: `benchmark-${id}` };
 }

@@ -8,6 +8,7 @@ import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { SessionRunner } from '../ports/session-runner.js';
+import { createBenchmarkActivities } from './benchmark-report.js';
 import { createDatasetActivities } from './datasets.js';
 import { createEntityActivities } from './entities.js';
 import { NO_BUILDER } from '../builder-config.js';
@@ -39,6 +40,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createEntityActivities(deps.entityStore),
   ...createStepActivities(deps.jobRunner, deps.objectStore, deps.stepPolicy),
   ...createDatasetActivities(deps.objectStore),
+  ...createBenchmarkActivities(deps.objectStore),
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
   ...createQuotaActivities(deps.quota),

@@ -32,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
   registerCodecCommand(program);
   registerEntityCommands(program);
   registerPipelineCommands(program);
+  const { registerBenchmarkCommands } = await import('./commands/benchmarks.js');
+  registerBenchmarkCommands(program);
   registerDemoCommand(program);
   const { registerSetupCommand } = await import('./commands/setup.js');
   registerSetupCommand(program);

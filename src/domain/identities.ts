@@ -66,6 +66,8 @@ export function workloadIdentities(): WorkloadIdentity[] {
       ...WORKER_READS.map((category) => ({ category, prefix: '<id>/', access: READS })),
       // The image-build activity packs a service's build context, again on a retry, and submits the build.
       { category: 'inferenceservices', prefix: '<id>/', access: ['create', 'overwrite'] },
+      // A benchmark's report across corruptions is drawn from the metrics its run already holds.
+      { category: 'reports', prefix: '<id>/', access: ['create', 'overwrite'] },
     ],
     networks: ['storage'],
     cloud: { datastore: 'user', cloudBuild: true },

@@ -19,7 +19,11 @@ export interface Manifest<S = unknown, K extends string = EntityKind> {
   spec: S;
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[], source: string): string {
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: PropertyKey[],
+  source: string,
+): string {
   const lines = issues.map((i) => {
     const path = [...prefix, ...i.path].map(String).join('.') || '(root)';
     return `${path}: ${i.message}`;

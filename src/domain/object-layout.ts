@@ -12,7 +12,7 @@ import { legacyLogKey, logChunkKey, logPrefix } from './log-layout.js';
  *     inferenceservices/<id>/source.tar.gz   build context of a spec.build (buildImage activity)
  *     outputs/<id>/data/part-<seq>.parquet   outputs (evaluate), checkpoints/part-<seq>.json, skipped.json
  *     outputs/<id>/verified/…                verified parts + summary.json (VerifySummary, verify-outputs)
- *     reports/<id>/report.json, index.html, instances.parquet (report)
+ *     reports/<id>/report.json, index.html, instances.parquet (report); benchmark.json, index.html (benchmark)
  *     auditprocedures/<id>/files/…           the fetched procedure (fetch-procedure) + manifest.json (ProcedureManifest)
  *     auditreports/<id>/index.html, *.json   what the procedure wrote (run-audit) + .dyff/audit.json (AuditRunRecord)
  *     <category>/<id>/.dyff/…                the step logs of the entity that lives in <category>
@@ -63,6 +63,8 @@ export const reportKeys = {
   document: (id: string) => `${id}/report.json`,
   page: (id: string) => `${id}/index.html`,
   instances: (id: string) => `${id}/instances.parquet`,
+  /** A benchmark's report across corruptions keeps its numbers here, beside its `index.html`. */
+  benchmark: (id: string) => `${id}/benchmark.json`,
 };
 
 export const auditProcedureKeys = {

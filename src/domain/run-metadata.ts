@@ -20,7 +20,7 @@ import {
  * (dyffctl, DyffClient, a pipeline, a schedule, the plain Temporal CLI).
  */
 export interface RunIdentity {
-  kind: EntityKind | 'Pipeline';
+  kind: EntityKind | 'Pipeline' | 'Benchmark';
   id: string;
   account: string;
   name?: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BenchmarkSpec } from './benchmark.js';
 import { PipelineSpec } from './pipeline.js';
 import {
   AuditSpec,
@@ -60,6 +61,15 @@ export const WORKFLOW_INPUTS = {
     hashes: z.strictObject({ dataset: specHash, model: specHash }),
     force: z.boolean().optional(),
     scheduleId: z.string().min(1).max(200).optional(),
+  }),
+  benchmarkWorkflow: z.strictObject({
+    id: entityId,
+    account: accountName,
+    name: Metadata.shape.name,
+    labels: labels.optional(),
+    spec: BenchmarkSpec,
+    hashes: z.strictObject({ dataset: specHash, model: specHash }),
+    force: z.boolean().optional(),
   }),
 } as const;
 

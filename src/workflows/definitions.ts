@@ -33,6 +33,7 @@ export const EvaluationWorkflow = defineWorkflow('evaluationWorkflow');
 export const ReportWorkflow = defineWorkflow('reportWorkflow');
 export const AuditWorkflow = defineWorkflow('auditWorkflow');
 export const PipelineWorkflow = defineWorkflow('pipelineWorkflow');
+export const BenchmarkWorkflow = defineWorkflow('benchmarkWorkflow');
 export const QuotaWorkflow = defineWorkflow('quotaWorkflow');
 export const ReaperWorkflow = defineWorkflow('reaperWorkflow');
 
@@ -56,4 +57,5 @@ export function startWorkflow<W extends Workflow>(
 }
 
 export { pipelineQuery, recheckDependencyUpdate, statusQuery } from './messages.js';
+export { benchmarkQuery } from './benchmark-messages.js';
 export type { PipelineView, StatusView } from './messages.js';

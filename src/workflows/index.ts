@@ -7,6 +7,8 @@ export { evaluationWorkflow } from './evaluation.js';
 export { reportWorkflow } from './report.js';
 export { auditWorkflow } from './audit.js';
 export { pipelineWorkflow } from './pipeline.js';
+export { benchmarkWorkflow } from './benchmark.js';
+export { benchmarkQuery } from './benchmark-messages.js';
 export { quotaWorkflow } from './quota.js';
 export { reaperWorkflow } from './reaper.js';
 export { pipelineQuery, recheckDependencyUpdate, statusQuery } from './messages.js';

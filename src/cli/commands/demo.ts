@@ -35,7 +35,7 @@ async function reachable(config: Config): Promise<boolean> {
 }
 
 /** Use the configured Temporal server if one answers; otherwise start the embedded dev server on its state. */
-async function ensureServer(config: Config): Promise<DevServer | undefined> {
+export async function ensureServer(config: Config): Promise<DevServer | undefined> {
   if (await reachable(config)) {
     const c = await Connection.connect(temporalConnectionOptions(config.temporal));
     await registerSearchAttributes(c, config.temporal.namespace);
@@ -48,7 +48,7 @@ async function ensureServer(config: Config): Promise<DevServer | undefined> {
   return startDevServer({ dbFilename: join(config.dataHome, 'temporal.db'), uiPort: 8233 });
 }
 
-const localDir = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+export const localDir = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
 
 export function registerDemoCommand(program: Command): void {
   program

@@ -46,7 +46,7 @@ ${lineage(doc)}
 }
 
 // System font stacks only: the page must render the same with no network.
-const CSS = `
+export const CSS = `
 :root { --ink: #1b1b1b; --muted: #5f6368; --line: #dadce0; --bg: #ffffff; --panel: #f6f8fa; --accent: #1f4e8c; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;

@@ -61,9 +61,10 @@ const INTENDED: Record<string, { storage: Record<string, string[]>; project: str
   // the worker reads manifests, descriptions, summaries, reports and step logs, and keeps entity state
   'dyff-worker': {
     storage: {
-      [VIEWER]: ['datasets', 'models', 'outputs', 'reports', 'auditprocedures', 'auditreports'],
-      // the image-build activity packs each service's build context (again on a retry) and submits the build
-      [OBJECT_ADMIN]: ['inferenceservices'],
+      [VIEWER]: ['datasets', 'models', 'outputs', 'auditprocedures', 'auditreports'],
+      // the image-build activity packs each service's build context (again on a retry) and submits the build;
+      // a benchmark writes its report across corruptions
+      [OBJECT_ADMIN]: ['inferenceservices', 'reports'],
     },
     project: ['roles/datastore.user', 'roles/cloudbuild.builds.editor'],
   },
