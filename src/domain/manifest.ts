@@ -67,26 +67,38 @@ export function parseYamlDocument(text: string, source: string): unknown {
 }
 
 /** A `kind: Pipeline` manifest: the whole lifecycle in one spec. */
-export function parsePipelineManifest(text: string, source = 'manifest'): Manifest<PipelineSpec, 'Pipeline'> {
+export const parsePipelineManifest = (text: string, source = 'manifest') =>
+  parseRunManifest(text, source, 'Pipeline', PipelineSpec);
+
+/**
+ * The manifest of a run that is not an entity (Pipeline, Benchmark): the header without `requestId`, and the spec
+ * of `kind` validated by `schema`.
+ */
+export function parseRunManifest<K extends string, T extends z.ZodType>(
+  text: string,
+  source: string,
+  kind: K,
+  schema: T,
+): Manifest<z.output<T>, K> {
   const doc = parseYamlDocument(text, source) as Record<string, unknown> | null;
-  if (!doc || typeof doc !== 'object' || doc.kind !== 'Pipeline') {
-    throw new DyffError(ErrorType.InvalidSpec, `${source}: kind: expected Pipeline`);
+  if (!doc || typeof doc !== 'object' || doc.kind !== kind) {
+    throw new DyffError(ErrorType.InvalidSpec, `${source}: kind: expected ${kind}`);
   }
   const head = ManifestHeader.omit({ kind: true }).safeParse(doc);
   if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
-  const spec = PipelineSpec.safeParse(doc.spec);
+  const spec = schema.safeParse(doc.spec);
   if (!spec.success)
     throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
   const { account, metadata } = head.data;
   if (metadata?.requestId !== undefined) {
-    // Taken silently, it would promise an idempotency a pipeline run does not have.
+    // Taken silently, it would promise an idempotency a run of this kind does not have.
     throw new DyffError(
       ErrorType.InvalidSpec,
-      `${source}: invalid manifest\n  metadata.requestId: not supported for kind Pipeline (only for the entity kinds)`,
+      `${source}: invalid manifest\n  metadata.requestId: not supported for kind ${kind} (only for the entity kinds)`,
     );
   }
   return {
-    kind: 'Pipeline',
+    kind,
     account,
     metadata: {
       name: metadata?.name,
