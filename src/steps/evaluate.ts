@@ -1,3 +1,4 @@
+import { quotedString } from '@duckdb/node-api';
 import { setMaxListeners } from 'node:events';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -87,7 +88,11 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
 
     // Shard bytes on disk per row: about a row's size for images, which Parquet cannot compress.
     const shardBytes = (await Promise.all(shards.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
-    const window = windowRows(shardBytes / rows);
+    // A window smaller than a row group would read that group once per window: never below the largest group.
+    const groups = await reader.connection.runAndReadAll(
+      `SELECT max(row_group_num_rows) FROM parquet_metadata([${shards.map(quotedString).join(', ')}])`,
+    );
+    const window = windowRows(shardBytes / rows, Number(groups.getRows()[0]?.[0] ?? 0));
     const limiter = new AdaptiveLimit({ initial: spec.workersPerReplica, max: maxConcurrency });
     const sender = new RequestSender({
       url,

@@ -35,11 +35,12 @@ const CHUNK_ROWS = 2048;
  * Rows per query of the pending work: all of them (one streamed query) when a chunk of DuckDB's rows is small;
  * otherwise as many as fit in `WINDOW_BYTES`. DuckDB's streamed result hands over chunks of up to 2,048 rows,
  * gathered across Parquet row groups, and each is copied into JavaScript whole: 2,048 images of 200 KiB would
- * be 400 MiB at once.
+ * be 400 MiB at once. A window is never smaller than `rowGroupRows` (the dataset's largest Parquet row group),
+ * which DuckDB would otherwise read once per window.
  */
-export function windowRows(bytesPerRow: number): number | undefined {
+export function windowRows(bytesPerRow: number, rowGroupRows = 0): number | undefined {
   if (!(bytesPerRow * CHUNK_ROWS > WINDOW_BYTES)) return undefined;
-  return Math.max(1, Math.floor(WINDOW_BYTES / bytesPerRow));
+  return Math.max(1, Math.floor(WINDOW_BYTES / bytesPerRow), rowGroupRows);
 }
 
 /**

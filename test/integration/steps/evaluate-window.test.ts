@@ -13,6 +13,9 @@ describe('evaluate: pending work read in windows of _index_', () => {
     expect(windowRows(100)).toBeUndefined();
     expect(windowRows(200 * 1024)).toBe(Math.floor(WINDOW_BYTES / (200 * 1024)));
     expect(windowRows(64 * 1024 * 1024)).toBe(1);
+    // Never below a row group, which DuckDB reads whole for each window that touches it.
+    expect(windowRows(200 * 1024, 500)).toBe(500);
+    expect(windowRows(200 * 1024, 20)).toBe(Math.floor(WINDOW_BYTES / (200 * 1024)));
   });
 
   it('gives the same items in the same order as one query, with gaps, a split and done pairs', async () => {
