@@ -8,7 +8,6 @@ import type { Format } from './formats.js';
 import { readerSql } from './formats.js';
 import type { ShardLimits } from './image-folders.js';
 import { DEFAULT_IMAGE_OPTIONS, stageImageFolders } from './image-folders.js';
-import { IMAGE_ROW_GROUP_BYTES } from './row-groups.js';
 import { DEFAULT_TEXT_OPTIONS, stageTextFolders } from './text-folders.js';
 
 export interface LocalFile {
@@ -31,8 +30,6 @@ export interface Source {
   noRows(): Error;
   /** A column of `relation` (not in `columns`) holding each row's shard number, when the source chose them. */
   shardBy?: string;
-  /** Bytes of data per Parquet row group, for rows too large for a shard to be read as one group. */
-  rowGroupBytes?: number;
 }
 
 /**
@@ -74,12 +71,7 @@ export async function openSource(
     const options = { ...DEFAULT_IMAGE_OPTIONS, ...ingest.images };
     const shardBy = await stageImageFolders(connection, files, options, limits, log, signal);
     const source = await opened('staged', noRowsAtAll);
-    return {
-      ...source,
-      columns: source.columns.filter((c) => c !== shardBy),
-      shardBy,
-      rowGroupBytes: IMAGE_ROW_GROUP_BYTES,
-    };
+    return { ...source, columns: source.columns.filter((c) => c !== shardBy), shardBy };
   }
   const empty = files.find((f) => f.size === 0);
   if (empty) throw invalidInput(`${empty.path}: empty file (0 bytes)`);
