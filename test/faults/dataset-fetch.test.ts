@@ -77,12 +77,7 @@ describe('faults during a Dataset fetch', { timeout: 300_000 }, () => {
           expect(csv.stats.requests).toBe(1);
         }
         expect(jobs.filter((j) => j.step === 'ingest-dataset').map((j) => j.exit)).toEqual([0]);
-        // As in the pipeline scenarios: an adopted job's process group may take a moment to exit after its result.
-        await until(
-          'nothing of the run left running',
-          async () => (await h.leftRunning()).length === 0,
-          20_000,
-        );
+        expect(await h.leftRunning()).toEqual([]);
         await record({ fault, stage: 'fetch (Dataset, dyffctl --wait)', outcome: 'passed', recoverSeconds });
       } catch (err) {
         await record({
