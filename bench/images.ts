@@ -1,12 +1,14 @@
 /**
  * Image evaluation-client benchmark: the client's memory on an image dataset larger than memory should ever need.
- * Writes a dataset of ≥ `--gib` GiB under a temp dir (Parquet shards of `--shard-mib` with a BLOB column of
- * incompressible PNGs, as image-folders ingest leaves them), then runs the evaluate step in a process of its own
- * against a loopback endpoint that reads and discards each body. It does so twice, on a small dataset (two shards)
- * and on the large one: a client whose memory is bounded peaks at about the same RSS on both. The last line is
- * key=value pairs. Everything it wrote is removed at the end.
+ * Writes datasets of each size in `--gib` under a temp dir (Parquet shards of `--shard-mib` in row groups of
+ * `--row-group-mib`, with a BLOB column of incompressible PNGs, as image-folders ingest leaves them), then runs
+ * the evaluate step on each in a process of its own against a loopback endpoint that reads and discards each
+ * body. A client whose memory is bounded peaks at about the same RSS on all of them: the last line (key=value
+ * pairs) gives each peak and the ratio of the largest dataset's peak to the smallest's. `--row-group-mib 0`
+ * writes one row group per shard (the layout before row groups were bounded), for comparison. Everything it
+ * wrote is removed at the end.
  *
- *   npm run bench:images -- [--gib 1] [--side 256] [--shard-mib 64] [--concurrency 16]
+ *   npm run bench:images -- [--gib 0.25,1.25] [--side 256] [--shard-mib 64] [--row-group-mib 4] [--concurrency 16]
  */
 import { DuckDBInstance, quotedString } from '@duckdb/node-api';
 import { spawn } from 'node:child_process';
@@ -19,24 +21,29 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
+import { IMAGE_ROW_GROUP_BYTES, rowGroupRows, rowGroupsCopySql } from '../src/steps/ingest/row-groups.js';
 import { noisePng } from './images/png.js';
 import { countParquetRows } from './inference/dataset.js';
 
 const { values } = parseArgs({
   options: {
-    gib: { type: 'string', default: '1' },
+    gib: { type: 'string', default: '0.25,1.25' },
     /** Image side in pixels: 256 gives PNGs of 193 KiB, about an ImageNet JPEG's size. */
     side: { type: 'string', default: '256' },
     'shard-mib': { type: 'string', default: '64' },
+    'row-group-mib': { type: 'string', default: String(IMAGE_ROW_GROUP_BYTES / 2 ** 20) },
     concurrency: { type: 'string', default: '16' },
   },
 });
-const targetBytes = Number(values.gib) * 2 ** 30;
+const sizes = values.gib.split(',').map((g) => Number(g) * 2 ** 30);
 const side = Number(values.side);
 const shardBytes = Number(values['shard-mib']) * 2 ** 20;
+const rowGroupBytes = Number(values['row-group-mib']) * 2 ** 20;
 const concurrency = Number(values.concurrency);
-if (![targetBytes, side, shardBytes, concurrency].every((n) => n > 0))
-  throw new Error('--gib, --side, --shard-mib and --concurrency: expected positive numbers');
+if (![...sizes, side, shardBytes, concurrency].every((n) => n > 0) || !(rowGroupBytes >= 0))
+  throw new Error(
+    '--gib (a comma-separated list), --side, --shard-mib and --concurrency: expected positive numbers',
+  );
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 /** The endpoint, in its own thread: reads each body to the end, keeps nothing, answers with one prediction. */
@@ -109,7 +116,9 @@ async function writeDataset(store: FilesystemObjectStore, dir: string, id: strin
       }
       appender.closeSync();
       const file = join(dir, `shard-${id}.parquet`);
-      await db.run(`COPY shard TO ${quotedString(file)} (FORMAT parquet)`);
+      // Row groups as the ingest writes them (rows of the shard's average size per group of rowGroupBytes).
+      const groupRows = rowGroupBytes > 0 ? rowGroupRows(inShard, rows, rowGroupBytes) : rows;
+      await db.run(rowGroupsCopySql('shard', out.rows - rows, rows, groupRows, file));
       const path = `data/part-${String(out.shards).padStart(5, '0')}.parquet`;
       const info = await store.put('datasets', `${id}/${path}`, createReadStream(file));
       await rm(file);
@@ -173,31 +182,29 @@ try {
   console.log(
     `writing datasets: ${side}×${side} noise PNGs of ${(png / 1024).toFixed(0)} KiB, shards of ${values['shard-mib']} MiB`,
   );
-  const smallId = '00000000000000000000000000000001';
-  const largeId = '00000000000000000000000000000002';
-  const small = await writeDataset(store, dir, smallId, 2 * shardBytes);
-  const large = await writeDataset(store, dir, largeId, targetBytes);
-  console.log(
-    `small: ${small.rows} rows, ${mib(small.bytes)} MiB in ${small.shards} shards; large: ${large.rows} rows, ${mib(large.bytes)} MiB in ${large.shards} shards (largest ${mib(large.largest)} MiB)`,
-  );
   const results = [];
-  for (const [name, id, written] of [
-    ['small', smallId, small],
-    ['large', largeId, large],
-  ] as const) {
+  for (const [i, bytes] of sizes.entries()) {
+    const id = `${String(i + 1).padStart(8, '0')}${'0'.repeat(24)}`;
+    const written = await writeDataset(store, dir, id, bytes);
     const r = await runClient({ dir, store, base }, id);
     if (r.outputs !== written.rows)
-      throw new Error(`${name}: ${r.outputs} outputs, expected ${written.rows}`);
+      throw new Error(`${mib(bytes)} MiB: ${r.outputs} outputs, expected ${written.rows}`);
     console.log(
-      `${name}: ${written.rows} images sent in ${r.seconds.toFixed(1)} s (${mib(written.bytes / r.seconds)} MiB/s), peak RSS ${r.peakMib.toFixed(0)} MiB; RSS each second: ${r.samples.join(' ')}`,
+      `${mib(written.bytes)} MiB (${written.rows} images, ${written.shards} shards, largest ${mib(written.largest)} MiB): sent in ${r.seconds.toFixed(1)} s (${mib(written.bytes / r.seconds)} MiB/s), peak RSS ${r.peakMib.toFixed(0)} MiB; RSS each second: ${r.samples.join(' ')}`,
     );
-    results.push(r);
+    results.push({ ...r, written });
+    // The next dataset's shards go into the same store; this one's are no longer needed.
+    await rm(join(dir, 'store', 'datasets', id), { recursive: true, force: true });
   }
   worker.postMessage('count');
   const [served] = (await once(worker, 'message')) as [{ requests: number; bytes: number }];
-  const [s, l] = results as [(typeof results)[0], (typeof results)[0]];
+  const smallest = results[0]!;
+  const largest = results.at(-1)!;
+  const pairs = results.map(
+    (r) => `peak_rss_mib_${Math.round(r.written.bytes / 2 ** 20)}=${r.peakMib.toFixed(0)}`,
+  );
   console.log(
-    `dataset_mib=${mib(large.bytes)} rows=${large.rows} shards=${large.shards} largest_shard_mib=${mib(large.largest)} image_kib=${(png / 1024).toFixed(0)} concurrency=${concurrency} peak_rss_mib=${l.peakMib.toFixed(0)} small_dataset_mib=${mib(small.bytes)} small_peak_rss_mib=${s.peakMib.toFixed(0)} seconds=${l.seconds.toFixed(1)} requests=${served.requests} request_body_mib=${mib(served.bytes)}`,
+    `dataset_mib=${results.map((r) => mib(r.written.bytes)).join(',')} ${pairs.join(' ')} peak_ratio=${(largest.peakMib / smallest.peakMib).toFixed(2)} size_ratio=${(largest.written.bytes / smallest.written.bytes).toFixed(1)} image_kib=${(png / 1024).toFixed(0)} shard_mib=${values['shard-mib']} row_group_mib=${values['row-group-mib']} concurrency=${concurrency} seconds=${results.map((r) => r.seconds.toFixed(1)).join(',')} requests=${served.requests} request_body_mib=${mib(served.bytes)}`,
   );
 } finally {
   await worker.terminate();

@@ -1,5 +1,6 @@
+import { quotedString } from '@duckdb/node-api';
 import { setMaxListeners } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { StepContext } from './context.js';
@@ -19,7 +20,7 @@ import { RequestSender } from './evaluate/send.js';
 import { loadService, requestUrl } from './evaluate/service.js';
 import { createTransport } from './evaluate/transport.js';
 import { replicationIds } from '../uuid5.js';
-import { countWork, pendingWork } from './evaluate/work.js';
+import { countWork, pendingWork, windowRows } from './evaluate/work.js';
 import { openEngine } from './ingest/duckdb.js';
 
 export interface EvaluateInput {
@@ -85,6 +86,13 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
       `${total} items (${rows} rows × ${replications.length} replications); ${total - pending} done by earlier runs; sending ${pending} to ${url.href}`,
     );
 
+    // Shard bytes on disk per row: about a row's size for images, which Parquet cannot compress.
+    const shardBytes = (await Promise.all(shards.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
+    // A window smaller than a row group would read that group once per window: never below the largest group.
+    const groups = await reader.connection.runAndReadAll(
+      `SELECT max(row_group_num_rows) FROM parquet_metadata([${shards.map(quotedString).join(', ')}])`,
+    );
+    const window = windowRows(shardBytes / rows, Number(groups.getRows()[0]?.[0] ?? 0));
     const limiter = new AdaptiveLimit({ initial: spec.workersPerReplica, max: maxConcurrency });
     const sender = new RequestSender({
       url,
@@ -127,7 +135,7 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
     };
     report();
     try {
-      await dispatch(pendingWork(reader.connection), {
+      await dispatch(pendingWork(reader.connection, window), {
         limit: () => limiter.limit,
         beforeStart: () => writer.waitForRoom(),
         abort: stop,

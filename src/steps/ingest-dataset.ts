@@ -88,6 +88,7 @@ export async function ingestDataset(
         select,
         shardRows,
         shardBy: source.shardBy,
+        rowGroupBytes: source.rowGroupBytes,
       };
       const report = (done: number) =>
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });

@@ -27,10 +27,45 @@ export async function countWork(connection: DuckDBConnection): Promise<{ rows: n
   return { rows: Number(row!.rows), pending: Number(row!.pending) };
 }
 
-/** The pending items a chunk at a time (about two thousand): the caller pays one async step per chunk. */
-export async function* pendingWork(connection: DuckDBConnection): AsyncGenerator<WorkItem[]> {
+/** Bytes of dataset rows one query of the pending work reads at most, when rows are large (images). */
+export const WINDOW_BYTES = 8 * 1024 * 1024;
+const CHUNK_ROWS = 2048;
+
+/**
+ * Rows per query of the pending work: all of them (one streamed query) when a chunk of DuckDB's rows is small;
+ * otherwise as many as fit in `WINDOW_BYTES`. DuckDB's streamed result hands over chunks of up to 2,048 rows,
+ * gathered across Parquet row groups, and each is copied into JavaScript whole: 2,048 images of 200 KiB would
+ * be 400 MiB at once. A window is never smaller than `rowGroupRows` (the dataset's largest Parquet row group),
+ * which DuckDB would otherwise read once per window.
+ */
+export function windowRows(bytesPerRow: number, rowGroupRows = 0): number | undefined {
+  if (!(bytesPerRow * CHUNK_ROWS > WINDOW_BYTES)) return undefined;
+  return Math.max(1, Math.floor(WINDOW_BYTES / bytesPerRow), rowGroupRows);
+}
+
+/**
+ * The pending items a chunk at a time: the caller pays one async step per chunk. With `window`, one query per
+ * run of `window` consecutive `_index_` values, each reading only the row groups that hold them.
+ */
+export async function* pendingWork(
+  connection: DuckDBConnection,
+  window?: number,
+): AsyncGenerator<WorkItem[]> {
+  if (window === undefined) {
+    yield* pendingIn(connection, '');
+    return;
+  }
+  const [bounds] = (await connection.runAndReadAll('SELECT min(_index_), max(_index_) FROM rows')).getRows();
+  if (bounds?.[0] === null || bounds?.[0] === undefined) return;
+  const [lo, hi] = [Number(bounds[0]), Number(bounds[1])];
+  for (let s = lo; s <= hi; s += window) {
+    yield* pendingIn(connection, ` WHERE rows._index_ >= ${s} AND rows._index_ < ${s + window}`);
+  }
+}
+
+async function* pendingIn(connection: DuckDBConnection, where: string): AsyncGenerator<WorkItem[]> {
   const result = await connection.stream(
-    `SELECT replications._replication_ AS "${REPLICATION}", rows.* ${PENDING}`,
+    `SELECT replications._replication_ AS "${REPLICATION}", rows.* ${PENDING}${where}`,
   );
   // Rows as arrays, each turned into its one JSON object here: DuckDB's row objects would be a second copy.
   const names = result.columnNames().slice(1);

@@ -3,6 +3,7 @@ import { quotedIdentifier, quotedString } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { runWithProgress } from './duckdb.js';
 import { INDEX_COLUMN } from './projection.js';
+import { splitRowGroups } from './row-groups.js';
 
 export interface ShardQuery {
   /** The relation the rows come from, scanned in order (file path, then row). */
@@ -16,6 +17,8 @@ export interface ShardQuery {
   shardRows: number;
   /** A column of `relation` with each row's shard number (consecutive from 0), instead of counting `shardRows`. */
   shardBy?: string;
+  /** Bytes of data per Parquet row group (shards are rewritten to it); by default a shard is one row group. */
+  rowGroupBytes?: number;
 }
 
 export interface Shard {
@@ -60,7 +63,18 @@ export async function writeShards(
   for (let n = 0; n < byShard.size; n++) {
     const w = byShard.get(n);
     if (w === undefined) throw new Error(`DuckDB wrote no shard ${n} of ${byShard.size}`);
-    shards.push({ ...(await inOrder(connection, w, n, start, dir)), rows: w.rows });
+    const ordered = await inOrder(connection, w, n, start, dir);
+    const file =
+      q.rowGroupBytes === undefined
+        ? ordered.file
+        : await splitRowGroups(
+            connection,
+            { file: ordered.file, rows: w.rows, start },
+            q.rowGroupBytes,
+            dir,
+            n,
+          );
+    shards.push({ file, resorted: ordered.resorted, rows: w.rows });
     start += w.rows;
   }
   return shards;

@@ -8,6 +8,7 @@ import type { Format } from './formats.js';
 import { readerSql } from './formats.js';
 import type { ShardLimits } from './image-folders.js';
 import { DEFAULT_IMAGE_OPTIONS, stageImageFolders } from './image-folders.js';
+import { IMAGE_ROW_GROUP_BYTES } from './row-groups.js';
 import { DEFAULT_TEXT_OPTIONS, stageTextFolders } from './text-folders.js';
 
 export interface LocalFile {
@@ -30,6 +31,8 @@ export interface Source {
   noRows(): Error;
   /** A column of `relation` (not in `columns`) holding each row's shard number, when the source chose them. */
   shardBy?: string;
+  /** Bytes of data per Parquet row group, for rows too large for a shard to be read as one group. */
+  rowGroupBytes?: number;
 }
 
 /**
@@ -71,7 +74,12 @@ export async function openSource(
     const options = { ...DEFAULT_IMAGE_OPTIONS, ...ingest.images };
     const shardBy = await stageImageFolders(connection, files, options, limits, log, signal);
     const source = await opened('staged', noRowsAtAll);
-    return { ...source, columns: source.columns.filter((c) => c !== shardBy), shardBy };
+    return {
+      ...source,
+      columns: source.columns.filter((c) => c !== shardBy),
+      shardBy,
+      rowGroupBytes: IMAGE_ROW_GROUP_BYTES,
+    };
   }
   const empty = files.find((f) => f.size === 0);
   if (empty) throw invalidInput(`${empty.path}: empty file (0 bytes)`);

@@ -1,3 +1,4 @@
+import { DuckDBInstance, quotedString } from '@duckdb/node-api';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { datasetManifest, fetchFixture, queryDataset } from './helpers/datasets.js';
@@ -61,6 +62,57 @@ describe('ingest-dataset, image-folders', () => {
     const perShard = new Map<number, number>();
     for (const r of rows) perShard.set(r.shard as number, (perShard.get(r.shard as number) ?? 0) + 1);
     expect([...perShard.values()].every((n) => n <= 2)).toBe(true);
+  });
+
+  it('writes image shards in row groups of a few MiB, in _index_ order, so a reader holds a group, not a shard', async () => {
+    // Twelve noise PNGs of 768 KiB, stored uncompressed: one shard of 9 MiB, more than two row groups' worth.
+    const noise = (seed: number) =>
+      sharp({
+        create: {
+          width: 512,
+          height: 512,
+          channels: 3,
+          background: '#000',
+          noise: { type: 'gaussian', mean: 128 + seed, sigma: 60 },
+        },
+      })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 12; i++) files[`${i % 2}/${String(i).padStart(2, '0')}.png`] = await noise(i);
+    const id = await fetchFixture(env, files);
+    const run = await ingest(id);
+    expect(run.code, run.last).toBe(0);
+
+    const manifest = await datasetManifest(env, id);
+    expect(manifest.artifacts.length).toBe(1);
+    const file = env.store.localPath('datasets', `${id}/${manifest.artifacts[0]!.path}`);
+    const instance = await DuckDBInstance.create();
+    const connection = await instance.connect();
+    try {
+      const groups = (
+        await connection.runAndReadAll(
+          `SELECT row_group_num_rows AS n, row_group_bytes AS bytes, stats_min AS lo, stats_max AS hi
+           FROM parquet_metadata(${quotedString(file)}) WHERE path_in_schema = '_index_' ORDER BY row_group_id`,
+        )
+      ).getRowObjectsJS();
+      const image = Math.max(...Object.values(files).map((b) => b.length));
+      // 4 MiB of images per group: five of 768 KiB, then five, then two; each a consecutive run of _index_.
+      expect(groups.map((g) => Number(g.n))).toEqual([5, 5, 2]);
+      expect(groups.map((g) => [Number(g.lo), Number(g.hi)])).toEqual([
+        [0, 4],
+        [5, 9],
+        [10, 11],
+      ]);
+      for (const g of groups) expect(Number(g.bytes)).toBeLessThanOrEqual(4 * 2 ** 20 + image);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+    const rows = await queryDataset(env, id, 'SELECT _index_, image, path FROM ds ORDER BY _index_');
+    expect(rows.map((r) => r.path)).toEqual(Object.keys(files).sort());
+    for (const r of rows)
+      expect(Buffer.from(r.image as Uint8Array).equals(files[r.path as string]!)).toBe(true);
   });
 
   it('reads a JPEG folder with a label pattern', async () => {
