@@ -28,6 +28,7 @@ import {
 import type { CloudBuildClientLike } from './cloud-build-client.js';
 import { createCloudBuildClient } from './cloud-build-client.js';
 import { cloudBuildError } from './cloud-build-errors.js';
+import { checkServiceId, submitAndWait } from './build-and-wait.js';
 
 export type { CloudBuildClientLike } from './cloud-build-client.js';
 
@@ -75,24 +76,12 @@ export class CloudBuildImageBuilder implements ImageBuilder {
     return `${this.location}-docker.pkg.dev/${this.projectId}/${this.repository}/inferenceservice-${serviceId}`;
   }
 
-  async build(req: ImageBuildRequest, opts: WaitOptions = {}): Promise<ImageBuildResult> {
-    opts.signal?.throwIfAborted();
-    const { buildId } = await this.submit(req);
-    try {
-      return await this.wait(buildId, req.serviceId, opts);
-    } catch (err) {
-      if (opts.signal?.aborted) return this.abort(buildId, opts.signal);
-      throw err;
-    }
+  build(req: ImageBuildRequest, opts: WaitOptions = {}): Promise<ImageBuildResult> {
+    return submitAndWait(this, req, opts);
   }
 
   async submit(req: ImageBuildRequest): Promise<ImageBuildStatus> {
-    if (!/^[a-z0-9][a-z0-9._-]*$/.test(req.serviceId)) {
-      throw new DyffError(
-        ErrorType.InvalidSpec,
-        `serviceId ${JSON.stringify(req.serviceId)} cannot name an image: use lowercase letters, digits, '.', '_', '-'`,
-      );
-    }
+    checkServiceId(req.serviceId);
     const source = gcsObject(req.source.uri);
     const client = await this.getClient();
     const image = `${this.imageName(req.serviceId)}:latest`;
@@ -194,15 +183,6 @@ export class CloudBuildImageBuilder implements ImageBuilder {
       if (grpcCode(err) === GRPC.FAILED_PRECONDITION) return;
       throw this.apiError(err, `cancel build ${buildId}`);
     }
-  }
-
-  private async abort(id: string, signal: AbortSignal): Promise<never> {
-    try {
-      await this.cancel(id);
-    } catch (err) {
-      throw new Error(`build ${id} was not cancelled after abort: ${(err as Error).message}`, { cause: err });
-    }
-    throw signal.reason;
   }
 
   private async getClient(): Promise<CloudBuildClientLike> {

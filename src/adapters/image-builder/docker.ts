@@ -21,6 +21,7 @@ import type {
 import { isStatus, LABEL_KIND, LABEL_MANAGED, MANAGED_BY } from '../docker/hardening.js';
 import { generatedDockerfile } from './docker-dockerfile.js';
 import { BuildOutput, readBuildStream } from './docker-stream.js';
+import { checkServiceId, submitAndWait } from './build-and-wait.js';
 
 export interface DockerImageBuilderOptions {
   docker?: Docker;
@@ -60,25 +61,12 @@ export class DockerImageBuilder implements ImageBuilder {
     return generatedDockerfile(this.opts.baseImage);
   }
 
-  async build(req: ImageBuildRequest, opts: WaitOptions = {}): Promise<ImageBuildResult> {
-    opts.signal?.throwIfAborted();
-    const { buildId } = await this.submit(req);
-    try {
-      return await this.wait(buildId, req.serviceId, opts);
-    } catch (err) {
-      if (!opts.signal?.aborted) throw err;
-      await this.cancel(buildId);
-      throw opts.signal.reason;
-    }
+  build(req: ImageBuildRequest, opts: WaitOptions = {}): Promise<ImageBuildResult> {
+    return submitAndWait(this, req, opts);
   }
 
   async submit(req: ImageBuildRequest): Promise<ImageBuildStatus> {
-    if (!/^[a-z0-9][a-z0-9._-]*$/.test(req.serviceId)) {
-      throw new DyffError(
-        ErrorType.InvalidSpec,
-        `serviceId ${JSON.stringify(req.serviceId)} cannot name an image: use lowercase letters, digits, '.', '_', '-'`,
-      );
-    }
+    checkServiceId(req.serviceId);
     const tags = req.tags ?? {};
     const tag = this.imageTag(req.serviceId, tags);
     const already = this.running.get(tag);
