@@ -8,8 +8,7 @@ import { absoluteSource } from './client-create.js';
 import type { BenchmarkInput, BenchmarkSpec, BenchmarkView } from './domain/benchmark.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
-import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
-import { DyffStatus } from './domain/search-attributes.js';
+import { runStartMetadata } from './domain/run-metadata.js';
 import { benchmarkQuery, BenchmarkWorkflow, startWorkflow } from './workflows/definitions.js';
 import type { benchmarkWorkflow } from './workflows/index.js';
 
@@ -63,9 +62,7 @@ export class Benchmarks {
       workflowId,
       taskQueue: this.taskQueue,
       args: [input],
-      typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
-      staticSummary: runSummary(run),
-      staticDetails: runDetails(run),
+      ...runStartMetadata(run),
     });
     return { id, workflowId };
   }

@@ -15,8 +15,7 @@ import type { EntityKind } from './domain/kinds.js';
 import { workflowIdFor } from './domain/kinds.js';
 import type { Manifest } from './domain/manifest.js';
 import { requestId as requestIdSchema } from './domain/specs.js';
-import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
-import { DyffStatus } from './domain/search-attributes.js';
+import { runStartMetadata } from './domain/run-metadata.js';
 import { entityIdForRequest } from './request-id.js';
 import { startWorkflow } from './workflows/definitions.js';
 
@@ -100,9 +99,7 @@ export async function createEntity(
       workflowId,
       taskQueue: deps.taskQueue,
       args: [input],
-      typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
-      staticSummary: runSummary(run),
-      staticDetails: runDetails(run),
+      ...runStartMetadata(run),
       // A request id names one run for good: not a second one after the first has finished either.
       ...(request ? { memo: { [REQUEST_MEMO]: request }, workflowIdReusePolicy: 'REJECT_DUPLICATE' } : {}),
     });

@@ -9,8 +9,7 @@ import { absoluteSource } from './client-create.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
-import { runDetails, runSearchAttributes, runSummary } from './domain/run-metadata.js';
-import { DyffStatus } from './domain/search-attributes.js';
+import { runStartMetadata } from './domain/run-metadata.js';
 import type { PipelineView } from './workflows/definitions.js';
 import { pipelineQuery, PipelineWorkflow, startWorkflow } from './workflows/definitions.js';
 
@@ -66,9 +65,7 @@ export class Pipelines {
       workflowId,
       taskQueue: this.taskQueue,
       args: [input],
-      typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
-      staticSummary: runSummary(run),
-      staticDetails: runDetails(run),
+      ...runStartMetadata(run),
     });
     return { id, workflowId };
   }

@@ -11,6 +11,7 @@ import {
   DyffModelId,
   DyffPipelineId,
   DyffScheduleId,
+  DyffStatus,
   DyffSummary,
 } from './search-attributes.js';
 
@@ -98,6 +99,19 @@ export function runDetails(run: RunIdentity): string {
   lines.push(...settings.slice(0, MAX_DETAIL_LINES - lines.length).map((l) => `- ${l}`));
   // A blank line before the list, or markdown runs it into the first line.
   return [lines[0], '', ...lines.slice(1)].join('\n');
+}
+
+/** What a run starts with: its search attributes (status Created), its summary and its details. */
+export function runStartMetadata(run: RunIdentity): {
+  typedSearchAttributes: SearchAttributePair[];
+  staticSummary: string;
+  staticDetails: string;
+} {
+  return {
+    typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
+    staticSummary: runSummary(run),
+    staticDetails: runDetails(run),
+  };
 }
 
 function flatten(value: unknown, path: string, out: string[], depth: number): void {

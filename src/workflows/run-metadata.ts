@@ -1,4 +1,3 @@
-import type { SearchAttributePair } from '@temporalio/common';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ChildWorkflowOptions } from '@temporalio/workflow';
 import {
@@ -12,13 +11,7 @@ import {
 import type { EntityKind } from '../domain/kinds.js';
 import { workflowIdFor } from '../domain/kinds.js';
 import type { EntityMemo, RunIdentity, StateMemo } from '../domain/run-metadata.js';
-import {
-  ENTITY_MEMO,
-  runDetails,
-  runSearchAttributes,
-  runSummary,
-  STATE_MEMO,
-} from '../domain/run-metadata.js';
+import { ENTITY_MEMO, runSearchAttributes, runStartMetadata, STATE_MEMO } from '../domain/run-metadata.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 
 /**
@@ -79,16 +72,7 @@ export function showProgress(status: string, lines: (string | undefined)[]): voi
 export function childRunOptions(
   run: RunIdentity & { kind: EntityKind },
 ): Pick<ChildWorkflowOptions, 'workflowId' | 'typedSearchAttributes' | 'staticSummary' | 'staticDetails'> {
-  const attributes: SearchAttributePair[] = [
-    ...runSearchAttributes(run),
-    { key: DyffStatus, value: 'Created' },
-  ];
-  return {
-    workflowId: workflowIdFor(run.kind, run.id),
-    typedSearchAttributes: attributes,
-    staticSummary: runSummary(run),
-    staticDetails: runDetails(run),
-  };
+  return { workflowId: workflowIdFor(run.kind, run.id), ...runStartMetadata(run) };
 }
 
 type EntityWorkflow<I> = (input: I) => Promise<unknown>;
