@@ -5,6 +5,7 @@ import {
   KubernetesSessionRunner,
   LABEL_SESSION,
 } from '../../src/adapters/session-runner/kubernetes.js';
+import { groupAlive } from '../../src/adapters/process-group.js';
 import { execSessions } from '../support/k8s-exec-kubelet.js';
 import {
   skipK8s,
@@ -23,15 +24,6 @@ import { sessionRunnerContract } from './session-runner.case.js';
 let cp: ControlPlane | undefined;
 let ns: TestNamespace | undefined;
 const NS = 'dyff-session-contract';
-
-function alive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(skipK8s)('kubernetes', () => {
   beforeAll(async () => {
@@ -52,7 +44,7 @@ describe.skipIf(skipK8s)('kubernetes', () => {
     const net = kubeConfig.makeApiClient(NetworkingV1Api);
     const servers = (name: string) =>
       [...kubelet.execs.values()].filter(
-        (e) => e.labels[LABEL_SESSION] === name && e.args[0] === 'serve-model' && alive(e.pid),
+        (e) => e.labels[LABEL_SESSION] === name && e.args[0] === 'serve-model' && groupAlive(e.pid),
       );
     return {
       runner: new KubernetesSessionRunner({

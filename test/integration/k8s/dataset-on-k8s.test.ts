@@ -9,6 +9,7 @@ import { query } from '../../support/duckdb.js';
 import { serve } from '../../support/http-fixture.js';
 import { KubernetesJobRunner } from '../../../src/adapters/job-runner/kubernetes.js';
 import { newId } from '../../../src/domain/ids.js';
+import { groupAlive } from '../../../src/adapters/process-group.js';
 import { STEP_CATALOGUE } from '../../../src/domain/step-catalogue.js';
 import { ExecUnsupported, execSteps } from '../../support/k8s-exec-kubelet.js';
 import {
@@ -53,15 +54,6 @@ async function createDataset(spec: unknown, name: string): Promise<string> {
 
 function terminated(pod: V1Pod) {
   return pod.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated;
-}
-
-function processGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', () => {
@@ -274,7 +266,7 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
       );
       const exec = ns.kubelet.execs.get(pod!.metadata!.name!);
       expect(exec).toBeDefined();
-      expect(processGroupAlive(exec!.pid)).toBe(true);
+      expect(groupAlive(exec!.pid)).toBe(true);
 
       await client!.cancel(id);
       const view = await client!.wait(id, { intervalMs: 100 });
@@ -288,7 +280,7 @@ describe.skipIf(skipK8s)('the dataset workflow on Kubernetes (exec kubelet)', ()
       await until<V1Pod>(cp.kubeConfig, `/api/v1/namespaces/${NS}/pods`, podsOf(id), (p) => p.length === 0);
       // Stopped the way a node stops a container on a graceful delete: SIGTERM, which the step answers with 143.
       expect(await exec!.exited).toBe(143);
-      expect(processGroupAlive(exec!.pid)).toBe(false);
+      expect(groupAlive(exec!.pid)).toBe(false);
     } finally {
       await http.close();
     }
