@@ -39,9 +39,6 @@ few datasets through the local process runner (the real cost). The last line hol
 Environment, to see where a worker's memory goes:
   BENCH_WORKFLOWS_IN_MAIN_THREAD=1  run workflows in the main thread (the SDK's debug mode), so that the memory
                                     phase's heap figure holds their state: steadier than RSS on a busy machine
-  BENCH_PRELOAD=zod,...             modules every workflow shares instead of evaluating its own copy. A package
-                                    name preloads its CommonJS build, which no workflow loads (they import the ES
-                                    build), and the bundler drops that require as unused: no effect at all
   BENCH_MAX_CACHED=N                the worker's workflow cache size
 
 The goals: >= 10 pipelines/s and >= 0.8 x the skeleton at 1,000 pipelines, 100 in flight; <= 10 ms per stage above

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities/index.js';
 import { createAdapters } from '../src/adapters/index.js';
 import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
@@ -22,7 +22,8 @@ import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
 import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
-import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
+import { installRuntime } from '../src/worker.js';
+import { bundleWorkflows } from '../src/workflow-bundle.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
@@ -44,10 +45,13 @@ const server = await startDevServer({ port: 0 });
 // The server is a child process: stop it however the run ends, or it outlives the benchmark.
 const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
 try {
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    ...(process.env.BENCH_PRELOAD ? { preloadModules: process.env.BENCH_PRELOAD.split(',') } : {}),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, log() {}, error: console.error },
+  const bundle = await bundleWorkflows({
+    trace() {},
+    debug() {},
+    info() {},
+    warn() {},
+    log() {},
+    error: console.error,
   });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });

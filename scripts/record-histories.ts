@@ -19,7 +19,8 @@ import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import { BenchmarkSpec } from '../src/domain/benchmark.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
-import { installRuntime, WORKFLOWS_PATH } from '../src/worker.js';
+import { installRuntime } from '../src/worker.js';
+import { bundleWorkflows } from '../src/workflow-bundle.js';
 import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
@@ -41,7 +42,7 @@ const connection = await NativeConnection.connect({ address: server.address });
 const worker = await Worker.create({
   connection,
   taskQueue: 'record',
-  workflowsPath: WORKFLOWS_PATH,
+  workflowBundle: await bundleWorkflows(),
   activities: createActivities({
     entityStore: entities,
     objectStore: objects,

@@ -4,7 +4,6 @@
  *   const worker = await createWorker({ config });
  *   await worker.run();
  */
-import { resolve } from 'node:path';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/worker';
@@ -21,12 +20,9 @@ import type { Config } from './config.js';
 import { installReaperSchedule } from './reaper-schedule.js';
 import { requireSearchAttributes } from './search-attributes-setup.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
+import { WORKFLOWS_PATH, workflowBundlerOptions } from './workflow-bundle.js';
 
-// Beside this file: workflows/index.ts when run from src/, workflows/index.js when run from the compiled dist/.
-export const WORKFLOWS_PATH = resolve(
-  import.meta.dirname,
-  `workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-);
+export { WORKFLOWS_PATH } from './workflow-bundle.js';
 
 export interface CreateWorkerOptions {
   config: Config;
@@ -76,7 +72,9 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<DyffWorke
     connection,
     namespace: config.temporal.namespace,
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: await workflowBundlerOptions() }),
     activities: createActivities({
       ...adapters,
       // The worker reads back what steps wrote, under its own grants when they are enforced.

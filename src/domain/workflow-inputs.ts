@@ -42,7 +42,7 @@ const waitPolicy = z.strictObject({
 
 const specHash = z.string().regex(/^[0-9a-f]{32}$/, { error: 'expected 32 lowercase hex digits' });
 
-export const WORKFLOW_INPUTS = {
+const WORKFLOW_INPUTS = {
   datasetWorkflow: entityInput(DatasetSpec),
   modelWorkflow: entityInput(ModelSpec),
   inferenceServiceWorkflow: entityInput(InferenceServiceSpec),

@@ -1,6 +1,6 @@
 import { isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { BenchmarkCell, BenchmarkInput, BenchmarkView } from '../domain/benchmark.js';
-import { benchmarkCells, headlineMetric } from '../domain/benchmark.js';
+import { benchmarkCells, headlineMetric } from '../domain/benchmark-cells.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 import type { RunIdentity } from '../domain/run-metadata.js';

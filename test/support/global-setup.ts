@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../../src/dev/dev-server.js';
-import { WORKFLOWS_PATH } from '../../src/worker.js';
+import { bundleWorkflows } from '../../src/workflow-bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -28,7 +27,7 @@ export default async function setup(project: TestProject) {
     console.error('warning: the build of dist/ failed; steps run the TypeScript sources');
   }
   const server = await startDevServer({ port: 0 });
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const bundle = await bundleWorkflows(quietLogger);
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundleCode', bundle.code);
   return async () => {
