@@ -7,8 +7,7 @@ import type { Client } from '@temporalio/client';
 import { specHash } from '../src/activities/lookups.js';
 import { newId } from '../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../src/domain/pipeline.js';
-import { runDetails, runSearchAttributes, runSummary } from '../src/domain/run-metadata.js';
-import { DyffStatus } from '../src/domain/search-attributes.js';
+import { runStartMetadata } from '../src/domain/run-metadata.js';
 import { PIPELINE_SHAPE } from './skeleton/shape.js';
 
 const PHASES = ['counts', 'serial', 'throughput', 'memory', 'real'] as const;
@@ -144,9 +143,7 @@ export async function executePipeline(
     workflowId,
     taskQueue,
     args: [input],
-    typedSearchAttributes: [...runSearchAttributes(run), { key: DyffStatus, value: 'Created' }],
-    staticSummary: runSummary(run),
-    staticDetails: runDetails(run),
+    ...runStartMetadata(run),
   });
   if ((view as { status: string }).status !== 'Complete')
     throw new Error(`pipeline ${input.id} ended ${JSON.stringify(view)}`);

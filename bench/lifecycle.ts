@@ -27,7 +27,9 @@ import { bundleWorkflows } from '../src/workflow-bundle.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
+import { freePort } from '../src/adapters/process-group.js';
 import { countRun, formatCounts } from './lifecycle-counts.js';
+import { profileLines, profileOf, sampleServer, serverPid } from './server-profile.js';
 import type { HeldMemory } from './lifecycle-runs.js';
 import { benchFlags, executePipeline, heldMemory, median, runMany, slope } from './lifecycle-runs.js';
 import { SKELETON_WORKFLOWS } from './skeleton/shape.js';
@@ -41,7 +43,10 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 
 installRuntime('ERROR');
-const server = await startDevServer({ port: 0 });
+// Its metrics port names it: the throughput phase reads the server's CPU time and metrics (server-profile.ts).
+const metricsPort = await freePort();
+const server = await startDevServer({ port: 0, metricsPort });
+const serverProcess = serverPid(metricsPort);
 // The server is a child process: stop it however the run ends, or it outlives the benchmark.
 const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
 try {
@@ -161,16 +166,30 @@ try {
         const rssBefore = process.memoryUsage().rss;
         let peak = rssBefore;
         const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+        // The server's CPU time and metrics, and this process's CPU time (workers and client), around each batch.
+        const cpu = () => {
+          const u = process.cpuUsage();
+          return (u.user + u.system) / 1000;
+        };
+        const [s0, c0] = [await sampleServer(metricsPort, serverProcess), cpu()];
         const o = n / (await runMany(n, c, () => ours().then(() => undefined))).seconds;
+        const [s1, c1] = [await sampleServer(metricsPort, serverProcess), cpu()];
         clearInterval(sampler);
         const s = n / (await runMany(n, c, () => skeleton().then(() => undefined))).seconds;
+        const [s2, c2] = [await sampleServer(metricsPort, serverProcess), cpu()];
         const peakPerRun = (peak - rssBefore) / 2 ** 20 / c;
         console.log(
           `throughput (${n} pipelines, ${c} in flight): ours ${f1(o)} pipelines/s, the skeleton's ${f1(s)} (ours ${f2(o / s)} ×); ` +
             `worker peak RSS +${f2(peakPerRun)} MiB per run in flight`,
         );
+        const [po, ps] = [profileOf(s0, s1, n), profileOf(s1, s2, n)];
+        const [wo, ws] = [(c1 - c0) / n, (c2 - c1) / n];
+        for (const line of profileLines(po, ps)) console.log(line);
+        console.log(`worker and client CPU per pipeline: ours ${f1(wo)} ms, the skeleton's ${f1(ws)} ms`);
         out.push(
           `pipelines_per_s=${f1(o)} skeleton_pipelines_per_s=${f1(s)} ratio_to_skeleton=${f2(o / s)} mib_per_inflight=${f2(peakPerRun)}`,
+          `server_cpu_ms_per_pipeline=${f1(po.cpuMs)} skeleton_server_cpu_ms_per_pipeline=${f1(ps.cpuMs)}`,
+          `worker_cpu_ms_per_pipeline=${f1(wo)} skeleton_worker_cpu_ms_per_pipeline=${f1(ws)}`,
         );
       }
 

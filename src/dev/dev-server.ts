@@ -17,6 +17,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** The UI asks this remote codec server to decode payloads (set when codec keys are configured). */
   uiCodecEndpoint?: string;
+  /** Serve the server's Prometheus metrics on this port (a free one is picked when unset). */
+  metricsPort?: number;
   /** Dynamic config values; the project's latency settings (latency.ts) by default, `{}` for the server's own. */
   dynamicConfig?: Readonly<Record<string, number | boolean>>;
 }
@@ -47,6 +49,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
         'error',
         ...dynamicConfigArgs(opts.dynamicConfig ?? LATENCY_DYNAMIC_CONFIG),
         ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
+        ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
       ],
     },
   });
