@@ -95,9 +95,9 @@ export const createStepActivities = (
       try {
         done = await runner.wait(name, {
           signal: ctx.cancellationSignal,
+          // Sent with the next beat (heartbeatEvery).
           onUpdate: (s) => {
             if (s.progress) beat.progress = s.progress;
-            ctx.heartbeat(beat);
           },
         });
       } catch (err) {

@@ -88,9 +88,9 @@ async function awaitReady(
     return await sessions.waitReady(input.name, {
       signal: ctx.cancellationSignal,
       timeoutMs: input.readyTimeoutMs,
+      // Sent with the next beat (heartbeatEvery).
       onUpdate: (s) => {
         beat.phase = s.phase;
-        ctx.heartbeat(beat);
       },
     });
   } catch (err) {

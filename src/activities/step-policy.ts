@@ -22,14 +22,18 @@ export const DEFAULT_STEP_POLICY: StepPolicy = {
 
 /**
  * Heartbeat this often whatever the runner reports: a runner that reports only on change (a Deployment that
- * does not move, a job printing nothing) must not let the activity's heartbeat timeout pass. The SDK throttles
- * what reaches the server.
+ * does not move, a job printing nothing) must not let the activity's heartbeat timeout pass.
  */
 export const HEARTBEAT_EVERY_MS = 3000;
 
-/** Heartbeat `details()` on a timer until the returned function is called. */
+/**
+ * Heartbeat `details()` on a timer until the returned function is called. The first beat comes after one period,
+ * not at once: most steps of a run end sooner, and a beat is a call to the server and a write of the run's state
+ * there (one per step activity, the largest part of a pipeline's server work that the skeleton of the same shape
+ * does not have, as `bench:lifecycle`'s profile showed). Details that change in between (progress, a session's
+ * phase) are sent with the next beat; a requested cancel reaches the activity with a beat, so within one period.
+ */
 export function heartbeatEvery(ctx: Context, details: () => unknown): () => void {
-  ctx.heartbeat(details());
   const timer = setInterval(() => ctx.heartbeat(details()), HEARTBEAT_EVERY_MS);
   return () => clearInterval(timer);
 }
