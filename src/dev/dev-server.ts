@@ -4,7 +4,7 @@ import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { registerSearchAttributes as registerOn } from '../search-attributes-setup.js';
 import { installRuntime } from '../worker.js';
-import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from './latency.js';
+import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from './latency.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -19,7 +19,7 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Serve the server's Prometheus metrics on this port (a free one is picked when unset). */
   metricsPort?: number;
-  /** Dynamic config values; the project's (latency.ts: DEV_SERVER_DYNAMIC_CONFIG) by default, `{}` for the server's own. */
+  /** Dynamic config values; the project's latency settings (latency.ts) by default, `{}` for the server's own. */
   dynamicConfig?: Readonly<Record<string, number | boolean>>;
 }
 
@@ -47,7 +47,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       extraArgs: [
         '--log-level',
         'error',
-        ...dynamicConfigArgs(opts.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG),
+        ...dynamicConfigArgs(opts.dynamicConfig ?? LATENCY_DYNAMIC_CONFIG),
         ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
         ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
       ],

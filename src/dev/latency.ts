@@ -26,17 +26,3 @@ export const LATENCY_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean>> 
 export function dynamicConfigArgs(values: Readonly<Record<string, number | boolean>>): string[] {
   return Object.entries(values).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]);
 }
-
-/**
- * Dynamic configuration only for the dev servers the project starts (`temporal server start-dev`), beside the
- * latency settings. The CLI's dev server turns off the search-attribute cache unless this key is given, so that an
- * attribute added while it runs is usable at once; every start, upsert and visibility write then reads the
- * cluster's metadata again (`bench:lifecycle`'s profile: ~160 reads of it and ~65 of the namespace per pipeline,
- * a tenth of the server's CPU). The project registers its attributes when it starts the server, before any run,
- * and a registration flushes the cache of the service that made it; an attribute added later by hand may take up
- * to a minute to be usable, as on any Temporal cluster, whose default this is.
- */
-export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean>> = {
-  ...LATENCY_DYNAMIC_CONFIG,
-  'system.forceSearchAttributesCacheRefreshOnRead': false,
-};

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { freePort } from '../../../src/adapters/process-group.js';
-import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from '../../../src/dev/latency.js';
+import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from '../../../src/dev/latency.js';
 import { resolveTemporalCli } from '../../../src/dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../../src/domain/search-attributes.js';
 
@@ -44,7 +44,7 @@ export class ServerProcess {
       this.dbFilename,
       '--log-level',
       'error',
-      ...dynamicConfigArgs(DEV_SERVER_DYNAMIC_CONFIG),
+      ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
     );
     for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
     const child = spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
