@@ -22,8 +22,6 @@ import { requireSearchAttributes } from './search-attributes-setup.js';
 import { temporalConnectionOptions } from './temporal-connection.js';
 import { WORKFLOWS_PATH, workflowBundlerOptions } from './workflow-bundle.js';
 
-export { WORKFLOWS_PATH } from './workflow-bundle.js';
-
 export interface CreateWorkerOptions {
   config: Config;
   /** Reuse an open connection (tests, `dyffctl dev`); otherwise one is opened to config.temporal.address. */
