@@ -46,7 +46,12 @@ async function withServer<T>(codecEndpoint: string | undefined, body: (s: DevSer
 async function page(png: string): Promise<string> {
   const url = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/${workflowId}/${runId}/history`;
   const flags = ['--disable-quic', '--window-size=1400,1000', '--virtual-time-budget=10000'];
-  const { stdout } = await chromium([...flags, '--dump-dom', url]);
+  // On a loaded machine the budget can run out before the UI has rendered the run at all (the DOM is still the
+  // app's empty shell): load the page again, a few times at most, until it names the workflow.
+  let stdout = '';
+  for (let attempt = 0; attempt < 4 && !stdout.includes(workflowId); attempt++) {
+    ({ stdout } = await chromium([...flags, '--dump-dom', url]));
+  }
   const shot = await chromium([...flags, `--screenshot=${png}`, url]);
   expect(existsSync(png), shot.stderr.split('\n').slice(-15).join('\n')).toBe(true);
   return stdout;
