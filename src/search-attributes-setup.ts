@@ -9,6 +9,22 @@ export interface SearchAttributeAdmin {
   addSearchAttributes(req: { namespace: string; searchAttributes: Record<string, number> }): Promise<unknown>;
 }
 
+/** The part of a connection that runs visibility queries: how a registration checks that the attributes are usable. */
+export interface VisibilityQuery {
+  countWorkflowExecutions(req: { namespace: string; query: string }): Promise<unknown>;
+}
+
+export interface UsableOptions {
+  /** Give up after this long. @default 60000 */
+  timeoutMs?: number;
+  /**
+   * After the frontend accepts the attributes, wait this long more: each service (history validates the runs'
+   * upserts) keeps its own namespace cache, refreshed every `system.namespaceCacheRefreshInterval` (2 s by default).
+   * @default 2500
+   */
+  settleMs?: number;
+}
+
 /** `IndexedValueType` of the API for each key type the project uses. */
 const INDEXED_VALUE_TYPE: Partial<Record<string, number>> = { TEXT: 1, KEYWORD: 2 };
 
@@ -29,6 +45,7 @@ export async function missingSearchAttributes(
 export async function registerSearchAttributes(
   admin: SearchAttributeAdmin,
   namespace: string,
+  usable?: { visibility: VisibilityQuery } & UsableOptions,
 ): Promise<string[]> {
   const missing = await missingSearchAttributes(admin, namespace);
   if (missing.length === 0) return [];
@@ -41,8 +58,43 @@ export async function registerSearchAttributes(
       ]),
     ),
   });
+  if (usable) await untilUsable(usable.visibility, namespace, missing, usable);
   return missing;
 }
+
+/**
+ * Wait until attributes just added can be used. The server stores them at once, but its services read them from
+ * caches: a cluster on Temporal's defaults (and every dev server the project starts, see `src/dev/latency.ts`)
+ * refuses a run that sets one ("no mapping defined for search attribute …") until its namespace cache has
+ * refreshed. A count query naming each attribute goes through the same check in the frontend; once it is
+ * accepted, the other services' caches are given one more refresh period.
+ */
+export async function untilUsable(
+  visibility: VisibilityQuery,
+  namespace: string,
+  names: string[],
+  opts: UsableOptions = {},
+): Promise<void> {
+  const query = names.map((name) => `${name} = 'dyff-setup-probe'`).join(' OR ');
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    try {
+      await visibility.countWorkflowExecutions({ namespace, query });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new DyffError(
+          ErrorType.NotConfigured,
+          `namespace ${namespace}: the search attributes ${names.join(', ')} were registered but are still not ` +
+            `usable (${(err as Error).message}); wait for the server's namespace cache to refresh and try again`,
+        );
+      await sleep(100);
+    }
+  }
+  await sleep(opts.settleMs ?? 2500);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A worker refuses to start on a namespace that lacks any of them: a workflow that sets an unregistered search

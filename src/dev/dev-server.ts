@@ -4,7 +4,7 @@ import type { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { registerSearchAttributes as registerOn } from '../search-attributes-setup.js';
 import { installRuntime } from '../worker.js';
-import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from './latency.js';
+import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from './latency.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -19,7 +19,7 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Serve the server's Prometheus metrics on this port (a free one is picked when unset). */
   metricsPort?: number;
-  /** Dynamic config values; the project's latency settings (latency.ts) by default, `{}` for the server's own. */
+  /** Dynamic config values; the project's (latency.ts: DEV_SERVER_DYNAMIC_CONFIG) by default, `{}` for the CLI's own. */
   dynamicConfig?: Readonly<Record<string, number | boolean>>;
 }
 
@@ -47,7 +47,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       extraArgs: [
         '--log-level',
         'error',
-        ...dynamicConfigArgs(opts.dynamicConfig ?? LATENCY_DYNAMIC_CONFIG),
+        ...dynamicConfigArgs(opts.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG),
         ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
         ...(opts.metricsPort ? ['--metrics-port', String(opts.metricsPort)] : []),
       ],
@@ -58,7 +58,10 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   return { address, namespace, env, stop: () => env.teardown() };
 }
 
-/** Register the project's search attributes; idempotent, so it also works on an existing database. */
+/**
+ * Register the project's search attributes; idempotent, so it also works on an existing database. Returns once
+ * runs that set them are accepted.
+ */
 export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
-  await registerOn(connection.operatorService, namespace);
+  await registerOn(connection.operatorService, namespace, { visibility: connection.workflowService });
 }

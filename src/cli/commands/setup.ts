@@ -17,7 +17,10 @@ export function registerSetupCommand(program: Command): void {
       const namespace = config.temporal.namespace;
       const connection = await Connection.connect({ ...options, connectTimeout: '5s' });
       try {
-        const added = await registerSearchAttributes(connection.operatorService, namespace);
+        // Returns once the namespace's caches have them: a run started right after setup is not refused.
+        const added = await registerSearchAttributes(connection.operatorService, namespace, {
+          visibility: connection.workflowService,
+        });
         const where = `namespace ${namespace} at ${describeConnection(options)}`;
         process.stdout.write(
           added.length
