@@ -7,8 +7,42 @@ export interface TransitionOutput {
   status: Entity['status'];
 }
 
+export interface AdmitRequest {
+  entity: NewEntity;
+  /** Entities that must be Ready (or Complete) before this one is admitted, read after the create. */
+  requires: string[];
+  /** Move the entity from Created to Admitted when every one of `requires` is Ready or Complete. */
+  admit: boolean;
+}
+
+export interface AdmitOutput {
+  /** Each of `requires` as the store had it, in order; null for one that does not exist. */
+  requires: (Entity | null)[];
+  admitted: boolean;
+}
+
+const isDone = (e: Entity | null) => e?.status === 'Ready' || e?.status === 'Complete';
+
 /** State writes. Both are idempotent, so an activity retry after a lost response is harmless. */
 export const createEntityActivities = (store: EntityStore) => ({
+  /**
+   * An entity workflow's first bookkeeping in one local activity (one activation of the workflow instead of up to
+   * four): record the entity, read what it depends on, and admit it when they are all done. Idempotent as its
+   * parts are; the workflow judges the dependencies (missing, failed, still being made) from what it returns.
+   */
+  async admitEntity(input: AdmitRequest): Promise<AdmitOutput> {
+    await translated(() => store.create(input.entity));
+    const requires = await Promise.all(
+      input.requires.map(async (id) => (await translated(() => store.get(id))) ?? null),
+    );
+    const admitted = input.admit && requires.every(isDone);
+    if (admitted)
+      await translated(() =>
+        store.transition({ id: input.entity.id, allowedFrom: ['Created'], to: 'Admitted' }),
+      );
+    return { requires, admitted };
+  },
+
   async createEntity(input: NewEntity): Promise<Pick<Entity, 'id' | 'status'>> {
     const e = await translated(() => store.create(input));
     return { id: e.id, status: e.status };

@@ -7,6 +7,19 @@ import type { ObjectStore } from '../ports/object-store.js';
 
 import { SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 
+/** A small JSON object of the store, parsed; undefined when there is none. */
+export async function readJsonObject(
+  objects: ObjectStore,
+  ref: { category: Category; key: string },
+): Promise<unknown> {
+  try {
+    return JSON.parse((await objects.getBuffer(ref.category, ref.key)).toString('utf8'));
+  } catch (err) {
+    if (err instanceof DyffError && err.type === ErrorType.NotFound) return undefined;
+    throw err;
+  }
+}
+
 /** Reads the workflows need: entity state, small JSON objects, reuse candidates and report history. */
 export const createLookupActivities = (entities: EntityStore, objects: ObjectStore) => ({
   async getEntity(input: { id: string }): Promise<Entity | undefined> {
@@ -14,12 +27,7 @@ export const createLookupActivities = (entities: EntityStore, objects: ObjectSto
   },
 
   async readJson(input: { category: Category; key: string }): Promise<unknown> {
-    try {
-      return JSON.parse((await objects.getBuffer(input.category, input.key)).toString('utf8'));
-    } catch (err) {
-      if (err instanceof DyffError && err.type === ErrorType.NotFound) return undefined;
-      throw err;
-    }
+    return readJsonObject(objects, input);
   },
 
   /** The newest Ready entity of this kind and account made from an identical spec, if any. */

@@ -7,6 +7,7 @@ import type { JobRunner, JobStatus } from '../ports/job-runner.js';
 import { jobName } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { translated } from './errors.js';
+import { readJsonObject } from './lookups.js';
 import { tailOfStepLog } from './step-logs.js';
 import type { StepPolicy } from './step-policy.js';
 import {
@@ -33,6 +34,11 @@ export interface RunStepInput {
   secrets?: SecretRef[];
   /** The spec's CPU and memory, when it sets them; the runner adds the catalogue's defaults and scratch. */
   resources?: { cpu?: string; memory?: string };
+  /**
+   * The JSON object the step writes for the workflow (a manifest, a summary), read once the job has succeeded and
+   * returned as `output`: no local activity of its own to read it (runs since COMPACT_BOOKKEEPING_PATCH).
+   */
+  output?: { category: Category; key: string };
 }
 
 export interface RunStepOutput {
@@ -52,6 +58,8 @@ export interface RunStepOutput {
   /** The worker's retry policy for steps, carried here so that the workflow reads configuration from history. */
   maxTries?: number;
   backoffSeconds?: number;
+  /** The object `output` named, when the job succeeded (undefined when the step did not write it). */
+  output?: unknown;
 }
 
 /** What a long step reports through heartbeats, for `dyffctl get` and the Temporal UI. */
@@ -108,6 +116,8 @@ export const createStepActivities = (
       }
       const outcome = outcomeOf(done);
       const logTail = done.logTail?.length ? done.logTail : await tailOfStoredLog(objects, input);
+      const succeeded = done.phase === 'succeeded';
+      const output = succeeded && input.output ? await readJsonObject(objects, input.output) : undefined;
       return {
         jobName: name,
         phase: done.phase === 'succeeded' ? 'succeeded' : 'failed',
@@ -120,6 +130,7 @@ export const createStepActivities = (
         retryable: isRetryableOutcome(outcome),
         maxTries: policy.maxTriesPerStage,
         backoffSeconds: policy.backoffSeconds,
+        ...(output !== undefined ? { output } : {}),
       };
     } finally {
       stopBeating();

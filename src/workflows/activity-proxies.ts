@@ -24,6 +24,7 @@ const bounded = { maximumInterval: '30s', maximumAttempts: 20, nonRetryableError
  */
 export const state = proxyLocalActivities<
   Only<
+    | 'admitEntity'
     | 'createEntity'
     | 'getEntity'
     | 'transition'

@@ -31,10 +31,10 @@ const DERIVED_DATASET_PATCH = 'derived-dataset-waits-for-its-source';
 export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetWorkflowResult> {
   requireValidInput('datasetWorkflow', input);
   const { id, spec } = input;
-  const life = new EntityLifecycle('Dataset', input, true);
-  // A local activity since lean runs, as for every other kind: no task of its own for the server to dispatch.
-  if (life.lean) await life.create();
-  else
+  const life = new EntityLifecycle('Dataset', input, true, true);
+  // Runs before the lean patch created it by an activity; lean runs by a local activity, as for every other kind
+  // (no task of its own for the server to dispatch); compact runs (all lean) with their admission, below.
+  if (!life.lean) {
     await datasetWrites.createEntity({
       id,
       kind: 'Dataset',
@@ -44,12 +44,17 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
       annotations: input.annotations,
       spec,
     });
+  } else if (!life.compact) await life.create();
   return life.run(async () => {
     // A derived dataset reads its source Dataset's shards once that is Ready, and has nothing to fetch.
     const from =
       spec.source.kind === 'dataset' && patched(DERIVED_DATASET_PATCH) ? spec.source.dataset : undefined;
-    if (from !== undefined) await life.requireReady(from, 'DataSourceMissing');
-    await life.transition(['Created'], 'Admitted');
+    if (life.compact)
+      await life.admit(from === undefined ? [] : [{ id: from, missing: 'DataSourceMissing' }], true);
+    else {
+      if (from !== undefined) await life.requireReady(from, 'DataSourceMissing');
+      await life.transition(['Created'], 'Admitted');
+    }
     if (from === undefined) await life.runJob('fetch-data', { id, spec }, 'FetchFailed');
     await life.runJob('ingest-dataset', { id, spec }, 'IngestFailed');
     life.view.stage = 'verify';

@@ -68,6 +68,28 @@ export interface DependencyWait<I> {
 }
 
 /**
+ * One look at a dependency: throws (by `fail`) when it does not exist or has failed; otherwise it is done
+ * (`isDone`) or still being made.
+ */
+export function checkDependency(
+  dep: Entity | null | undefined,
+  depId: string,
+  missing: Reason,
+  fail: DependencyFailure,
+): asserts dep is Entity {
+  if (!dep) throw fail(missing, `dependency ${depId} does not exist`);
+  if (!isDone(dep) && isTerminal(dep.status)) {
+    throw fail(
+      'FailedDependency',
+      `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
+    );
+  }
+}
+
+/** A dependency that is Ready or Complete. */
+export const isDone = (dep: Entity) => dep.status === 'Ready' || dep.status === 'Complete';
+
+/**
  * Check a dependency until it is Ready/Complete, with backoff. Each check costs a few history events, so a wait
  * of days would outgrow the history limit: after `pollsPerRun` checks the workflow continues as new with the same
  * input (its creation and the transitions before the wait are idempotent) and resumes the backoff where it was.
@@ -98,16 +120,10 @@ async function checkUntilReady<I extends { waitPolicy?: WaitPolicy }>(
     recheck.nudged = false;
     const dep = await opts.get(depId);
     recheck.checks++;
-    if (!dep) throw opts.fail(opts.missing, `dependency ${depId} does not exist`);
-    if (dep.status === 'Ready' || dep.status === 'Complete') {
+    checkDependency(dep, depId, opts.missing, opts.fail);
+    if (isDone(dep)) {
       if (view.reason === 'UnsatisfiedDependency') view.reason = undefined;
       return dep;
-    }
-    if (isTerminal(dep.status)) {
-      throw opts.fail(
-        'FailedDependency',
-        `dependency ${dep.kind} ${depId} is ${dep.status}${dep.reason ? ` (${dep.reason})` : ''}`,
-      );
     }
     const message = `waiting for ${dep.kind} ${depId} (${dep.status})`;
     if (view.reason !== 'UnsatisfiedDependency' || view.message !== message) {

@@ -20,7 +20,7 @@ import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
 import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
 import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
-import { Recheck, waitUntilReady } from './dependency-wait.js';
+import { checkDependency, isDone, Recheck, waitUntilReady } from './dependency-wait.js';
 import { type EntityInput, StageFailure } from './entity-input.js';
 import type { StatusView } from './messages.js';
 import { statusQuery } from './messages.js';
@@ -32,6 +32,12 @@ export { StageFailure } from './entity-input.js';
 
 /** Runs recorded before this patch closed the run in the same workflow task that recorded a cancel's ending. */
 export const CANCEL_ENDING_PATCH = 'cancel-records-its-ending-first';
+/**
+ * Runs since this patch keep their bookkeeping to fewer local activities, each of which costs the run an activation
+ * of its own: the entity is created, its dependencies read and the entity admitted in one (`admitEntity`), and the
+ * step's output comes back with the step activity instead of being read after it.
+ */
+export const COMPACT_BOOKKEEPING_PATCH = 'bookkeeping-in-fewer-local-activities';
 /** Runs recorded before this patch kept a dependency wait out of their memo. */
 const WAITING_MEMO_PATCH = 'waiting-for-a-dependency-is-remembered';
 
@@ -63,6 +69,8 @@ export class EntityLifecycle {
   private readonly tagged: boolean;
   /** The run writes metadata only when it changes, bookkeeping by local activity: LEAN_METADATA_PATCH. */
   readonly lean: boolean;
+  /** Create-check-admit in one local activity, step outputs returned by the step: COMPACT_BOOKKEEPING_PATCH. */
+  readonly compact: boolean;
   /** The entity's memo, until it is written with the entity's first state (lean runs). */
   private pendingEntity?: EntityMemo;
   /** The status the run's DyffStatus search attribute holds. */
@@ -78,6 +86,8 @@ export class EntityLifecycle {
     private readonly input: EntityInput<unknown>,
     /** The kind saves tasks by LEAN_METADATA_PATCH, which is worth the patch's own two events. */
     leanKind = false,
+    /** The kind saves local activities by COMPACT_BOOKKEEPING_PATCH (`admit`, `runJob`'s output). */
+    compactKind = false,
   ) {
     this.id = input.id;
     this.category = CATEGORY_OF_KIND[kind];
@@ -89,6 +99,7 @@ export class EntityLifecycle {
     const lean = () => leanKind && patched(LEAN_METADATA_PATCH);
     this.tagged = announceRun({ ...input, kind }, lean);
     this.lean = this.tagged && lean();
+    this.compact = compactKind && this.tagged && patched(COMPACT_BOOKKEEPING_PATCH);
     if (this.tagged) {
       const { id, account, name, labels, annotations, spec } = input;
       const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
@@ -117,6 +128,16 @@ export class EntityLifecycle {
   ) {
     const withRetries = this.retries.length ? { ...details, retries: this.retries } : details;
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
+    this.recordTransition(to, reason, message, withRetries);
+  }
+
+  /** What a transition changes in the run (view, DyffStatus, memo), once the store has it. */
+  private recordTransition(
+    to: Status,
+    reason?: Reason,
+    message?: string,
+    withRetries?: Record<string, unknown>,
+  ) {
     Object.assign(this.view, { status: to, reason, message });
     // A lean run writes the status only when it changes (QuotaLimit keeps an entity Created).
     if (!this.lean || to !== this.searchStatus) upsertSearchAttributes([{ key: DyffStatus, value: to }]);
@@ -161,6 +182,38 @@ export class EntityLifecycle {
   }
 
   /**
+   * Compact runs: record the entity, look at its dependencies and, with `admit`, move it to Admitted, in one local
+   * activity when the dependencies are done already (the usual case in a pipeline). A missing or failed one ends
+   * the entity as `requireReady` does; one still being made is waited for by `requireReady`, and the entity
+   * admitted after. Returns the dependencies, in order.
+   */
+  async admit(requires: { id: string; missing: Reason }[], admit: boolean): Promise<Entity[]> {
+    const { input } = this;
+    const out = await state.admitEntity({
+      entity: {
+        id: this.id,
+        kind: this.kind,
+        account: input.account,
+        name: input.name,
+        labels: input.labels ?? {},
+        annotations: input.annotations,
+        spec: input.spec,
+      },
+      requires: requires.map((r) => r.id),
+      admit,
+    });
+    const deps: Entity[] = [];
+    for (const [i, { id, missing }] of requires.entries()) {
+      const dep = out.requires[i];
+      checkDependency(dep, id, missing, (reason, message) => new StageFailure(reason, message));
+      deps.push(isDone(dep) ? dep : await this.requireReady(id, missing));
+    }
+    if (out.admitted) this.recordTransition('Admitted');
+    else if (admit) await this.transition(['Created'], 'Admitted');
+    return deps;
+  }
+
+  /**
    * Wait until a dependency is Ready/Complete. Missing → `missing` reason; failed → FailedDependency. While it is
    * still being made, the entity stays Created with reason UnsatisfiedDependency and checks again with backoff;
    * a long wait continues as new with the input given to `create`, so its history stays bounded.
@@ -196,6 +249,8 @@ export class EntityLifecycle {
     name: N,
     input: StepInputs[N],
     failReason: Reason,
+    /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
+    output?: RunStepInput['output'],
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
@@ -205,6 +260,7 @@ export class EntityLifecycle {
       serviceAccount: entry.identity,
       ...(secrets.length ? { secrets } : {}),
       ...(resources ? { resources } : {}),
+      ...(output && this.compact ? { output } : {}),
     });
   }
 

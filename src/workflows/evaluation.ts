@@ -24,8 +24,8 @@ export async function evaluationWorkflow(
   input: EvaluationInput,
 ): Promise<{ id: string; status: 'Complete'; summary: EvaluationSummary }> {
   requireValidInput('evaluationWorkflow', input);
-  const life = new EntityLifecycle('Evaluation', input, true);
-  await life.create();
+  const life = new EntityLifecycle('Evaluation', input, true, true);
+  if (!life.compact) await life.create();
   // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
   const slot = patched('evaluation-quota-semaphore')
     ? new QuotaSlot(input.account, input.concurrencyQuota, life.lean)
@@ -40,8 +40,13 @@ export async function evaluationWorkflow(
 async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: QuotaSlot | undefined) {
   const { id, spec } = input;
   return life.run(async () => {
-    await life.requireReady(spec.dataset, 'DataSourceMissing');
-    await life.requireReady(spec.inferenceService, 'FailedDependency');
+    const requires = [
+      { id: spec.dataset, missing: 'DataSourceMissing' as const },
+      { id: spec.inferenceService, missing: 'FailedDependency' as const },
+    ];
+    // Admitted only once the account's semaphore gives a slot.
+    if (life.compact) await life.admit(requires, false);
+    else for (const { id, missing } of requires) await life.requireReady(id, missing);
     await slot?.acquire(life);
     await life.transition(['Created'], 'Admitted');
     const description = await state.loadServiceDescription({ serviceId: spec.inferenceService });
@@ -68,9 +73,10 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
     } finally {
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
-    await life.runJob('verify-outputs', { id, spec }, 'Unverified');
     const ref = artifactRefs.verifySummary(id);
-    const summary = (await state.readJson(ref)) as EvaluationSummary | undefined;
+    const verified = await life.runJob('verify-outputs', { id, spec }, 'Unverified', ref);
+    const summary = (life.compact ? verified.output : await state.readJson(ref)) as
+      EvaluationSummary | undefined;
     if (!summary) throw new StageFailure('Unverified', `${objectPath(ref)} was not written`);
     const skipped = Array.isArray(summary.skipped) ? summary.skipped.length : (summary.skipped ?? 0);
     await life.transition(

@@ -15,20 +15,31 @@ export async function inferenceServiceWorkflow(
   input: EntityInput<InferenceServiceSpec>,
 ): Promise<{ id: string; status: 'Ready' }> {
   requireValidInput('inferenceServiceWorkflow', input);
-  const life = new EntityLifecycle('InferenceService', input);
-  await life.create();
+  const life = new EntityLifecycle('InferenceService', input, false, true);
+  if (!life.compact) await life.create();
   return life.run(async () => {
     const modelId = input.spec.model;
-    if (modelId) await life.requireReady(modelId, 'NoSuchModel');
-    else if (input.spec.runner.kind === 'standalone')
-      throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
-    await life.transition(['Created'], 'Admitted');
-    await life.runJob('build-service', { id: input.id, spec: input.spec }, 'BuildFailed');
-    const { build } = input.spec;
-    if (build && modelId && patched(BUILD_IMAGE_PATCH))
-      await buildServiceImage(life, { id: input.id, modelId, build });
+    const noModel = !modelId && input.spec.runner.kind === 'standalone';
+    if (life.compact) await life.admit(modelId ? [{ id: modelId, missing: 'NoSuchModel' }] : [], !noModel);
+    else if (modelId) await life.requireReady(modelId, 'NoSuchModel');
+    if (noModel) throw new StageFailure('NoSuchModel', 'spec.model: required for the standalone runner');
+    if (!life.compact) await life.transition(['Created'], 'Admitted');
     const ref = artifactRefs.serviceDescription(input.id);
-    const description = await state.readJson(ref);
+    const { build } = input.spec;
+    const stepInput = { id: input.id, spec: input.spec };
+    let description: unknown;
+    if (life.compact) {
+      // An image build rewrites the description, so it is read after the build; otherwise the step returns it.
+      const building = build && modelId && patched(BUILD_IMAGE_PATCH);
+      const out = await life.runJob('build-service', stepInput, 'BuildFailed', building ? undefined : ref);
+      if (building) await buildServiceImage(life, { id: input.id, modelId, build });
+      description = building ? await state.readJson(ref) : out.output;
+    } else {
+      await life.runJob('build-service', stepInput, 'BuildFailed');
+      if (build && modelId && patched(BUILD_IMAGE_PATCH))
+        await buildServiceImage(life, { id: input.id, modelId, build });
+      description = await state.readJson(ref);
+    }
     if (!description) throw new StageFailure('BuildFailed', `${objectPath(ref)} was not written`);
     await life.transition(['Admitted'], 'Ready', undefined, undefined, { description });
     return { id: input.id, status: 'Ready' };

@@ -15,13 +15,15 @@ export interface ModelWorkflowResult {
 /** model source → fetch job → manifest present → Ready (or Error/FetchFailed). */
 export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
   requireValidInput('modelWorkflow', input);
-  const life = new EntityLifecycle('Model', input);
-  await life.create();
+  const life = new EntityLifecycle('Model', input, false, true);
+  if (!life.compact) await life.create();
   return life.run(async () => {
-    await life.transition(['Created'], 'Admitted');
+    if (life.compact) await life.admit([], true);
+    else await life.transition(['Created'], 'Admitted');
+    const ref = artifactRefs.modelManifest(input.id);
     // The Hub token the spec names, if any, goes to the fetch-model Job alone (the catalogue's `secrets`).
-    await life.runJob('fetch-model', { id: input.id, spec: input.spec }, 'FetchFailed');
-    const manifest = (await state.readJson(artifactRefs.modelManifest(input.id))) as
+    const out = await life.runJob('fetch-model', { id: input.id, spec: input.spec }, 'FetchFailed', ref);
+    const manifest = (life.compact ? out.output : await state.readJson(ref)) as
       Partial<ModelManifest> | undefined;
     const files = manifest?.files?.length ?? 0;
     await life.transition(['Admitted'], 'Ready', undefined, `${files} files`, { files });

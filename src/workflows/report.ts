@@ -17,10 +17,13 @@ export async function reportWorkflow(
 ): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
   requireValidInput('reportWorkflow', input);
   const { id, spec } = input;
-  const life = new EntityLifecycle('Report', input);
-  await life.create();
+  const life = new EntityLifecycle('Report', input, false, true);
+  if (!life.compact) await life.create();
   return life.run(async () => {
-    const evaluation = await life.requireReady(spec.evaluation, 'NoSuchEvaluation');
+    // Compact runs are admitted with the look at the evaluation, before the lineage is read.
+    const evaluation = life.compact
+      ? (await life.admit([{ id: spec.evaluation, missing: 'NoSuchEvaluation' }], true))[0]!
+      : await life.requireReady(spec.evaluation, 'NoSuchEvaluation');
     const evalSpec = evaluation.spec as { dataset: string; inferenceService: string };
     const [dataset, service] = await Promise.all([
       state.getEntity({ id: evalSpec.dataset }),
@@ -37,10 +40,11 @@ export async function reportWorkflow(
     const history = input.scheduleId
       ? await state.reportHistory({ scheduleId: input.scheduleId, before: id })
       : [];
-    await life.transition(['Created'], 'Admitted');
-    await life.runJob('report', { id, spec, dataset: evalSpec.dataset, lineage, history }, 'ReportFailed');
+    if (!life.compact) await life.transition(['Created'], 'Admitted');
     const ref = artifactRefs.report(id);
-    const report = (await state.readJson(ref)) as ReportHeadline | undefined;
+    const args = { id, spec, dataset: evalSpec.dataset, lineage, history };
+    const out = await life.runJob('report', args, 'ReportFailed', ref);
+    const report = (life.compact ? out.output : await state.readJson(ref)) as ReportHeadline | undefined;
     if (!report?.metrics) throw new StageFailure('ReportFailed', `${objectPath(ref)} has no metrics`);
     const metrics = Object.fromEntries(
       Object.entries(report.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'),

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEntityActivities } from '../../src/activities/entities.js';
+import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
+import { newId } from '../../src/domain/ids.js';
+
+/*
+ * `admitEntity`, an entity workflow's first bookkeeping in one local activity, against the real SQLite store: it
+ * records the entity, reads its dependencies, admits it only when they are all done, and can be run again (a
+ * local activity is retried after a lost result) without harm.
+ */
+let store: SqliteEntityStore;
+afterEach(async () => {
+  await store?.close();
+});
+
+const entity = (id: string) => ({ id, kind: 'Model' as const, account: 'public', spec: { source: {} } });
+
+describe('admitEntity', () => {
+  it('creates and admits an entity without dependencies, and again is a no-op', async () => {
+    store = new SqliteEntityStore({ path: ':memory:' });
+    const { admitEntity } = createEntityActivities(store);
+    const id = newId();
+    expect(await admitEntity({ entity: entity(id), requires: [], admit: true })).toEqual({
+      requires: [],
+      admitted: true,
+    });
+    expect((await store.get(id))?.status).toBe('Admitted');
+    expect((await admitEntity({ entity: entity(id), requires: [], admit: true })).admitted).toBe(true);
+    expect((await store.get(id))?.status).toBe('Admitted');
+  });
+
+  it('returns each dependency as the store has it, null when missing, and admits only when all are done', async () => {
+    store = new SqliteEntityStore({ path: ':memory:' });
+    const { admitEntity, transition } = createEntityActivities(store);
+    const [ready, making, id] = [newId(), newId(), newId()];
+    await store.create(entity(ready));
+    await transition({ id: ready, allowedFrom: ['Created'], to: 'Admitted' });
+    await transition({ id: ready, allowedFrom: ['Admitted'], to: 'Ready' });
+    await store.create(entity(making));
+    const missing = newId();
+
+    const first = await admitEntity({ entity: entity(id), requires: [ready, making, missing], admit: true });
+    expect(first.admitted).toBe(false);
+    expect(first.requires.map((e) => e?.status ?? null)).toEqual(['Ready', 'Created', null]);
+    expect((await store.get(id))?.status).toBe('Created');
+
+    const all = await admitEntity({ entity: entity(id), requires: [ready], admit: true });
+    expect(all.admitted).toBe(true);
+    expect((await store.get(id))?.status).toBe('Admitted');
+  });
+
+  it('with admit false, records the entity and reads its dependencies only', async () => {
+    store = new SqliteEntityStore({ path: ':memory:' });
+    const { admitEntity } = createEntityActivities(store);
+    const id = newId();
+    expect((await admitEntity({ entity: entity(id), requires: [], admit: false })).admitted).toBe(false);
+    expect((await store.get(id))?.status).toBe('Created');
+  });
+});
