@@ -77,6 +77,11 @@ export class EntityLifecycle {
   private searchStatus = workflowInfo().typedSearchAttributes.get(DyffStatus) ?? 'Created';
   /** The entity's details as the store merges them, kept for the run's memo. */
   private details?: Record<string, unknown>;
+  /**
+   * While `admitEntity` runs: a failure of it ends the run as a failed create always did, without a transition of
+   * its own (the id may hold another kind's entity, which must not be touched).
+   */
+  private admitting = false;
   /** When the entity last changed status (as the run saw it). */
   private transitionedAt = new Date().toISOString();
 
@@ -189,6 +194,7 @@ export class EntityLifecycle {
    */
   async admit(requires: { id: string; missing: Reason }[], admit: boolean): Promise<Entity[]> {
     const { input } = this;
+    this.admitting = true;
     const out = await state.admitEntity({
       entity: {
         id: this.id,
@@ -202,6 +208,7 @@ export class EntityLifecycle {
       requires: requires.map((r) => r.id),
       admit,
     });
+    this.admitting = false;
     const deps: Entity[] = [];
     for (const [i, { id, missing }] of requires.entries()) {
       const dep = out.requires[i];
@@ -329,6 +336,7 @@ export class EntityLifecycle {
     } catch (err) {
       // A long wait hands over to the next run of this workflow: the entity is not finished.
       if (err instanceof ContinueAsNew) throw err;
+      if (this.admitting) throw err;
       if (isCancellation(err)) {
         await CancellationScope.nonCancellable(async () => {
           if (this.view.jobName) await state.cancelStep({ jobName: this.view.jobName });

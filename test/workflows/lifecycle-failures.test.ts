@@ -76,6 +76,36 @@ describe('model, service, evaluation and report failures end with a reason', () 
     expect(e.message).toContain('set HF_TOKEN');
   });
 
+  it("a run whose id holds another kind's entity leaves that entity alone, also when cancelled", async () => {
+    const id = newId();
+    await env.entities.create({ id, kind: 'Dataset', account: 'fail', spec: {} });
+    const worker = await startWorkerWithActivities(
+      env.config,
+      createActivities({
+        entityStore: env.entities,
+        objectStore: env.objects,
+        jobRunner: new ScriptedJobRunner(() => ok),
+        sessionRunner: new RecordingSessions(),
+      }),
+    );
+    try {
+      const handle = await env.client.workflow.start('modelWorkflow', {
+        workflowId: workflowIdFor('Model', id),
+        taskQueue: env.config.temporal.taskQueue,
+        args: [
+          { id, account: 'fail', spec: { source: { kind: 'urls', urls: ['https://example.invalid/m'] } } },
+        ],
+      });
+      // The create is refused (AlreadyExists) and retried; the run is cancelled while it is.
+      await new Promise((r) => setTimeout(r, 1500));
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      expect(await env.entities.get(id)).toMatchObject({ kind: 'Dataset', status: 'Created' });
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('a standalone service without a model → Error/NoSuchModel', async () => {
     const e = await runEntity('InferenceService', { runner: { kind: 'standalone' } }, () => ok);
     expect(e).toMatchObject({ status: 'Error', reason: 'NoSuchModel' });
