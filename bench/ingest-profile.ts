@@ -1,7 +1,7 @@
 /**
  * Where the ingest time goes: DuckDB's own profiler (per-operator time, CPU time) on the raw `COPY` with its
  * default threads, the raw `COPY` on one thread, and the ingest step's write (`shardsCopySql`, the query the
- * step runs, on the step's engine) over the CSV `bench:ingest` generates. Each case runs in a fresh child process. Last line key=value.
+ * step runs, on the step's engine and, like the step, on one thread) over the CSV `bench:ingest` generates. Each case runs in a fresh child process. Last line key=value.
  *
  *   npx tsx bench/ingest-profile.ts [--rows 1000000]
  */
@@ -75,6 +75,8 @@ async function child(kind: Case, dir: string): Promise<Profile> {
       const query = { relation, position, shard: '_shard_', shardRows: 1_000_000 };
       const select = projection(columns, IngestSpec.parse({ format: 'csv' }), position).join(', ');
       const sql = shardsCopySql({ ...query, select }, join(dir, 'shards'));
+      // On one thread, as writeShards runs it.
+      await engine.connection.run('SET threads = 1');
       return await profiled(engine.connection, dir, () => engine.connection.run(sql));
     } finally {
       engine.close();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import type { CorruptionName, CorruptionSpec } from '../../domain/image-spec.js';
+import { loadSharp } from './sharp.js';
 
 /**
  * ImageNet-C's parameter per severity 1–5 (Hendrycks & Dietterich, 2019, `make_imagenet_c.py`), on intensities
@@ -27,6 +27,7 @@ interface Raw {
 /** One encoded image (PNG/JPEG) corrupted and written as PNG; `key` seeds the noise (the row's `_index_`). */
 export async function corruptImage(bytes: Uint8Array, spec: CorruptionSpec, key: string): Promise<Buffer> {
   const c = parameterOf(spec);
+  const sharp = await loadSharp();
   // Alpha is dropped as ImageNet-C does (it works on RGB); grey stays grey.
   const image = sharp(bytes).removeAlpha();
   if (spec.name === 'gaussian_blur') return image.blur(c).png().toBuffer();

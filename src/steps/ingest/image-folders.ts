@@ -2,11 +2,11 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedIdentifier } from '@duckdb/node-api';
 import { readFile } from 'node:fs/promises';
 import type { Metadata } from 'sharp';
-import sharp from 'sharp';
 import type { ImageFolderOptions } from '../../domain/image-spec.js';
 import type { StepLog } from '../context.js';
 import { invalidInput } from '../errors.js';
 import { freeName } from './projection.js';
+import { loadSharp } from './sharp.js';
 import { labeller } from './text-folders.js';
 
 export interface ImageFile {
@@ -100,7 +100,7 @@ export async function imageHeader(
 ): Promise<{ width: number; height: number; format: 'png' | 'jpeg' }> {
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await (await loadSharp())(bytes).metadata();
   } catch (err) {
     throw invalidInput(`${path}: not a readable image (${(err as Error).message})`);
   }

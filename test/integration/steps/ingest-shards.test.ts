@@ -89,3 +89,16 @@ it('rewrites sorted a shard DuckDB wrote out of order (its default flush thresho
 it('writes nothing for a source with no rows', async () => {
   expect(await writeShards(engine.connection, query(0, 10), join(dir, 'out'), () => {})).toEqual([]);
 });
+
+it('writes on one DuckDB thread and gives the engine its threads back, also when the write fails', async () => {
+  const threads = async () =>
+    (await engine.connection.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]![0];
+  await engine.connection.run('SET threads = 2');
+  await writeShards(engine.connection, query(10, 5), join(dir, 'out'), () => {});
+  expect(await threads()).toBe(2n);
+  const failing = { ...query(10, 5), relation: `(SELECT error('bad row') AS v, 'x' AS s FROM range(10))` };
+  await expect(writeShards(engine.connection, failing, join(dir, 'bad'), () => {})).rejects.toThrow(
+    /bad row/,
+  );
+  expect(await threads()).toBe(2n);
+});
