@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { specHash } from '../src/activities/lookups.js';
 import { newId } from '../src/domain/ids.js';
-import type { PipelineInput, PipelineSpec } from '../src/domain/pipeline.js';
+import type { PipelineInput } from '../src/domain/pipeline.js';
+import { PipelineSpec } from '../src/domain/pipeline.js';
 import { runStartMetadata } from '../src/domain/run-metadata.js';
 import { PIPELINE_SHAPE } from './skeleton/shape.js';
 
@@ -124,6 +125,17 @@ export async function runMany(
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** A pipeline started the way `dyffctl`'s client starts one: with its search attributes, summary and details. */
+/** A pipeline for a scripted job runner: its sources and endpoint are never reached. */
+export function scriptedPipelineSpec(extra: { concurrencyQuota?: number } = {}): PipelineSpec {
+  return PipelineSpec.parse({
+    dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
+    model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
+    service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
+    report: { rubric: 'classification.accuracy' },
+    ...extra,
+  });
+}
+
 export async function executePipeline(
   client: Client,
   taskQueue: string,

@@ -21,7 +21,6 @@ import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.j
 import { loadConfig } from '../src/config.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
-import { PipelineSpec } from '../src/domain/pipeline.js';
 import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
 import { installRuntime } from '../src/worker.js';
 import { bundleWorkflows } from '../src/workflow-bundle.js';
@@ -31,7 +30,15 @@ import { stepEffects } from '../test/support/step-effects.js';
 import { countRun, formatCounts } from './lifecycle-counts.js';
 import { profileLines, profileOf, sampleServer, serverPid } from './server-profile.js';
 import type { HeldMemory } from './lifecycle-runs.js';
-import { benchFlags, executePipeline, heldMemory, median, runMany, slope } from './lifecycle-runs.js';
+import {
+  benchFlags,
+  executePipeline,
+  heldMemory,
+  median,
+  runMany,
+  scriptedPipelineSpec,
+  slope,
+} from './lifecycle-runs.js';
 import { SKELETON_WORKFLOWS } from './skeleton/shape.js';
 
 const flags = benchFlags(process.argv.slice(2));
@@ -79,13 +86,7 @@ try {
       ? { outcome: 'hang' }
       : { outcome: 'succeed', effect: stepEffects(objects) },
   );
-  const spec = PipelineSpec.parse({
-    dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-    model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-    service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-    report: { rubric: 'classification.accuracy' },
-    concurrencyQuota: 1_000_000,
-  });
+  const spec = scriptedPipelineSpec({ concurrencyQuota: 1_000_000 });
   const tq = `bench-orch-${newId().slice(0, 6)}`;
   const worker = await Worker.create({
     connection: nativeConnection,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DyffError, ErrorType } from './domain/errors.js';
 import { SEARCH_ATTRIBUTES } from './domain/search-attributes.js';
 
@@ -93,8 +94,6 @@ export async function untilUsable(
   }
   await sleep(opts.settleMs ?? 2500);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A worker refuses to start on a namespace that lacks any of them: a workflow that sets an unregistered search

@@ -10,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
+import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { CATEGORY_OF_KIND, JOB_KINDS } from '../domain/kinds.js';
 import type { RunStepInput, RunStepOutput } from '../activities/index.js';
@@ -173,17 +174,14 @@ export class EntityLifecycle {
   }
 
   /** Record the entity (idempotent) from the workflow input. */
-  async create(extraLabels: Record<string, string> = {}): Promise<void> {
-    const input = this.input;
-    await state.createEntity({
-      id: this.id,
-      kind: this.kind,
-      account: input.account,
-      name: input.name,
-      labels: { ...input.labels, ...extraLabels },
-      annotations: input.annotations,
-      spec: input.spec,
-    });
+  async create(): Promise<void> {
+    await state.createEntity(this.newEntity());
+  }
+
+  /** The entity as the workflow input describes it. */
+  private newEntity(): NewEntity {
+    const { account, name, labels, annotations, spec } = this.input;
+    return { id: this.id, kind: this.kind, account, name, labels: { ...labels }, annotations, spec };
   }
 
   /**
@@ -193,18 +191,9 @@ export class EntityLifecycle {
    * admitted after. Returns the dependencies, in order.
    */
   async admit(requires: { id: string; missing: Reason }[], admit: boolean): Promise<Entity[]> {
-    const { input } = this;
     this.admitting = true;
     const out = await state.admitEntity({
-      entity: {
-        id: this.id,
-        kind: this.kind,
-        account: input.account,
-        name: input.name,
-        labels: input.labels ?? {},
-        annotations: input.annotations,
-        spec: input.spec,
-      },
+      entity: this.newEntity(),
       requires: requires.map((r) => r.id),
       admit,
     });

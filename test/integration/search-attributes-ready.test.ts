@@ -1,14 +1,13 @@
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { executePipeline } from '../../bench/lifecycle-runs.js';
+import { executePipeline, scriptedPipelineSpec } from '../../bench/lifecycle-runs.js';
 import { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
 import { SqliteEntityStore } from '../../src/adapters/entity-store/sqlite.js';
 import type { DevServer } from '../../src/dev/dev-server.js';
 import { startDevServer } from '../../src/dev/dev-server.js';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/dev/latency.js';
 import { newId } from '../../src/domain/ids.js';
-import { PipelineSpec } from '../../src/domain/pipeline.js';
 import { quotaWorkflowId } from '../../src/workflows/quota-messages.js';
 import { startScriptedWorker } from '../support/orchestration.js';
 import { stepEffects } from '../support/step-effects.js';
@@ -28,12 +27,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const spec = PipelineSpec.parse({
-  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-  report: { rubric: 'classification.accuracy' },
-});
+const spec = scriptedPipelineSpec();
 
 describe('a dev server just started', () => {
   it('runs with the search-attribute cache on', () => {

@@ -1,20 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
-import { PipelineSpec } from '../../src/domain/pipeline.js';
 import { quotaWorkflowId } from '../../src/workflows/quota-messages.js';
 import { countRun, formatCounts } from '../../bench/lifecycle-counts.js';
-import { executePipeline } from '../../bench/lifecycle-runs.js';
+import { executePipeline, scriptedPipelineSpec } from '../../bench/lifecycle-runs.js';
 import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
 import { stepEffects } from '../support/step-effects.js';
 
 const env = useOrchestrationEnv();
 
-const spec = PipelineSpec.parse({
-  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-  report: { rubric: 'classification.accuracy' },
-});
+const spec = scriptedPipelineSpec();
 
 /*
  * What one pipeline (five entity workflows under a parent, and its account's quota semaphore) costs the server,
