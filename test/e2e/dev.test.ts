@@ -53,38 +53,49 @@ async function devSession(): Promise<string[]> {
   }
 }
 
-/** A database made by a plain dev server, which knows nothing of this project's search attributes. */
+/**
+ * A database made by a plain dev server, which knows nothing of this project's search attributes. A server that
+ * exits before it answers (a port another test's server took in the meantime) is started again on other ports.
+ */
 async function plainDatabase(): Promise<void> {
-  const port = await freePort();
   const cli = await resolveTemporalCli();
-  const child = spawn(
-    cli!,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--port',
-      String(port),
-      '--db-filename',
-      join(dataHome, 'temporal.db'),
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
-  await until('the plain server', async () => {
-    try {
-      const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' });
-      const { customAttributes } = await c.operatorService.listSearchAttributes({ namespace: 'default' });
-      await c.close();
-      expect(Object.keys(customAttributes ?? {})).not.toContain('DyffKind');
-      return true;
-    } catch {
-      return false;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(
+      cli!,
+      [
+        'server',
+        'start-dev',
+        '--headless',
+        '--port',
+        String(port),
+        '--db-filename',
+        join(dataHome, 'temporal.db'),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const up = await until('the plain server', async () => {
+      if (child.exitCode !== null) return 'exited';
+      try {
+        const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: '1s' });
+        const { customAttributes } = await c.operatorService.listSearchAttributes({ namespace: 'default' });
+        await c.close();
+        expect(Object.keys(customAttributes ?? {})).not.toContain('DyffKind');
+        return 'up';
+      } catch {
+        return false;
+      }
+    });
+    if (up === 'up') {
+      child.kill('SIGINT');
+      await exited;
+      return;
     }
-  });
-  child.kill('SIGINT');
-  await new Promise((r) => child.once('exit', r));
+    if (attempt === 3) throw new Error(`the plain server exited before it answered, three times:\n${err}`);
+  }
 }
 
 it(
