@@ -32,7 +32,6 @@ PKI="$DIR/pki"
 chmod 700 "$DIR" "$DIR/etcd"
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port); KCM_PORT=$(free_port)
 
 # --- certificates (openssl, one CA for everything; 2 days is plenty for a test run) ---
 ossl() { openssl "$@" >/dev/null 2>&1 || { echo "start.sh: openssl $1 failed" >&2; openssl "$@"; exit 1; }; }
@@ -74,11 +73,11 @@ kubeconfig() { # kubeconfig <file> <user-args...>
   "$BIN/kubectl" --kubeconfig="$f" config use-context dyff-test >/dev/null
   chmod 600 "$f"
 }
-kubeconfig "$DIR/kubeconfig" --token="$ADMIN_TOKEN"
-kubeconfig "$DIR/controller-manager.kubeconfig" --client-certificate="$PKI/controller-manager.crt" \
-  --client-key="$PKI/controller-manager.key" --embed-certs=true
-
-cat > "$DIR/env" <<ENV
+write_config() { # the kubeconfigs and env name the ports, so they are written again when a port changes
+  kubeconfig "$DIR/kubeconfig" --token="$ADMIN_TOKEN"
+  kubeconfig "$DIR/controller-manager.kubeconfig" --client-certificate="$PKI/controller-manager.crt" \
+    --client-key="$PKI/controller-manager.key" --embed-certs=true
+  cat > "$DIR/env" <<ENV
 ETCD_PORT=$ETCD_PORT
 API_PORT=$API_PORT
 KCM_PORT=$KCM_PORT
@@ -87,6 +86,7 @@ KUBECONFIG=$DIR/kubeconfig
 WITH_KCM=$WITH_KCM
 BIN=$BIN
 ENV
+}
 
 # --- processes (setsid: own process group, so stop.sh can end each one and its children) ---
 launch() { # launch <name> <cmd...>
@@ -95,44 +95,78 @@ launch() { # launch <name> <cmd...>
   echo $! > "$DIR/$name.pid"
 }
 
-launch etcd "$BIN/etcd" --name=dyff-test --data-dir="$DIR/etcd" \
-  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster="dyff-test=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync --log-level=warn
+fail() {
+  echo "start.sh: $1; logs in $DIR" >&2
+  tail -n 30 "$DIR"/*.log >&2 || true
+  "$HERE/stop.sh" "$DIR" || true
+  exit 1
+}
 
-wait_for() { # wait_for <what> <cmd...>
-  local what=$1; shift
+# wait_up <name> <cmd...>: 0 once <cmd> succeeds (each check has its own time limit: a port held by something else
+# may accept and never answer), 1 if the process <name> exits first, 2 after READY_TIMEOUT.
+wait_up() {
+  local name=$1; shift
+  local pid; pid=$(cat "$DIR/$name.pid")
   local deadline=$((SECONDS + READY_TIMEOUT))
   until "$@" >/dev/null 2>&1; do
-    if (( SECONDS > deadline )); then
-      echo "start.sh: $what not ready after ${READY_TIMEOUT}s; logs in $DIR" >&2
-      tail -n 30 "$DIR"/*.log >&2 || true
-      "$HERE/stop.sh" "$DIR" || true
-      exit 1
-    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    (( SECONDS > deadline )) && return 2
     sleep 0.3
   done
 }
-wait_for etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
-launch kube-apiserver "$BIN/kube-apiserver" \
-  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
-  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --client-ca-file="$PKI/ca.crt" --token-auth-file="$DIR/tokens.csv" --anonymous-auth=false \
-  --authorization-mode=RBAC \
-  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
-  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
-  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-  --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
-  --allow-privileged=false --profiling=false --enable-priority-and-fairness=false
+# bring_up <name>: start_<name> launches it, ready_<name> waits for it. free_port's ports are only free when it
+# looks: another process on the machine (a test suite starts many) can bind one before ours does, and ours then
+# exits at once ("bind: address already in use"). A process that exits before it is ready is started again on
+# fresh ports, up to three times; one that stays up but is not ready in READY_TIMEOUT fails the start.
+bring_up() {
+  local name=$1 try rc
+  for try in 1 2 3; do
+    "start_$name"
+    rc=0; "ready_$name" || rc=$?
+    (( rc == 0 )) && return 0
+    (( rc == 2 )) && fail "$name not ready after ${READY_TIMEOUT}s"
+    cp "$DIR/$name.log" "$DIR/$name.exit-$try.log"
+    echo "start.sh: $name exited before it was ready (try $try of 3): $(tail -n 1 "$DIR/$name.log")" >&2
+  done
+  fail "$name exited before it was ready, three times"
+}
 
-wait_for kube-apiserver curl -sf --cacert "$PKI/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
-  "https://127.0.0.1:$API_PORT/readyz"
+start_etcd() {
+  ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port)
+  rm -rf "$DIR/etcd"; mkdir -p "$DIR/etcd"; chmod 700 "$DIR/etcd"
+  launch etcd "$BIN/etcd" --name=dyff-test --data-dir="$DIR/etcd" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="dyff-test=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync --log-level=warn
+}
+ready_etcd() { wait_up etcd curl -sf -m 5 "http://127.0.0.1:$ETCD_PORT/health"; }
 
-if [[ "$WITH_KCM" == 1 ]]; then
+start_kube-apiserver() {
+  API_PORT=$(free_port)
+  write_config
+  launch kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" --token-auth-file="$DIR/tokens.csv" --anonymous-auth=false \
+    --authorization-mode=RBAC \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+    --allow-privileged=false --profiling=false --enable-priority-and-fairness=false
+}
+ready_kube-apiserver() {
+  wait_up kube-apiserver curl -sf -m 5 --cacert "$PKI/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    "https://127.0.0.1:$API_PORT/readyz"
+}
+
+start_kube-controller-manager() {
+  KCM_PORT=$(free_port)
+  write_config
   # Only the controllers a Job/Deployment lifecycle needs; node-lifecycle would taint the fake node.
   launch kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig="$DIR/controller-manager.kubeconfig" \
@@ -143,10 +177,16 @@ if [[ "$WITH_KCM" == 1 ]]; then
     --service-account-private-key-file="$PKI/sa.key" \
     --controllers=job-controller,garbage-collector-controller,ttl-after-finished-controller,serviceaccount-controller,serviceaccount-token-controller,deployment-controller,replicaset-controller,endpointslice-controller,namespace-controller \
     --concurrent-job-syncs=10 --profiling=false
-  wait_for kube-controller-manager curl -sfk "https://127.0.0.1:$KCM_PORT/healthz"
+}
+ready_kube-controller-manager() {
+  wait_up kube-controller-manager curl -sfk -m 5 "https://127.0.0.1:$KCM_PORT/healthz" || return
   # Ready means the service-account controller is at work: new namespaces get "default".
-  wait_for "kube-controller-manager (default service account)" \
-    "$BIN/kubectl" --kubeconfig="$DIR/kubeconfig" -n default get serviceaccount default
-fi
+  wait_up kube-controller-manager "$BIN/kubectl" --kubeconfig="$DIR/kubeconfig" --request-timeout=5s -n default get serviceaccount default
+}
+
+KCM_PORT=0
+bring_up etcd
+bring_up kube-apiserver
+[[ "$WITH_KCM" == 1 ]] && bring_up kube-controller-manager
 
 echo "KUBECONFIG=$DIR/kubeconfig"
