@@ -58,7 +58,10 @@ export interface EmulatorPlace {
 
 export async function startFakeGcs(place: EmulatorPlace = {}): Promise<Emulator> {
   const binary = await fakeGcsBinary();
-  const port = place.port ?? (await freePort());
+  return onFreePort(place, (port) => startFakeGcsOn(binary, port, place));
+}
+
+async function startFakeGcsOn(binary: string, port: number, place: EmulatorPlace): Promise<Emulator> {
   const child = spawn(
     binary,
     [
@@ -102,9 +105,17 @@ export async function startDatastoreEmulator(
       `the Cloud Datastore emulator is missing: expected ${script} (install the google-cloud-cli-datastore-emulator package, or set DYFF_SKIP_GCP=1)`,
     );
   }
-  const port = place.port ?? (await freePort());
   // Data on disk needs a project directory, which only `create` makes.
   if (place.projectDir && !existsSync(place.projectDir)) await run(script, ['create', place.projectDir]);
+  return onFreePort(place, (port) => startDatastoreOn(script, port, place, projectId));
+}
+
+async function startDatastoreOn(
+  script: string,
+  port: number,
+  place: EmulatorPlace,
+  projectId: string,
+): Promise<Emulator & { projectId: string }> {
   const child = spawn(
     script,
     [
@@ -146,7 +157,22 @@ export async function startDatastoreEmulator(
   return { endpoint, projectId, stop };
 }
 
-/** A port the kernel just handed out on loopback; the tiny window before the server binds it is accepted. */
+/**
+ * Starts on `place.port`, or on a port the kernel just handed out. Another process on a busy machine can bind that
+ * port before the server does; the server then exits at once, and it is started again on a fresh port (three tries).
+ */
+async function onFreePort<E>(place: EmulatorPlace, start: (port: number) => Promise<E>): Promise<E> {
+  if (place.port !== undefined) return start(place.port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !/exited .* before it answered[\s\S]*address already in use/i.test(String(err)))
+        throw err;
+    }
+  }
+}
+
 /**
  * Resolves once `line` appears in the output (when given) and `probe` answers; rejects with the output when the
  * process exits first or the start takes longer than a minute.
