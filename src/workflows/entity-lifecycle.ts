@@ -4,29 +4,22 @@ import {
   ContinueAsNew,
   isCancellation,
   patched,
-  setHandler,
   sleep,
-  upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { CATEGORY_OF_KIND, JOB_KINDS } from '../domain/kinds.js';
 import type { RunStepInput, RunStepOutput } from '../activities/index.js';
-import { state, steps } from './activity-proxies.js';
-import { jobName } from '../domain/naming.js';
-import type { Category } from '../domain/kinds.js';
-import { DyffStatus } from '../domain/search-attributes.js';
+import { state } from './activity-proxies.js';
 import type { Reason, Status } from '../domain/status.js';
-import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
-import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
+import type { StepInputs, StepName } from '../domain/step-catalogue.js';
 import { checkDependency, isDone, Recheck, waitUntilReady } from './dependency-wait.js';
 import { type EntityInput, StageFailure } from './entity-input.js';
 import type { StatusView } from './messages.js';
-import { statusQuery } from './messages.js';
-import type { EntityMemo } from '../domain/run-metadata.js';
-import { announceRun, LEAN_METADATA_PATCH, rememberState, showProgress } from './run-metadata.js';
+import { announceRun, LEAN_METADATA_PATCH } from './run-metadata.js';
+import { RunRecord } from './run-record.js';
+import { StageRuns } from './stage-runs.js';
 
 export type { EntityInput } from './entity-input.js';
 export { StageFailure } from './entity-input.js';
@@ -39,52 +32,27 @@ export const CANCEL_ENDING_PATCH = 'cancel-records-its-ending-first';
  * step's output comes back with the step activity instead of being read after it.
  */
 export const COMPACT_BOOKKEEPING_PATCH = 'bookkeeping-in-fewer-local-activities';
-/** Runs recorded before this patch kept a dependency wait out of their memo. */
-const WAITING_MEMO_PATCH = 'waiting-for-a-dependency-is-remembered';
-
-/** The activity that starts (or adopts) a step's job and waits for its ending; registered as `runStep`. */
-const runStepJob = steps.runStep;
-
-/** Tries per stage when the activity's output does not carry the worker's setting (older histories). */
-const MAX_TRIES = 3;
-/** Retries by typed outcome, with a backoff sleep between tries: a new command sequence. */
-const RETRY_PATCH = 'step-retry-by-outcome';
 
 /**
- * The shared shape of every entity workflow, from its kind and input: status kept in the store, the run's search
- * attributes, details and status query kept current, steps run as jobs with a try counter, and the endings
+ * The shared shape of every entity workflow, from its kind and input: status kept in the store and shown by the run
+ * (RunRecord), admission after the dependencies, steps run as jobs with a try counter (StageRuns), and the endings
  * (Error for resource kinds, Failed for job kinds, Terminated on cancel).
  */
 export class EntityLifecycle {
   readonly id: string;
-  readonly view: StatusView;
-  private readonly category: Category;
   private readonly failureStatus: Status;
-  private readonly tries = new Map<string, number>();
-  /** Each retried try's ending, kept in the entity's details with its final status. */
-  private readonly retries: { stage: string; try: number; outcome?: string; reason?: string }[] = [];
   private readonly recheck: Recheck;
-  /** The spec's `deadlineSeconds`: each try of each step gets it instead of the worker's default. */
-  readonly stepDeadlineSeconds?: number;
-  /** The run sets its own search attributes and activity summaries (false for runs recorded before that). */
-  private readonly tagged: boolean;
   /** The run writes metadata only when it changes, bookkeeping by local activity: LEAN_METADATA_PATCH. */
   readonly lean: boolean;
   /** Create-check-admit in one local activity, step outputs returned by the step: COMPACT_BOOKKEEPING_PATCH. */
   readonly compact: boolean;
-  /** The entity's memo, until it is written with the entity's first state (lean runs). */
-  private pendingEntity?: EntityMemo;
-  /** The status the run's DyffStatus search attribute holds. */
-  private searchStatus = workflowInfo().typedSearchAttributes.get(DyffStatus) ?? 'Created';
-  /** The entity's details as the store merges them, kept for the run's memo. */
-  private details?: Record<string, unknown>;
+  private readonly record: RunRecord;
+  private readonly stages: StageRuns;
   /**
    * While `admitEntity` runs: a failure of it ends the run as a failed create always did, without a transition of
    * its own (the id may hold another kind's entity, which must not be touched).
    */
   private admitting = false;
-  /** When the entity last changed status (as the run saw it). */
-  private transitionedAt = new Date().toISOString();
 
   constructor(
     readonly kind: EntityKind,
@@ -96,33 +64,25 @@ export class EntityLifecycle {
     compactKind = false,
   ) {
     this.id = input.id;
-    this.category = CATEGORY_OF_KIND[kind];
     this.failureStatus = JOB_KINDS.has(kind) ? 'Failed' : 'Error';
-    this.stepDeadlineSeconds = (input.spec as { deadlineSeconds?: number } | undefined)?.deadlineSeconds;
-    this.view = { id: this.id, status: 'Created' };
-    setHandler(statusQuery, () => this.view);
     this.recheck = new Recheck();
     const lean = () => leanKind && patched(LEAN_METADATA_PATCH);
-    this.tagged = announceRun({ ...input, kind }, lean);
-    this.lean = this.tagged && lean();
-    this.compact = compactKind && this.tagged && patched(COMPACT_BOOKKEEPING_PATCH);
-    if (this.tagged) {
-      const { id, account, name, labels, annotations, spec } = input;
-      const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
-      // A lean run writes the entity with its first state: the same workflow task, unless it waits first.
-      if (this.lean) this.pendingEntity = entity;
-      else rememberState({ status: 'Created', lastTransitionTime: this.transitionedAt }, entity);
-    }
-    this.showView();
+    const tagged = announceRun({ ...input, kind }, lean);
+    this.lean = tagged && lean();
+    this.compact = compactKind && tagged && patched(COMPACT_BOOKKEEPING_PATCH);
+    const { id, account, name, labels, annotations, spec } = input;
+    const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
+    this.record = new RunRecord(id, entity, tagged, this.lean);
+    this.stages = new StageRuns({ id, category: CATEGORY_OF_KIND[kind] }, this.record, {
+      deadlineSeconds: (spec as { deadlineSeconds?: number } | undefined)?.deadlineSeconds,
+      tagged,
+      compact: this.compact,
+    });
   }
 
-  /** The run's current details in the UI: status, stage, job and message. */
-  private showView(): void {
-    const v = this.view;
-    showProgress(`**${v.status}**${v.reason ? ` (${v.reason})` : ''}`, [
-      v.stage ? `stage \`${v.stage}\`${v.jobName ? ` · job \`${v.jobName}\`` : ''}` : undefined,
-      v.message?.split('\n')[0],
-    ]);
+  /** What the status query answers; a workflow sets its `stage` around work that is not a job. */
+  get view(): StatusView {
+    return this.record.view;
   }
 
   async transition(
@@ -132,47 +92,16 @@ export class EntityLifecycle {
     message?: string,
     details?: Record<string, unknown>,
   ) {
-    const withRetries = this.retries.length ? { ...details, retries: this.retries } : details;
+    const { retries } = this.stages;
+    const withRetries = retries.length ? { ...details, retries } : details;
     await state.transition({ id: this.id, allowedFrom, to, reason, message, details: withRetries });
-    this.recordTransition(to, reason, message, withRetries);
-  }
-
-  /** What a transition changes in the run (view, DyffStatus, memo), once the store has it. */
-  private recordTransition(
-    to: Status,
-    reason?: Reason,
-    message?: string,
-    withRetries?: Record<string, unknown>,
-  ) {
-    Object.assign(this.view, { status: to, reason, message });
-    // A lean run writes the status only when it changes (QuotaLimit keeps an entity Created).
-    if (!this.lean || to !== this.searchStatus) upsertSearchAttributes([{ key: DyffStatus, value: to }]);
-    this.searchStatus = to;
-    if (this.tagged) {
-      // Details merge across transitions, as in the entity store.
-      if (withRetries) this.details = { ...this.details, ...withRetries };
-      this.transitionedAt = new Date().toISOString();
-      this.writeMemo();
-    }
-    this.showView();
-  }
-
-  /** The entity's state (and, the first time in a lean run, the entity) in the run's memo. */
-  private writeMemo(): void {
-    const { status, reason, message } = this.view;
-    const entity = this.pendingEntity;
-    this.pendingEntity = undefined;
-    rememberState(
-      { status, reason, message, details: this.details, lastTransitionTime: this.transitionedAt },
-      entity,
-    );
+    this.record.transitioned(to, reason, message, withRetries);
   }
 
   /** Before a wait that is not a dependency's: a lean run writes its entity to the memo if it has not yet. */
   rememberBeforeWaiting(): void {
-    if (this.pendingEntity) this.writeMemo();
+    this.record.rememberBeforeWaiting();
   }
-
   /** Record the entity (idempotent) from the workflow input. */
   async create(): Promise<void> {
     await state.createEntity(this.newEntity());
@@ -204,7 +133,7 @@ export class EntityLifecycle {
       checkDependency(dep, id, missing, (reason, message) => new StageFailure(reason, message));
       deps.push(isDone(dep) ? dep : await this.requireReady(id, missing));
     }
-    if (out.admitted) this.recordTransition('Admitted');
+    if (out.admitted) this.record.transitioned('Admitted');
     else if (admit) await this.transition(['Created'], 'Admitted');
     return deps;
   }
@@ -223,96 +152,22 @@ export class EntityLifecycle {
       get: (id) => state.getEntity({ id }),
       fail: (reason, message) => new StageFailure(reason, message),
       recheck: this.recheck,
-      onWaiting: () => this.showWaiting(),
+      onWaiting: () => this.record.showWaiting(),
     });
   }
 
   /**
-   * While it waits for a dependency, the entity stays Created with reason UnsatisfiedDependency: shown in the run's
-   * current details, and kept in its memo (for a client that reads Temporal only) since the patch.
+   * Run a step of the catalogue as a job (StageRuns.runJob): retried while a new try can fix its ending; any other
+   * failure ends the entity with `failReason`.
    */
-  private showWaiting(): void {
-    this.showView();
-    if (!this.tagged || !patched(WAITING_MEMO_PATCH)) return;
-    this.writeMemo();
-  }
-
-  /**
-   * Run a step of the catalogue as a job, with the arguments, identity and secrets its entry derives from the
-   * typed input. A failure the user must fix ends the entity with `failReason`.
-   */
-  async runJob<N extends StepName>(
+  runJob<N extends StepName>(
     name: N,
     input: StepInputs[N],
     failReason: Reason,
     /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
     output?: RunStepInput['output'],
   ): Promise<RunStepOutput> {
-    const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
-    const secrets = entry.secrets?.(input) ?? [];
-    // Only what the spec sets: without it the activity input stays as recorded before spec resources.
-    const resources = entry.specResources?.(input);
-    return this.runStageWithRetries(entry.stage, stepArgs(name, input), failReason, {
-      serviceAccount: entry.identity,
-      ...(secrets.length ? { secrets } : {}),
-      ...(resources ? { resources } : {}),
-      ...(output && this.compact ? { output } : {}),
-    });
-  }
-
-  /**
-   * Run one step as a job. An ending a new try can fix (lost, killed by a signal, OOM, evicted, preempted, past
-   * its deadline, or a failure the step declared transient) is tried again under a new job name after a backoff,
-   * up to the worker's `retries.maxTriesPerStage`; any other failure ends the entity at once.
-   */
-  private async runStageWithRetries(
-    stage: string,
-    args: string[],
-    failReason: Reason,
-    extra: Partial<RunStepInput> = {},
-  ): Promise<RunStepOutput> {
-    const earlier: string[] = [];
-    for (;;) {
-      const attempt = (this.tries.get(stage) ?? 0) + 1;
-      this.tries.set(stage, attempt);
-      const job = jobName(this.id, stage, attempt);
-      Object.assign(this.view, { stage, jobName: job });
-      this.showView();
-      const stepInput: RunStepInput = {
-        entityId: this.id,
-        category: this.category,
-        stage,
-        attempt,
-        args,
-        // Only when the spec sets one: without it the activity input stays as recorded before the override.
-        ...(this.stepDeadlineSeconds ? { activeDeadlineSeconds: this.stepDeadlineSeconds } : {}),
-        ...extra,
-      };
-      // The activity's line in the UI names the step program and its job: `fetch-data job fetch-<id>-1`.
-      const out = this.tagged
-        ? await runStepJob.executeWithOptions({ summary: `${args[0] ?? stage} job ${job}` }, [stepInput])
-        : await runStepJob(stepInput);
-      if (out.phase === 'succeeded') return out;
-      const why = `try ${attempt}: ${out.reason ?? 'unknown reason'}`;
-      // Histories recorded before typed outcomes carry only `lost`.
-      const retryable = out.retryable ?? out.lost;
-      if (retryable && attempt < (out.maxTries ?? MAX_TRIES) && patched(RETRY_PATCH)) {
-        earlier.push(why);
-        this.retries.push({ stage, try: attempt, outcome: out.outcome, reason: out.reason });
-        const backoffMs = (out.backoffSeconds ?? 0) * 1000 * 2 ** (earlier.length - 1);
-        this.view.message = `${stage}: ${why}; try ${attempt + 1} in ${Math.round(backoffMs / 1000)} s`;
-        this.showView();
-        if (backoffMs > 0) await sleep(backoffMs);
-        continue;
-      }
-      if (out.lost && attempt < MAX_TRIES) continue; // the behaviour before RETRY_PATCH, for replay
-      const tail = out.logTail.length ? `\n--- last log lines ---\n${out.logTail.join('\n')}` : '';
-      const history = earlier.length ? ` after ${earlier.length + 1} tries (${earlier.join('; ')})` : '';
-      throw new StageFailure(
-        failReason,
-        `${stage} failed (${out.reason ?? 'unknown reason'})${history}${tail}`,
-      );
-    }
+    return this.stages.runJob(name, input, failReason, output);
   }
 
   /**
