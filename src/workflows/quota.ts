@@ -3,6 +3,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -29,6 +30,14 @@ export interface QuotaState {
   /** How often the holders' workflows are checked for a run that was terminated or lost. @default 60000 */
   checkEveryMs?: number;
 }
+
+/**
+ * Runs recorded before this patch told every waiter not granted in one pass that it was queued, even one whose
+ * request came in while the pass was telling an earlier holder of its slot, with slots free: that evaluation
+ * showed QuotaLimit, and told its pipeline so, until the next pass granted it. Since the patch a waiter is told
+ * it is queued only when no slot is free for it at that moment.
+ */
+export const QUEUED_ONLY_WHEN_FULL_PATCH = 'quota-queued-only-when-no-slot-is-free';
 
 /** Signals handled per run before continuing as new: each costs a few events. */
 const SIGNALS_PER_RUN = 500;
@@ -61,23 +70,45 @@ export async function quotaWorkflow(state: QuotaState): Promise<void> {
     drop(holder);
   });
 
-  /** Grant free slots in arrival order, and tell each new holder and each newly queued waiter. */
-  const settle = async () => {
+  const queuedOnlyWhenFull = patched(QUEUED_ONLY_WHEN_FULL_PATCH);
+  /** Free slots go to the waiters in arrival order. */
+  const grantFree = () => {
     for (let head = waiters[0]; head && holders.length < head.limit; head = waiters[0]) {
       waiters.shift();
       holders.push(head.holder);
       regrant.add(head.holder);
     }
-    for (const holder of [...regrant]) {
-      regrant.delete(holder);
-      // A holder that cannot be told no longer exists: its slot is free again.
-      if (!(await tell(holder, slotGrantedSignal))) drop(holder);
+  };
+  /** Tell one holder of its slot; one that cannot be told no longer exists, and its slot is free again. */
+  const tellGranted = async (holder: string) => {
+    regrant.delete(holder);
+    if (!(await tell(holder, slotGrantedSignal))) drop(holder);
+  };
+  /** Tell one waiter its place; one that cannot be told no longer exists. */
+  const tellQueued = async (w: Waiter, position: number) => {
+    w.told = true;
+    if (!(await tell(w.holder, slotQueuedSignal, { position }))) drop(w.holder);
+  };
+
+  /** Grant free slots in arrival order, and tell each new holder and each newly queued waiter. */
+  const settle = async () => {
+    if (queuedOnlyWhenFull) {
+      // Tells wait for the server, and signals handled meanwhile change the queue: look again after each round.
+      // The holders of one round are told together (one workflow task), then the waiters still without a slot.
+      for (;;) {
+        grantFree();
+        if (regrant.size) {
+          await Promise.all([...regrant].map(tellGranted));
+          continue;
+        }
+        const untold = waiters.flatMap((w, i) => (w.told ? [] : [{ w, position: i + 1 }]));
+        if (!untold.length) return;
+        await Promise.all(untold.map(({ w, position }) => tellQueued(w, position)));
+      }
     }
-    for (const [i, w] of waiters.entries()) {
-      if (w.told) continue;
-      w.told = true;
-      if (!(await tell(w.holder, slotQueuedSignal, { position: i + 1 }))) drop(w.holder);
-    }
+    grantFree();
+    for (const holder of [...regrant]) await tellGranted(holder);
+    for (const [i, w] of waiters.entries()) if (!w.told) await tellQueued(w, i + 1);
   };
 
   for (;;) {

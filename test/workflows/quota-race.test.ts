@@ -157,3 +157,50 @@ it('waiters are admitted in arrival order, and the slot of a terminated holder i
     await worker.stop();
   }
 }, 120_000);
+
+it('evaluations asking together while slots are free are all granted at once: none is told to wait', async () => {
+  // A request that reaches the semaphore while it is telling an earlier holder of its slot must get a slot too,
+  // not a place in a queue that has free slots.
+  const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed', effect: stepEffects(env.objects) }));
+  const worker = await startWorkerWithActivities(
+    env.config,
+    createActivities({
+      entityStore: env.entities,
+      objectStore: env.objects,
+      jobRunner: runner,
+      sessionRunner: new RecordingSessions(),
+    }),
+  );
+  try {
+    const account = `free-${newId().slice(0, 8)}`;
+    const ready = async (kind: 'Dataset' | 'InferenceService') => {
+      const id = newId();
+      await env.entities.create({ id, kind, account, spec: {} });
+      await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+      await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
+      return id;
+    };
+    const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
+    await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
+    const ids = Array.from({ length: 16 }, () => newId());
+    const handles = await Promise.all(
+      ids.map((id) =>
+        env.client.workflow.start('evaluationWorkflow', {
+          workflowId: `evaluation-${id}`,
+          taskQueue: env.config.temporal.taskQueue,
+          args: [{ id, account, spec: { dataset, inferenceService: service }, concurrencyQuota: 100 }],
+        }),
+      ),
+    );
+    const results = (await Promise.all(handles.map((h) => h.result()))) as { status: string }[];
+    expect(results.map((r) => r.status)).toEqual(Array(ids.length).fill('Complete'));
+    const told: string[] = [];
+    for (const id of ids) {
+      const history = await env.entities.history(id);
+      if (history.some((r) => r.reason === 'QuotaLimit')) told.push(id);
+    }
+    expect(told, 'evaluations shown as waiting for a slot while 100 were free').toEqual([]);
+  } finally {
+    await worker.stop();
+  }
+}, 180_000);
