@@ -124,7 +124,6 @@ export async function runMany(
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-/** A pipeline started the way `dyffctl`'s client starts one: with its search attributes, summary and details. */
 /** A pipeline for a scripted job runner: its sources and endpoint are never reached. */
 export function scriptedPipelineSpec(extra: { concurrencyQuota?: number } = {}): PipelineSpec {
   return PipelineSpec.parse({
@@ -136,6 +135,7 @@ export function scriptedPipelineSpec(extra: { concurrencyQuota?: number } = {}):
   });
 }
 
+/** A pipeline started the way `dyffctl`'s client starts one: with its search attributes, summary and details. */
 export async function executePipeline(
   client: Client,
   taskQueue: string,
