@@ -25,6 +25,7 @@ few datasets through the local process runner (the real cost). The last line hol
                                     and signals per pipeline, ours beside the skeleton's (load-independent)
                         serial      --serial pipelines one at a time: ms per stage, ours and the skeleton's
                         throughput  --pipelines at --concurrency: pipelines/s and the ratio to the skeleton
+                                    (ours in two halves, before and after the skeleton's batch)
                         memory      settled worker RSS with N runs held at their evaluation stage, per run,
                                     for each N in --held; with two or more N, the slope between them too
                         real        --real datasets (fetch + ingest) through the local process runner

@@ -80,6 +80,19 @@ export function profileOf(before: ServerSample, after: ServerSample, runs: numbe
   return { runs, cpuMs: ((after.cpuSeconds - before.cpuSeconds) * 1000) / runs, ops };
 }
 
+/** Two batches' profiles as one: each figure per run over both batches' runs. */
+export function mergedProfile(a: BatchProfile, b: BatchProfile): BatchProfile {
+  const runs = a.runs + b.runs;
+  const per = (x: number, y: number) => (x * a.runs + y * b.runs) / runs;
+  const ops = new Map<string, [number, number]>();
+  for (const k of new Set([...a.ops.keys(), ...b.ops.keys()])) {
+    const [ams, acalls] = a.ops.get(k) ?? [0, 0];
+    const [bms, bcalls] = b.ops.get(k) ?? [0, 0];
+    ops.set(k, [per(ams, bms), per(acalls, bcalls)]);
+  }
+  return { runs, cpuMs: per(a.cpuMs, b.cpuMs), ops };
+}
+
 /** Per family, the operations ours spends most time in, each beside the skeleton's. */
 export function profileLines(ours: BatchProfile, skeleton: BatchProfile, top = 8): string[] {
   const f = (x: number) => x.toFixed(1);
