@@ -162,14 +162,20 @@ try {
 
       if (phases.has('throughput')) {
         const { pipelines: n, concurrency: c } = flags;
-        // Peak RSS while ours run (garbage included), as the figure was first taken.
-        global.gc?.();
-        const rssBefore = process.memoryUsage().rss;
-        let peak = rssBefore;
-        let sampling = true; // while ours run
+        // Peak RSS while ours run (garbage included), as the figure was first taken: the largest rise above the RSS
+        // at the start of either half, so that what the skeleton's batch left in between is not counted as ours.
+        let base = 0;
+        let rise = 0;
+        let sampling = false;
+        const startSampling = () => {
+          global.gc?.();
+          base = process.memoryUsage().rss;
+          sampling = true;
+        };
         const sampler = setInterval(() => {
-          if (sampling) peak = Math.max(peak, process.memoryUsage().rss);
+          if (sampling) rise = Math.max(rise, process.memoryUsage().rss - base);
         }, 50);
+        startSampling();
         // The server's CPU time and metrics, and this process's CPU time (workers and client), around each batch.
         const cpu = () => {
           const u = process.cpuUsage();
@@ -184,12 +190,12 @@ try {
         sampling = false;
         const s = n / (await runMany(n, c, () => skeleton().then(() => undefined))).seconds;
         const [s2, c2] = [await sampleServer(metricsPort, serverProcess), cpu()];
-        sampling = true;
+        startSampling();
         const t2 = (await runMany(n - first, c, () => ours().then(() => undefined))).seconds;
         const [s3, c3] = [await sampleServer(metricsPort, serverProcess), cpu()];
         clearInterval(sampler);
         const o = n / (t1 + t2);
-        const peakPerRun = (peak - rssBefore) / 2 ** 20 / c;
+        const peakPerRun = rise / 2 ** 20 / c;
         console.log(
           `throughput (${n} pipelines, ${c} in flight): ours ${f1(o)} pipelines/s, the skeleton's ${f1(s)} (ours ${f2(o / s)} ×); ` +
             `worker peak RSS +${f2(peakPerRun)} MiB per run in flight`,
