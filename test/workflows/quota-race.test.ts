@@ -14,6 +14,20 @@ import { until } from '../support/worker-process.js';
 
 const env = useOrchestrationEnv();
 
+/** A Ready dataset and a Ready service (with its description) of the account, for evaluations started directly. */
+async function readyDependencies(account: string): Promise<{ dataset: string; service: string }> {
+  const ready = async (kind: 'Dataset' | 'InferenceService') => {
+    const id = newId();
+    await env.entities.create({ id, kind, account, spec: {} });
+    await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+    await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
+    return id;
+  };
+  const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
+  await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
+  return { dataset, service };
+}
+
 const spec: PipelineSpec = PipelineSpecSchema.parse({
   dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' }, ingest: { format: 'csv' } },
   model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
@@ -111,15 +125,7 @@ it('waiters are admitted in arrival order, and the slot of a terminated holder i
   );
   try {
     const account = `fifo-${newId().slice(0, 8)}`;
-    const ready = async (kind: 'Dataset' | 'InferenceService') => {
-      const id = newId();
-      await env.entities.create({ id, kind, account, spec: {} });
-      await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-      await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
-      return id;
-    };
-    const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
-    await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
+    const { dataset, service } = await readyDependencies(account);
     const start = async () => {
       const id = newId();
       const handle = await env.client.workflow.start('evaluationWorkflow', {
@@ -173,15 +179,7 @@ it('evaluations asking together while slots are free are all granted at once: no
   );
   try {
     const account = `free-${newId().slice(0, 8)}`;
-    const ready = async (kind: 'Dataset' | 'InferenceService') => {
-      const id = newId();
-      await env.entities.create({ id, kind, account, spec: {} });
-      await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-      await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
-      return id;
-    };
-    const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
-    await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
+    const { dataset, service } = await readyDependencies(account);
     const ids = Array.from({ length: 16 }, () => newId());
     const handles = await Promise.all(
       ids.map((id) =>
