@@ -7,6 +7,7 @@ import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
 import type { PipelineView } from '../../src/workflows/index.js';
 import type { Behaviour } from '../support/scripted-runner.js';
+import { readyDependencies } from '../support/ready-dependencies.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
@@ -161,19 +162,7 @@ describe('pipelineWorkflow', () => {
       stage === 'evaluate' ? { outcome: 'hang' } : succeed(stage);
     await withWorker(script, async (runner) => {
       const account = `quota-${newId().slice(0, 8)}`;
-      const ready = async (kind: 'Dataset' | 'InferenceService') => {
-        const id = newId();
-        await env.entities.create({ id, kind, account, spec: {} });
-        await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-        await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
-        return id;
-      };
-      const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
-      await env.objects.put(
-        'inferenceservices',
-        `${service}/service.json`,
-        JSON.stringify({ runner: 'http' }),
-      );
+      const { dataset, service } = await readyDependencies(env, account);
       const alone = newId();
       const standalone = await env.client.workflow.start('evaluationWorkflow', {
         workflowId: `evaluation-${alone}`,

@@ -5,6 +5,7 @@ import { newId } from '../../src/domain/ids.js';
 import type { PipelineInput, PipelineSpec } from '../../src/domain/pipeline.js';
 import { PipelineSpec as PipelineSpecSchema } from '../../src/domain/pipeline.js';
 import type { PipelineView } from '../../src/workflows/index.js';
+import { readyDependencies } from '../support/ready-dependencies.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
@@ -13,20 +14,6 @@ import { startWorkerWithActivities } from '../support/temporal.js';
 import { until } from '../support/worker-process.js';
 
 const env = useOrchestrationEnv();
-
-/** A Ready dataset and a Ready service (with its description) of the account, for evaluations started directly. */
-async function readyDependencies(account: string): Promise<{ dataset: string; service: string }> {
-  const ready = async (kind: 'Dataset' | 'InferenceService') => {
-    const id = newId();
-    await env.entities.create({ id, kind, account, spec: {} });
-    await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-    await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
-    return id;
-  };
-  const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
-  await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify({ runner: 'http' }));
-  return { dataset, service };
-}
 
 const spec: PipelineSpec = PipelineSpecSchema.parse({
   dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' }, ingest: { format: 'csv' } },
@@ -125,7 +112,7 @@ it('waiters are admitted in arrival order, and the slot of a terminated holder i
   );
   try {
     const account = `fifo-${newId().slice(0, 8)}`;
-    const { dataset, service } = await readyDependencies(account);
+    const { dataset, service } = await readyDependencies(env, account);
     const start = async () => {
       const id = newId();
       const handle = await env.client.workflow.start('evaluationWorkflow', {
@@ -179,7 +166,7 @@ it('evaluations asking together while slots are free are all granted at once: no
   );
   try {
     const account = `free-${newId().slice(0, 8)}`;
-    const { dataset, service } = await readyDependencies(account);
+    const { dataset, service } = await readyDependencies(env, account);
     const ids = Array.from({ length: 16 }, () => newId());
     const handles = await Promise.all(
       ids.map((id) =>

@@ -16,6 +16,7 @@ import type { JobRunner } from '../../src/ports/job-runner.js';
 import type { SessionRunner } from '../../src/ports/session-runner.js';
 import { installReaperSchedule, reaperScheduleId } from '../../src/reaper-schedule.js';
 import type { PipelineView } from '../../src/workflows/index.js';
+import { readyDependencies } from '../support/ready-dependencies.js';
 import { RecordingSessions } from '../support/recording-sessions.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { stepEffects } from '../support/step-effects.js';
@@ -131,23 +132,15 @@ describe('the reaper', () => {
     const serve = `require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')`;
     await withWorker(jobs, sessions, async () => {
       const account = `reap-${newId().slice(0, 8)}`;
-      const ready = async (kind: 'Dataset' | 'InferenceService') => {
-        const id = newId();
-        await env.entities.create({ id, kind, account, spec: {} });
-        await env.entities.transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
-        await env.entities.transition({ id, allowedFrom: ['Admitted'], to: 'Ready' });
-        return id;
-      };
-      const [dataset, service] = [await ready('Dataset'), await ready('InferenceService')];
-      const description: ServiceDescription = {
+      const description = (service: string): ServiceDescription => ({
         serviceId: service,
         runner: 'standalone',
         command: ['-e', serve],
         readinessPath: '/',
         endpoint: '/',
         interface: {},
-      };
-      await env.objects.put('inferenceservices', `${service}/service.json`, JSON.stringify(description));
+      });
+      const { dataset, service } = await readyDependencies(env, account, description);
       const id = newId();
       const handle = await env.client.workflow.start('evaluationWorkflow', {
         workflowId: `evaluation-${id}`,
