@@ -1,6 +1,6 @@
 /**
  * Records one history per workflow type into test/histories/, for the replay test: run after a deliberate change to
- * a workflow's command sequence (guarded by patched()), never to paper over an accidental one. Histories of earlier
+ * a workflow's command sequence (guarded by a patch), never to paper over an accidental one. Histories of earlier
  * shapes stay beside them under another name (`dataset-v1.pb`), so replay keeps checking the patched() paths.
  *
  *   npx tsx scripts/record-histories.ts

@@ -1,4 +1,5 @@
-import { ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { VerifiedDataset } from '../activities/index.js';
 import { datasetChecks, datasetWrites } from './activity-proxies.js';
 import type { DatasetSpec } from '../domain/specs.js';
@@ -48,7 +49,7 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
   return life.run(async () => {
     // A derived dataset reads its source Dataset's shards once that is Ready, and has nothing to fetch.
     const from =
-      spec.source.kind === 'dataset' && patched(DERIVED_DATASET_PATCH) ? spec.source.dataset : undefined;
+      spec.source.kind === 'dataset' && hasPatch(DERIVED_DATASET_PATCH) ? spec.source.dataset : undefined;
     if (life.compact)
       await life.admit(from === undefined ? [] : [{ id: from, missing: 'DataSourceMissing' }], true);
     else {

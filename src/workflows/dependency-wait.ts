@@ -2,10 +2,10 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { Entity } from '../domain/entity.js';
 import { isTerminal } from '../domain/status.js';
 import type { Reason } from '../domain/status.js';
@@ -133,7 +133,7 @@ async function checkUntilReady<I extends { waitPolicy?: WaitPolicy }>(
     }
     const info = workflowInfo();
     const due = polls >= pollsPerRun || info.historyLength >= eventsPerRun || info.continueAsNewSuggested;
-    if (due && patched('continue-as-new-while-waiting-for-dependency')) {
+    if (due && hasPatch('continue-as-new-while-waiting-for-dependency')) {
       await condition(allHandlersFinished);
       const next: WaitPolicy = { ...policy, resumeMs: delayMs, polled: (policy.polled ?? 0) + polls };
       await continueAsNew<(i: I) => Promise<unknown>>({ ...input, waitPolicy: next });

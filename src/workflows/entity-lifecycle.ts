@@ -3,9 +3,9 @@ import {
   CancellationScope,
   ContinueAsNew,
   isCancellation,
-  patched,
   sleep,
 } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
@@ -66,10 +66,10 @@ export class EntityLifecycle {
     this.id = input.id;
     this.failureStatus = JOB_KINDS.has(kind) ? 'Failed' : 'Error';
     this.recheck = new Recheck();
-    const lean = () => leanKind && patched(LEAN_METADATA_PATCH);
+    const lean = () => leanKind && hasPatch(LEAN_METADATA_PATCH);
     const tagged = announceRun({ ...input, kind }, lean);
     this.lean = tagged && lean();
-    this.compact = compactKind && tagged && patched(COMPACT_BOOKKEEPING_PATCH);
+    this.compact = compactKind && tagged && hasPatch(COMPACT_BOOKKEEPING_PATCH);
     const { id, account, name, labels, annotations, spec } = input;
     const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
     this.record = new RunRecord(id, entity, tagged, this.lean);
@@ -193,7 +193,7 @@ export class EntityLifecycle {
           // The job has just stopped, so the step activity's completion may reach the server while this workflow
           // task completes. A task that also closed the run would be refused (UnhandledCommand), and with it the
           // ending's writes: markers, DyffStatus and memo. A timer lets this task record them without closing it.
-          if (patched(CANCEL_ENDING_PATCH)) await sleep(1);
+          if (hasPatch(CANCEL_ENDING_PATCH)) await sleep(1);
         });
         throw err;
       }

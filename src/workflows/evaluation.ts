@@ -1,4 +1,5 @@
-import { CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { VerifySummary } from '../domain/artifacts.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { EvaluationSpec } from '../domain/specs.js';
@@ -27,7 +28,7 @@ export async function evaluationWorkflow(
   const life = new EntityLifecycle('Evaluation', input, true, true);
   if (!life.compact) await life.create();
   // The account's quota is a semaphore held from Admitted to the end, so that racing evaluations cannot overrun it.
-  const slot = patched('evaluation-quota-semaphore')
+  const slot = hasPatch('evaluation-quota-semaphore')
     ? new QuotaSlot(input.account, input.concurrencyQuota, life.lean)
     : undefined;
   try {

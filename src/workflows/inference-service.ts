@@ -1,3 +1,4 @@
+import { hasPatch } from './patch-baseline.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
@@ -5,7 +6,6 @@ import { state } from './activity-proxies.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { BUILD_IMAGE_PATCH, buildServiceImage } from './image-build.js';
 import { requireValidInput } from './input.js';
-import { patched } from '@temporalio/workflow';
 
 /**
  * model Ready → build job (a runnable service description) → with `spec.build`, the image built and recorded in
@@ -15,7 +15,7 @@ export async function inferenceServiceWorkflow(
   input: EntityInput<InferenceServiceSpec>,
 ): Promise<{ id: string; status: 'Ready' }> {
   requireValidInput('inferenceServiceWorkflow', input);
-  const life = new EntityLifecycle('InferenceService', input, false, true);
+  const life = new EntityLifecycle('InferenceService', input, true, true);
   if (!life.compact) await life.create();
   return life.run(async () => {
     const modelId = input.spec.model;
@@ -30,13 +30,13 @@ export async function inferenceServiceWorkflow(
     let description: unknown;
     if (life.compact) {
       // An image build rewrites the description, so it is read after the build; otherwise the step returns it.
-      const building = build && modelId && patched(BUILD_IMAGE_PATCH);
+      const building = build && modelId && hasPatch(BUILD_IMAGE_PATCH);
       const out = await life.runJob('build-service', stepInput, 'BuildFailed', building ? undefined : ref);
       if (building) await buildServiceImage(life, { id: input.id, modelId, build });
       description = building ? await state.readJson(ref) : out.output;
     } else {
       await life.runJob('build-service', stepInput, 'BuildFailed');
-      if (build && modelId && patched(BUILD_IMAGE_PATCH))
+      if (build && modelId && hasPatch(BUILD_IMAGE_PATCH))
         await buildServiceImage(life, { id: input.id, modelId, build });
       description = await state.readJson(ref);
     }

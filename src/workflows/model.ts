@@ -15,7 +15,7 @@ export interface ModelWorkflowResult {
 /** model source → fetch job → manifest present → Ready (or Error/FetchFailed). */
 export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<ModelWorkflowResult> {
   requireValidInput('modelWorkflow', input);
-  const life = new EntityLifecycle('Model', input, false, true);
+  const life = new EntityLifecycle('Model', input, true, true);
   if (!life.compact) await life.create();
   return life.run(async () => {
     if (life.compact) await life.admit([], true);

@@ -1,4 +1,4 @@
-import { patched } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { StageView } from '../domain/pipeline.js';
 import { auditWorkflow } from './audit.js';
 import type { PipelineRun } from './pipeline-run.js';
@@ -18,7 +18,7 @@ export async function runPipelineAudits(
   targets: { inferenceService: string; evaluation: string; report: string },
 ): Promise<void> {
   const audits = run.input.spec.audits ?? [];
-  if (audits.length === 0 || !patched(PIPELINE_AUDITS_PATCH)) return;
+  if (audits.length === 0 || !hasPatch(PIPELINE_AUDITS_PATCH)) return;
   const views: StageView[] = audits.map(() => ({ status: 'Pending' }));
   run.view.audits = views;
   for (const [i, audit] of audits.entries()) {

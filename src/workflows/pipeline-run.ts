@@ -1,4 +1,5 @@
-import { patched, setHandler, sleep, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import { setHandler, sleep, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 import type { PipelineInput, StageName, StageView } from '../domain/pipeline.js';
@@ -88,7 +89,7 @@ export class PipelineRun {
    * all pass.
    */
   async admit(): Promise<void> {
-    if (patched('evaluation-quota-semaphore')) {
+    if (hasPatch('evaluation-quota-semaphore')) {
       setHandler(stageWaitingSignal, ({ reason }) => {
         this.view.reason = reason;
         upsertSearchAttributes([{ key: DyffStatus, value: reason ?? 'Running' }]);

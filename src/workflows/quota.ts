@@ -3,11 +3,11 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SignalDefinition } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import { quotaChecks } from './activity-proxies.js';
 import {
   acquireSlotSignal,
@@ -70,7 +70,7 @@ export async function quotaWorkflow(state: QuotaState): Promise<void> {
     drop(holder);
   });
 
-  const queuedOnlyWhenFull = patched(QUEUED_ONLY_WHEN_FULL_PATCH);
+  const queuedOnlyWhenFull = hasPatch(QUEUED_ONLY_WHEN_FULL_PATCH);
   /** Free slots go to the waiters in arrival order. */
   const grantFree = () => {
     for (let head = waiters[0]; head && holders.length < head.limit; head = waiters[0]) {

@@ -17,7 +17,7 @@ export async function reportWorkflow(
 ): Promise<{ id: string; status: 'Complete'; metrics: Record<string, number> }> {
   requireValidInput('reportWorkflow', input);
   const { id, spec } = input;
-  const life = new EntityLifecycle('Report', input, false, true);
+  const life = new EntityLifecycle('Report', input, true, true);
   if (!life.compact) await life.create();
   return life.run(async () => {
     // Compact runs are admitted with the look at the evaluation, before the lineage is read.

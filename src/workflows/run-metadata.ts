@@ -2,12 +2,12 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { ChildWorkflowOptions } from '@temporalio/workflow';
 import {
   executeChild,
-  patched,
   setCurrentDetails,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { workflowIdFor } from '../domain/kinds.js';
 import type { EntityMemo, RunIdentity, StateMemo } from '../domain/run-metadata.js';
@@ -25,8 +25,9 @@ export const RUN_METADATA_PATCH = 'run-sets-its-search-attributes';
  * made: search attributes the starter had already set, and the entity's memo before its first state in the same
  * workflow task; and ran their bookkeeping (a dataset's record, an evaluation's quota messages) as activity tasks
  * or signals with a workflow task each. Since the patch a run writes only what changed, the entity with its first
- * state, and its bookkeeping as local activities. A patch costs a run two events itself (its marker and the
- * TemporalChangeVersion search attribute), so only the kinds that save tasks by it take it (dataset, evaluation).
+ * state, and its bookkeeping as local activities. A patch cost a run two events itself (its marker and the
+ * TemporalChangeVersion search attribute), so only the dataset and the evaluation, which save tasks by it, took it
+ * until PATCH_BASELINE made it free; every kind the pipeline runs takes it since.
  */
 export const LEAN_METADATA_PATCH = 'run-writes-only-changed-metadata';
 
@@ -39,7 +40,7 @@ const TemporalScheduledById = defineSearchAttributeKey('TemporalScheduledById', 
  * run (see LEAN_METADATA_PATCH) started with these values already writes nothing.
  */
 export function announceRun(run: RunIdentity, lean: () => boolean = () => false): boolean {
-  if (!patched(RUN_METADATA_PATCH)) return false;
+  if (!hasPatch(RUN_METADATA_PATCH)) return false;
   const given = workflowInfo().typedSearchAttributes;
   const pairs = runSearchAttributes({
     ...run,

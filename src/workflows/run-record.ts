@@ -1,4 +1,5 @@
-import { patched, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { EntityMemo } from '../domain/run-metadata.js';
 import { DyffStatus } from '../domain/search-attributes.js';
 import type { Reason, Status } from '../domain/status.js';
@@ -77,7 +78,7 @@ export class RunRecord {
    */
   showWaiting(): void {
     this.show();
-    if (!this.tagged || !patched(WAITING_MEMO_PATCH)) return;
+    if (!this.tagged || !hasPatch(WAITING_MEMO_PATCH)) return;
     this.writeMemo();
   }
 

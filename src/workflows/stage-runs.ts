@@ -1,4 +1,5 @@
-import { patched, sleep } from '@temporalio/workflow';
+import { sleep } from '@temporalio/workflow';
+import { hasPatch } from './patch-baseline.js';
 import type { RunStepInput, RunStepOutput } from '../activities/index.js';
 import type { Category } from '../domain/kinds.js';
 import { jobName } from '../domain/naming.js';
@@ -108,7 +109,7 @@ export class StageRuns {
       const why = `try ${attempt}: ${out.reason ?? 'unknown reason'}`;
       // Histories recorded before typed outcomes carry only `lost`.
       const retryable = out.retryable ?? out.lost;
-      if (retryable && attempt < (out.maxTries ?? MAX_TRIES) && patched(RETRY_PATCH)) {
+      if (retryable && attempt < (out.maxTries ?? MAX_TRIES) && hasPatch(RETRY_PATCH)) {
         earlier.push(why);
         this.retries.push({ stage, try: attempt, outcome: out.outcome, reason: out.reason });
         const backoffMs = (out.backoffSeconds ?? 0) * 1000 * 2 ** (earlier.length - 1);

@@ -36,14 +36,14 @@ describe('the server work of one pipeline', () => {
       // The semaphore's check of its holders, cancelled when the slot is given back; no other timer.
       expect(counts.timers).toBeLessThanOrEqual(1);
       // Each entity's bookkeeping in two local activities or fewer (COMPACT_BOOKKEEPING_PATCH: 30 before), each an
-      // activation of the worker; the patch's own marker and change-version upsert, one each per entity, are
-      // counted below (41 upserts and 10 markers before it).
+      // activation of the worker.
       expect(counts.localActivities).toBeLessThanOrEqual(18);
-      // The semaphore's own patch (QUEUED_ONLY_WHEN_FULL_PATCH) adds a marker, an upsert and their two events once
-      // per semaphore run, which lives as long as its account: here, a fresh account's, once for this pipeline.
-      expect(counts.markers).toBeLessThanOrEqual(16);
-      expect(counts.upserts).toBeLessThanOrEqual(47);
-      expect(counts.events).toBeLessThanOrEqual(227);
+      // One patch marker per run, each with its change-version upsert (PATCH_BASELINE; before it, a marker and an
+      // upsert per patch: 16 of each, 227 events). Every entity run writes its metadata only when it changes
+      // (LEAN_METADATA_PATCH, no longer only the dataset's and the evaluation's: 38 upserts before).
+      expect(counts.markers).toBeLessThanOrEqual(7);
+      expect(counts.upserts).toBeLessThanOrEqual(32);
+      expect(counts.events).toBeLessThanOrEqual(203);
     } finally {
       await worker.stop();
     }
