@@ -126,7 +126,9 @@ export async function runMany(
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** A pipeline for a scripted job runner: its sources and endpoint are never reached. */
-export function scriptedPipelineSpec(extra: { concurrencyQuota?: number } = {}): PipelineSpec {
+export function scriptedPipelineSpec(
+  extra: { concurrencyQuota?: number; audits?: { procedure: { kind: 'local'; path: string } }[] } = {},
+): PipelineSpec {
   return PipelineSpec.parse({
     dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
     model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },

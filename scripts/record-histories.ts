@@ -18,8 +18,8 @@ import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.j
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
 import { BenchmarkSpec } from '../src/domain/benchmark.js';
-import { PipelineSpec } from '../src/domain/pipeline.js';
 import { installRuntime } from '../src/worker.js';
+import { scriptedPipelineSpec } from '../bench/lifecycle-runs.js';
 import { bundleWorkflows } from '../src/workflow-bundle.js';
 import { quotaWorkflowId } from '../src/workflows/quota-messages.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
@@ -51,14 +51,8 @@ const worker = await Worker.create({
   }),
 });
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-const spec = PipelineSpec.parse({
-  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-  report: { rubric: 'classification.accuracy' },
-  // One audit after the report: the pipeline's audit stage and the audit workflow are recorded with it.
-  audits: [{ procedure: { kind: 'local', path: '/procedures/probe' } }],
-});
+// One audit after the report: the pipeline's audit stage and the audit workflow are recorded with it.
+const spec = scriptedPipelineSpec({ audits: [{ procedure: { kind: 'local', path: '/procedures/probe' } }] });
 await worker.runUntil(async () => {
   const id = newId();
   const view = (await client.workflow.execute('pipelineWorkflow', {

@@ -20,8 +20,8 @@ import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
-import { PipelineSpec } from '../src/domain/pipeline.js';
 import { installRuntime } from '../src/worker.js';
+import { scriptedPipelineSpec } from '../bench/lifecycle-runs.js';
 import { bundleWorkflows } from '../src/workflow-bundle.js';
 import { readyDependencies } from '../test/support/ready-dependencies.js';
 import { RecordingSessions } from '../test/support/recording-sessions.js';
@@ -62,11 +62,7 @@ const activities = createActivities({
 const connection = await NativeConnection.connect({ address: server.address });
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
 const account = 'upgrade';
-const spec = PipelineSpec.parse({
-  dataset: { source: { kind: 'url', url: 'https://example.invalid/d.csv' } },
-  model: { source: { kind: 'urls', urls: ['https://example.invalid/m.json'] } },
-  service: { runner: { kind: 'http', endpoint: 'https://example.invalid' } },
-  report: { rubric: 'classification.accuracy' },
+const spec = scriptedPipelineSpec({
   audits: [{ procedure: { kind: 'local', path: '/procedures/probe' } }],
   concurrencyQuota: 1,
 });
