@@ -1,4 +1,3 @@
-import { hasPatch } from './patch-baseline.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
@@ -6,6 +5,7 @@ import { state } from './activity-proxies.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
 import { BUILD_IMAGE_PATCH, buildServiceImage } from './image-build.js';
 import { requireValidInput } from './input.js';
+import { hasPatch } from './patch-baseline.js';
 
 /**
  * model Ready → build job (a runnable service description) → with `spec.build`, the image built and recorded in
