@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The image builder of inference services with a `build` in their spec (`builder`), and its settings

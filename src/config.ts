@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, resolve } from 'node:path';
 import type * as Yaml from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cidrProblem } from './domain/egress.js';
 import { envOverrides } from './config-env.js';
 import { TemporalConfigSchema } from './temporal-config.js';

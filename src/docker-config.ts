@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DockerBuilderConfigSchema } from './builder-config.js';
 import { ScratchSettingsSchema } from './domain/step-resources.js';
 

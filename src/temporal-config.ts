@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The `temporal` section of the configuration: where the server is and how to reach it (TLS, mTLS, API key) —

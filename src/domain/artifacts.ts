@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DataSourceSpec, ModelSpec } from './specs.js';
 import type { IngestSpec } from './specs.js';
 import type { CorruptionSpec } from './image-spec.js';

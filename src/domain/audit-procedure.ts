@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The audit procedure contract (docs/audits.md): a directory with `procedure.json` naming its entrypoint, a

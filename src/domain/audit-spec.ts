@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretRef } from './secrets.js';
 import { deadlineSeconds, entityId } from './spec-fields.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CORRUPTIONS } from './image-spec.js';
 import { PipelineSpec } from './pipeline.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretRef } from './secrets.js';
 import { DerivedDataSource } from './image-spec.js';
 import { Checksums, httpUrl } from './spec-fields.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { entityId } from './spec-fields.js';
 
 /** Options for `image-folders`: one row per image file, labelled by its sub-folder (ImageNet's layout). */

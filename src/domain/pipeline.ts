@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuditProcedureSource, MAX_AUDIT_PARAMETER_BYTES } from './audit-spec.js';
 import { PipelineServiceSpec } from './service-spec.js';
 import { DatasetSpec, EvaluationSpec, ModelSpec, ReportSpec } from './specs.js';

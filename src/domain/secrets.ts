@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A secret named rather than held: `{secretRef: {name, key}}`, in the shape of a Kubernetes `secretKeyRef`. Specs,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Where an InferenceService's container image comes from: a prebuilt `image`, or a `build` of a Dockerfile found

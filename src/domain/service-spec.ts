@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { deniedEnvReason } from './env-denylist.js';
 import { EnvValue, SecretRef } from './secrets.js';
 import { imageFields, imageProblems } from './service-image-spec.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The fields entity specs share, and the error wording every spec schema uses. */
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuditSpec } from './audit-spec.js';
 import { DataSourceSpec } from './data-source-spec.js';
 import { ImageFolderOptions } from './image-spec.js';

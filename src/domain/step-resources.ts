@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { k8sQuantity } from './specs.js';
 import type { StepResourcesSpec } from './specs.js';
 import { STEP_CATALOGUE, STEP_NAMES, isStepName } from './step-catalogue.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { inferenceServiceKeys } from '../../domain/object-layout.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { SecretRef } from '../../domain/secrets.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorType } from '../../domain/errors.js';
 import type { DataSourceSpec } from '../../domain/specs.js';
 import type { GcsAccess, ListOptions } from './data-listing.js';

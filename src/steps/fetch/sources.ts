@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorType } from '../../domain/errors.js';
 import type { DataSourceSpec } from '../../domain/specs.js';
 import type { RetryPolicy, StepLog } from '../context.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { entityId } from '../../domain/specs.js';
 import { errorMessage, invalidInput } from '../errors.js';
 

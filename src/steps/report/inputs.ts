@@ -3,7 +3,7 @@ import { datasetKeys, outputKeys } from '../../domain/object-layout.js';
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorType } from '../../domain/errors.js';
 import type { Category } from '../../domain/kinds.js';
 import type { StepContext } from '../context.js';
