@@ -1,7 +1,14 @@
 // Where a compiled step's start goes: CPU time (user + system) of each thing `dyffctl step` loads or does before
 // its first line, in the order it does them, measured with process.cpuUsage() in one process. Plain JavaScript
 // run by bare node, so that no loader is measured. Prints one JSON array of [phase, ms]; bench/steps.ts runs it.
+// `bundle` (the argument): the start as bin/dyffctl.mjs makes it, from the step bundle with its code cache
+// (bin/code-cache.cjs, here taken apart into its phases), running a fetch-data step whose spec and id come in
+// STEP_SPEC and STEP_ID; `modules` (the default): the same start from dist/'s modules (DYFF_STEP_BUNDLE=0).
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
 
 const cpu = () => {
   const u = process.cpuUsage();
@@ -20,17 +27,58 @@ await phase('launcher freshness check', async () => {
   const { distState } = await import(new URL('bin/build-stamp.mjs', root).href);
   if (!distState(fileURLToPath(root)).fresh) throw new Error('dist/ is not fresh: npm run build');
 });
-await phase('zod', () => import('zod'));
-await phase('config and spec schemas', async () => {
-  await import(dist('domain/specs.js'));
-  await import(dist('config.js'));
-});
-let config;
-await phase('loadConfig', async () => {
-  config = (await import(dist('config.js'))).loadConfig();
-});
-await phase('adapters, object store', async () => {
-  await (await import(dist('adapters/index.js'))).createObjectStore(config);
-});
-await phase('step runner', () => import(dist('steps/run.js')));
+if (process.argv[2] === 'bundle') {
+  const file = fileURLToPath(dist('cli/step.cjs'));
+  let script;
+  await phase('bundle: read, code cache', () => {
+    const cachedData = readFileSync(`${file}.cache`);
+    script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+    if (script.cachedDataRejected) throw new Error(`${file}.cache rejected: npm run build`);
+  });
+  // The step's first line and its exit, caught: the bundle's entry runs the step and then calls process.exit.
+  const write = process.stdout.write.bind(process.stdout);
+  let firstLine;
+  const exited = new Promise((resolveExit) => {
+    process.exit = (code) => resolveExit(code);
+  });
+  process.stdout.write = () => {
+    firstLine ??= cpu();
+    return true;
+  };
+  process.argv = [
+    process.argv[0],
+    'bin/dyffctl.mjs',
+    'step',
+    'fetch-data',
+    '--id',
+    process.env.STEP_ID,
+    '--spec',
+    process.env.STEP_SPEC,
+  ];
+  const mod = new Module(file, null);
+  await phase('bundle: module bodies, loadConfig', () =>
+    script
+      .runInThisContext()
+      .call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file)),
+  );
+  const before = cpu();
+  const code = await exited;
+  process.stdout.write = write;
+  if (code !== 0 || firstLine === undefined) throw new Error(`the step exited ${code}`);
+  phases.push(['object store, runner', firstLine - before]);
+} else {
+  await phase('zod', () => import('zod'));
+  await phase('config and spec schemas', async () => {
+    await import(dist('domain/specs.js'));
+    await import(dist('config.js'));
+  });
+  let config;
+  await phase('loadConfig', async () => {
+    config = (await import(dist('config.js'))).loadConfig();
+  });
+  await phase('adapters, object store', async () => {
+    await (await import(dist('adapters/index.js'))).createObjectStore(config);
+  });
+  await phase('step runner', () => import(dist('steps/run.js')));
+}
 process.stdout.write(`${JSON.stringify(phases)}\n`);

@@ -4,11 +4,13 @@
  * from nothing, output to the job's output.log), for three commands side by side, interleaved so that a change in
  * the machine's load hits all three alike:
  *   node   `node -e 'console.log(…)'`: the floor, Node itself starting under the same wrapper
- *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the compiled dist/)
- *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`), as before
+ *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the build's step bundle,
+ *          dist/cli/step.cjs, with its code cache: bin/code-cache.cjs)
+ *   modules the same from dist/'s modules, one ES module at a time (DYFF_STEP_BUNDLE=0), as before the bundle
+ *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`)
  * The step fetches a one-line local file, so each job also runs to completion (exit 0, checked). Prints the median
- * and p95 of each, then where a compiled step's start goes (CPU per phase, bench/step-start-phases.mjs, median of
- * BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
+ * and p95 of each, then where a compiled step's start goes, from the bundle and from the modules (CPU per phase,
+ * bench/step-start-phases.mjs, median of BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +40,8 @@ execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], 
 const version = execFileSync(process.execPath, [join(REPO, 'bin/dyffctl.mjs'), 'version'], {
   encoding: 'utf8',
 });
-if (!version.includes('compiled')) throw new Error(`dyffctl does not run dist/:\n${version}`);
+if (!version.includes('compiled') || !version.includes('with its code cache'))
+  throw new Error(`dyffctl does not run dist/ and its step bundle:\n${version}`);
 
 await rm(HOME, { recursive: true, force: true });
 const sources = join(HOME, 'sources');
@@ -50,13 +53,18 @@ const tsxEsm = fileURLToPath(import.meta.resolve('tsx/esm'));
 const VARIANTS = {
   node: [process.execPath, '-e', 'console.log("started")'],
   dist: STEP_COMMAND,
+  modules: STEP_COMMAND,
   tsx: [process.execPath, '--import', tsxEsm, join(REPO, 'src/cli/main.ts'), 'step'],
 } as const;
 type Variant = keyof typeof VARIANTS;
 const runners = Object.fromEntries(
   Object.entries(VARIANTS).map(([v, command]) => [
     v,
-    new LocalProcessJobRunner({ root: join(HOME, 'jobs', v), command: [...command], env }),
+    new LocalProcessJobRunner({
+      root: join(HOME, 'jobs', v),
+      command: [...command],
+      env: v === 'modules' ? { ...env, DYFF_STEP_BUNDLE: '0' } : env,
+    }),
   ]),
 ) as Record<Variant, LocalProcessJobRunner>;
 
@@ -100,7 +108,7 @@ async function once(v: Variant, i: number): Promise<number> {
 }
 
 console.log(`${JOBS} jobs per command, one at a time (after ${WARMUP} warm-up each); load ${load()}`);
-const ms: Record<Variant, number[]> = { node: [], dist: [], tsx: [] };
+const ms: Record<Variant, number[]> = { node: [], dist: [], modules: [], tsx: [] };
 for (let i = 0; i < WARMUP + JOBS; i++) {
   for (const v of Object.keys(VARIANTS) as Variant[]) {
     const t = await once(v, i);
@@ -112,35 +120,49 @@ const stats = Object.fromEntries(
 ) as Record<Variant, { p50: number; p95: number }>;
 for (const [v, s] of Object.entries(stats))
   console.log(
-    `${v.padEnd(5)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
+    `${v.padEnd(7)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
   );
 // The same start, phase by phase, in CPU time (less swayed by the machine's load than wall time).
-const runs = Array.from({ length: PROFILES }, () => {
-  const out = execFileSync(process.execPath, [join(REPO, 'bench/step-start-phases.mjs')], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
+const profile = (mode: 'bundle' | 'modules') => {
+  const runs = Array.from({ length: PROFILES }, () => {
+    const out = execFileSync(process.execPath, [join(REPO, 'bench/step-start-phases.mjs'), mode], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        ...env,
+        STEP_ID: randomBytes(16).toString('hex'),
+        STEP_SPEC: JSON.stringify({ source: { kind: 'local', path: sources } }),
+      },
+    });
+    return JSON.parse(out) as [string, number][];
   });
-  return JSON.parse(out) as [string, number][];
-});
-console.log(`where a compiled step's start goes, CPU ms (median of ${PROFILES} runs):`);
-const cpuMedians = runs[0]!.map(
-  ([phase], i) =>
-    [
-      phase,
-      quantile(
-        runs.map((r) => r[i]![1]),
-        0.5,
-      ),
-    ] as const,
-);
-for (const [phase, ms] of cpuMedians) console.log(`  ${phase.padEnd(26)} ${ms.toFixed(0)}`);
-const cpuOf = (phase: string) => cpuMedians.find(([p]) => p === phase)?.[1] ?? NaN;
+  console.log(`where a compiled step's start goes from the ${mode}, CPU ms (median of ${PROFILES} runs):`);
+  const medians = runs[0]!.map(
+    ([phase], i) =>
+      [
+        phase,
+        quantile(
+          runs.map((r) => r[i]![1]),
+          0.5,
+        ),
+      ] as const,
+  );
+  for (const [phase, cpuMs] of medians) console.log(`  ${phase.padEnd(36)} ${cpuMs.toFixed(0)}`);
+  const total = medians.filter(([p]) => p !== 'node bootstrap').reduce((sum, [, cpuMs]) => sum + cpuMs, 0);
+  console.log(`  ${'above node bootstrap'.padEnd(36)} ${total.toFixed(0)}`);
+  return { medians, total };
+};
+const bundled = profile('bundle');
+const modular = profile('modules');
+const cpuOf = (phase: string) => modular.medians.find(([p]) => p === phase)?.[1] ?? NaN;
 
 console.log(
   `jobs=${JOBS} node_p50_ms=${stats.node.p50.toFixed(0)} node_p95_ms=${stats.node.p95.toFixed(0)} ` +
     `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
+    `modules_p50_ms=${stats.modules.p50.toFixed(0)} modules_p95_ms=${stats.modules.p95.toFixed(0)} ` +
     `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
     `over_node_p50_ms=${(stats.dist.p50 - stats.node.p50).toFixed(0)} goal_p95_ms=200 ` +
     `cpu_node_ms=${cpuOf('node bootstrap').toFixed(0)} cpu_zod_ms=${cpuOf('zod').toFixed(0)} ` +
+    `cpu_above_node_bundle_ms=${bundled.total.toFixed(0)} cpu_above_node_modules_ms=${modular.total.toFixed(0)} ` +
     `loadavg=${loadavg()[0]!.toFixed(2)}`,
 );

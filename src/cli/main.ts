@@ -1,9 +1,8 @@
 /**
  * dyffctl: the command line. `step` is dispatched before anything else is loaded, since every job starts it.
  */
-import { DyffError } from '../domain/errors.js';
-import { isUnreachable } from '../temporal-outage.js';
-import { cliExitCode, ExitCode } from './exit-codes.js';
+import { ExitCode } from './exit-codes.js';
+import { exitWith } from './exit.js';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'step') {
@@ -60,20 +59,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-let code: number;
-try {
-  code = await main(process.argv.slice(2));
-} catch (err) {
-  if (isUnreachable(err)) {
-    // An outage is not a bug: one line and the "unreachable" exit code, never a stack trace.
-    process.stderr.write(`error: Temporal unreachable: ${(err as Error).message.split('\n')[0]}\n`);
-    code = ExitCode.Unavailable;
-  } else {
-    process.stderr.write(
-      `error: ${err instanceof DyffError ? err.message : ((err as Error).stack ?? String(err))}\n`,
-    );
-    code = cliExitCode(err);
-  }
-}
-// Exit explicitly: an idle gRPC channel or DuckDB handle must not keep a finished command alive.
-process.exit(code);
+await exitWith(() => main(process.argv.slice(2)));

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * `dyffctl version`: the version, and which code runs: the compiled JavaScript (dist/, with the time it was built)
@@ -14,7 +15,14 @@ export function versionMain(): number {
   const code = compiled
     ? `compiled JavaScript (dist/, built ${stamp?.builtAt ?? 'at an unknown time'})`
     : 'TypeScript sources through tsx (dist/ is missing or stale: npm run build)';
-  process.stdout.write(`dyffctl ${pkg?.version ?? '(unknown version)'}\ncode: ${code}\n`);
+  // bin/dyffctl.mjs runs `dyffctl step` from the build's one-file bundle where there is one (scripts/build.mjs).
+  const bundle = new URL('./step.cjs', import.meta.url);
+  const steps = !compiled
+    ? 'the sources, as above'
+    : existsSync(bundle)
+      ? `one-file bundle (dist/cli/step.cjs), ${existsSync(`${fileURLToPath(bundle)}.cache`) ? 'with' : 'without'} its code cache`
+      : "dist/'s modules (no step bundle)";
+  process.stdout.write(`dyffctl ${pkg?.version ?? '(unknown version)'}\ncode: ${code}\nsteps: ${steps}\n`);
   return 0;
 }
 

@@ -30,25 +30,36 @@ describe('local jobs run the compiled JavaScript', () => {
     const cli = new LocalProcessJobRunner({ root: jobs, command: DYFFCTL_COMMAND, env });
     const id = 'c0ffee00c0ffee00c0ffee00c0ffee00';
     await cli.start({ name: `version-${id}-1`, entityId: id, stage: 'version', args: ['version'] });
-    const version = await cli.wait(`version-${id}-1`);
-    expect(version.phase).toBe('succeeded');
-    expect(await readFile(join(jobs, `version-${id}-1`, 'output.log'), 'utf8')).toMatch(
-      /^code: compiled JavaScript \(dist\/, built \d{4}-/m,
-    );
+    expect((await cli.wait(`version-${id}-1`)).phase).toBe('succeeded');
+    const version = await readFile(join(jobs, `version-${id}-1`, 'output.log'), 'utf8');
+    expect(version).toMatch(/^code: compiled JavaScript \(dist\/, built \d{4}-/m);
+    expect(version).toMatch(/^steps: one-file bundle \(dist\/cli\/step\.cjs\), with its code cache$/m);
 
-    const steps = new LocalProcessJobRunner({ root: jobs, command: STEP_COMMAND, env });
+    // A step runs from its bundle (dist/cli/step.cjs) with the code cache the build made, and does its work;
+    // with DYFF_STEP_BUNDLE=0, from dist/'s modules, as every other command runs.
     const spec = JSON.stringify({ source: { kind: 'local', path: sources } });
-    const name = `fetch-data-${id}-1`;
-    await steps.start({
-      name,
-      entityId: id,
-      stage: 'fetch-data',
-      args: ['fetch-data', '--id', id, '--spec', spec],
-    });
-    const done = await steps.wait(name);
-    expect(done.phase, done.logTail?.join('\n')).toBe('succeeded');
-    const log = await readFile(join(jobs, name, 'output.log'), 'utf8');
-    expect(log.split('\n')[0]).toBe(`fetch-data ${id}: start`);
+    const step = async (name: string, extra: Record<string, string>) => {
+      const runner = new LocalProcessJobRunner({
+        root: jobs,
+        command: STEP_COMMAND,
+        env: { ...env, DYFF_CODE_CACHE: 'report', ...extra },
+      });
+      await runner.start({
+        name,
+        entityId: id,
+        stage: 'fetch-data',
+        args: ['fetch-data', '--id', id, '--spec', spec],
+      });
+      const done = await runner.wait(name);
+      expect(done.phase, done.logTail?.join('\n')).toBe('succeeded');
+      const log = (await readFile(join(jobs, name, 'output.log'), 'utf8')).split('\n');
+      expect(log).toContain(`fetch-data ${id}: done`);
+      return log;
+    };
+    const bundled = await step(`fetch-data-${id}-1`, {});
+    expect(bundled.slice(0, 2)).toEqual(['code cache: accepted', `fetch-data ${id}: start`]);
+    const modular = await step(`fetch-data-${id}-2`, { DYFF_STEP_BUNDLE: '0' });
+    expect(modular[0]).toBe(`fetch-data ${id}: start`);
   });
 });
 

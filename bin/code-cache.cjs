@@ -1,0 +1,45 @@
+// Runs a CommonJS bundle with V8's code cache: the compiled code of the bundle (its top level and every function
+// that ran when the cache was made) is read from `<bundle>.cache` instead of being parsed and compiled again. Node 20
+// has no compile cache of its own for modules (Node 22's module.enableCompileCache, which bin/dyffctl.mjs turns on
+// where it exists, does this for every module), so each `dyffctl step` would otherwise compile its ~150 modules
+// anew. scripts/build.mjs makes the bundle (dist/cli/step.cjs) and then the cache, by running one step with
+// DYFF_CODE_CACHE=write; at any other time the cache is only read. V8 checks the cache against the bundle's source
+// and its own version and flags and ignores a cache that does not match: the bundle then compiles as any script
+// does. DYFF_CODE_CACHE=report prints `code cache: accepted|rejected|absent` to stderr first (for tests and
+// `bench:steps`). Plain JavaScript with no dependencies: it runs before anything else is loaded.
+'use strict';
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const Module = require('node:module');
+const { dirname } = require('node:path');
+const vm = require('node:vm');
+
+/** Loads `file` as the main module would be, compiled from its code cache where that cache is valid. */
+function runWithCodeCache(file) {
+  const cacheFile = `${file}.cache`;
+  const mode = process.env.DYFF_CODE_CACHE;
+  let cachedData;
+  try {
+    if (mode !== 'write') cachedData = readFileSync(cacheFile);
+  } catch {
+    // absent: compile as usual
+  }
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const state = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
+  if (mode === 'report') process.stderr.write(`code cache: ${state}\n`);
+  if (mode === 'write') {
+    // Taken at exit, so that it holds the functions the run compiled, not only the top level. Written whole under
+    // another name first: a step starting meanwhile reads either no cache or a complete one.
+    process.once('exit', () => {
+      writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
+      renameSync(`${cacheFile}.tmp`, cacheFile);
+    });
+  }
+  const mod = new Module(file, null);
+  mod.filename = file;
+  mod.loaded = true;
+  const wrapper = script.runInThisContext();
+  wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+  return state;
+}
+
+module.exports = { runWithCodeCache };
