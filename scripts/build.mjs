@@ -72,10 +72,10 @@ async function bundleStep(log) {
     // (import.meta.dirname, import.meta.url) land where they did.
     define: { 'import.meta.dirname': '__dirname', 'import.meta.url': '__import_meta_url' },
     banner: { js: "const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    // Without whitespace and comments: a quarter smaller, so quicker to read, and ASCII only (comments kept as written
-    // would make V8 hold the whole source as two-byte text). Names stay (keepNames too), so a stack trace still
-    // names its functions; DYFF_STEP_BUNDLE=0 runs the step from dist/'s modules, with their lines.
-    keepNames: true,
+    // Without whitespace and comments: a quarter smaller, so quicker to read, and ASCII only (comments kept as
+    // written would make V8 hold the whole source as two-byte text). Names are kept as written (esbuild renames only
+    // where two modules' names collide), so a stack trace still names its functions; DYFF_STEP_BUNDLE=0 runs the
+    // step from dist/'s modules, with their lines.
     minifyWhitespace: true,
     legalComments: 'none',
     logLevel: 'warning',

@@ -17,12 +17,13 @@ let cleanup: () => Promise<void>;
 let taskQueue = '';
 const WORKER = `dyff-image-worker-${process.pid}`;
 
-async function run(cmd: string[]): Promise<{ code: number; output: string }> {
+async function run(cmd: string[], env: string[] = []): Promise<{ code: number; output: string }> {
   const chunks: Buffer[] = [];
   const sink = new PassThrough();
   sink.on('data', (b: Buffer) => chunks.push(b));
   const [result] = (await docker.run(image, cmd, sink, {
     User: '1000:1000',
+    Env: env,
     HostConfig: {
       AutoRemove: true,
       ReadonlyRootfs: true,
@@ -57,6 +58,18 @@ describe.skipIf(noDocker)('the project image', { timeout: 180_000 }, () => {
     const { code, output } = await run(['version']);
     expect(code, output).toBe(0);
     expect(output).toMatch(/dist\//);
+  });
+
+  it("runs a step from the build's bundle with its code cache, which the image's Node accepts", async () => {
+    const id = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const spec = JSON.stringify({ source: { kind: 'local', path: '/app/bin' } });
+    const { code, output } = await run(
+      ['step', 'fetch-data', '--id', id, '--spec', spec],
+      ['DYFF_CODE_CACHE=report', 'DYFF_DATA_HOME=/tmp/data', 'DYFF_LOCAL_ROOTS=/app/bin'],
+    );
+    expect(code, output).toBe(0);
+    expect(output.split(/\r?\n/).slice(0, 2)).toEqual(['code cache: accepted', `fetch-data ${id}: start`]);
+    expect(output).toContain(`fetch-data ${id}: done`);
   });
 
   it('runs the worker: it polls its task queue on the Temporal server', async () => {
