@@ -1,16 +1,20 @@
 /**
  * bench:steps — how long a local step takes from the job runner's `start` to the step's first log line, over
  * BENCH_JOBS (50) jobs one at a time through the real LocalProcessJobRunner (detached `sh` wrapper, environment built
- * from nothing, output to the job's output.log), for three commands side by side, interleaved so that a change in
- * the machine's load hits all three alike:
+ * from nothing, output to the job's output.log), for these commands side by side, interleaved so that a change in
+ * the machine's load hits all of them alike:
  *   node   `node -e 'console.log(…)'`: the floor, Node itself starting under the same wrapper
  *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the build's step bundle,
  *          dist/cli/step.cjs, with its code cache: bin/code-cache.cjs)
  *   modules the same from dist/'s modules, one ES module at a time (DYFF_STEP_BUNDLE=0), as before the bundle
  *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`)
+ *   nodeNoCa, distNoCa  node and dist without NODE_EXTRA_CA_CERTS, which the runner passes on from the worker's
+ *          environment: Node reads and parses that file as it starts, whether or not the process uses TLS (the same
+ *          as node and dist where the variable is not set)
  * The step fetches a one-line local file, so each job also runs to completion (exit 0, checked). Prints the median
  * and p95 of each, then where a compiled step's start goes, from the bundle and from the modules (CPU per phase,
- * bench/step-start-phases.mjs, median of BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue #16) is dist p95 ≤ 200 ms.
+ * bench/step-start-phases.mjs, median of BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue
+ * #16) is dist p95 ≤ 200 ms.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -55,7 +59,10 @@ const VARIANTS = {
   dist: STEP_COMMAND,
   modules: STEP_COMMAND,
   tsx: [process.execPath, '--import', tsxEsm, join(REPO, 'src/cli/main.ts'), 'step'],
+  nodeNoCa: [process.execPath, '-e', 'console.log("started")'],
+  distNoCa: STEP_COMMAND,
 } as const;
+const NO_CA = new Set<string>(['nodeNoCa', 'distNoCa']);
 type Variant = keyof typeof VARIANTS;
 const runners = Object.fromEntries(
   Object.entries(VARIANTS).map(([v, command]) => [
@@ -64,6 +71,7 @@ const runners = Object.fromEntries(
       root: join(HOME, 'jobs', v),
       command: [...command],
       env: v === 'modules' ? { ...env, DYFF_STEP_BUNDLE: '0' } : env,
+      workerEnv: NO_CA.has(v) ? { ...process.env, NODE_EXTRA_CA_CERTS: undefined } : process.env,
     }),
   ]),
 ) as Record<Variant, LocalProcessJobRunner>;
@@ -94,7 +102,7 @@ async function once(v: Variant, i: number): Promise<number> {
   const id = randomBytes(16).toString('hex');
   const name = `fetch-data-${id}-1`;
   const args =
-    v === 'node'
+    v === 'node' || v === 'nodeNoCa'
       ? []
       : ['fetch-data', '--id', id, '--spec', JSON.stringify({ source: { kind: 'local', path: sources } })];
   const t0 = performance.now();
@@ -108,7 +116,20 @@ async function once(v: Variant, i: number): Promise<number> {
 }
 
 console.log(`${JOBS} jobs per command, one at a time (after ${WARMUP} warm-up each); load ${load()}`);
-const ms: Record<Variant, number[]> = { node: [], dist: [], modules: [], tsx: [] };
+const extraCas = process.env.NODE_EXTRA_CA_CERTS;
+console.log(
+  extraCas
+    ? `NODE_EXTRA_CA_CERTS=${extraCas}: every variant but nodeNoCa and distNoCa starts with it`
+    : 'NODE_EXTRA_CA_CERTS is not set: nodeNoCa and distNoCa measure the same as node and dist',
+);
+const ms: Record<Variant, number[]> = {
+  node: [],
+  dist: [],
+  modules: [],
+  tsx: [],
+  nodeNoCa: [],
+  distNoCa: [],
+};
 for (let i = 0; i < WARMUP + JOBS; i++) {
   for (const v of Object.keys(VARIANTS) as Variant[]) {
     const t = await once(v, i);
@@ -120,7 +141,7 @@ const stats = Object.fromEntries(
 ) as Record<Variant, { p50: number; p95: number }>;
 for (const [v, s] of Object.entries(stats))
   console.log(
-    `${v.padEnd(7)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
+    `${v.padEnd(8)} start to first line: median ${s.p50.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms`,
   );
 // The same start, phase by phase, in CPU time (less swayed by the machine's load than wall time).
 const profile = (mode: 'bundle' | 'modules') => {
@@ -161,6 +182,8 @@ console.log(
     `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
     `modules_p50_ms=${stats.modules.p50.toFixed(0)} modules_p95_ms=${stats.modules.p95.toFixed(0)} ` +
     `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
+    `node_no_ca_p50_ms=${stats.nodeNoCa.p50.toFixed(0)} node_no_ca_p95_ms=${stats.nodeNoCa.p95.toFixed(0)} ` +
+    `steps_no_ca_p50_ms=${stats.distNoCa.p50.toFixed(0)} steps_no_ca_p95_ms=${stats.distNoCa.p95.toFixed(0)} ` +
     `over_node_p50_ms=${(stats.dist.p50 - stats.node.p50).toFixed(0)} goal_p95_ms=200 ` +
     `cpu_node_ms=${cpuOf('node bootstrap').toFixed(0)} cpu_zod_ms=${cpuOf('zod').toFixed(0)} ` +
     `cpu_above_node_bundle_ms=${bundled.total.toFixed(0)} cpu_above_node_modules_ms=${modular.total.toFixed(0)} ` +
