@@ -35,7 +35,12 @@ export async function build({ ifStale = false, log = (m) => process.stderr.write
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    const bundled = await bundleStep(log);
+    // Steps run from dist/'s modules where the bundle could not be made: slower to start, as before it existed.
+    const bundled = await bundleStep(log).catch((err) => {
+      for (const f of [STEP_BUNDLE, `${STEP_BUNDLE}.cache`]) rmSync(f, { force: true });
+      log(`no step bundle (steps run from dist/'s modules): ${err.message}`);
+      return false;
+    });
     writeFileSync(join(dist, STAMP), JSON.stringify({ sources, builtAt: new Date().toISOString() }));
     if (bundled) warmStep(log);
     return true;
