@@ -2,13 +2,10 @@
 // its first line, in the order it does them, measured with process.cpuUsage() in one process. Plain JavaScript
 // run by bare node, so that no loader is measured. Prints one JSON array of [phase, ms]; bench/steps.ts runs it.
 // `bundle` (the argument): the start as bin/dyffctl.mjs makes it, from the step bundle with its code cache
-// (bin/code-cache.cjs, here taken apart into its phases), running a fetch-data step whose spec and id come in
+// (bin/code-cache.cjs, its two halves timed apart), running a fetch-data step whose spec and id come in
 // STEP_SPEC and STEP_ID; `modules` (the default): the same start from dist/'s modules (DYFF_STEP_BUNDLE=0).
-import { readFileSync } from 'node:fs';
-import Module from 'node:module';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
 
 const cpu = () => {
   const u = process.cpuUsage();
@@ -29,11 +26,12 @@ await phase('launcher freshness check', async () => {
 });
 if (process.argv[2] === 'bundle') {
   const file = fileURLToPath(dist('cli/step.cjs'));
+  const { compileWithCodeCache, runCompiled } = createRequire(import.meta.url)('../bin/code-cache.cjs');
   let script;
   await phase('bundle: read, code cache', () => {
-    const cachedData = readFileSync(`${file}.cache`);
-    script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-    if (script.cachedDataRejected) throw new Error(`${file}.cache rejected: npm run build`);
+    const compiled = compileWithCodeCache(file);
+    if (compiled.state !== 'accepted') throw new Error(`${file}.cache ${compiled.state}: npm run build`);
+    script = compiled.script;
   });
   // The step's first line and its exit, caught: the bundle's entry runs the step and then calls process.exit.
   const write = process.stdout.write.bind(process.stdout);
@@ -55,12 +53,7 @@ if (process.argv[2] === 'bundle') {
     '--spec',
     process.env.STEP_SPEC,
   ];
-  const mod = new Module(file, null);
-  await phase('bundle: module bodies, loadConfig', () =>
-    script
-      .runInThisContext()
-      .call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file)),
-  );
+  await phase('bundle: module bodies, loadConfig', () => runCompiled(script, file));
   const before = cpu();
   const code = await exited;
   process.stdout.write = write;

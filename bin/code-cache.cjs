@@ -13,8 +13,11 @@ const Module = require('node:module');
 const { dirname } = require('node:path');
 const vm = require('node:vm');
 
-/** Loads `file` as the main module would be, compiled from its code cache where that cache is valid. */
-function runWithCodeCache(file) {
+/**
+ * Compiles `file` as a module's code, from its code cache where that cache is valid. Returns the script and whether
+ * the cache was `accepted`, `rejected` or `absent`; with DYFF_CODE_CACHE=write, the cache is written at exit.
+ */
+function compileWithCodeCache(file) {
   const cacheFile = `${file}.cache`;
   const mode = process.env.DYFF_CODE_CACHE;
   let cachedData;
@@ -34,12 +37,23 @@ function runWithCodeCache(file) {
       renameSync(`${cacheFile}.tmp`, cacheFile);
     });
   }
+  return { script, state };
+}
+
+/** Runs a script compiled from `file` as the main module would run: its require, module, exports and paths. */
+function runCompiled(script, file) {
   const mod = new Module(file, null);
   mod.filename = file;
   mod.loaded = true;
   const wrapper = script.runInThisContext();
   wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+}
+
+/** Loads `file` as the main module would be, compiled from its code cache where that cache is valid. */
+function runWithCodeCache(file) {
+  const { script, state } = compileWithCodeCache(file);
+  runCompiled(script, file);
   return state;
 }
 
-module.exports = { runWithCodeCache };
+module.exports = { compileWithCodeCache, runCompiled, runWithCodeCache };

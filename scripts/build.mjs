@@ -28,8 +28,7 @@ export async function build({ ifStale = false, log = (m) => process.stderr.write
     const sources = sourceFingerprint(root);
     // Unstamped while tsc writes: a step that starts meanwhile runs the sources, never a half-written tree.
     rmSync(join(dist, STAMP), { force: true });
-    // V8 matches a code cache to its script by the script's length, not its text: a cache outlives no bundle.
-    for (const f of [STEP_BUNDLE, `${STEP_BUNDLE}.cache`]) rmSync(f, { force: true });
+    removeStepBundle();
     const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
       cwd: root,
@@ -37,7 +36,7 @@ export async function build({ ifStale = false, log = (m) => process.stderr.write
     });
     // Steps run from dist/'s modules where the bundle could not be made: slower to start, as before it existed.
     const bundled = await bundleStep(log).catch((err) => {
-      for (const f of [STEP_BUNDLE, `${STEP_BUNDLE}.cache`]) rmSync(f, { force: true });
+      removeStepBundle();
       log(`no step bundle (steps run from dist/'s modules): ${err.message}`);
       return false;
     });
@@ -47,6 +46,11 @@ export async function build({ ifStale = false, log = (m) => process.stderr.write
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** V8 matches a code cache to its script by the script's length, not its text: a cache outlives no bundle. */
+function removeStepBundle() {
+  for (const f of [STEP_BUNDLE, `${STEP_BUNDLE}.cache`]) rmSync(f, { force: true });
 }
 
 /**
