@@ -1,9 +1,11 @@
 // Where a compiled step's start goes: CPU time (user + system) of each thing `dyffctl step` loads or does before
 // its first line, in the order it does them, measured with process.cpuUsage() in one process. Plain JavaScript
 // run by bare node, so that no loader is measured. Prints one JSON array of [phase, ms]; bench/steps.ts runs it.
-// `bundle` (the argument): the start as bin/dyffctl.mjs makes it, from the step bundle with its code cache
+// `bundle` (the argument): the start as bin/dyff-step.cjs makes it, from the step bundle with its code cache
 // (bin/code-cache.cjs, its two halves timed apart), running a fetch-data step whose spec and id come in
-// STEP_SPEC and STEP_ID; `modules` (the default): the same start from dist/'s modules (DYFF_STEP_BUNDLE=0).
+// STEP_SPEC and STEP_ID; `modules` (the default): the same start from dist/'s modules as bin/dyffctl.mjs makes it
+// with DYFF_STEP_BUNDLE=0 (its freshness check first).
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -20,13 +22,14 @@ const phase = async (name, f) => {
 const root = new URL('..', import.meta.url);
 const dist = (path) => new URL(`dist/${path}`, root).href;
 
-await phase('launcher freshness check', async () => {
-  const { distState } = await import(new URL('bin/build-stamp.mjs', root).href);
-  if (!distState(fileURLToPath(root)).fresh) throw new Error('dist/ is not fresh: npm run build');
-});
 if (process.argv[2] === 'bundle') {
   const file = fileURLToPath(dist('cli/step.cjs'));
-  const { compileWithCodeCache, runCompiled } = createRequire(import.meta.url)('../bin/code-cache.cjs');
+  let compileWithCodeCache, runCompiled;
+  // What bin/dyff-step.cjs does before it runs the bundle.
+  await phase('launcher', () => {
+    ({ compileWithCodeCache, runCompiled } = createRequire(import.meta.url)('../bin/code-cache.cjs'));
+    if (!existsSync(file)) throw new Error(`no ${file}: npm run build`);
+  });
   let script;
   await phase('bundle: read, code cache', () => {
     const compiled = compileWithCodeCache(file);
@@ -60,6 +63,10 @@ if (process.argv[2] === 'bundle') {
   if (code !== 0 || firstLine === undefined) throw new Error(`the step exited ${code}`);
   phases.push(['object store, runner', firstLine - before]);
 } else {
+  await phase('launcher freshness check', async () => {
+    const { distState } = await import(new URL('bin/build-stamp.mjs', root).href);
+    if (!distState(fileURLToPath(root)).fresh) throw new Error('dist/ is not fresh: npm run build');
+  });
   await phase('zod', () => import('zod'));
   await phase('config and spec schemas', async () => {
     await import(dist('domain/specs.js'));

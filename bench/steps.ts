@@ -4,8 +4,11 @@
  * from nothing, output to the job's output.log), for these commands side by side, interleaved so that a change in
  * the machine's load hits all of them alike:
  *   node   `node -e 'console.log(…)'`: the floor, Node itself starting under the same wrapper
- *   dist   `dyffctl step fetch-data …` as the worker starts it (bin/dyffctl.mjs, which runs the build's step bundle,
- *          dist/cli/step.cjs, with its code cache: bin/code-cache.cjs)
+ *   dist   `dyffctl step fetch-data …` as a worker running from dist/ starts it (stepCommand of dist/'s
+ *          adapters: bin/dyff-step.cjs, which runs the build's step bundle, dist/cli/step.cjs, with its code cache,
+ *          bin/code-cache.cjs)
+ *   dyffctl the same through bin/dyffctl.mjs, as a worker running the sources starts it: the ES module loader and
+ *          the check that dist/ matches src/, then the same bundle
  *   modules the same from dist/'s modules, one ES module at a time (DYFF_STEP_BUNDLE=0), as before the bundle
  *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`)
  *   nodeNoCa, distNoCa  node and dist without NODE_EXTRA_CA_CERTS, which the runner passes on from the worker's
@@ -23,7 +26,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { STEP_COMMAND } from '../src/adapters/index.js';
+import { DYFFCTL_COMMAND } from '../src/adapters/index.js';
 import { LocalProcessJobRunner } from '../src/adapters/job-runner/local-process.js';
 import { configEnv, loadConfig } from '../src/config.js';
 
@@ -54,13 +57,22 @@ await writeFile(join(sources, 'one.txt'), 'one line\n');
 const env = configEnv(loadConfig({ dataHome: HOME, sources: { localRoots: [sources] } }));
 
 const tsxEsm = fileURLToPath(import.meta.resolve('tsx/esm'));
+// The command a worker running from dist/ gives its local runner, taken from dist/ itself.
+const built = (await import(join(REPO, 'dist/adapters/index.js'))) as { stepCommand(): string[] };
+const STEP_FROM_DIST = built.stepCommand();
+if (!STEP_FROM_DIST.at(-2)?.endsWith('bin/dyff-step.cjs'))
+  throw new Error(
+    `a worker running from dist/ does not start steps from the bundle: ${STEP_FROM_DIST.join(' ')}`,
+  );
+const STEP_THROUGH_DYFFCTL = [...DYFFCTL_COMMAND, 'step'];
 const VARIANTS = {
   node: [process.execPath, '-e', 'console.log("started")'],
-  dist: STEP_COMMAND,
-  modules: STEP_COMMAND,
+  dist: STEP_FROM_DIST,
+  dyffctl: STEP_THROUGH_DYFFCTL,
+  modules: STEP_THROUGH_DYFFCTL,
   tsx: [process.execPath, '--import', tsxEsm, join(REPO, 'src/cli/main.ts'), 'step'],
   nodeNoCa: [process.execPath, '-e', 'console.log("started")'],
-  distNoCa: STEP_COMMAND,
+  distNoCa: STEP_FROM_DIST,
 } as const;
 const NO_CA = new Set<string>(['nodeNoCa', 'distNoCa']);
 type Variant = keyof typeof VARIANTS;
@@ -125,6 +137,7 @@ console.log(
 const ms: Record<Variant, number[]> = {
   node: [],
   dist: [],
+  dyffctl: [],
   modules: [],
   tsx: [],
   nodeNoCa: [],
@@ -180,6 +193,7 @@ const cpuOf = (phase: string) => modular.medians.find(([p]) => p === phase)?.[1]
 console.log(
   `jobs=${JOBS} node_p50_ms=${stats.node.p50.toFixed(0)} node_p95_ms=${stats.node.p95.toFixed(0)} ` +
     `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
+    `dyffctl_p50_ms=${stats.dyffctl.p50.toFixed(0)} dyffctl_p95_ms=${stats.dyffctl.p95.toFixed(0)} ` +
     `modules_p50_ms=${stats.modules.p50.toFixed(0)} modules_p95_ms=${stats.modules.p95.toFixed(0)} ` +
     `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
     `node_no_ca_p50_ms=${stats.nodeNoCa.p50.toFixed(0)} node_no_ca_p95_ms=${stats.nodeNoCa.p95.toFixed(0)} ` +

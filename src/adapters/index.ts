@@ -3,7 +3,8 @@
  * created: the embedded default loads none of the cloud clients, and a step (which needs only the object store)
  * none of the runners.
  */
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { NO_BUILDER } from '../builder-config.js';
 import type { Config } from '../config.js';
 import { configEnv } from '../config.js';
@@ -23,9 +24,21 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
-/** The program a local job runs: this project's CLI, `dyffctl step …`. */
+/** The program a local session runs: this project's CLI, `dyffctl …`. */
 export const DYFFCTL_COMMAND = [process.execPath, resolve(import.meta.dirname, '../../bin/dyffctl.mjs')];
-export const STEP_COMMAND = [...DYFFCTL_COMMAND, 'step'];
+
+/**
+ * `dyffctl step` as the local job runner starts it. Where this code runs from dist/ and the build made the step
+ * bundle, straight from that bundle (bin/dyff-step.cjs): the step runs the same build as the worker, without the ES
+ * module loader and the freshness check of bin/dyffctl.mjs on its way. From the sources (tsx, the tests), through
+ * bin/dyffctl.mjs, which runs dist/ or the sources, whichever matches src/ now.
+ */
+export function stepCommand(): string[] {
+  const fromDist = basename(resolve(import.meta.dirname, '..')) === 'dist';
+  if (fromDist && existsSync(resolve(import.meta.dirname, '../cli/step.cjs')))
+    return [process.execPath, resolve(import.meta.dirname, '../../bin/dyff-step.cjs'), 'step'];
+  return [...DYFFCTL_COMMAND, 'step'];
+}
 
 export async function createObjectStore(config: Config): Promise<ObjectStore> {
   switch (config.objectStore) {
@@ -67,7 +80,7 @@ export async function createJobRunner(config: Config): Promise<JobRunner> {
       const { LocalProcessJobRunner } = await import('./job-runner/local-process.js');
       return new LocalProcessJobRunner({
         root: join(config.dataHome, 'jobs'),
-        command: STEP_COMMAND,
+        command: stepCommand(),
         env: configEnv(config),
       });
     }

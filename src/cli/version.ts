@@ -15,7 +15,8 @@ export function versionMain(): number {
   const code = compiled
     ? `compiled JavaScript (dist/, built ${stamp?.builtAt ?? 'at an unknown time'})`
     : 'TypeScript sources through tsx (dist/ is missing or stale: npm run build)';
-  // bin/dyffctl.mjs runs `dyffctl step` from the build's one-file bundle where there is one (scripts/build.mjs).
+  // `dyffctl step` runs from the build's one-file bundle where there is one (scripts/build.mjs): bin/dyffctl.mjs
+  // and bin/dyff-step.cjs, which a worker running from dist/ starts its local steps with.
   const bundle = new URL('./step.cjs', import.meta.url);
   const steps = !compiled
     ? 'the sources, as above'

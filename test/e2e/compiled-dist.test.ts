@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DYFFCTL_COMMAND, STEP_COMMAND } from '../../src/adapters/index.js';
+import { DYFFCTL_COMMAND, stepCommand } from '../../src/adapters/index.js';
 import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
 import { configEnv, loadConfig } from '../../src/config.js';
 
@@ -35,13 +35,18 @@ describe('local jobs run the compiled JavaScript', () => {
     expect(version).toMatch(/^code: compiled JavaScript \(dist\/, built \d{4}-/m);
     expect(version).toMatch(/^steps: one-file bundle \(dist\/cli\/step\.cjs\), with its code cache$/m);
 
-    // A step runs from its bundle (dist/cli/step.cjs) with the code cache the build made, and does its work;
-    // with DYFF_STEP_BUNDLE=0, from dist/'s modules, as every other command runs.
+    // A worker running from dist/ starts its steps with bin/dyff-step.cjs; one running the sources (as this test
+    // does) through bin/dyffctl.mjs. Either way a step runs from the bundle (dist/cli/step.cjs) with the code cache
+    // the build made, and does its work; with DYFF_STEP_BUNDLE=0, from dist/'s modules, as every other command runs.
+    const built = (await import(join(REPO, 'dist/adapters/index.js'))) as { stepCommand(): string[] };
+    const fromDist = built.stepCommand();
+    expect(fromDist).toEqual([process.execPath, join(REPO, 'bin/dyff-step.cjs'), 'step']);
+    expect(stepCommand()).toEqual([...DYFFCTL_COMMAND, 'step']);
     const spec = JSON.stringify({ source: { kind: 'local', path: sources } });
-    const step = async (name: string, extra: Record<string, string>) => {
+    const step = async (name: string, extra: Record<string, string>, command = fromDist) => {
       const runner = new LocalProcessJobRunner({
         root: jobs,
-        command: STEP_COMMAND,
+        command,
         env: { ...env, DYFF_CODE_CACHE: 'report', ...extra },
       });
       await runner.start({
@@ -58,8 +63,12 @@ describe('local jobs run the compiled JavaScript', () => {
     };
     const bundled = await step(`fetch-data-${id}-1`, {});
     expect(bundled.slice(0, 2)).toEqual(['code cache: accepted', `fetch-data ${id}: start`]);
-    const modular = await step(`fetch-data-${id}-2`, { DYFF_STEP_BUNDLE: '0' });
-    expect(modular[0]).toBe(`fetch-data ${id}: start`);
+    const throughDyffctl = await step(`fetch-data-${id}-2`, {}, stepCommand());
+    expect(throughDyffctl.slice(0, 2)).toEqual(['code cache: accepted', `fetch-data ${id}: start`]);
+    for (const [i, command] of [fromDist, stepCommand()].entries()) {
+      const modular = await step(`fetch-data-${id}-${i + 3}`, { DYFF_STEP_BUNDLE: '0' }, command);
+      expect(modular[0]).toBe(`fetch-data ${id}: start`);
+    }
   });
 });
 
@@ -111,6 +120,17 @@ describe('bin/dyffctl.mjs never runs a stale dist/', () => {
     expect(await launch()).toMatch(/dist\/cli\/main\.js$/);
     await rm(extra);
     expect(await launch()).toMatch(/src\/cli\/main\.ts$/);
+  });
+
+  it('bin/dyff-step.cjs hands over to bin/dyffctl.mjs where there is no step bundle', async () => {
+    // This tree has no step programs, so its build makes no bundle: the launcher runs what dyffctl.mjs would.
+    const viaStep = async () =>
+      (await node(process.execPath, [join(tree, 'bin/dyff-step.cjs'), 'step'])).stdout.trim();
+    await writeFile(main(), program('four'));
+    await build('--if-stale');
+    expect(await viaStep()).toBe(`four ${join(tree, 'dist/cli/main.js')}`);
+    await writeFile(main(), program('five'));
+    expect(await viaStep()).toBe(`five ${main()}`);
   });
 
   it('a build that fails leaves dist/ unstamped, so the sources run', async () => {
