@@ -23,7 +23,8 @@ few datasets through the local process runner (the real cost). The last line hol
   --phases LIST       which of ${PHASES.join(',')} to run (default: all)
                         counts      history events, workflow tasks, activity tasks, markers, timers, upserts
                                     and signals per pipeline, ours beside the skeleton's (load-independent)
-                        serial      --serial pipelines one at a time: ms per stage, ours and the skeleton's
+                        serial      --serial pipelines one at a time: ms per stage, ours and the skeleton's,
+                                    and where that time goes, read from the runs' histories
                         throughput  --pipelines at --concurrency: pipelines/s and the ratio to the skeleton
                                     (ours in two halves, before and after the skeleton's batch)
                         memory      settled worker RSS with N runs held at their evaluation stage, per run,

@@ -28,6 +28,7 @@ import { RecordingSessions } from '../test/support/recording-sessions.js';
 import { ScriptedJobRunner } from '../test/support/scripted-runner.js';
 import { stepEffects } from '../test/support/step-effects.js';
 import { countRun, formatCounts } from './lifecycle-counts.js';
+import { FIRST_TASK, medianTimeline, runTimeline, timelineLines } from './lifecycle-timeline.js';
 import { mergedProfile, profileLines, profileOf, sampleServer, serverPid } from './server-profile.js';
 import type { HeldMemory } from './lifecycle-runs.js';
 import {
@@ -148,15 +149,27 @@ try {
       }
 
       if (phases.has('serial')) {
+        const ids = { ours: [] as string[], skeleton: [] as string[] };
         const o =
-          median((await runMany(flags.serial, 1, () => ours().then(() => undefined))).latencies) / STAGES;
+          median((await runMany(flags.serial, 1, async () => void ids.ours.push(await ours()))).latencies) /
+          STAGES;
         const s =
-          median((await runMany(flags.serial, 1, () => skeleton().then(() => undefined))).latencies) / STAGES;
+          median(
+            (await runMany(flags.serial, 1, async () => void ids.skeleton.push(await skeleton()))).latencies,
+          ) / STAGES;
         console.log(
           `one at a time (median of ${flags.serial}): ours ${f1(o)} ms per stage, the skeleton's ${f1(s)} ms (ours ${f1(o - s)} ms above)`,
         );
+        // Where those runs' time went, from their histories (lifecycle-timeline.ts): medians per category.
+        const timelines = async (list: string[]) =>
+          medianTimeline(await Promise.all(list.map((id) => runTimeline(client, id))));
+        const [ourTimes, skeletonTimes] = [await timelines(ids.ours), await timelines(ids.skeleton)];
+        console.log('where one run at a time spends its time, from the histories (median per category):');
+        for (const line of timelineLines(ourTimes, skeletonTimes, STAGES)) console.log(line);
+        const first = (t: typeof ourTimes) => f1(t.each.get(FIRST_TASK) ?? NaN);
         out.push(
-          `ms_per_stage=${f1(o)} skeleton_ms_per_stage=${f1(s)} ms_per_stage_above_skeleton=${f1(o - s)}`,
+          `ms_per_stage=${f1(o)} skeleton_ms_per_stage=${f1(s)} ms_per_stage_above_skeleton=${f1(o - s)} ` +
+            `first_task_ms=${first(ourTimes)} skeleton_first_task_ms=${first(skeletonTimes)}`,
         );
       }
 

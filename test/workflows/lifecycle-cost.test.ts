@@ -3,6 +3,7 @@ import { newId } from '../../src/domain/ids.js';
 import { quotaWorkflowId } from '../../src/workflows/quota-messages.js';
 import { countRun, formatCounts } from '../../bench/lifecycle-counts.js';
 import { executePipeline, scriptedPipelineSpec } from '../../bench/lifecycle-runs.js';
+import { FIRST_TASK, runTimeline } from '../../bench/lifecycle-timeline.js';
 import { startScriptedWorker, useOrchestrationEnv } from '../support/orchestration.js';
 import { stepEffects } from '../support/step-effects.js';
 
@@ -44,6 +45,16 @@ describe('the server work of one pipeline', () => {
       expect(counts.markers).toBeLessThanOrEqual(7);
       expect(counts.upserts).toBeLessThanOrEqual(32);
       expect(counts.events).toBeLessThanOrEqual(203);
+
+      // bench:lifecycle's timeline of the same run puts each of its workflow tasks under one category: each
+      // workflow's first, those that ran local activities, the others.
+      const timeline = await runTimeline(env.client, workflowId);
+      expect(timeline.workflows).toBe(6);
+      expect(timeline.counts.get(FIRST_TASK)).toBe(6);
+      const onWorker = [...timeline.counts].filter(([c]) => c.startsWith('workflow task on the worker'));
+      const tasks = onWorker.reduce((sum, [, n]) => sum + n, 0);
+      expect(tasks).toBe((await countRun(env.client, workflowId)).workflowTasks);
+      expect(onWorker.some(([c]) => c.includes('local activit'))).toBe(true);
     } finally {
       await worker.stop();
     }
