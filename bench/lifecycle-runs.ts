@@ -42,6 +42,8 @@ Environment, to see where a worker's memory goes:
   BENCH_WORKFLOWS_IN_MAIN_THREAD=1  run workflows in the main thread (the SDK's debug mode), so that the memory
                                     phase's heap figure holds their state: steadier than RSS on a busy machine
   BENCH_MAX_CACHED=N                the worker's workflow cache size
+  BENCH_LOG_LEVEL=WARN              the SDK's log level (default ERROR): WARN shows workflow tasks that took
+                                    longer than 5 s (TMPRL1104)
 
 The goals: >= 10 pipelines/s and >= 0.8 x the skeleton at 1,000 pipelines, 100 in flight; <= 10 ms per stage above
 the skeleton one at a time; <= 1 MiB worker memory per in-flight pipeline. On an idle machine:

@@ -50,7 +50,7 @@ const out: string[] = []; // the last line's key=value pairs
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 
-installRuntime('ERROR');
+installRuntime((process.env.BENCH_LOG_LEVEL as 'WARN' | undefined) ?? 'ERROR');
 // Its metrics port names it: the throughput phase reads the server's CPU time and metrics (server-profile.ts).
 const metricsPort = await freePort();
 const server = await startDevServer({ port: 0, metricsPort });
