@@ -197,6 +197,36 @@ describe('evaluate + verify-outputs', () => {
     );
   });
 
+  it('a 200 whose body the output pipeline cannot read is skipped or stops the step, naming the item', async () => {
+    endpoint = await startInferenceEndpoint((_n, body) =>
+      body.text === 'meeting notes 5' ? { status: 200, body: 'no json here' } : undefined,
+    );
+    const dataset = await putDataset(env, texts(12));
+    const aborting = evaluationSpec(dataset, { replications: 1 });
+    const run = await env.step('evaluate', evaluateArgs(newId(), aborting, endpoint.url));
+    expect(run.code).toBe(2);
+    expect(run.last).toMatch(
+      /^error: bad request: _index_ 5, _replication_ [0-9a-f]{32}: HTTP 200: the response is not JSON: no json here/,
+    );
+
+    const id = newId();
+    const skipping = evaluationSpec(dataset, {
+      replications: 1,
+      client: { ...FAST_CLIENT, badRequestPolicy: 'Skip' },
+    });
+    expect((await env.step('evaluate', evaluateArgs(id, skipping, endpoint.url))).code).toBe(0);
+    const skipped = await readJson<{ items: { _index_: number; status: number; error: string }[] }>(
+      env,
+      'outputs',
+      `${id}/skipped.json`,
+    );
+    expect(skipped.items).toEqual([
+      expect.objectContaining({ _index_: 5, status: 200, error: 'the response is not JSON: no json here' }),
+    ]);
+    expect((await verify(id, skipping)).code).toBe(0);
+    expect(await summaryOf(id)).toMatchObject({ expected: 12, written: 11, skipped: 1, missing: 0 });
+  });
+
   it('fails verification when outputs are missing, naming how many and which', async () => {
     endpoint = await startInferenceEndpoint();
     const dataset = await putDataset(env, texts(10));
