@@ -31,6 +31,20 @@ export const STEP_ENVIRONMENT: Readonly<Record<StepProgram, StepEnvironmentRule>
  * identity (pods use their own ServiceAccount and workload identity instead, so these stay on the host).
  */
 const LOCAL_RUNTIME = ['PATH', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'NODE_EXTRA_CA_CERTS'] as const;
+
+/**
+ * Certificates the worker trusts besides the system's (a TLS-inspecting proxy's CA, say). Node reads and parses
+ * that file as it starts, whether or not the process opens a TLS connection: ~40 ms for a system bundle. A local
+ * step that reaches nothing but a local object store (catalogue network `storage` or `none`, `objectStore:
+ * filesystem`) opens none, and starts without it.
+ */
+const EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
+
+function opensTls(program: string | undefined, config: Record<string, string>): boolean {
+  if (!isStepProgram(program) || program === 'session') return true;
+  const { network } = STEP_CATALOGUE[program];
+  return network === 'internet' || (network === 'storage' && config.DYFF_OBJECT_STORE !== 'filesystem');
+}
 const LOCAL_STORAGE_CREDENTIALS = ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const;
 
 export interface StepEnvironmentInput {
@@ -56,7 +70,9 @@ export function stepEnvironment(
       ? [...LOCAL_RUNTIME, ...LOCAL_STORAGE_CREDENTIALS, ...rule.settings, ...rule.secrets]
       : [...rule.settings];
   const env: Record<string, string> = {};
+  const tls = opensTls(program, input.config);
   for (const name of names) {
+    if (name === EXTRA_CA_CERTS && !tls) continue;
     const value = input.worker[name];
     if (value !== undefined && value !== '') env[name] = value;
   }

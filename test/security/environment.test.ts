@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Adapters } from '../../src/adapters/index.js';
 import { createAdapters } from '../../src/adapters/index.js';
@@ -15,6 +15,7 @@ import type { JobSpec } from '../../src/ports/job-runner.js';
 import { localSecrets } from '../../src/secrets/resolver.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, testConfig } from '../support/temporal.js';
+import { makePki } from '../support/test-pki.js';
 import { tinyCorpus } from '../support/tiny-corpus.js';
 import { cliEnv, run } from '../support/worker-process.js';
 import { DYFF_CANARY, HF_CANARY, environOf, filesWithCanary, leakingNodeOptions } from './helpers/canary.js';
@@ -35,9 +36,15 @@ let pipelines: Pipelines;
 let corpus: Awaited<ReturnType<typeof tinyCorpus>>;
 /** The environment each step and session process was started with, read from /proc while it ran. */
 const seen: { program: string; env: Record<string, string> }[] = [];
+/** Certificates the worker trusts besides the system's (NODE_EXTRA_CA_CERTS), as behind a TLS-inspecting proxy. */
+let extraCaCerts: string;
+const callersCaCerts = process.env.NODE_EXTRA_CA_CERTS;
 
 beforeAll(async () => {
   ({ config, cleanup } = await testConfig());
+  await mkdir(join(config.dataHome, 'pki'), { recursive: true });
+  extraCaCerts = (await makePki(join(config.dataHome, 'pki'))).ca;
+  process.env.NODE_EXTRA_CA_CERTS = extraCaCerts;
   adapters = await createAdapters(config);
   // Observers, not stand-ins: the real runners start the real processes; these read /proc while they run.
   const jobs = adapters.jobRunner;
@@ -62,6 +69,8 @@ beforeAll(async () => {
   corpus = await tinyCorpus(config.dataHome, 6);
 });
 afterAll(async () => {
+  if (callersCaCerts === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+  else process.env.NODE_EXTRA_CA_CERTS = callersCaCerts;
   await worker?.stop();
   await client?.close();
   await adapters?.close();
@@ -190,6 +199,11 @@ describe("a service's environment cannot carry code or reach the worker's secret
         Object.keys(env).filter((k) => k.startsWith('NODE_') && k !== 'NODE_EXTRA_CA_CERTS'),
         program,
       ).toEqual([]);
+      // The worker's extra trust reaches what may open TLS connections. A storage-only step on the filesystem
+      // store opens none, and starts without Node parsing the file.
+      if (['ingest-dataset', 'build-service', 'verify-outputs', 'report'].includes(program))
+        expect(env.NODE_EXTRA_CA_CERTS, program).toBeUndefined();
+      else expect(env.NODE_EXTRA_CA_CERTS, program).toBe(extraCaCerts);
     }
     expect(new Set(seen.map((s) => s.program))).toEqual(
       new Set([

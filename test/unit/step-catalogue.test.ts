@@ -15,6 +15,7 @@ import {
   grantsOf,
   stepArgs,
 } from '../../src/domain/step-catalogue.js';
+import { stepEnvironment } from '../../src/domain/step-environment.js';
 import { buildIamPlan } from '../../src/gcp/iam-plan.js';
 import { stepServiceAccountsYaml } from '../../src/gcp/k8s-service-accounts.js';
 import { STEPS } from '../../src/steps/index.js';
@@ -189,6 +190,22 @@ describe('step catalogue', () => {
       {},
     );
     expect(session.spec!.template.spec!.serviceAccountName).toBe('model-runner');
+  });
+
+  it("a local step gets the worker's NODE_EXTRA_CA_CERTS only where it may open a TLS connection", () => {
+    const worker = { PATH: '/usr/bin', NODE_EXTRA_CA_CERTS: '/etc/proxy-ca.pem' };
+    const local = (program: string, objectStore: string) =>
+      stepEnvironment(program, { config: { DYFF_OBJECT_STORE: objectStore }, worker, placement: 'local' })
+        .NODE_EXTRA_CA_CERTS;
+    for (const name of STEP_NAMES) {
+      const storageOnly = STEP_CATALOGUE[name].network !== 'internet';
+      // With the filesystem store, a step that reaches only the store opens no TLS connection.
+      expect(local(name, 'filesystem'), name).toBe(storageOnly ? undefined : '/etc/proxy-ca.pem');
+      // With Cloud Storage, every step does.
+      expect(local(name, 'gcs'), name).toBe('/etc/proxy-ca.pem');
+    }
+    expect(local('session', 'filesystem')).toBe('/etc/proxy-ca.pem');
+    expect(local('not-a-step', 'filesystem')).toBe('/etc/proxy-ca.pem');
   });
 
   it('the fetch steps take the Hub token a spec names by reference, and only that one', () => {
