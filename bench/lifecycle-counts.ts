@@ -78,6 +78,16 @@ function childIds(events: HistoryEvent[]): string[] {
   });
 }
 
+/** The histories of a (closed) run and of every child it started, recursively. */
+export async function* runHistories(client: Client, workflowId: string): AsyncGenerator<HistoryEvent[]> {
+  const pending = [workflowId];
+  while (pending.length) {
+    const events = (await client.workflow.getHandle(pending.shift()!).fetchHistory()).events ?? [];
+    yield events;
+    pending.push(...childIds(events));
+  }
+}
+
 /**
  * The sum over a (closed) run and its children, and over `others`: workflows that outlive the run (a semaphore)
  * and were started for it alone, read once their last workflow task has completed.
@@ -88,13 +98,7 @@ export async function countRun(
   others: string[] = [],
 ): Promise<RunCounts> {
   let total = ZERO_COUNTS;
-  const pending = [workflowId];
-  while (pending.length) {
-    const id = pending.shift()!;
-    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
-    total = addCounts(total, countEvents(events));
-    pending.push(...childIds(events));
-  }
+  for await (const events of runHistories(client, workflowId)) total = addCounts(total, countEvents(events));
   for (const id of others) total = addCounts(total, countEvents(await settledHistory(client, id)));
   return total;
 }

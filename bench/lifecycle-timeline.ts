@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { runHistories } from './lifecycle-counts.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -69,10 +70,7 @@ export async function runTimeline(client: Client, workflowId: string): Promise<T
   const byCategory = new Map<string, number>();
   const counts = new Map<string, number>();
   let workflows = 0;
-  const pending = [workflowId];
-  while (pending.length) {
-    const id = pending.shift()!;
-    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  for await (const events of runHistories(client, workflowId)) {
     workflows++;
     let running = 0; // children started and not yet closed
     for (let i = 1; i < events.length; i++) {
@@ -93,8 +91,6 @@ export async function runTimeline(client: Client, workflowId: string): Promise<T
         closed.childWorkflowExecutionTimedOutEventAttributes
       )
         running--;
-      const child = closed.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
-      if (child) pending.push(child);
     }
   }
   return { workflows, byCategory, counts };

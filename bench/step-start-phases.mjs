@@ -5,7 +5,6 @@
 // (bin/code-cache.cjs, its two halves timed apart), running a fetch-data step whose spec and id come in
 // STEP_SPEC and STEP_ID; `modules` (the default): the same start from dist/'s modules as bin/dyffctl.mjs makes it
 // with DYFF_STEP_BUNDLE=0 (its freshness check first).
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -23,12 +22,15 @@ const root = new URL('..', import.meta.url);
 const dist = (path) => new URL(`dist/${path}`, root).href;
 
 if (process.argv[2] === 'bundle') {
-  const file = fileURLToPath(dist('cli/step.cjs'));
-  let compileWithCodeCache, runCompiled;
+  let compileWithCodeCache, runCompiled, file;
   // What bin/dyff-step.cjs does before it runs the bundle.
   await phase('launcher', () => {
-    ({ compileWithCodeCache, runCompiled } = createRequire(import.meta.url)('../bin/code-cache.cjs'));
-    if (!existsSync(file)) throw new Error(`no ${file}: npm run build`);
+    let stepBundle;
+    ({ compileWithCodeCache, runCompiled, stepBundle } = createRequire(import.meta.url)(
+      '../bin/code-cache.cjs',
+    ));
+    file = stepBundle();
+    if (!file) throw new Error('no step bundle: npm run build');
   });
   let script;
   await phase('bundle: read, code cache', () => {

@@ -8,9 +8,9 @@
 // does. DYFF_CODE_CACHE=report prints `code cache: accepted|rejected|absent` to stderr first (for tests and
 // `bench:steps`). Plain JavaScript with no dependencies: it runs before anything else is loaded.
 'use strict';
-const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
-const { dirname } = require('node:path');
+const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 
 /**
@@ -56,4 +56,14 @@ function runWithCodeCache(file) {
   return state;
 }
 
-module.exports = { compileWithCodeCache, runCompiled, runWithCodeCache };
+/**
+ * The build's step bundle (dist/cli/step.cjs), where `dyffctl step` runs from it: undefined where the build made
+ * none (a build under way, or one that could not) or DYFF_STEP_BUNDLE=0 asks for dist/'s modules. The rule both
+ * launchers follow, bin/dyffctl.mjs and bin/dyff-step.cjs.
+ */
+function stepBundle() {
+  const file = join(__dirname, '../dist/cli/step.cjs');
+  return process.env.DYFF_STEP_BUNDLE !== '0' && existsSync(file) ? file : undefined;
+}
+
+module.exports = { compileWithCodeCache, runCompiled, runWithCodeCache, stepBundle };

@@ -6,11 +6,9 @@
 // build under way, or one that could not make it) or with DYFF_STEP_BUNDLE=0, it hands over to bin/dyffctl.mjs,
 // which runs dist/'s modules or the sources, whichever is current. Plain CommonJS with no dependencies.
 'use strict';
-const { existsSync } = require('node:fs');
-const { join } = require('node:path');
+const { runWithCodeCache, stepBundle } = require('./code-cache.cjs');
 
 // process.argv: node, bin/dyff-step.cjs, 'step', <name>, … — as bin/dyffctl.mjs gets it.
-const bundle = join(__dirname, '../dist/cli/step.cjs');
-if (process.env.DYFF_STEP_BUNDLE !== '0' && existsSync(bundle))
-  require('./code-cache.cjs').runWithCodeCache(bundle);
+const bundle = stepBundle();
+if (bundle) runWithCodeCache(bundle);
 else import('./dyffctl.mjs');

@@ -3,7 +3,6 @@
  * created: the embedded default loads none of the cloud clients, and a step (which needs only the object store)
  * none of the runners.
  */
-import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { NO_BUILDER } from '../builder-config.js';
 import type { Config } from '../config.js';
@@ -28,14 +27,14 @@ export interface Adapters {
 export const DYFFCTL_COMMAND = [process.execPath, resolve(import.meta.dirname, '../../bin/dyffctl.mjs')];
 
 /**
- * `dyffctl step` as the local job runner starts it. Where this code runs from dist/ and the build made the step
- * bundle, straight from that bundle (bin/dyff-step.cjs): the step runs the same build as the worker, without the ES
- * module loader and the freshness check of bin/dyffctl.mjs on its way. From the sources (tsx, the tests), through
- * bin/dyffctl.mjs, which runs dist/ or the sources, whichever matches src/ now.
+ * `dyffctl step` as the local job runner starts it. Where this code runs from dist/, through bin/dyff-step.cjs,
+ * straight to the build's step bundle: the step runs the same build as the worker, without the ES module loader and
+ * the freshness check of bin/dyffctl.mjs on its way (without a bundle, the launcher hands over to bin/dyffctl.mjs).
+ * From the sources (tsx, the tests), through bin/dyffctl.mjs, which runs dist/ or the sources, whichever matches
+ * src/ now.
  */
 export function stepCommand(): string[] {
-  const fromDist = basename(resolve(import.meta.dirname, '..')) === 'dist';
-  if (fromDist && existsSync(resolve(import.meta.dirname, '../cli/step.cjs')))
+  if (basename(resolve(import.meta.dirname, '..')) === 'dist')
     return [process.execPath, resolve(import.meta.dirname, '../../bin/dyff-step.cjs'), 'step'];
   return [...DYFFCTL_COMMAND, 'step'];
 }

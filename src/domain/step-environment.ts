@@ -30,13 +30,14 @@ export const STEP_ENVIRONMENT: Readonly<Record<StepProgram, StepEnvironmentRule>
  * What a local process needs to run node on this host, and how it reaches cloud storage with the worker's
  * identity (pods use their own ServiceAccount and workload identity instead, so these stay on the host).
  */
-const LOCAL_RUNTIME = ['PATH', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'NODE_EXTRA_CA_CERTS'] as const;
+const LOCAL_RUNTIME = ['PATH', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL'] as const;
+const LOCAL_STORAGE_CREDENTIALS = ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const;
 
 /**
- * Certificates the worker trusts besides the system's (a TLS-inspecting proxy's CA, say). Node reads and parses
- * that file as it starts, whether or not the process opens a TLS connection: ~40 ms for a system bundle. A local
- * step that reaches nothing but a local object store (catalogue network `storage` or `none`, `objectStore:
- * filesystem`) opens none, and starts without it.
+ * Certificates the worker trusts besides the system's (a TLS-inspecting proxy's CA, say), for a local process
+ * that may open a TLS connection. Node reads and parses that file as it starts, whether or not the process opens
+ * one: ~40 ms for a system bundle. A local step that reaches nothing but a local object store (catalogue network
+ * `storage` or `none`, `objectStore: filesystem`) opens none, and starts without it.
  */
 const EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
 
@@ -45,8 +46,6 @@ function opensTls(program: string | undefined, config: Record<string, string>): 
   const { network } = STEP_CATALOGUE[program];
   return network === 'internet' || (network === 'storage' && config.DYFF_OBJECT_STORE !== 'filesystem');
 }
-const LOCAL_STORAGE_CREDENTIALS = ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const;
-
 export interface StepEnvironmentInput {
   /** The configuration as variables (`configEnv(config)`): storage, limits, sources. */
   config: Record<string, string>;
@@ -67,12 +66,16 @@ export function stepEnvironment(
   const rule = isStepProgram(program) ? STEP_ENVIRONMENT[program] : NONE;
   const names =
     input.placement === 'local'
-      ? [...LOCAL_RUNTIME, ...LOCAL_STORAGE_CREDENTIALS, ...rule.settings, ...rule.secrets]
+      ? [
+          ...LOCAL_RUNTIME,
+          ...(opensTls(program, input.config) ? [EXTRA_CA_CERTS] : []),
+          ...LOCAL_STORAGE_CREDENTIALS,
+          ...rule.settings,
+          ...rule.secrets,
+        ]
       : [...rule.settings];
   const env: Record<string, string> = {};
-  const tls = opensTls(program, input.config);
   for (const name of names) {
-    if (name === EXTRA_CA_CERTS && !tls) continue;
     const value = input.worker[name];
     if (value !== undefined && value !== '') env[name] = value;
   }
