@@ -38,8 +38,8 @@ export interface ActivityDeps {
 
 export const createActivities = (deps: ActivityDeps) => ({
   ...createEntityActivities(deps.entityStore),
-  ...createStepActivities(deps.jobRunner, deps.objectStore, deps.stepPolicy),
-  ...createDatasetActivities(deps.objectStore),
+  ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy),
+  ...createDatasetActivities(deps.objectStore, deps.entityStore),
   ...createBenchmarkActivities(deps.objectStore),
   ...createLookupActivities(deps.entityStore, deps.objectStore),
   ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
@@ -65,4 +65,5 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { RunStepInput, RunStepOutput, StepHeartbeat } from './run-step.js';
 export type { StepPolicy } from './step-policy.js';
 export type { VerifiedDataset } from './datasets.js';
+export type { Lineage } from './entities.js';
 export type { BuildImageInput, BuildImageOutput } from './image-build.js';

@@ -1,8 +1,11 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
+import type { Ending, FinishRequest } from '../domain/entity-endings.js';
+import { endingDetails, endingOfStep } from '../domain/entity-endings.js';
 import type { Category } from '../domain/kinds.js';
 import type { SecretRef } from '../domain/secrets.js';
 import type { JobOutcome } from '../domain/job-outcome.js';
 import { isRetryableOutcome } from '../domain/job-outcome.js';
+import type { EntityStore } from '../ports/entity-store.js';
 import type { JobRunner, JobStatus } from '../ports/job-runner.js';
 import { jobName } from '../ports/job-runner.js';
 import type { ObjectStore } from '../ports/object-store.js';
@@ -39,6 +42,11 @@ export interface RunStepInput {
    * returned as `output`: no local activity of its own to read it (runs since COMPACT_BOOKKEEPING_PATCH).
    */
   output?: { category: Category; key: string };
+  /**
+   * With `output`: once the job has succeeded, record the entity's ending that output makes (`STEP_ENDINGS`), and
+   * return it as `finished`; no local activity of the workflow's own for it (runs since ENDING_WITH_WORK_PATCH).
+   */
+  finish?: FinishRequest;
 }
 
 export interface RunStepOutput {
@@ -60,6 +68,8 @@ export interface RunStepOutput {
   backoffSeconds?: number;
   /** The object `output` named, when the job succeeded (undefined when the step did not write it). */
   output?: unknown;
+  /** The ending recorded for `finish`; absent when the output makes none (the workflow then ends the entity). */
+  finished?: Ending;
 }
 
 /** What a long step reports through heartbeats, for `dyffctl get` and the Temporal UI. */
@@ -72,6 +82,7 @@ export interface StepHeartbeat {
 export const createStepActivities = (
   runner: JobRunner,
   objects: ObjectStore,
+  store: EntityStore,
   policy: StepPolicy = DEFAULT_STEP_POLICY,
 ) => {
   /**
@@ -115,9 +126,12 @@ export const createStepActivities = (
         throw new CancelledFailure(`step ${input.stage} cancelled; job ${name} stopped`);
       }
       const outcome = outcomeOf(done);
-      const logTail = done.logTail?.length ? done.logTail : await tailOfStoredLog(objects, input);
       const succeeded = done.phase === 'succeeded';
+      // A failed try's message ends with its last lines: the store has them when the runner kept none.
+      const logTail =
+        done.logTail?.length || succeeded ? (done.logTail ?? []) : await tailOfStoredLog(objects, input);
       const output = succeeded && input.output ? await readJsonObject(objects, input.output) : undefined;
+      const finished = output !== undefined && input.finish ? await finish(input, output) : undefined;
       return {
         jobName: name,
         phase: done.phase === 'succeeded' ? 'succeeded' : 'failed',
@@ -131,10 +145,22 @@ export const createStepActivities = (
         maxTries: policy.maxTriesPerStage,
         backoffSeconds: policy.backoffSeconds,
         ...(output !== undefined ? { output } : {}),
+        ...(finished ? { finished } : {}),
       };
     } finally {
       stopBeating();
     }
+  }
+
+  /** The entity's ending from its step's output, recorded (a retry finds it recorded: a no-op). */
+  async function finish(input: RunStepInput, output: unknown): Promise<Ending | undefined> {
+    const ending = endingOfStep(input.args[0] ?? '', output);
+    if (!ending || !input.finish) return undefined;
+    const { allowedFrom, retries } = input.finish;
+    const details = endingDetails(ending, retries);
+    const { to, message } = ending;
+    await translated(() => store.transition({ id: input.entityId, allowedFrom, to, message, details }));
+    return { ...ending, details };
   }
 
   return {

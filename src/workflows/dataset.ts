@@ -1,6 +1,7 @@
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import { hasPatch } from './patch-baseline.js';
-import type { VerifiedDataset } from '../activities/index.js';
+import type { Ending, VerifiedDataset } from '../domain/entity-endings.js';
+import { datasetEnding } from '../domain/entity-endings.js';
 import { datasetChecks, datasetWrites } from './activity-proxies.js';
 import type { DatasetSpec } from '../domain/specs.js';
 import { EntityLifecycle, StageFailure } from './entity-lifecycle.js';
@@ -59,21 +60,21 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
     if (from === undefined) await life.runJob('fetch-data', { id, spec }, 'FetchFailed');
     await life.runJob('ingest-dataset', { id, spec }, 'IngestFailed');
     life.view.stage = 'verify';
-    let verified: VerifiedDataset;
+    let verified: VerifiedDataset & { finished?: Ending };
     try {
-      verified = await datasetChecks.verifyDataset({ id });
+      const { finishFrom } = life;
+      verified = await datasetChecks.verifyDataset({
+        id,
+        // The check records Ready itself, with the tries retried so far (as the workflow's transition would).
+        ...(finishFrom ? { finish: { allowedFrom: finishFrom, ...life.retried() } } : {}),
+      });
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;
       throw new StageFailure('VerifyFailed', cause instanceof Error ? cause.message : String(err));
     }
     life.view.stage = undefined;
-    await life.transition(['Admitted'], 'Ready', undefined, `${verified.rowCount} rows`, {
-      rowCount: verified.rowCount,
-      artifacts: verified.artifacts,
-      columns: verified.columns,
-      location: verified.location,
-    });
+    await life.succeed(datasetEnding(verified), verified.finished);
     return { id, status: 'Ready', rowCount: verified.rowCount, location: verified.location };
   });
 }

@@ -1,11 +1,14 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
   isCancellation,
+  patched,
   sleep,
 } from '@temporalio/workflow';
-import { hasPatch } from './patch-baseline.js';
+import { ENDING_WITH_WORK_PATCH, hasPatch } from './patch-baseline.js';
+import type { Ending } from '../domain/entity-endings.js';
 import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
@@ -46,6 +49,8 @@ export class EntityLifecycle {
   readonly lean: boolean;
   /** Create-check-admit in one local activity, step outputs returned by the step: COMPACT_BOOKKEEPING_PATCH. */
   readonly compact: boolean;
+  /** The activity that does the entity's last work records its ending: ENDING_WITH_WORK_PATCH (compact runs). */
+  readonly endsWithWork: boolean;
   private readonly record: RunRecord;
   private readonly stages: StageRuns;
   /**
@@ -70,6 +75,7 @@ export class EntityLifecycle {
     const tagged = announceRun({ ...input, kind }, lean);
     this.lean = tagged && lean();
     this.compact = compactKind && tagged && hasPatch(COMPACT_BOOKKEEPING_PATCH);
+    this.endsWithWork = this.compact && patched(ENDING_WITH_WORK_PATCH);
     const { id, account, name, labels, annotations, spec } = input;
     const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
     this.record = new RunRecord(id, entity, tagged, this.lean);
@@ -98,6 +104,25 @@ export class EntityLifecycle {
     this.record.transitioned(to, reason, message, withRetries);
   }
 
+  /**
+   * The entity's success. The activity that did its last work may have recorded it (`finished`, runs since
+   * ENDING_WITH_WORK_PATCH); otherwise the workflow records `ending`, in a local activity.
+   */
+  async succeed(ending: Ending, finished?: Ending): Promise<void> {
+    if (finished) this.record.transitioned(finished.to, undefined, finished.message, finished.details);
+    else await this.transition(['Admitted'], ending.to, undefined, ending.message, ending.details);
+  }
+
+  /** The tries retried so far, as a request to record the entity's ending carries them (none: nothing). */
+  retried(): { retries?: unknown[] } {
+    return this.stages.retried();
+  }
+
+  /** What the activity doing the entity's last work is given to record its ending with, when it records it. */
+  get finishFrom(): Status[] | undefined {
+    return this.endsWithWork ? ['Admitted'] : undefined;
+  }
+
   /** Before a wait that is not a dependency's: a lean run writes its entity to the memo if it has not yet. */
   rememberBeforeWaiting(): void {
     this.record.rememberBeforeWaiting();
@@ -120,11 +145,25 @@ export class EntityLifecycle {
    * admitted after. Returns the dependencies, in order.
    */
   async admit(requires: { id: string; missing: Reason }[], admit: boolean): Promise<Entity[]> {
+    return (await this.admitReading(requires, admit, false)).deps;
+  }
+
+  /**
+   * A report's admission, its evaluation read with the entities it was made from (`lineage`, absent when the
+   * evaluation was still being made: the report reads them itself).
+   */
+  async admitWithLineage(evaluation: { id: string; missing: Reason }) {
+    const { deps, lineage } = await this.admitReading([evaluation], true, true);
+    return { evaluation: deps[0]!, lineage };
+  }
+
+  private async admitReading(requires: { id: string; missing: Reason }[], admit: boolean, lineage: boolean) {
     this.admitting = true;
     const out = await state.admitEntity({
       entity: this.newEntity(),
       requires: requires.map((r) => r.id),
       admit,
+      ...(lineage ? { lineage } : {}),
     });
     this.admitting = false;
     const deps: Entity[] = [];
@@ -135,7 +174,7 @@ export class EntityLifecycle {
     }
     if (out.admitted) this.record.transitioned('Admitted');
     else if (admit) await this.transition(['Created'], 'Admitted');
-    return deps;
+    return { deps, lineage: out.lineage };
   }
 
   /**
@@ -166,8 +205,10 @@ export class EntityLifecycle {
     failReason: Reason,
     /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
     output?: RunStepInput['output'],
+    /** The entity's last step: its activity records the ending its output makes, where the run lets it. */
+    last = false,
   ): Promise<RunStepOutput> {
-    return this.stages.runJob(name, input, failReason, output);
+    return this.stages.runJob(name, input, failReason, output, last ? this.finishFrom : undefined);
   }
 
   /**
@@ -189,7 +230,10 @@ export class EntityLifecycle {
             'Terminated',
             'TerminateCommand',
             'cancelled by request',
-          );
+          ).catch((failure: unknown) => {
+            // The last activity recorded the entity's success as the cancel came: the work is done and kept.
+            if (!this.endsWithWork || !endedAlready(failure)) throw failure;
+          });
           // The job has just stopped, so the step activity's completion may reach the server while this workflow
           // task completes. A task that also closed the run would be refused (UnhandledCommand), and with it the
           // ending's writes: markers, DyffStatus and memo. A timer lets this task record them without closing it.
@@ -203,4 +247,12 @@ export class EntityLifecycle {
       throw ApplicationFailure.nonRetryable(message, reason);
     }
   }
+}
+
+/** A refused transition of an entity that has reached Ready or Complete. */
+function endedAlready(failure: unknown): boolean {
+  const cause = failure instanceof ActivityFailure ? failure.cause : failure;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== 'InvalidTransition') return false;
+  const current = (cause.details?.[0] as { current?: Status } | undefined)?.current;
+  return current === 'Ready' || current === 'Complete';
 }

@@ -1,7 +1,10 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { hasPatch } from './patch-baseline.js';
-import type { VerifySummary } from '../domain/artifacts.js';
+import type { EvaluationSummary } from '../domain/entity-endings.js';
+import { stepEnding } from '../domain/entity-endings.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
+import type { Entity } from '../domain/entity.js';
+import type { ServiceDescription } from '../domain/service.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { sessions, state } from './activity-proxies.js';
@@ -14,8 +17,7 @@ export interface EvaluationInput extends EntityInput<EvaluationSpec> {
   concurrencyQuota?: number;
 }
 
-/** The verify summary as the workflow reads it: summaries of older versions list the skipped items. */
-export type EvaluationSummary = Partial<Omit<VerifySummary, 'skipped'>> & { skipped?: number | unknown[] };
+export type { EvaluationSummary } from '../domain/entity-endings.js';
 
 /**
  * dataset and service Ready → session started and ready → evaluate job (the client) → session stopped (always:
@@ -46,11 +48,17 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
       { id: spec.inferenceService, missing: 'FailedDependency' as const },
     ];
     // Admitted only once the account's semaphore gives a slot.
-    if (life.compact) await life.admit(requires, false);
+    let deps: Entity[] = [];
+    if (life.compact) deps = await life.admit(requires, false);
     else for (const { id, missing } of requires) await life.requireReady(id, missing);
     await slot?.acquire(life);
     await life.transition(['Created'], 'Admitted');
-    const description = await state.loadServiceDescription({ serviceId: spec.inferenceService });
+    // The Ready service's details hold its description (ENDING_WITH_WORK_PATCH); a service made before they did
+    // has it only in the object store.
+    const known = life.endsWithWork ? deps[1]?.details?.description : undefined;
+    const description =
+      (known as ServiceDescription | undefined) ??
+      (await state.loadServiceDescription({ serviceId: spec.inferenceService }));
     const sessionName = `session-${id}`;
     try {
       life.view.stage = 'session';
@@ -75,18 +83,10 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
     const ref = artifactRefs.verifySummary(id);
-    const verified = await life.runJob('verify-outputs', { id, spec }, 'Unverified', ref);
-    const summary = (life.compact ? verified.output : await state.readJson(ref)) as
-      EvaluationSummary | undefined;
-    if (!summary) throw new StageFailure('Unverified', `${objectPath(ref)} was not written`);
-    const skipped = Array.isArray(summary.skipped) ? summary.skipped.length : (summary.skipped ?? 0);
-    await life.transition(
-      ['Admitted'],
-      'Complete',
-      undefined,
-      `${summary.written ?? '?'} outputs, ${skipped} skipped`,
-      { summary },
-    );
-    return { id, status: 'Complete' as const, summary };
+    const verified = await life.runJob('verify-outputs', { id, spec }, 'Unverified', ref, true);
+    const ending = stepEnding('verify-outputs', life.compact ? verified.output : await state.readJson(ref));
+    if (!ending) throw new StageFailure('Unverified', `${objectPath(ref)} was not written`);
+    await life.succeed(ending, verified.finished);
+    return { id, status: 'Complete' as const, summary: ending.details.summary as EvaluationSummary };
   });
 }

@@ -1,3 +1,4 @@
+import { stepEnding } from '../domain/entity-endings.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { InferenceServiceSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
@@ -28,20 +29,29 @@ export async function inferenceServiceWorkflow(
     const { build } = input.spec;
     const stepInput = { id: input.id, spec: input.spec };
     let description: unknown;
+    let finished;
     if (life.compact) {
       // An image build rewrites the description, so it is read after the build; otherwise the step returns it.
       const building = build && modelId && hasPatch(BUILD_IMAGE_PATCH);
-      const out = await life.runJob('build-service', stepInput, 'BuildFailed', building ? undefined : ref);
+      const out = await life.runJob(
+        'build-service',
+        stepInput,
+        'BuildFailed',
+        building ? undefined : ref,
+        true,
+      );
       if (building) await buildServiceImage(life, { id: input.id, modelId, build });
       description = building ? await state.readJson(ref) : out.output;
+      finished = out.finished;
     } else {
       await life.runJob('build-service', stepInput, 'BuildFailed');
       if (build && modelId && hasPatch(BUILD_IMAGE_PATCH))
         await buildServiceImage(life, { id: input.id, modelId, build });
       description = await state.readJson(ref);
     }
-    if (!description) throw new StageFailure('BuildFailed', `${objectPath(ref)} was not written`);
-    await life.transition(['Admitted'], 'Ready', undefined, undefined, { description });
+    const ending = stepEnding('build-service', description);
+    if (!ending) throw new StageFailure('BuildFailed', `${objectPath(ref)} was not written`);
+    await life.succeed(ending, finished);
     return { id: input.id, status: 'Ready' };
   });
 }

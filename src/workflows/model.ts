@@ -1,4 +1,5 @@
 import type { ModelManifest } from '../domain/artifacts.js';
+import { stepEnding } from '../domain/entity-endings.js';
 import { artifactRefs } from '../domain/object-layout.js';
 import type { ModelSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
@@ -22,11 +23,16 @@ export async function modelWorkflow(input: EntityInput<ModelSpec>): Promise<Mode
     else await life.transition(['Created'], 'Admitted');
     const ref = artifactRefs.modelManifest(input.id);
     // The Hub token the spec names, if any, goes to the fetch-model Job alone (the catalogue's `secrets`).
-    const out = await life.runJob('fetch-model', { id: input.id, spec: input.spec }, 'FetchFailed', ref);
+    const out = await life.runJob(
+      'fetch-model',
+      { id: input.id, spec: input.spec },
+      'FetchFailed',
+      ref,
+      true,
+    );
     const manifest = (life.compact ? out.output : await state.readJson(ref)) as
       Partial<ModelManifest> | undefined;
-    const files = manifest?.files?.length ?? 0;
-    await life.transition(['Admitted'], 'Ready', undefined, `${files} files`, { files });
-    return { id: input.id, status: 'Ready', files };
+    await life.succeed(stepEnding('fetch-model', manifest), out.finished);
+    return { id: input.id, status: 'Ready', files: manifest?.files?.length ?? 0 };
   });
 }

@@ -30,7 +30,20 @@ export const BASELINE_PATCHES = [
 ] as const;
 export type BaselinePatch = (typeof BASELINE_PATCHES)[number];
 
-/** Whether the run takes the new branch of a patch made before PATCH_BASELINE: `patched(patchId)`, in one marker. */
+/**
+ * Runs since this patch end each entity in the activity that does its last work: the step activity (or the
+ * dataset's check) records the Ready or Complete status, where the run made a local activity of its own for it,
+ * an activation of the worker more. The evaluation takes its service's description from the entity it was
+ * admitted with, and the report reads its lineage with its admission. It is also the baseline now: it stands for
+ * PATCH_BASELINE and so for every patch before it, and a run recorded since asks for it first, so that the run
+ * still records one marker.
+ */
+export const ENDING_WITH_WORK_PATCH = 'entity-ends-in-its-last-activity';
+
+/**
+ * Whether the run takes the new branch of a patch made before ENDING_WITH_WORK_PATCH: `patched(patchId)`, in
+ * one marker.
+ */
 export function hasPatch(patchId: BaselinePatch): boolean {
-  return patched(PATCH_BASELINE) || patched(patchId);
+  return patched(ENDING_WITH_WORK_PATCH) || patched(PATCH_BASELINE) || patched(patchId);
 }

@@ -1,4 +1,6 @@
-import type { ReportHeadline } from '../domain/artifacts.js';
+import type { Lineage } from '../activities/index.js';
+import type { Entity } from '../domain/entity.js';
+import { stepEnding } from '../domain/entity-endings.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { ReportSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
@@ -20,17 +22,17 @@ export async function reportWorkflow(
   const life = new EntityLifecycle('Report', input, true, true);
   if (!life.compact) await life.create();
   return life.run(async () => {
-    // Compact runs are admitted with the look at the evaluation, before the lineage is read.
-    const evaluation = life.compact
-      ? (await life.admit([{ id: spec.evaluation, missing: 'NoSuchEvaluation' }], true))[0]!
-      : await life.requireReady(spec.evaluation, 'NoSuchEvaluation');
+    // Compact runs are admitted with the look at the evaluation, before the lineage is read; runs since
+    // ENDING_WITH_WORK_PATCH read the lineage in the same local activity.
+    const required = { id: spec.evaluation, missing: 'NoSuchEvaluation' as const };
+    const admitted: { evaluation: Entity; lineage?: Lineage } = life.endsWithWork
+      ? await life.admitWithLineage(required)
+      : life.compact
+        ? { evaluation: (await life.admit([required], true))[0]! }
+        : { evaluation: await life.requireReady(spec.evaluation, 'NoSuchEvaluation') };
+    const { evaluation } = admitted;
     const evalSpec = evaluation.spec as { dataset: string; inferenceService: string };
-    const [dataset, service] = await Promise.all([
-      state.getEntity({ id: evalSpec.dataset }),
-      state.getEntity({ id: evalSpec.inferenceService }),
-    ]);
-    const modelId = (service?.spec as { model?: string } | undefined)?.model;
-    const model = modelId ? await state.getEntity({ id: modelId }) : undefined;
+    const { dataset, inferenceService: service, model } = admitted.lineage ?? (await readLineage(evalSpec));
     const lineage = Object.fromEntries(
       Object.entries({ dataset, model, inferenceService: service, evaluation }).map(([k, e]) => [
         k,
@@ -43,20 +45,21 @@ export async function reportWorkflow(
     if (!life.compact) await life.transition(['Created'], 'Admitted');
     const ref = artifactRefs.report(id);
     const args = { id, spec, dataset: evalSpec.dataset, lineage, history };
-    const out = await life.runJob('report', args, 'ReportFailed', ref);
-    const report = (life.compact ? out.output : await state.readJson(ref)) as ReportHeadline | undefined;
-    if (!report?.metrics) throw new StageFailure('ReportFailed', `${objectPath(ref)} has no metrics`);
-    const metrics = Object.fromEntries(
-      Object.entries(report.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'),
-    );
-    await life.transition(['Admitted'], 'Complete', undefined, summarize(metrics), { metrics });
-    return { id, status: 'Complete', metrics };
+    const out = await life.runJob('report', args, 'ReportFailed', ref, true);
+    const ending = stepEnding('report', life.compact ? out.output : await state.readJson(ref));
+    if (!ending) throw new StageFailure('ReportFailed', `${objectPath(ref)} has no metrics`);
+    await life.succeed(ending, out.finished);
+    return { id, status: 'Complete', metrics: ending.details.metrics as Record<string, number> };
   });
 }
 
-function summarize(metrics: Record<string, number>): string {
-  return Object.entries(metrics)
-    .slice(0, 4)
-    .map(([k, v]) => `${k}=${Math.round(v * 10_000) / 10_000}`)
-    .join(' ');
+/** The entities an evaluation was made from, read one local activity at a time. */
+async function readLineage(evalSpec: { dataset: string; inferenceService: string }) {
+  const [dataset, service] = await Promise.all([
+    state.getEntity({ id: evalSpec.dataset }),
+    state.getEntity({ id: evalSpec.inferenceService }),
+  ]);
+  const modelId = (service?.spec as { model?: string } | undefined)?.model;
+  const model = modelId ? await state.getEntity({ id: modelId }) : undefined;
+  return { dataset, inferenceService: service, model };
 }

@@ -3,7 +3,7 @@ import { hasPatch } from './patch-baseline.js';
 import type { RunStepInput, RunStepOutput } from '../activities/index.js';
 import type { Category } from '../domain/kinds.js';
 import { jobName } from '../domain/naming.js';
-import type { Reason } from '../domain/status.js';
+import type { Reason, Status } from '../domain/status.js';
 import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
 import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
 import { steps } from './activity-proxies.js';
@@ -48,6 +48,11 @@ export class StageRuns {
     },
   ) {}
 
+  /** The tries retried so far, as a request to record the entity's ending carries them (none: nothing). */
+  retried(): { retries?: RetriedTry[] } {
+    return this.retries.length ? { retries: [...this.retries] } : {};
+  }
+
   /**
    * Run a step of the catalogue as a job, with the arguments, identity and secrets its entry derives from the
    * typed input. A failure the user must fix ends the entity with `failReason`.
@@ -58,17 +63,25 @@ export class StageRuns {
     failReason: Reason,
     /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
     output?: RunStepInput['output'],
+    /** With `output`: the statuses from which the step activity records the entity's ending (`finished`). */
+    finishFrom?: Status[],
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
     // Only what the spec sets: without it the activity input stays as recorded before spec resources.
     const resources = entry.specResources?.(input);
-    return this.runStageWithRetries(entry.stage, stepArgs(name, input), failReason, {
-      serviceAccount: entry.identity,
-      ...(secrets.length ? { secrets } : {}),
-      ...(resources ? { resources } : {}),
-      ...(output && this.opts.compact ? { output } : {}),
-    });
+    return this.runStageWithRetries(
+      entry.stage,
+      stepArgs(name, input),
+      failReason,
+      {
+        serviceAccount: entry.identity,
+        ...(secrets.length ? { secrets } : {}),
+        ...(resources ? { resources } : {}),
+        ...(output && this.opts.compact ? { output } : {}),
+      },
+      output && this.opts.compact ? finishFrom : undefined,
+    );
   }
 
   /**
@@ -81,6 +94,7 @@ export class StageRuns {
     args: string[],
     failReason: Reason,
     extra: Partial<RunStepInput> = {},
+    finishFrom?: Status[],
   ): Promise<RunStepOutput> {
     const { view } = this.record;
     const { deadlineSeconds } = this.opts;
@@ -100,6 +114,8 @@ export class StageRuns {
         // Only when the spec sets one: without it the activity input stays as recorded before the override.
         ...(deadlineSeconds ? { activeDeadlineSeconds: deadlineSeconds } : {}),
         ...extra,
+        // The tries retried so far go into the ending's details, as the workflow's own transition puts them.
+        ...(finishFrom ? { finish: { allowedFrom: finishFrom, ...this.retried() } } : {}),
       };
       // The activity's line in the UI names the step program and its job: `fetch-data job fetch-<id>-1`.
       const out = this.opts.tagged

@@ -56,4 +56,34 @@ describe('admitEntity', () => {
     expect((await admitEntity({ entity: entity(id), requires: [], admit: false })).admitted).toBe(false);
     expect((await store.get(id))?.status).toBe('Created');
   });
+
+  it("with lineage, reads a done evaluation's dataset, service and model; nothing while it is being made", async () => {
+    store = new SqliteEntityStore({ path: ':memory:' });
+    const { admitEntity, transition } = createEntityActivities(store);
+    const [dataset, model, service, evaluation, report] = [newId(), newId(), newId(), newId(), newId()];
+    const make = async (
+      id: string,
+      kind: 'Dataset' | 'Model' | 'InferenceService' | 'Evaluation',
+      spec: object,
+    ) => {
+      await store.create({ id, kind, account: 'public', spec });
+      await transition({ id, allowedFrom: ['Created'], to: 'Admitted' });
+    };
+    await make(dataset, 'Dataset', {});
+    await make(model, 'Model', {});
+    await make(service, 'InferenceService', { model });
+    await make(evaluation, 'Evaluation', { dataset, inferenceService: service });
+    const asReport = { id: report, kind: 'Report' as const, account: 'public', spec: { evaluation } };
+
+    const early = await admitEntity({ entity: asReport, requires: [evaluation], admit: true, lineage: true });
+    expect(early.admitted).toBe(false);
+    expect(early.lineage).toBeUndefined();
+
+    await transition({ id: evaluation, allowedFrom: ['Admitted'], to: 'Complete' });
+    const done = await admitEntity({ entity: asReport, requires: [evaluation], admit: true, lineage: true });
+    expect(done.admitted).toBe(true);
+    expect(done.lineage?.dataset?.id).toBe(dataset);
+    expect(done.lineage?.inferenceService?.id).toBe(service);
+    expect(done.lineage?.model?.id).toBe(model);
+  });
 });

@@ -6,10 +6,10 @@ import type { Behaviour } from '../support/scripted-runner.js';
 import { ScriptedJobRunner } from '../support/scripted-runner.js';
 import { useOrchestrationEnv } from '../support/orchestration.js';
 import { startWorkerWithActivities } from '../support/temporal.js';
+import { stepEffects } from '../support/step-effects.js';
 
 const env = useOrchestrationEnv();
 
-const ok: Behaviour = { outcome: 'succeed' };
 const exit = (code: number): Behaviour => ({ outcome: 'fail', exitCode: code, logTail: [`exit ${code}`] });
 
 /** A Model whose fetch step behaves as scripted per try; returns the stored entity and the jobs started. */
@@ -33,8 +33,12 @@ async function fetchModel(script: (attempt: number) => Behaviour, maxTriesPerSta
     });
     await handle.result().catch(() => undefined);
     const history = await handle.fetchHistory();
-    const timers = (history.events ?? []).filter((e) => e.timerStartedEventAttributes).length;
-    return { entity: (await env.entities.get(id))!, jobs: runner.started, timers };
+    const events = history.events ?? [];
+    const timers = events.filter((e) => e.timerStartedEventAttributes).length;
+    const localActivities = events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length;
+    return { entity: (await env.entities.get(id))!, jobs: runner.started, timers, localActivities };
   } finally {
     await worker.stop();
   }
@@ -42,8 +46,14 @@ async function fetchModel(script: (attempt: number) => Behaviour, maxTriesPerSta
 
 describe('a step ending is retried only when a new try can fix it', () => {
   it('killed by a signal → a new job after a backoff → Ready, the try kept in details', async () => {
-    const { entity, jobs, timers } = await fetchModel((attempt) => (attempt === 1 ? exit(137) : ok));
-    expect(entity.status).toBe('Ready');
+    const written: Behaviour = { outcome: 'succeed', effect: stepEffects(env.objects) };
+    const { entity, jobs, timers, localActivities } = await fetchModel((attempt) =>
+      attempt === 1 ? exit(137) : written,
+    );
+    // The step activity recorded the ending from the manifest it read, retries included: the run's one local
+    // activity is its admission.
+    expect(entity).toMatchObject({ status: 'Ready', message: '1 files', details: { files: 1 } });
+    expect(localActivities).toBe(1);
     expect(jobs.map((j) => j.name.split('-').at(-1))).toEqual(['1', '2']);
     expect(timers).toBe(1);
     expect(entity.details?.retries).toEqual([
