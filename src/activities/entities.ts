@@ -18,6 +18,18 @@ export interface AdmitRequest {
    * (its dataset, its inference service and that service's model), for the report's lineage.
    */
   lineage?: boolean;
+  /**
+   * An evaluation's: once every one of `requires` is done, ask its account's semaphore for a slot (the answer comes
+   * as a signal), so that its admission and the request are one local activity.
+   */
+  quota?: SlotRequest;
+}
+
+/** A request for a slot of an account's evaluation quota. */
+export interface SlotRequest {
+  account: string;
+  holder: string;
+  limit?: number;
 }
 
 /** A report's lineage: what its evaluation was made from (null for one that no longer exists). */
@@ -33,12 +45,19 @@ export interface AdmitOutput {
   admitted: boolean;
   /** With `lineage`, when the evaluation was done. */
   lineage?: Lineage;
+  /** With `quota`: the slot was asked for (every dependency was done). */
+  requested?: boolean;
 }
 
 const isDone = (e: Entity | null) => e?.status === 'Ready' || e?.status === 'Complete';
 
 /** State writes. Both are idempotent, so an activity retry after a lost response is harmless. */
-export const createEntityActivities = (store: EntityStore) => {
+export const createEntityActivities = (
+  store: EntityStore,
+  /** How `quota` asks for a slot (the quota activities' requestQuotaSlot). */
+  requestSlot: (request: SlotRequest) => Promise<void> = () =>
+    Promise.reject(new Error('this worker asks for no quota slots')),
+) => {
   const read = async (id: string | undefined) =>
     id ? ((await translated(() => store.get(id))) ?? null) : null;
   async function readLineage(evaluation: Entity): Promise<Lineage> {
@@ -64,7 +83,9 @@ export const createEntityActivities = (store: EntityStore) => {
       const evaluation = requires[0];
       const lineage =
         input.lineage && evaluation && isDone(evaluation) ? await readLineage(evaluation) : undefined;
-      return { requires, admitted, ...(lineage ? { lineage } : {}) };
+      const requested = input.quota !== undefined && requires.every(isDone);
+      if (requested) await requestSlot(input.quota!);
+      return { requires, admitted, ...(lineage ? { lineage } : {}), ...(requested ? { requested } : {}) };
     },
 
     async createEntity(input: NewEntity): Promise<Pick<Entity, 'id' | 'status'>> {

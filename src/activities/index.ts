@@ -36,20 +36,23 @@ export interface ActivityDeps {
   builderStore?: (serviceId: string, modelId: string) => ObjectStore;
 }
 
-export const createActivities = (deps: ActivityDeps) => ({
-  ...createEntityActivities(deps.entityStore),
-  ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy),
-  ...createDatasetActivities(deps.objectStore, deps.entityStore),
-  ...createBenchmarkActivities(deps.objectStore),
-  ...createLookupActivities(deps.entityStore, deps.objectStore),
-  ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
-  ...createQuotaActivities(deps.quota),
-  ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
-  ...createImageBuildActivities(
-    deps.imageBuilder ?? { unavailable: NO_BUILDER },
-    deps.builderStore ?? (() => deps.objectStore),
-  ),
-});
+export const createActivities = (deps: ActivityDeps) => {
+  const quota = createQuotaActivities(deps.quota);
+  return {
+    ...createEntityActivities(deps.entityStore, quota.requestQuotaSlot),
+    ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy),
+    ...createDatasetActivities(deps.objectStore, deps.entityStore),
+    ...createBenchmarkActivities(deps.objectStore),
+    ...createLookupActivities(deps.entityStore, deps.objectStore),
+    ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
+    ...quota,
+    ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
+    ...createImageBuildActivities(
+      deps.imageBuilder ?? { unavailable: NO_BUILDER },
+      deps.builderStore ?? (() => deps.objectStore),
+    ),
+  };
+};
 
 const missingSessionRunner = new Proxy({} as SessionRunner, {
   get: () => () =>
@@ -65,5 +68,5 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { RunStepInput, RunStepOutput, StepHeartbeat } from './run-step.js';
 export type { StepPolicy } from './step-policy.js';
 export type { VerifiedDataset } from './datasets.js';
-export type { Lineage } from './entities.js';
+export type { AdmitRequest, Lineage, SlotRequest } from './entities.js';
 export type { BuildImageInput, BuildImageOutput } from './image-build.js';

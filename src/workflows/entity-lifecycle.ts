@@ -13,7 +13,7 @@ import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { CATEGORY_OF_KIND, JOB_KINDS } from '../domain/kinds.js';
-import type { RunStepInput, RunStepOutput } from '../activities/index.js';
+import type { AdmitRequest, RunStepInput, RunStepOutput, SlotRequest } from '../activities/index.js';
 import { state } from './activity-proxies.js';
 import type { Reason, Status } from '../domain/status.js';
 import type { StepInputs, StepName } from '../domain/step-catalogue.js';
@@ -145,7 +145,16 @@ export class EntityLifecycle {
    * admitted after. Returns the dependencies, in order.
    */
   async admit(requires: { id: string; missing: Reason }[], admit: boolean): Promise<Entity[]> {
-    return (await this.admitReading(requires, admit, false)).deps;
+    return (await this.admitReading(requires, admit)).deps;
+  }
+
+  /**
+   * An evaluation's admission: with `quota`, the account's semaphore is asked for a slot in the same local activity
+   * once every dependency is done (`requested`; otherwise the evaluation asks after waiting for them).
+   */
+  async admitAsking(requires: { id: string; missing: Reason }[], quota: SlotRequest | undefined) {
+    const { deps, requested } = await this.admitReading(requires, false, quota ? { quota } : {});
+    return { deps, requested: requested === true };
   }
 
   /**
@@ -153,17 +162,21 @@ export class EntityLifecycle {
    * evaluation was still being made: the report reads them itself).
    */
   async admitWithLineage(evaluation: { id: string; missing: Reason }) {
-    const { deps, lineage } = await this.admitReading([evaluation], true, true);
+    const { deps, lineage } = await this.admitReading([evaluation], true, { lineage: true });
     return { evaluation: deps[0]!, lineage };
   }
 
-  private async admitReading(requires: { id: string; missing: Reason }[], admit: boolean, lineage: boolean) {
+  private async admitReading(
+    requires: { id: string; missing: Reason }[],
+    admit: boolean,
+    extra: Pick<AdmitRequest, 'lineage' | 'quota'> = {},
+  ) {
     this.admitting = true;
     const out = await state.admitEntity({
       entity: this.newEntity(),
       requires: requires.map((r) => r.id),
       admit,
-      ...(lineage ? { lineage } : {}),
+      ...extra,
     });
     this.admitting = false;
     const deps: Entity[] = [];
@@ -174,7 +187,7 @@ export class EntityLifecycle {
     }
     if (out.admitted) this.record.transitioned('Admitted');
     else if (admit) await this.transition(['Created'], 'Admitted');
-    return { deps, lineage: out.lineage };
+    return { deps, lineage: out.lineage, requested: out.requested };
   }
 
   /**

@@ -49,7 +49,12 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
     ];
     // Admitted only once the account's semaphore gives a slot.
     let deps: Entity[] = [];
-    if (life.compact) deps = await life.admit(requires, false);
+    if (life.endsWithWork) {
+      // The slot is asked for with the admission when the dependencies are done already.
+      const admitted = await life.admitAsking(requires, slot?.request);
+      deps = admitted.deps;
+      if (admitted.requested) slot?.asked();
+    } else if (life.compact) deps = await life.admit(requires, false);
     else for (const { id, missing } of requires) await life.requireReady(id, missing);
     await slot?.acquire(life);
     await life.transition(['Created'], 'Admitted');

@@ -6,6 +6,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { quotaMessages, quotaRequests } from './activity-proxies.js';
+import type { SlotRequest } from '../activities/index.js';
 import type { EntityLifecycle } from './entity-lifecycle.js';
 import {
   releaseSlotSignal,
@@ -34,12 +35,24 @@ export class QuotaSlot {
     setHandler(slotQueuedSignal, ({ position }) => void (this.queuedAt = position));
   }
 
-  async acquire(life: EntityLifecycle): Promise<void> {
-    const holder = workflowInfo().workflowId;
+  /** The request for this evaluation's slot, as the semaphore takes it. */
+  get request(): SlotRequest {
+    return { account: this.account, holder: workflowInfo().workflowId, limit: this.limit };
+  }
+
+  /** The request was made with the evaluation's admission (`admitAsking`): acquire waits for the answer only. */
+  asked(): void {
     this.requested = true;
-    const request = { account: this.account, holder, limit: this.limit };
-    if (this.lean) await quotaMessages.requestQuotaSlot(request);
-    else await quotaRequests.requestQuotaSlot(request);
+  }
+
+  async acquire(life: EntityLifecycle): Promise<void> {
+    // Unless it was asked with the admission.
+    if (!this.requested) {
+      this.requested = true;
+      const { request } = this;
+      if (this.lean) await quotaMessages.requestQuotaSlot(request);
+      else await quotaRequests.requestQuotaSlot(request);
+    }
     life.rememberBeforeWaiting();
     await condition(() => this.granted || this.queuedAt !== undefined);
     if (this.granted) return;

@@ -86,4 +86,28 @@ describe('admitEntity', () => {
     expect(done.lineage?.inferenceService?.id).toBe(service);
     expect(done.lineage?.model?.id).toBe(model);
   });
+
+  it("with quota, asks for the evaluation's slot in the same activity, and only once its dependencies are done", async () => {
+    store = new SqliteEntityStore({ path: ':memory:' });
+    const asked: unknown[] = [];
+    const { admitEntity, transition } = createEntityActivities(store, async (request) => {
+      asked.push(request);
+    });
+    const [dataset, id] = [newId(), newId()];
+    await store.create(entity(dataset));
+    await transition({ id: dataset, allowedFrom: ['Created'], to: 'Admitted' });
+    const quota = { account: 'public', holder: `evaluation-${id}`, limit: 2 };
+    const evaluation = { id, kind: 'Evaluation' as const, account: 'public', spec: {} };
+
+    const early = await admitEntity({ entity: evaluation, requires: [dataset], admit: false, quota });
+    expect(early.requested).toBeUndefined();
+    expect(asked).toEqual([]);
+
+    await transition({ id: dataset, allowedFrom: ['Admitted'], to: 'Ready' });
+    const done = await admitEntity({ entity: evaluation, requires: [dataset], admit: false, quota });
+    expect(done).toMatchObject({ admitted: false, requested: true });
+    expect(asked).toEqual([quota]);
+    // Admitted only once the slot is granted, by the workflow.
+    expect((await store.get(id))?.status).toBe('Created');
+  });
 });
