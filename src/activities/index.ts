@@ -40,7 +40,13 @@ export const createActivities = (deps: ActivityDeps) => {
   const quota = createQuotaActivities(deps.quota);
   return {
     ...createEntityActivities(deps.entityStore, quota.requestQuotaSlot),
-    ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy),
+    ...createStepActivities(
+      deps.jobRunner,
+      deps.objectStore,
+      deps.entityStore,
+      deps.stepPolicy,
+      quota.releaseQuotaSlot,
+    ),
     ...createDatasetActivities(deps.objectStore, deps.entityStore),
     ...createBenchmarkActivities(deps.objectStore),
     ...createLookupActivities(deps.entityStore, deps.objectStore),

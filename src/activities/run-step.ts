@@ -84,6 +84,9 @@ export const createStepActivities = (
   objects: ObjectStore,
   store: EntityStore,
   policy: StepPolicy = DEFAULT_STEP_POLICY,
+  /** How a finish's `release` gives an evaluation's quota slot back (the quota activities' releaseQuotaSlot). */
+  releaseSlot: (release: { account: string; holder: string }) => Promise<void> = () =>
+    Promise.reject(new Error('this worker gives back no quota slots')),
 ) => {
   /**
    * Start (or adopt) the job for (entity, stage, try) and wait for it, heartbeating progress. A retry after a
@@ -160,6 +163,8 @@ export const createStepActivities = (
     const details = endingDetails(ending, retries);
     const { to, message } = ending;
     await translated(() => store.transition({ id: input.entityId, allowedFrom, to, message, details }));
+    // What the ending frees, once it is recorded (a retry gives it back again: the semaphore forgets a holder once).
+    if (input.finish.release) await releaseSlot(input.finish.release);
     return { ...ending, details };
   }
 

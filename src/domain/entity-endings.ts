@@ -17,6 +17,8 @@ export interface FinishRequest {
   allowedFrom: Status[];
   /** Tries of the entity's steps that were retried, kept in its details (as every other ending keeps them). */
   retries?: unknown[];
+  /** An evaluation's: once it is Complete, give its slot of the account's quota back. */
+  release?: { account: string; holder: string };
 }
 
 /** The summary the evaluation reads: summaries of older versions list the skipped items. */

@@ -8,7 +8,7 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import { ENDING_WITH_WORK_PATCH, hasPatch } from './patch-baseline.js';
-import type { Ending } from '../domain/entity-endings.js';
+import type { Ending, FinishRequest } from '../domain/entity-endings.js';
 import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
 import type { EntityKind } from '../domain/kinds.js';
@@ -218,10 +218,16 @@ export class EntityLifecycle {
     failReason: Reason,
     /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
     output?: RunStepInput['output'],
-    /** The entity's last step: its activity records the ending its output makes, where the run lets it. */
-    last = false,
+    /**
+     * The entity's last step: its activity records the ending its output makes, where the run lets it (and, for an
+     * evaluation, gives back what the ending frees: `release`).
+     */
+    last: boolean | Pick<FinishRequest, 'release'> = false,
   ): Promise<RunStepOutput> {
-    return this.stages.runJob(name, input, failReason, output, last ? this.finishFrom : undefined);
+    const { finishFrom } = this;
+    const finish =
+      last && finishFrom ? { allowedFrom: finishFrom, ...(last === true ? {} : last) } : undefined;
+    return this.stages.runJob(name, input, failReason, output, finish);
   }
 
   /**

@@ -88,7 +88,11 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
       await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
     const ref = artifactRefs.verifySummary(id);
-    const verified = await life.runJob('verify-outputs', { id, spec }, 'Unverified', ref, true);
+    // Its ending frees its quota slot: the activity that records the ending gives the slot back too.
+    const verified = await life.runJob('verify-outputs', { id, spec }, 'Unverified', ref, {
+      release: slot?.holding,
+    });
+    if (verified.finished && slot) slot.givenBack();
     const ending = stepEnding('verify-outputs', life.compact ? verified.output : await state.readJson(ref));
     if (!ending) throw new StageFailure('Unverified', `${objectPath(ref)} was not written`);
     await life.succeed(ending, verified.finished);

@@ -40,6 +40,16 @@ export class QuotaSlot {
     return { account: this.account, holder: workflowInfo().workflowId, limit: this.limit };
   }
 
+  /** This evaluation's hold on the semaphore, as the activity that records its ending gives it back. */
+  get holding(): { account: string; holder: string } {
+    return { account: this.account, holder: workflowInfo().workflowId };
+  }
+
+  /** The activity that recorded the evaluation's ending gave the slot back: `release` has nothing left to do. */
+  givenBack(): void {
+    this.requested = false;
+  }
+
   /** The request was made with the evaluation's admission (`admitAsking`): acquire waits for the answer only. */
   asked(): void {
     this.requested = true;

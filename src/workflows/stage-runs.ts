@@ -3,7 +3,8 @@ import { hasPatch } from './patch-baseline.js';
 import type { RunStepInput, RunStepOutput } from '../activities/index.js';
 import type { Category } from '../domain/kinds.js';
 import { jobName } from '../domain/naming.js';
-import type { Reason, Status } from '../domain/status.js';
+import type { FinishRequest } from '../domain/entity-endings.js';
+import type { Reason } from '../domain/status.js';
 import type { StepEntry, StepInputs, StepName } from '../domain/step-catalogue.js';
 import { STEP_CATALOGUE, stepArgs } from '../domain/step-catalogue.js';
 import { steps } from './activity-proxies.js';
@@ -63,8 +64,8 @@ export class StageRuns {
     failReason: Reason,
     /** Compact runs: the object the step writes for the workflow, returned as the output's `output`. */
     output?: RunStepInput['output'],
-    /** With `output`: the statuses from which the step activity records the entity's ending (`finished`). */
-    finishFrom?: Status[],
+    /** With `output`: the step activity records the entity's ending (`finished`), with the tries retried by then. */
+    finish?: Omit<FinishRequest, 'retries'>,
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
@@ -80,7 +81,7 @@ export class StageRuns {
         ...(resources ? { resources } : {}),
         ...(output && this.opts.compact ? { output } : {}),
       },
-      output && this.opts.compact ? finishFrom : undefined,
+      output && this.opts.compact ? finish : undefined,
     );
   }
 
@@ -94,7 +95,7 @@ export class StageRuns {
     args: string[],
     failReason: Reason,
     extra: Partial<RunStepInput> = {},
-    finishFrom?: Status[],
+    finish?: Omit<FinishRequest, 'retries'>,
   ): Promise<RunStepOutput> {
     const { view } = this.record;
     const { deadlineSeconds } = this.opts;
@@ -115,7 +116,7 @@ export class StageRuns {
         ...(deadlineSeconds ? { activeDeadlineSeconds: deadlineSeconds } : {}),
         ...extra,
         // The tries retried so far go into the ending's details, as the workflow's own transition puts them.
-        ...(finishFrom ? { finish: { allowedFrom: finishFrom, ...this.retried() } } : {}),
+        ...(finish ? { finish: { ...finish, ...this.retried() } } : {}),
       };
       // The activity's line in the UI names the step program and its job: `fetch-data job fetch-<id>-1`.
       const out = this.opts.tagged
