@@ -38,19 +38,17 @@ export interface ActivityDeps {
 
 export const createActivities = (deps: ActivityDeps) => {
   const quota = createQuotaActivities(deps.quota);
+  const sessions = createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore);
   return {
     ...createEntityActivities(deps.entityStore, quota.requestQuotaSlot),
-    ...createStepActivities(
-      deps.jobRunner,
-      deps.objectStore,
-      deps.entityStore,
-      deps.stepPolicy,
-      quota.releaseQuotaSlot,
-    ),
+    ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy, {
+      releaseSlot: quota.releaseQuotaSlot,
+      stopSession: sessions.stopSession,
+    }),
     ...createDatasetActivities(deps.objectStore, deps.entityStore),
     ...createBenchmarkActivities(deps.objectStore),
     ...createLookupActivities(deps.entityStore, deps.objectStore),
-    ...createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore),
+    ...sessions,
     ...quota,
     ...createReaperActivities(deps.entityStore, deps.jobRunner, deps.sessionRunner ?? missingSessionRunner),
     ...createImageBuildActivities(

@@ -47,6 +47,11 @@ export interface RunStepInput {
    * return it as `finished`; no local activity of the workflow's own for it (runs since ENDING_WITH_WORK_PATCH).
    */
   finish?: FinishRequest;
+  /**
+   * An inference session the step used: stopped once the job has succeeded (`sessionStopped`). A failed try leaves
+   * it up for the next try, and the workflow stops it on any other ending.
+   */
+  stopSession?: string;
 }
 
 export interface RunStepOutput {
@@ -70,6 +75,8 @@ export interface RunStepOutput {
   output?: unknown;
   /** The ending recorded for `finish`; absent when the output makes none (the workflow then ends the entity). */
   finished?: Ending;
+  /** The session `stopSession` named was stopped. */
+  sessionStopped?: boolean;
 }
 
 /** What a long step reports through heartbeats, for `dyffctl get` and the Temporal UI. */
@@ -84,10 +91,16 @@ export const createStepActivities = (
   objects: ObjectStore,
   store: EntityStore,
   policy: StepPolicy = DEFAULT_STEP_POLICY,
-  /** How a finish's `release` gives an evaluation's quota slot back (the quota activities' releaseQuotaSlot). */
-  releaseSlot: (release: { account: string; holder: string }) => Promise<void> = () =>
-    Promise.reject(new Error('this worker gives back no quota slots')),
+  /** What a step's ending frees: an evaluation's quota slot (`finish.release`), a session (`stopSession`). */
+  frees: {
+    releaseSlot?: (release: { account: string; holder: string }) => Promise<void>;
+    stopSession?: (input: { name: string }) => Promise<void>;
+  } = {},
 ) => {
+  const releaseSlot =
+    frees.releaseSlot ?? (() => Promise.reject(new Error('this worker gives back no quota slots')));
+  const stopSession =
+    frees.stopSession ?? (() => Promise.reject(new Error('this worker has no session runner')));
   /**
    * Start (or adopt) the job for (entity, stage, try) and wait for it, heartbeating progress. A retry after a
    * worker crash, a heartbeat timeout or a server outage lands here again with the same name and adopts the job
@@ -135,6 +148,8 @@ export const createStepActivities = (
         done.logTail?.length || succeeded ? (done.logTail ?? []) : await tailOfStoredLog(objects, input);
       const output = succeeded && input.output ? await readJsonObject(objects, input.output) : undefined;
       const finished = output !== undefined && input.finish ? await finish(input, output) : undefined;
+      const sessionStopped = succeeded && input.stopSession !== undefined;
+      if (sessionStopped) await translated(() => stopSession({ name: input.stopSession! }));
       return {
         jobName: name,
         phase: done.phase === 'succeeded' ? 'succeeded' : 'failed',
@@ -149,6 +164,7 @@ export const createStepActivities = (
         backoffSeconds: policy.backoffSeconds,
         ...(output !== undefined ? { output } : {}),
         ...(finished ? { finished } : {}),
+        ...(sessionStopped ? { sessionStopped } : {}),
       };
     } finally {
       stopBeating();

@@ -231,6 +231,20 @@ export class EntityLifecycle {
   }
 
   /**
+   * Run a step that needs an inference session while it runs; once its job has succeeded, its activity stops the
+   * session (`sessionStopped`), where the run lets it, so that the run need not stop it with a local activity.
+   */
+  runJobWithSession<N extends StepName>(
+    name: N,
+    input: StepInputs[N],
+    failReason: Reason,
+    session: string,
+  ): Promise<RunStepOutput> {
+    const then = this.endsWithWork ? { stopSession: session } : {};
+    return this.stages.runJob(name, input, failReason, undefined, undefined, then);
+  }
+
+  /**
    * Run the body; map failures to the entity's failure status and cancellation to Terminated. Cleanup of a running
    * job happens in a non-cancellable scope so that it runs even though the workflow is being cancelled.
    */

@@ -65,6 +65,7 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
       (known as ServiceDescription | undefined) ??
       (await state.loadServiceDescription({ serviceId: spec.inferenceService }));
     const sessionName = `session-${id}`;
+    let sessionStopped = false;
     try {
       life.view.stage = 'session';
       const session = await sessions
@@ -83,9 +84,13 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
           );
         });
       const endpoint = session.endpoint ?? '';
-      await life.runJob('evaluate', { id, spec, endpoint, service: description }, 'Incomplete');
+      const args = { id, spec, endpoint, service: description };
+      const out = await life.runJobWithSession('evaluate', args, 'Incomplete', sessionName);
+      sessionStopped = out.sessionStopped === true;
     } finally {
-      await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
+      // Stopped on every ending: by the evaluate activity once its job succeeded, otherwise here.
+      if (!sessionStopped)
+        await CancellationScope.nonCancellable(() => state.stopSession({ name: sessionName }));
     }
     const ref = artifactRefs.verifySummary(id);
     // Its ending frees its quota slot: the activity that records the ending gives the slot back too.

@@ -66,6 +66,8 @@ export class StageRuns {
     output?: RunStepInput['output'],
     /** With `output`: the step activity records the entity's ending (`finished`), with the tries retried by then. */
     finish?: Omit<FinishRequest, 'retries'>,
+    /** What the step activity stops once the job has succeeded (`sessionStopped`). */
+    then: Pick<RunStepInput, 'stopSession'> = {},
   ): Promise<RunStepOutput> {
     const entry: StepEntry<StepInputs[N]> = STEP_CATALOGUE[name];
     const secrets = entry.secrets?.(input) ?? [];
@@ -80,6 +82,7 @@ export class StageRuns {
         ...(secrets.length ? { secrets } : {}),
         ...(resources ? { resources } : {}),
         ...(output && this.opts.compact ? { output } : {}),
+        ...then,
       },
       output && this.opts.compact ? finish : undefined,
     );
