@@ -41,10 +41,13 @@ export const createActivities = (deps: ActivityDeps) => {
   const sessions = createSessionActivities(deps.sessionRunner ?? missingSessionRunner, deps.objectStore);
   return {
     ...createEntityActivities(deps.entityStore, quota.requestQuotaSlot),
-    ...createStepActivities(deps.jobRunner, deps.objectStore, deps.entityStore, deps.stepPolicy, {
-      releaseSlot: quota.releaseQuotaSlot,
-      stopSession: sessions.stopSession,
-    }),
+    ...createStepActivities(
+      deps.jobRunner,
+      deps.objectStore,
+      deps.entityStore,
+      { releaseSlot: quota.releaseQuotaSlot, stopSession: sessions.stopSession },
+      deps.stepPolicy,
+    ),
     ...createDatasetActivities(deps.objectStore, deps.entityStore),
     ...createBenchmarkActivities(deps.objectStore),
     ...createLookupActivities(deps.entityStore, deps.objectStore),

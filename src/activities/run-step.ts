@@ -90,17 +90,16 @@ export const createStepActivities = (
   runner: JobRunner,
   objects: ObjectStore,
   store: EntityStore,
-  policy: StepPolicy = DEFAULT_STEP_POLICY,
   /** What a step's ending frees: an evaluation's quota slot (`finish.release`), a session (`stopSession`). */
-  frees: {
-    releaseSlot?: (release: { account: string; holder: string }) => Promise<void>;
-    stopSession?: (input: { name: string }) => Promise<void>;
-  } = {},
+  {
+    releaseSlot,
+    stopSession,
+  }: {
+    releaseSlot: (release: { account: string; holder: string }) => Promise<void>;
+    stopSession: (input: { name: string }) => Promise<void>;
+  },
+  policy: StepPolicy = DEFAULT_STEP_POLICY,
 ) => {
-  const releaseSlot =
-    frees.releaseSlot ?? (() => Promise.reject(new Error('this worker gives back no quota slots')));
-  const stopSession =
-    frees.stopSession ?? (() => Promise.reject(new Error('this worker has no session runner')));
   /**
    * Start (or adopt) the job for (entity, stage, try) and wait for it, heartbeating progress. A retry after a
    * worker crash, a heartbeat timeout or a server outage lands here again with the same name and adopts the job

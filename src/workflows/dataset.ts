@@ -62,12 +62,9 @@ export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<Data
     life.view.stage = 'verify';
     let verified: VerifiedDataset & { finished?: Ending };
     try {
-      const { finishFrom } = life;
-      verified = await datasetChecks.verifyDataset({
-        id,
-        // The check records Ready itself, with the tries retried so far (as the workflow's transition would).
-        ...(finishFrom ? { finish: { allowedFrom: finishFrom, ...life.retried() } } : {}),
-      });
+      const finish = life.finishRequest();
+      // The check records Ready itself, with the tries retried so far (as the workflow's transition would).
+      verified = await datasetChecks.verifyDataset({ id, ...(finish ? { finish } : {}) });
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown }).cause;

@@ -113,14 +113,12 @@ export class EntityLifecycle {
     else await this.transition(['Admitted'], ending.to, undefined, ending.message, ending.details);
   }
 
-  /** The tries retried so far, as a request to record the entity's ending carries them (none: nothing). */
-  retried(): { retries?: unknown[] } {
-    return this.stages.retried();
-  }
-
-  /** What the activity doing the entity's last work is given to record its ending with, when it records it. */
-  get finishFrom(): Status[] | undefined {
-    return this.endsWithWork ? ['Admitted'] : undefined;
+  /**
+   * What an activity other than a step's (the dataset's check) is given to record the entity's ending with, the
+   * tries retried so far included; undefined where the run records the ending itself.
+   */
+  finishRequest(): FinishRequest | undefined {
+    return this.endsWithWork ? { allowedFrom: ['Admitted'], ...this.stages.retried() } : undefined;
   }
 
   /** Before a wait that is not a dependency's: a lean run writes its entity to the memo if it has not yet. */
@@ -224,9 +222,11 @@ export class EntityLifecycle {
      */
     last: boolean | Pick<FinishRequest, 'release'> = false,
   ): Promise<RunStepOutput> {
-    const { finishFrom } = this;
+    // StageRuns adds the tries retried by each try's start.
     const finish =
-      last && finishFrom ? { allowedFrom: finishFrom, ...(last === true ? {} : last) } : undefined;
+      last && this.endsWithWork
+        ? { allowedFrom: ['Admitted' as const], ...(last === true ? {} : last) }
+        : undefined;
     return this.stages.runJob(name, input, failReason, output, finish);
   }
 
