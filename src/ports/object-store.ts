@@ -28,6 +28,11 @@ export interface ObjectStore {
     body: Buffer | string | Readable,
     opts?: PutOptions,
   ): Promise<ObjectInfo>;
+  /**
+   * Puts a local file's content under `key` and takes the file: it is gone once this resolves. A local store moves
+   * it into place on the same filesystem instead of writing its bytes a second time.
+   */
+  putFile(category: Category, key: string, file: string): Promise<ObjectInfo>;
   /** A stream of the object; rejects with NotFound before any data if it is missing. */
   get(category: Category, key: string): Promise<Readable>;
   getBuffer(category: Category, key: string): Promise<Buffer>;

@@ -1,6 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedString } from '@duckdb/node-api';
-import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VerifySummary } from '../domain/artifacts.js';
@@ -157,8 +156,7 @@ async function writeVerified(ctx: StepContext, id: string, db: DuckDBConnection,
         : ` WHERE rowid >= ${i * VERIFIED_SHARD_ROWS} AND rowid < ${(i + 1) * VERIFIED_SHARD_ROWS}`;
     await db.run(`COPY (SELECT * FROM verified${range}) TO ${quotedString(local)} (FORMAT parquet)`);
     keys.push(verifiedPartKey(id, i));
-    await store.put('outputs', verifiedPartKey(id, i), createReadStream(local));
-    await rm(local);
+    await store.putFile('outputs', verifiedPartKey(id, i), local);
     ctx.log.progress({
       done: Math.min(rows, (i + 1) * VERIFIED_SHARD_ROWS),
       total: rows,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -51,6 +51,32 @@ describe('FilesystemObjectStore on disk', () => {
     expect(store.localPath('reports', 'r1/report.json')).toBe(file);
     expect(fileURLToPath(store.uri('reports', 'r1/report.json'))).toBe(file);
     expect(await readFile(file, 'utf8')).toBe('{}');
+  });
+
+  it('putFile moves a file on its own filesystem into place (the same inode) and copies one from another', async () => {
+    const local = path.join(root, 'scratch.parquet');
+    await writeFile(local, 'shard bytes');
+    const { ino } = await stat(local);
+    const moved = await store.putFile('datasets', 'd1/data/part-00000.parquet', local);
+    expect(moved).toMatchObject({ size: 11, md5: md5('shard bytes') });
+    const target = path.join(root, 'datasets', 'd1', 'data', 'part-00000.parquet');
+    expect((await stat(target)).ino).toBe(ino);
+    await expect(stat(local)).rejects.toMatchObject({ code: 'ENOENT' });
+    // /dev/shm is a tmpfs: rename(2) across it fails with EXDEV, and the store falls back to a copy.
+    const elsewhere = await mkdtemp('/dev/shm/dyff-put-file-');
+    try {
+      const other = path.join(elsewhere, 'shard.parquet');
+      await writeFile(other, 'other bytes');
+      const copied = await store.putFile('datasets', 'd1/data/part-00001.parquet', other);
+      expect(copied).toMatchObject({ size: 11, md5: md5('other bytes') });
+      expect(await readFile(path.join(root, 'datasets', 'd1', 'data', 'part-00001.parquet'), 'utf8')).toBe(
+        'other bytes',
+      );
+      expect(await readdir(elsewhere)).toEqual([]);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+    expect(await readdir(path.join(root, 'datasets', '.dyff-tmp'))).toEqual([]);
   });
 
   it('removes its temp file when a streaming write fails', async () => {

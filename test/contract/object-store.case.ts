@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
@@ -45,6 +48,24 @@ export function objectStoreContract(
       expect((await store.stat('models', `${p}weights.bin`))?.md5).toBe(put.md5);
       expect((await store.list('models', p)).map((o) => o.md5)).toEqual([put.md5]);
       expect((await store.put('models', `${p}abc`, 'abc')).md5).toBe('900150983cd24fb0d6963f7d28e17f72');
+    });
+
+    it('putFile stores a local file, replacing what was there, and takes the file', async () => {
+      const key = `${fresh()}part-00000.parquet`;
+      await store.put('datasets', key, 'an earlier attempt');
+      const dir = await mkdtemp(join(tmpdir(), 'dyff-put-file-'));
+      try {
+        const file = join(dir, 'shard.parquet');
+        const content = pattern(3 * MiB + 7, 3);
+        await writeFile(file, content);
+        const info = await store.putFile('datasets', key, file);
+        expect(info).toMatchObject({ key, size: content.length, md5: md5(content) });
+        expect((await store.getBuffer('datasets', key)).equals(content)).toBe(true);
+        expect((await store.stat('datasets', key))?.md5).toBe(md5(content));
+        expect(await readdir(dir)).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('overwrites atomically: while the new object is half written, readers see the whole old one', async () => {

@@ -1,6 +1,8 @@
 import type { File, FileMetadata } from '@google-cloud/storage';
 import { Storage } from '@google-cloud/storage';
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DyffError } from '../../domain/errors.js';
@@ -67,6 +69,14 @@ export class GcsObjectStore implements ObjectStore {
       throw this.translate(err, category, key);
     }
     return toInfo(key, file.metadata);
+  }
+
+  async putFile(category: Category, key: string, file: string): Promise<ObjectInfo> {
+    try {
+      return await this.put(category, key, createReadStream(file));
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   async get(category: Category, key: string): Promise<Readable> {

@@ -85,6 +85,11 @@ export class GrantEnforcingObjectStore implements ObjectStore {
     return this.inner.put(category, key, body, opts);
   }
 
+  async putFile(category: Category, key: string, file: string): Promise<ObjectInfo> {
+    this.check('put', category, key);
+    return this.inner.putFile(category, key, file);
+  }
+
   async get(category: Category, key: string): Promise<Readable> {
     this.check('get', category, key);
     return this.inner.get(category, key);

@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { datasetKeys } from '../../domain/object-layout.js';
 import type { IngestSpec } from '../../domain/specs.js';
 import type { StepContext } from '../context.js';
@@ -32,8 +30,7 @@ export async function publishDataset(
   for (const [i, shard] of shards.entries()) {
     signal?.throwIfAborted();
     const path = `data/${shardName(i)}`;
-    const info = await store.put('datasets', datasetKeys.artifact(id, path), createReadStream(shard.file));
-    await rm(shard.file);
+    const info = await store.putFile('datasets', datasetKeys.artifact(id, path), shard.file);
     artifacts.push({ kind: 'parquet', path, rows: shard.rows, size: info.size, digest: { md5: info.md5 } });
     done += shard.rows;
     log.progress({ done, total: rowCount, unit: 'rows', message: `wrote ${path}` });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -181,6 +182,14 @@ describe('ingest-dataset', () => {
     const store = env.store;
     const remoteLike: ObjectStore = {
       put: (...a) => store.put(...a),
+      // As a remote store does it: the bytes sent, then the local file removed.
+      putFile: async (category, key, file) => {
+        try {
+          return await store.put(category, key, createReadStream(file));
+        } finally {
+          await rm(file, { force: true });
+        }
+      },
       get: (...a) => store.get(...a),
       getBuffer: (...a) => store.getBuffer(...a),
       stat: (...a) => store.stat(...a),
