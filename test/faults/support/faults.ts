@@ -43,9 +43,16 @@ export async function inject(h: Harness, fault: Fault, jobName: string): Promise
       return { newTry: false };
     }
     case 'step-kill9': {
-      const wrapper = (await h.jobs()).find((j) => j.name === jobName)?.pid;
+      const wrapper = await h.jobPid(jobName);
       if (!wrapper) throw new Error(`job ${jobName} has no process`);
-      const step = await until(`the step process of ${jobName}`, async () => stepProcessOf(wrapper), 10_000);
+      // Every 2 ms: the wrapper starts the step at once, and a short step may be gone within a few hundred.
+      const deadline = Date.now() + 10_000;
+      let step = stepProcessOf(wrapper);
+      while (step === undefined) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for the step process of ${jobName}`);
+        await new Promise((r) => setTimeout(r, 2));
+        step = stepProcessOf(wrapper);
+      }
       process.kill(step, 'SIGKILL');
       return { newTry: true };
     }
