@@ -1,33 +1,39 @@
 /**
  * Ingest benchmark: the ingest-dataset step end to end (CSV in the object store → Parquet shards + manifest)
  * against a bare DuckDB `COPY (SELECT * FROM read_csv(…)) TO '….parquet'` on the same 1,000,000-row CSV.
- * Each side runs in its own child process, so each peak RSS is its own: the CSV is fetched into the store by a
- * process of its own first, and the ingest child runs the step alone. CPU seconds (user + system) are reported
- * beside wall time: on a shared machine they move less with the load. The last line is key=value pairs.
+ *
+ * Each side is a process of its own, started the way it runs for real and timed from spawn to exit:
+ * - the step through the launcher a worker running from dist/ gives its local runner (`bin/dyff-step.cjs`: the
+ *   step bundle with its code cache), with the environment that runner gives it (the store's configuration, and no
+ *   `NODE_EXTRA_CA_CERTS`: a step on a filesystem store that only reaches the store is started without it);
+ * - the `COPY` in `bench/ingest-copy.cjs`, a plain Node process that loads DuckDB as the step's bundle does.
+ * So both pay Node's start and DuckDB's load; the step also its own code. Each side's work alone, DuckDB loaded, is
+ * printed beside it: the `COPY`'s from inside its process (instance, query, close), the step's from the log line it
+ * writes with DuckDB loaded, before it opens its engine, to its last line.
+ * The CSV is fetched into a fresh store by the fetch-data step first (not measured). CPU seconds (user + system,
+ * the whole process) and peak RSS come from `bench/exit-usage.cjs`, preloaded into both. The last line is
+ * key=value pairs.
  *
  *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 3]
  */
-import { DuckDBInstance, quotedString } from '@duckdb/node-api';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
-import { loadConfig } from '../src/config.js';
-import { runStepProgram } from '../src/steps/run.js';
+import { configEnv, loadConfig } from '../src/config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const REPO = join(here, '..');
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
     /** Runs of each side; the median time is reported (the machine may be shared). */
     repeat: { type: 'string', default: '3' },
-    child: { type: 'string' },
-    dir: { type: 'string' },
   },
 });
 const rows = Number(values.rows);
@@ -35,24 +41,12 @@ const csv = join(here, '.data', `ingest-${rows}.csv`);
 const ID = '0123456789abcdef0123456789abcdef';
 
 interface Measurement {
+  /** Spawn to exit. */
   seconds: number;
+  /** The work alone, without the process's start and its code's loading (see the top of this file). */
+  workSeconds: number;
   cpuSeconds: number;
   maxRssMiB: number;
-}
-
-const cpuNow = () => {
-  const usage = process.resourceUsage();
-  return (usage.userCPUTime + usage.systemCPUTime) / 1e6;
-};
-
-/** Time and CPU since `start()`; peak RSS over the whole child (what the machine must have). */
-function start(): () => Measurement {
-  const [wall, cpu] = [performance.now(), cpuNow()];
-  return () => ({
-    seconds: (performance.now() - wall) / 1000,
-    cpuSeconds: cpuNow() - cpu,
-    maxRssMiB: process.resourceUsage().maxRSS / 1024,
-  });
 }
 
 /** int, float and text columns from a fixed-seed generator: the same file on every machine. */
@@ -75,67 +69,85 @@ async function generateCsv(): Promise<void> {
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
-function stepDeps(dir: string) {
-  const objectStore = new FilesystemObjectStore({ root: join(dir, 'store') });
-  const config = loadConfig({ dataHome: join(dir, 'home') }, { DYFF_CONFIG: join(dir, 'none.yaml') });
-  return { objectStore, config, write: () => {} };
+/**
+ * Runs one process with `bench/exit-usage.cjs` preloaded; `onLine` sees each line of its stdout with the time since
+ * the spawn. Resolves with its wall time, CPU and peak RSS.
+ */
+async function measured(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  usageFile: string,
+  onLine: (line: string, atSeconds: number) => void = () => {},
+): Promise<Omit<Measurement, 'workSeconds'>> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--require', join(here, 'exit-usage.cjs'), ...args], {
+    env: { ...env, BENCH_USAGE_FILE: usageFile },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  createInterface({ input: child.stdout }).on('line', (line) =>
+    onLine(line, (performance.now() - started) / 1000),
+  );
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
+  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { cpuSeconds: number; maxRssMiB: number };
+  return { seconds, ...usage };
 }
 
-/** Child: the CSV into a fresh store, as fetch-data leaves it (not measured). */
-async function fetchChild(dir: string): Promise<Measurement> {
-  const done = start();
-  const spec = { source: { kind: 'local', path: csv } };
-  const code = await runStepProgram(
-    'fetch-data',
-    ['--id', ID, '--spec', JSON.stringify(spec)],
-    stepDeps(dir),
+/** The environment the local runner gives a step over a filesystem store under `dir`. */
+function stepEnv(dir: string): NodeJS.ProcessEnv {
+  const config = loadConfig(
+    { dataHome: join(dir, 'home'), sources: { localRoots: [dirname(csv)] } },
+    { DYFF_CONFIG: join(dir, 'none.yaml') },
   );
-  if (code !== 0) throw new Error(`fetch-data exited ${code}`);
-  return done();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...configEnv(config) };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
 }
 
-/** Child: the ingest step alone, over the store fetchChild filled. */
-async function ingestChild(dir: string): Promise<Measurement> {
-  const done = start();
-  const spec = { ingest: { format: 'csv' } };
-  const code = await runStepProgram(
-    'ingest-dataset',
-    ['--id', ID, '--spec', JSON.stringify(spec)],
-    stepDeps(dir),
+const step = (name: string, spec: unknown) => [
+  join(REPO, 'bin/dyff-step.cjs'),
+  'step',
+  name,
+  '--id',
+  ID,
+  '--spec',
+  JSON.stringify(spec),
+];
+
+/** The CSV into a fresh store, as fetch-data leaves it (not measured), then the ingest step alone. */
+async function ingestSide(dir: string): Promise<Measurement> {
+  const env = stepEnv(dir);
+  await measured(step('fetch-data', { source: { kind: 'local', path: csv } }), env, join(dir, 'fetch.json'));
+  // The step logs `ingest 1 csv file(s) …` once DuckDB is loaded, just before it opens its engine.
+  let begun: number | undefined;
+  let last = 0;
+  const m = await measured(
+    step('ingest-dataset', { ingest: { format: 'csv' } }),
+    env,
+    join(dir, 'usage.json'),
+    (line, at) => {
+      if (line.startsWith('ingest ')) begun ??= at;
+      last = at;
+    },
   );
-  if (code !== 0) throw new Error(`ingest-dataset exited ${code}`);
-  return done();
+  if (begun === undefined) throw new Error('the ingest step did not log `ingest … file(s)`');
+  return { ...m, workSeconds: last - begun };
 }
 
-async function duckdbChild(dir: string): Promise<Measurement> {
-  const done = start();
-  const instance = await DuckDBInstance.create();
-  const connection = await instance.connect();
-  await connection.run(
-    `COPY (SELECT * FROM read_csv(${quotedString(csv)})) TO ${quotedString(join(dir, 'out.parquet'))} (FORMAT parquet)`,
+async function duckdbSide(dir: string): Promise<Measurement> {
+  let work = 0;
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const m = await measured(
+    [join(here, 'ingest-copy.cjs'), csv, join(dir, 'out.parquet')],
+    env,
+    join(dir, 'usage.json'),
+    (line) => {
+      if (line.startsWith('{')) work = (JSON.parse(line) as { workSeconds: number }).workSeconds;
+    },
   );
-  connection.closeSync();
-  instance.closeSync();
-  return done();
-}
-
-function inChild(kind: 'fetch' | 'ingest' | 'duckdb', dir: string): Measurement {
-  const out = execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      fileURLToPath(import.meta.url),
-      '--child',
-      kind,
-      '--dir',
-      dir,
-      '--rows',
-      String(rows),
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+  return { ...m, workSeconds: work };
 }
 
 /**
@@ -148,58 +160,56 @@ async function measure(root: string, repeat: number): Promise<Record<'ingest' | 
     for (const kind of ['duckdb', 'ingest'] as const) {
       const dir = join(root, `${kind}-${i}`);
       await mkdir(dir);
-      if (kind === 'ingest') inChild('fetch', dir);
-      runs[kind].push(inChild(kind, dir));
+      runs[kind].push(await (kind === 'ingest' ? ingestSide(dir) : duckdbSide(dir)));
       await rm(dir, { recursive: true, force: true });
     }
   }
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const summary = (ms: Measurement[]) => ({
     seconds: median(ms.map((m) => m.seconds)),
+    workSeconds: median(ms.map((m) => m.workSeconds)),
     cpuSeconds: median(ms.map((m) => m.cpuSeconds)),
     maxRssMiB: Math.max(...ms.map((m) => m.maxRssMiB)),
   });
   return { ingest: summary(runs.ingest), duckdb: summary(runs.duckdb) };
 }
 
-if (values.child) {
-  const child = { fetch: fetchChild, ingest: ingestChild, duckdb: duckdbChild }[values.child];
-  if (child === undefined) throw new Error(`unknown --child ${values.child}`);
-  const result = await child(values.dir!);
-  console.log(JSON.stringify(result));
-} else {
-  await generateCsv();
-  const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
-  try {
-    console.log(`csv: ${csv} (${rows} rows, ${(statSync(csv).size / 2 ** 20).toFixed(1)} MiB)`);
-    const repeat = Number(values.repeat);
-    const { duckdb: duck, ingest } = await measure(dir, repeat);
-    const load = loadavg()[0]!.toFixed(2);
-    console.log(`median of ${repeat} runs each, load average ${load} on ${cpus().length} CPUs`);
-    const perSecond = (m: Measurement) => Math.round(rows / m.seconds);
+// The step must run the build of these sources, as a worker running from dist/ would start it.
+execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
+await generateCsv();
+const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
+try {
+  console.log(`csv: ${csv} (${rows} rows, ${(statSync(csv).size / 2 ** 20).toFixed(1)} MiB)`);
+  const repeat = Number(values.repeat);
+  const { duckdb: duck, ingest } = await measure(dir, repeat);
+  const load = loadavg()[0]!.toFixed(2);
+  console.log(`median of ${repeat} runs each, load average ${load} on ${cpus().length} CPUs`);
+  const perSecond = (m: Measurement) => Math.round(rows / m.seconds);
+  const line = (name: string, m: Measurement) =>
     console.log(
-      `duckdb COPY: ${duck.seconds.toFixed(2)} s (${duck.cpuSeconds.toFixed(2)} s CPU), ${perSecond(duck)} rows/s, peak RSS ${duck.maxRssMiB.toFixed(0)} MiB`,
+      `${name}: ${m.seconds.toFixed(2)} s spawn to exit (work ${m.workSeconds.toFixed(2)} s), ${m.cpuSeconds.toFixed(2)} s CPU, ${perSecond(m)} rows/s, peak RSS ${m.maxRssMiB.toFixed(0)} MiB`,
     );
-    console.log(
-      `ingest step: ${ingest.seconds.toFixed(2)} s (${ingest.cpuSeconds.toFixed(2)} s CPU), ${perSecond(ingest)} rows/s, peak RSS ${ingest.maxRssMiB.toFixed(0)} MiB`,
-    );
-    console.log(
-      [
-        `rows=${rows}`,
-        `ingest_s=${ingest.seconds.toFixed(3)}`,
-        `ingest_rows_per_s=${perSecond(ingest)}`,
-        `duckdb_s=${duck.seconds.toFixed(3)}`,
-        `duckdb_rows_per_s=${perSecond(duck)}`,
-        `ratio=${(perSecond(ingest) / perSecond(duck)).toFixed(2)}`,
-        `ingest_cpu_s=${ingest.cpuSeconds.toFixed(3)}`,
-        `duckdb_cpu_s=${duck.cpuSeconds.toFixed(3)}`,
-        `peak_rss_mib=${ingest.maxRssMiB.toFixed(0)}`,
-        `duckdb_peak_rss_mib=${duck.maxRssMiB.toFixed(0)}`,
-        `rss_ratio=${(ingest.maxRssMiB / duck.maxRssMiB).toFixed(2)}`,
-        `load_avg=${load}`,
-      ].join(' '),
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  line('duckdb COPY', duck);
+  line('ingest step', ingest);
+  console.log(
+    [
+      `rows=${rows}`,
+      `ingest_s=${ingest.seconds.toFixed(3)}`,
+      `ingest_rows_per_s=${perSecond(ingest)}`,
+      `duckdb_s=${duck.seconds.toFixed(3)}`,
+      `duckdb_rows_per_s=${perSecond(duck)}`,
+      `ratio=${(perSecond(ingest) / perSecond(duck)).toFixed(2)}`,
+      `ingest_work_s=${ingest.workSeconds.toFixed(3)}`,
+      `duckdb_work_s=${duck.workSeconds.toFixed(3)}`,
+      `work_ratio=${(duck.workSeconds / ingest.workSeconds).toFixed(2)}`,
+      `ingest_cpu_s=${ingest.cpuSeconds.toFixed(3)}`,
+      `duckdb_cpu_s=${duck.cpuSeconds.toFixed(3)}`,
+      `peak_rss_mib=${ingest.maxRssMiB.toFixed(0)}`,
+      `duckdb_peak_rss_mib=${duck.maxRssMiB.toFixed(0)}`,
+      `rss_ratio=${(ingest.maxRssMiB / duck.maxRssMiB).toFixed(2)}`,
+      `load_avg=${load}`,
+    ].join(' '),
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
 }
