@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { reportKeys } from '../domain/object-layout.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,7 +72,7 @@ export async function runReport(
     };
     if (firstRows) {
       const key = reportKeys.instances(id);
-      await store.put('reports', key, createReadStream(instancesLocal));
+      await store.putFile('reports', key, instancesLocal);
       doc.instances = { key, rows: doc.metrics.scored ?? 0 };
     }
     await store.put('reports', reportKeys.page(id), reportHtml(doc, firstRows), { contentType: 'text/html' });
