@@ -14,7 +14,7 @@
  * the whole process) and peak RSS come from `bench/exit-usage.cjs`, preloaded into both. The last line is
  * key=value pairs.
  *
- *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 3]
+ *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 5]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,7 +33,7 @@ const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
     /** Runs of each side; the median time is reported (the machine may be shared). */
-    repeat: { type: 'string', default: '3' },
+    repeat: { type: 'string', default: '5' },
   },
 });
 const rows = Number(values.rows);
