@@ -33,4 +33,5 @@ console.log(`\n${line(header)}\n| ${widths.map((w) => '-'.repeat(w)).join(' | ')
 for (const c of cells) console.log(line(c));
 const passed = rows.filter((r) => r.outcome === 'passed').length;
 console.log(`scenarios=${rows.length} passed=${passed}`);
+rmSync(results, { force: true });
 process.exit(run.status ?? 1);

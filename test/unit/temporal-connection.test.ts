@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { describeConnection, temporalConnectionOptions } from '../../src/temporal-connection.js';
@@ -9,6 +9,7 @@ import { describeConnection, temporalConnectionOptions } from '../../src/tempora
 const dir = mkdtempSync(join(tmpdir(), 'dyff-tls-'));
 const file = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
 const noFile = { DYFF_CONFIG: join(dir, 'none.yaml') };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the Temporal connection from configuration', () => {
   it('is plain by default (the dev server)', () => {
