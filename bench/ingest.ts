@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configEnv, loadConfig } from '../src/config.js';
+import { stepEnvironment } from '../src/domain/step-environment.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO = join(here, '..');
@@ -94,15 +95,18 @@ async function measured(
   return { seconds, ...usage };
 }
 
-/** The environment the local runner gives a step over a filesystem store under `dir`. */
-function stepEnv(dir: string): NodeJS.ProcessEnv {
+/** The environment the local runner gives step `program` over a filesystem store under `dir` (stepEnvironment). */
+function stepEnv(program: string, dir: string): NodeJS.ProcessEnv {
   const config = loadConfig(
     { dataHome: join(dir, 'home'), sources: { localRoots: [dirname(csv)] } },
     { DYFF_CONFIG: join(dir, 'none.yaml') },
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, ...configEnv(config) };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
+  const env = stepEnvironment(program, {
+    config: configEnv(config),
+    worker: process.env,
+    placement: 'local',
+  });
+  return { ...env, DYFF_JOB_NAME: `${program}-bench` };
 }
 
 const step = (name: string, spec: unknown) => [
@@ -117,14 +121,17 @@ const step = (name: string, spec: unknown) => [
 
 /** The CSV into a fresh store, as fetch-data leaves it (not measured), then the ingest step alone. */
 async function ingestSide(dir: string): Promise<Measurement> {
-  const env = stepEnv(dir);
-  await measured(step('fetch-data', { source: { kind: 'local', path: csv } }), env, join(dir, 'fetch.json'));
+  await measured(
+    step('fetch-data', { source: { kind: 'local', path: csv } }),
+    stepEnv('fetch-data', dir),
+    join(dir, 'fetch.json'),
+  );
   // The step logs `ingest 1 csv file(s) …` once DuckDB is loaded, just before it opens its engine.
   let begun: number | undefined;
   let last = 0;
   const m = await measured(
     step('ingest-dataset', { ingest: { format: 'csv' } }),
-    env,
+    stepEnv('ingest-dataset', dir),
     join(dir, 'usage.json'),
     (line, at) => {
       if (line.startsWith('ingest ')) begun ??= at;
@@ -137,6 +144,7 @@ async function ingestSide(dir: string): Promise<Measurement> {
 
 async function duckdbSide(dir: string): Promise<Measurement> {
   let work = 0;
+  // Started as the ingest step is (stepEnvironment leaves the CA file out of a step that opens no TLS connection).
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const m = await measured(

@@ -37,7 +37,7 @@ export class QuotaSlot {
 
   /** The request for this evaluation's slot, as the semaphore takes it. */
   get request(): SlotRequest {
-    return { account: this.account, holder: workflowInfo().workflowId, limit: this.limit };
+    return { ...this.holding, limit: this.limit };
   }
 
   /** This evaluation's hold on the semaphore, as the activity that records its ending gives it back. */
@@ -76,12 +76,11 @@ export class QuotaSlot {
   /** Give the slot back (or leave the queue); runs on every ending, cancel included. */
   async release(): Promise<void> {
     if (!this.requested) return;
-    const holder = workflowInfo().workflowId;
+    const { holder } = this.holding;
     await CancellationScope.nonCancellable(async () => {
       // The semaphore may be gone (terminated by an operator): then nobody holds anything, and one that cannot
       // be reached takes the slot back at its next check of its holders.
-      if (this.lean)
-        return quotaMessages.releaseQuotaSlot({ account: this.account, holder }).catch(() => undefined);
+      if (this.lean) return quotaMessages.releaseQuotaSlot(this.holding).catch(() => undefined);
       await getExternalWorkflowHandle(quotaWorkflowId(this.account, workflowInfo().taskQueue))
         .signal(releaseSlotSignal, { holder })
         .catch(() => undefined);

@@ -49,10 +49,7 @@ export class FilesystemObjectStore implements ObjectStore {
     body: Buffer | string | Readable,
     opts: PutOptions = {},
   ): Promise<ObjectInfo> {
-    const target = this.localPath(category, key);
-    const tmpDir = path.join(this.root, category, TMP_DIR);
-    await Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(path.dirname(target), { recursive: true })]);
-    const tmp = path.join(tmpDir, `.tmp-${randomBytes(12).toString('hex')}`);
+    const { target, tmp } = await this.writePaths(category, key);
     try {
       const md5 = await writeHashed(tmp, body);
       const stats = await statFile(tmp);
@@ -69,10 +66,7 @@ export class FilesystemObjectStore implements ObjectStore {
    * on another filesystem than the store is copied as `put` would, then removed.
    */
   async putFile(category: Category, key: string, file: string): Promise<ObjectInfo> {
-    const target = this.localPath(category, key);
-    const tmpDir = path.join(this.root, category, TMP_DIR);
-    await Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(path.dirname(target), { recursive: true })]);
-    const tmp = path.join(tmpDir, `.tmp-${randomBytes(12).toString('hex')}`);
+    const { target, tmp } = await this.writePaths(category, key);
     try {
       await rename(file, tmp);
     } catch (err) {
@@ -101,6 +95,14 @@ export class FilesystemObjectStore implements ObjectStore {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Where an object goes and a fresh temp path beside it (same filesystem), their directories made. */
+  private async writePaths(category: Category, key: string): Promise<{ target: string; tmp: string }> {
+    const target = this.localPath(category, key);
+    const tmpDir = path.join(this.root, category, TMP_DIR);
+    await Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(path.dirname(target), { recursive: true })]);
+    return { target, tmp: path.join(tmpDir, `.tmp-${randomBytes(12).toString('hex')}`) };
   }
 
   async get(category: Category, key: string): Promise<Readable> {

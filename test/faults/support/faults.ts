@@ -46,13 +46,12 @@ export async function inject(h: Harness, fault: Fault, jobName: string): Promise
       const wrapper = await h.jobPid(jobName);
       if (!wrapper) throw new Error(`job ${jobName} has no process`);
       // Every 2 ms: the wrapper starts the step at once, and a short step may be gone within a few hundred.
-      const deadline = Date.now() + 10_000;
-      let step = stepProcessOf(wrapper);
-      while (step === undefined) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for the step process of ${jobName}`);
-        await new Promise((r) => setTimeout(r, 2));
-        step = stepProcessOf(wrapper);
-      }
+      const step = await until(
+        `the step process of ${jobName}`,
+        async () => stepProcessOf(wrapper),
+        10_000,
+        2,
+      );
       process.kill(step, 'SIGKILL');
       return { newTry: true };
     }

@@ -118,8 +118,7 @@ export class Harness {
    */
   async jobStarted(step: string, seen: Set<string>): Promise<string> {
     const other = new Set(seen);
-    const deadline = Date.now() + 180_000;
-    for (;;) {
+    const probe = async () => {
       const names = existsSync(this.jobsRoot) ? await readdir(this.jobsRoot) : [];
       for (const name of names.filter((n) => !other.has(n)).sort()) {
         const spec = await readSpec(join(this.jobsRoot, name, 'spec.json'));
@@ -127,9 +126,9 @@ export class Harness {
         if (spec.args[0] !== step) other.add(name);
         else if (await this.jobPid(name)) return name;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the ${step} job to start`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      return undefined;
+    };
+    return until(`the ${step} job to start`, probe, 180_000, 20);
   }
 
   /** The pid of job `name`'s wrapper shell, once it has started. */
