@@ -23,8 +23,9 @@ few datasets through the local process runner (the real cost). The last line hol
   --phases LIST       which of ${PHASES.join(',')} to run (default: all)
                         counts      history events, workflow tasks, activity tasks, markers, timers, upserts
                                     and signals per pipeline, ours beside the skeleton's (load-independent)
-                        serial      --serial pipelines one at a time: ms per stage, ours and the skeleton's,
-                                    and where that time goes, read from the runs' histories
+                        serial      --serial pairs one at a time, ours and the skeleton's alternated: ms per
+                                    stage, the pairs' median difference, and where the time goes, read from
+                                    the runs' histories
                         throughput  --pipelines at --concurrency: pipelines/s and the ratio to the skeleton
                                     (ours in two halves, before and after the skeleton's batch)
                         memory      settled worker RSS with N runs held at their evaluation stage, per run,
@@ -32,7 +33,7 @@ few datasets through the local process runner (the real cost). The last line hol
                         real        --real datasets (fetch + ingest) through the local process runner
   --pipelines N       pipelines in the throughput phase (default 1000; env BENCH_PIPELINES)
   --concurrency N     pipelines in flight in the throughput phase (default 100; env BENCH_CONCURRENCY)
-  --serial N          pipelines one at a time in the serial phase (default 20)
+  --serial N          pairs (ours, the skeleton's) one at a time in the serial phase (default 20)
   --held LIST         runs held in flight in the memory phase (default: --concurrency), e.g. 20,40
   --real N            datasets in the real phase (default 3; env BENCH_REAL_PIPELINES)
   --shape LIST        the skeleton's activities per stage (default ${PIPELINE_SHAPE.join(',')}: ours)

@@ -149,16 +149,24 @@ try {
       }
 
       if (phases.has('serial')) {
+        // Ours and the skeleton alternate, run by run, each pair in either order by turns: the machine's drift and
+        // the server's growing store fall on both alike, and each pair's difference is measured minutes apart at most.
         const ids = { ours: [] as string[], skeleton: [] as string[] };
-        const o =
-          median((await runMany(flags.serial, 1, async () => void ids.ours.push(await ours()))).latencies) /
-          STAGES;
-        const s =
-          median(
-            (await runMany(flags.serial, 1, async () => void ids.skeleton.push(await skeleton()))).latencies,
-          ) / STAGES;
+        const times = { ours: [] as number[], skeleton: [] as number[] };
+        const timed = async (side: 'ours' | 'skeleton') => {
+          const t = performance.now();
+          ids[side].push(await (side === 'ours' ? ours() : skeleton()));
+          times[side].push((performance.now() - t) / STAGES);
+        };
+        for (let i = 0; i < flags.serial; i++) {
+          for (const side of i % 2 ? (['skeleton', 'ours'] as const) : (['ours', 'skeleton'] as const))
+            await timed(side);
+        }
+        const [o, s] = [median(times.ours), median(times.skeleton)];
+        const above = median(times.ours.map((t, i) => t - times.skeleton[i]!));
         console.log(
-          `one at a time (median of ${flags.serial}): ours ${f1(o)} ms per stage, the skeleton's ${f1(s)} ms (ours ${f1(o - s)} ms above)`,
+          `one at a time, ${flags.serial} pairs alternated: ours ${f1(o)} ms per stage, the skeleton's ${f1(s)} ms ` +
+            `(medians); ours above the skeleton's by ${f1(above)} ms per stage (median of the pairs' differences)`,
         );
         // Where those runs' time went, from their histories (lifecycle-timeline.ts): medians per category.
         const timelines = async (list: string[]) =>
@@ -168,7 +176,7 @@ try {
         for (const line of timelineLines(ourTimes, skeletonTimes, STAGES)) console.log(line);
         const first = (t: typeof ourTimes) => f1(t.each.get(FIRST_TASK) ?? NaN);
         out.push(
-          `ms_per_stage=${f1(o)} skeleton_ms_per_stage=${f1(s)} ms_per_stage_above_skeleton=${f1(o - s)} ` +
+          `ms_per_stage=${f1(o)} skeleton_ms_per_stage=${f1(s)} ms_per_stage_above_skeleton=${f1(above)} ` +
             `first_task_ms=${first(ourTimes)} skeleton_first_task_ms=${first(skeletonTimes)}`,
         );
       }
