@@ -1,18 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FilesystemObjectStore } from '../../src/adapters/object-store/filesystem.js';
-import { TMP_DIR } from '../../src/adapters/object-store/filesystem.js';
 import type { JobSpec } from '../../src/ports/job-runner.js';
 
 type Category = Parameters<FilesystemObjectStore['put']>[0];
 
 /**
  * What each step leaves in the object store when it succeeds, written at once: for orchestration tests and
- * benchmarks whose subject is the workflows, not the steps. The files are written into the store's directory as
- * a step's own process leaves them there, whole (by rename) but without waiting on the disk: a real step syncs
- * them in its own time, before it exits, and that time is the step's, not the orchestration's (written through
- * the worker's store, with its fsyncs, a scripted step activity took 9.1–9.6 ms against 7.5–7.7).
+ * benchmarks whose subject is the workflows, not the steps. The files are written straight into the store's
+ * directory, as a step's own process leaves them there, and whole before the job reports success, but without
+ * waiting on the disk: a real step syncs them in its own time, before it exits, and that time is the step's, not
+ * the orchestration's (written through the worker's store, with its fsyncs, a scripted step activity took
+ * 9.1–9.6 ms against 7.5–7.7).
  */
 export function stepEffects(
   objects: FilesystemObjectStore,
@@ -20,12 +20,8 @@ export function stepEffects(
 ): (job: JobSpec) => Promise<void> {
   const write = async (category: Category, key: string, data: Buffer | string) => {
     const file = objects.localPath(category, key);
-    // The store's own temp directory, which listings skip: the same filesystem, so the rename is atomic.
-    const tmpDir = join(dirname(objects.localPath(category, '_')), TMP_DIR);
-    const partial = join(tmpDir, `effect-${randomBytes(8).toString('hex')}`);
-    await Promise.all([mkdir(dirname(file), { recursive: true }), mkdir(tmpDir, { recursive: true })]);
-    await writeFile(partial, data);
-    await rename(partial, file);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, data);
     return { md5: createHash('md5').update(data).digest('hex') };
   };
   const put = (category: Category, key: string, value: unknown) =>

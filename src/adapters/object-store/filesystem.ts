@@ -27,7 +27,7 @@ import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports/object-sto
  * Temp files live in a reserved directory inside each category directory: the same filesystem as their target
  * (so rename is atomic even when a category is its own mount), and never inside the key space that `list` walks.
  */
-export const TMP_DIR = '.dyff-tmp';
+const TMP_DIR = '.dyff-tmp';
 const MD5_CACHE_LIMIT = 10_000;
 /** Timestamps are coarse (a kernel tick): a file changed this recently may change again without a new ctime. */
 const RACY_MS = 2_000;
