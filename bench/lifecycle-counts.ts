@@ -27,6 +27,12 @@ export interface RunCounts {
   signals: number;
   /** Child workflows started. */
   children: number;
+  /**
+   * Of `workflowTasks`, those a slow machine adds, not the run's code: the retry of a task that timed out, and the
+   * task the SDK adds when one runs past 75 % of its timeout (it completes the task early to keep its local
+   * activities running, and goes on in a new one).
+   */
+  lateWorkflowTasks: number;
 }
 
 export const ZERO_COUNTS: RunCounts = {
@@ -40,12 +46,25 @@ export const ZERO_COUNTS: RunCounts = {
   upserts: 0,
   signals: 0,
   children: 0,
+  lateWorkflowTasks: 0,
 };
+
+const ms = (t: HistoryEvent['eventTime']) =>
+  Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+const seconds = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number(d?.seconds ?? 0) + (d?.nanos ?? 0) / 1e9;
 
 /** The counts of one history's events. */
 export function countEvents(events: HistoryEvent[]): RunCounts {
   const c = { ...ZERO_COUNTS, workflows: 1, events: events.length };
+  const timeout = seconds(events[0]?.workflowExecutionStartedEventAttributes?.workflowTaskTimeout) || 10;
+  const started = new Map<number, number>();
   for (const e of events) {
+    if (e.workflowTaskStartedEventAttributes) started.set(Number(e.eventId), ms(e.eventTime));
+    else if (e.workflowTaskCompletedEventAttributes) {
+      const from = started.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId));
+      if (from !== undefined && ms(e.eventTime) - from >= 750 * timeout) c.lateWorkflowTasks++;
+    } else if (e.workflowTaskTimedOutEventAttributes) c.lateWorkflowTasks++;
     if (e.workflowTaskScheduledEventAttributes) c.workflowTasks++;
     else if (e.activityTaskScheduledEventAttributes) c.activityTasks++;
     else if (e.markerRecordedEventAttributes) {
