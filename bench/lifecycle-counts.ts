@@ -49,21 +49,20 @@ export const ZERO_COUNTS: RunCounts = {
   lateWorkflowTasks: 0,
 };
 
-const ms = (t: HistoryEvent['eventTime']) =>
-  Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
-const seconds = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  Number(d?.seconds ?? 0) + (d?.nanos ?? 0) / 1e9;
+/** A history's timestamp or duration in milliseconds. */
+export const protoMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
 
 /** The counts of one history's events. */
 export function countEvents(events: HistoryEvent[]): RunCounts {
   const c = { ...ZERO_COUNTS, workflows: 1, events: events.length };
-  const timeout = seconds(events[0]?.workflowExecutionStartedEventAttributes?.workflowTaskTimeout) || 10;
+  const timeout = protoMs(events[0]?.workflowExecutionStartedEventAttributes?.workflowTaskTimeout) || 10_000;
   const started = new Map<number, number>();
   for (const e of events) {
-    if (e.workflowTaskStartedEventAttributes) started.set(Number(e.eventId), ms(e.eventTime));
+    if (e.workflowTaskStartedEventAttributes) started.set(Number(e.eventId), protoMs(e.eventTime));
     else if (e.workflowTaskCompletedEventAttributes) {
       const from = started.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId));
-      if (from !== undefined && ms(e.eventTime) - from >= 750 * timeout) c.lateWorkflowTasks++;
+      if (from !== undefined && protoMs(e.eventTime) - from >= 0.75 * timeout) c.lateWorkflowTasks++;
     } else if (e.workflowTaskTimedOutEventAttributes) c.lateWorkflowTasks++;
     if (e.workflowTaskScheduledEventAttributes) c.workflowTasks++;
     else if (e.activityTaskScheduledEventAttributes) c.activityTasks++;

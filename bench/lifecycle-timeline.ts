@@ -7,11 +7,11 @@
  */
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { runHistories } from './lifecycle-counts.js';
+import { protoMs, runHistories } from './lifecycle-counts.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-const ms = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+const ms = (e: HistoryEvent) => protoMs(e.eventTime);
 
 /** The kind of one event, as the gap categories name it. */
 function kind(e: HistoryEvent): string {
