@@ -11,9 +11,11 @@
  *          the check that dist/ matches src/, then the same bundle
  *   modules the same from dist/'s modules, one ES module at a time (DYFF_STEP_BUNDLE=0), as before the bundle
  *   tsx    the same step through the TypeScript loader (`node --import tsx/esm src/cli/main.ts step …`)
- *   nodeNoCa, distNoCa  node and dist without NODE_EXTRA_CA_CERTS, which the runner passes on from the worker's
- *          environment: Node reads and parses that file as it starts, whether or not the process uses TLS (the same
- *          as node and dist where the variable is not set)
+ *   nodeNoCa, distNoCa  node and dist without the worker's NODE_EXTRA_CA_CERTS (the same as node and dist where
+ *          the variable is not set). `node -e` gets it from the runner as Node's own variable, which Node reads and
+ *          parses as it starts, whether or not the process uses TLS; a step gets it as DYFF_EXTRA_CA_CERTS and reads
+ *          it at its first TLS connection (src/steps/net/extra-ca.ts)
+ *   distNodeCa  dist given the worker's file as NODE_EXTRA_CA_CERTS, as steps were before: what that costs a step
  * The step fetches a one-line local file, so each job also runs to completion (exit 0, checked). Prints the median
  * and p95 of each, then where a compiled step's start goes, from the bundle and from the modules (CPU per phase,
  * bench/step-start-phases.mjs, median of BENCH_PROFILES runs); the last line is key=value pairs. The goal (issue
@@ -73,8 +75,17 @@ const VARIANTS = {
   tsx: [process.execPath, '--import', tsxEsm, join(REPO, 'src/cli/main.ts'), 'step'],
   nodeNoCa: [process.execPath, '-e', 'console.log("started")'],
   distNoCa: STEP_FROM_DIST,
+  distNodeCa: STEP_FROM_DIST,
 } as const;
 const NO_CA = new Set<string>(['nodeNoCa', 'distNoCa']);
+const extraCas = process.env.NODE_EXTRA_CA_CERTS;
+/** The runner's configuration variables, which it passes on as they are: here, what distNodeCa starts with. */
+const envOf = (v: string): Record<string, string> =>
+  v === 'modules'
+    ? { ...env, DYFF_STEP_BUNDLE: '0' }
+    : v === 'distNodeCa' && extraCas
+      ? { ...env, NODE_EXTRA_CA_CERTS: extraCas }
+      : env;
 type Variant = keyof typeof VARIANTS;
 const runners = Object.fromEntries(
   Object.entries(VARIANTS).map(([v, command]) => [
@@ -82,7 +93,7 @@ const runners = Object.fromEntries(
     new LocalProcessJobRunner({
       root: join(HOME, 'jobs', v),
       command: [...command],
-      env: v === 'modules' ? { ...env, DYFF_STEP_BUNDLE: '0' } : env,
+      env: envOf(v),
       workerEnv: NO_CA.has(v) ? { ...process.env, NODE_EXTRA_CA_CERTS: undefined } : process.env,
     }),
   ]),
@@ -128,11 +139,11 @@ async function once(v: Variant, i: number): Promise<number> {
 }
 
 console.log(`${JOBS} jobs per command, one at a time (after ${WARMUP} warm-up each); load ${load()}`);
-const extraCas = process.env.NODE_EXTRA_CA_CERTS;
 console.log(
   extraCas
-    ? `NODE_EXTRA_CA_CERTS=${extraCas}: every variant but nodeNoCa and distNoCa starts with it`
-    : 'NODE_EXTRA_CA_CERTS is not set: nodeNoCa and distNoCa measure the same as node and dist',
+    ? `NODE_EXTRA_CA_CERTS=${extraCas}: node and distNodeCa start with it, the other steps but distNoCa read it ` +
+        'at their first TLS connection (this one opens none)'
+    : 'NODE_EXTRA_CA_CERTS is not set: nodeNoCa, distNoCa and distNodeCa measure the same as node and dist',
 );
 const ms: Record<Variant, number[]> = {
   node: [],
@@ -142,6 +153,7 @@ const ms: Record<Variant, number[]> = {
   tsx: [],
   nodeNoCa: [],
   distNoCa: [],
+  distNodeCa: [],
 };
 for (let i = 0; i < WARMUP + JOBS; i++) {
   for (const v of Object.keys(VARIANTS) as Variant[]) {
@@ -161,8 +173,11 @@ const profile = (mode: 'bundle' | 'modules') => {
   const runs = Array.from({ length: PROFILES }, () => {
     const out = execFileSync(process.execPath, [join(REPO, 'bench/step-start-phases.mjs'), mode], {
       encoding: 'utf8',
+      // As the runner gives a step the worker's extra certificates (src/domain/step-environment.ts).
       env: {
         ...process.env,
+        NODE_EXTRA_CA_CERTS: undefined,
+        DYFF_EXTRA_CA_CERTS: extraCas,
         ...env,
         STEP_ID: randomBytes(16).toString('hex'),
         STEP_SPEC: JSON.stringify({ source: { kind: 'local', path: sources } }),
@@ -190,6 +205,7 @@ const bundled = profile('bundle');
 const modular = profile('modules');
 const cpuOf = (phase: string) => modular.medians.find(([p]) => p === phase)?.[1] ?? NaN;
 
+// A step reads the extra certificates only at its first TLS connection, so its floor is Node started without them.
 console.log(
   `jobs=${JOBS} node_p50_ms=${stats.node.p50.toFixed(0)} node_p95_ms=${stats.node.p95.toFixed(0)} ` +
     `steps_p50_ms=${stats.dist.p50.toFixed(0)} steps_p95_ms=${stats.dist.p95.toFixed(0)} ` +
@@ -198,7 +214,9 @@ console.log(
     `tsx_p50_ms=${stats.tsx.p50.toFixed(0)} tsx_p95_ms=${stats.tsx.p95.toFixed(0)} ` +
     `node_no_ca_p50_ms=${stats.nodeNoCa.p50.toFixed(0)} node_no_ca_p95_ms=${stats.nodeNoCa.p95.toFixed(0)} ` +
     `steps_no_ca_p50_ms=${stats.distNoCa.p50.toFixed(0)} steps_no_ca_p95_ms=${stats.distNoCa.p95.toFixed(0)} ` +
-    `over_node_p50_ms=${(stats.dist.p50 - stats.node.p50).toFixed(0)} goal_p95_ms=200 ` +
+    `steps_node_ca_p50_ms=${stats.distNodeCa.p50.toFixed(0)} ` +
+    `steps_node_ca_p95_ms=${stats.distNodeCa.p95.toFixed(0)} ` +
+    `over_node_p50_ms=${(stats.dist.p50 - stats.nodeNoCa.p50).toFixed(0)} goal_p95_ms=200 ` +
     `cpu_node_ms=${cpuOf('node bootstrap').toFixed(0)} cpu_zod_ms=${cpuOf('zod').toFixed(0)} ` +
     `cpu_above_node_bundle_ms=${bundled.total.toFixed(0)} cpu_above_node_modules_ms=${modular.total.toFixed(0)} ` +
     `loadavg=${loadavg()[0]!.toFixed(2)}`,

@@ -37,15 +37,29 @@ const LOCAL_STORAGE_CREDENTIALS = ['GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLO
  * Certificates the worker trusts besides the system's (a TLS-inspecting proxy's CA, say), for a local process
  * that may open a TLS connection. Node reads and parses that file as it starts, whether or not the process opens
  * one: ~40 ms for a system bundle. A local step that reaches nothing but a local object store (catalogue network
- * `storage` or `none`, `objectStore: filesystem`) opens none, and starts without it.
+ * `storage` or `none`, `objectStore: filesystem`) opens none, and starts without it. Any other step gets the file
+ * as `DYFF_EXTRA_CA_CERTS` (`STEP_EXTRA_CA_CERTS`) and trusts it from its first TLS connection on
+ * (`src/steps/net/extra-ca.ts`), so that it parses the file only if it opens one; a session, which is no step
+ * program, gets `NODE_EXTRA_CA_CERTS` itself.
  */
 const EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
+/** What a step reads the worker's extra certificates from (`trustExtraCasOnFirstUse`, src/steps/net/extra-ca.ts). */
+export const STEP_EXTRA_CA_CERTS = 'DYFF_EXTRA_CA_CERTS';
 
 function opensTls(program: string | undefined, config: Record<string, string>): boolean {
   if (!isStepProgram(program) || program === 'session') return true;
   const { network } = STEP_CATALOGUE[program];
   return network === 'internet' || (network === 'storage' && config.DYFF_OBJECT_STORE !== 'filesystem');
 }
+
+/** The worker's extra certificates, under the name the program reads them by, where it may open TLS. */
+function extraCaCerts(program: string | undefined, input: StepEnvironmentInput): Record<string, string> {
+  const file = input.worker[EXTRA_CA_CERTS];
+  if (!file || !opensTls(program, input.config)) return {};
+  const stepProgram = isStepProgram(program) && program !== 'session';
+  return { [stepProgram ? STEP_EXTRA_CA_CERTS : EXTRA_CA_CERTS]: file };
+}
+
 export interface StepEnvironmentInput {
   /** The configuration as variables (`configEnv(config)`): storage, limits, sources. */
   config: Record<string, string>;
@@ -66,18 +80,13 @@ export function stepEnvironment(
   const rule = isStepProgram(program) ? STEP_ENVIRONMENT[program] : NONE;
   const names =
     input.placement === 'local'
-      ? [
-          ...LOCAL_RUNTIME,
-          ...(opensTls(program, input.config) ? [EXTRA_CA_CERTS] : []),
-          ...LOCAL_STORAGE_CREDENTIALS,
-          ...rule.settings,
-          ...rule.secrets,
-        ]
+      ? [...LOCAL_RUNTIME, ...LOCAL_STORAGE_CREDENTIALS, ...rule.settings, ...rule.secrets]
       : [...rule.settings];
   const env: Record<string, string> = {};
   for (const name of names) {
     const value = input.worker[name];
     if (value !== undefined && value !== '') env[name] = value;
   }
-  return { ...env, ...input.config };
+  const trust = input.placement === 'local' ? extraCaCerts(program, input) : {};
+  return { ...env, ...trust, ...input.config };
 }

@@ -200,10 +200,16 @@ describe("a service's environment cannot carry code or reach the worker's secret
         program,
       ).toEqual([]);
       // The worker's extra trust reaches what may open TLS connections. A storage-only step on the filesystem
-      // store opens none, and starts without Node parsing the file.
+      // store opens none, and starts without it; another step gets the file under the name it reads it by at its
+      // first TLS connection, so that Node does not parse it as the step starts; a session gets Node's own.
+      const trust = {
+        NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS,
+        DYFF_EXTRA_CA_CERTS: env.DYFF_EXTRA_CA_CERTS,
+      };
       if (['ingest-dataset', 'build-service', 'verify-outputs', 'report'].includes(program))
-        expect(env.NODE_EXTRA_CA_CERTS, program).toBeUndefined();
-      else expect(env.NODE_EXTRA_CA_CERTS, program).toBe(extraCaCerts);
+        expect(trust, program).toEqual({});
+      else if (program === 'session') expect(trust, program).toEqual({ NODE_EXTRA_CA_CERTS: extraCaCerts });
+      else expect(trust, program).toEqual({ DYFF_EXTRA_CA_CERTS: extraCaCerts });
     }
     expect(new Set(seen.map((s) => s.program))).toEqual(
       new Set([

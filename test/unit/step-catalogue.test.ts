@@ -192,20 +192,26 @@ describe('step catalogue', () => {
     expect(session.spec!.template.spec!.serviceAccountName).toBe('model-runner');
   });
 
-  it("a local step gets the worker's NODE_EXTRA_CA_CERTS only where it may open a TLS connection", () => {
+  it("a local step gets the worker's NODE_EXTRA_CA_CERTS only where it may open a TLS connection, to read then", () => {
     const worker = { PATH: '/usr/bin', NODE_EXTRA_CA_CERTS: '/etc/proxy-ca.pem' };
-    const local = (program: string, objectStore: string) =>
-      stepEnvironment(program, { config: { DYFF_OBJECT_STORE: objectStore }, worker, placement: 'local' })
-        .NODE_EXTRA_CA_CERTS;
+    const trust = (program: string, objectStore: string, placement: 'local' | 'pod' = 'local') => {
+      const env = stepEnvironment(program, { config: { DYFF_OBJECT_STORE: objectStore }, worker, placement });
+      return { node: env.NODE_EXTRA_CA_CERTS, step: env.DYFF_EXTRA_CA_CERTS };
+    };
+    // A step reads the file at its first TLS connection (DYFF_EXTRA_CA_CERTS), never as Node starts.
+    const read = { node: undefined, step: '/etc/proxy-ca.pem' };
+    const none = { node: undefined, step: undefined };
     for (const name of STEP_NAMES) {
       const storageOnly = STEP_CATALOGUE[name].network !== 'internet';
       // With the filesystem store, a step that reaches only the store opens no TLS connection.
-      expect(local(name, 'filesystem'), name).toBe(storageOnly ? undefined : '/etc/proxy-ca.pem');
-      // With Cloud Storage, every step does.
-      expect(local(name, 'gcs'), name).toBe('/etc/proxy-ca.pem');
+      expect(trust(name, 'filesystem'), name).toEqual(storageOnly ? none : read);
+      // With Cloud Storage, every step may.
+      expect(trust(name, 'gcs'), name).toEqual(read);
+      // A pod has its image's trust, not the worker host's.
+      expect(trust(name, 'gcs', 'pod'), name).toEqual(none);
     }
-    expect(local('session', 'filesystem')).toBe('/etc/proxy-ca.pem');
-    expect(local('not-a-step', 'filesystem')).toBe('/etc/proxy-ca.pem');
+    expect(trust('session', 'filesystem')).toEqual({ node: '/etc/proxy-ca.pem', step: undefined });
+    expect(trust('not-a-step', 'filesystem')).toEqual({ node: '/etc/proxy-ca.pem', step: undefined });
   });
 
   it('the fetch steps take the Hub token a spec names by reference, and only that one', () => {
