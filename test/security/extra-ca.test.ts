@@ -6,8 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stepCommand } from '../../src/adapters/index.js';
+import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
+import { configEnv, loadConfig } from '../../src/config.js';
+import { newId } from '../../src/domain/ids.js';
+import { CATEGORIES } from '../../src/domain/kinds.js';
 import { STEP_EXTRA_CA_CERTS } from '../../src/domain/step-environment.js';
+import { createCategoryBucket, storageFor } from '../../src/gcp/buckets.js';
 import { trustExtraCasOnFirstUse } from '../../src/steps/net/extra-ca.js';
+import type { Emulator } from '../support/gcp-emulators.js';
+import { skipGcp, startFakeGcs } from '../support/gcp-emulators.js';
 import { makePki, type TestPki } from '../support/test-pki.js';
 
 /*
@@ -112,4 +120,82 @@ describe('a step trusts its worker’s extra certificates from its first TLS con
     expect(warnings[0]).toContain(`${STEP_EXTRA_CA_CERTS}=${missing}`);
     expect(warnings[0]).toContain('ENOENT');
   });
+});
+
+/*
+ * The same through a real step process as the local runner starts it, reaching Cloud Storage (fake-gcs-server
+ * serving https with the test CA's certificate) with the Cloud Storage client: the worker's NODE_EXTRA_CA_CERTS
+ * reaches the step as DYFF_EXTRA_CA_CERTS, and the step's uploads trust it.
+ */
+describe.skipIf(skipGcp)('a real step reaches Cloud Storage over TLS signed by the worker’s extra CA', () => {
+  let gcs: Emulator;
+  let home: string;
+  let buckets: Record<string, string>;
+  let trusting = () => {};
+  beforeAll(async () => {
+    home = join(dir, 'gcs-home');
+    await mkdir(join(home, 'sources'), { recursive: true });
+    await writeFile(join(home, 'sources', 'table.csv'), 'a,b\n1,2\n');
+    // This process trusts the test CA the same way, for its readiness probe and the buckets made here.
+    trusting = trustExtraCasOnFirstUse({ [STEP_EXTRA_CA_CERTS]: pki.ca });
+    gcs = await startFakeGcs({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    buckets = {};
+    for (const category of CATEGORIES) {
+      const made = await createCategoryBucket({
+        target: { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' },
+        category,
+        configured: buckets,
+        configFile: join(home, 'dyff.config.yaml'),
+      });
+      buckets[category] = made.bucket;
+    }
+  }, 120_000);
+  afterAll(async () => {
+    trusting();
+    await gcs?.stop();
+  });
+
+  async function fetchData(workerEnv: Record<string, string | undefined>) {
+    const config = loadConfig(
+      {
+        dataHome: join(home, 'data'),
+        objectStore: 'gcs',
+        gcs: { apiEndpoint: gcs.endpoint, projectId: 'dyff-test', buckets },
+        sources: { localRoots: [join(home, 'sources')] },
+      },
+      { DYFF_CONFIG: join(home, 'none.yaml') },
+    );
+    const runner = new LocalProcessJobRunner({
+      root: join(home, 'jobs'),
+      command: stepCommand(),
+      env: configEnv(config),
+      workerEnv,
+    });
+    const id = newId();
+    const name = `fetch-data-${id}-1`;
+    const spec = { source: { kind: 'local', path: join(home, 'sources') } };
+    await runner.start({
+      name,
+      entityId: id,
+      stage: 'fetch-data',
+      args: ['fetch-data', '--id', id, '--spec', JSON.stringify(spec)],
+    });
+    return { id, end: await runner.wait(name) };
+  }
+
+  it('with the worker’s NODE_EXTRA_CA_CERTS: the step’s files are in the bucket', async () => {
+    const { id, end } = await fetchData({ ...process.env, NODE_EXTRA_CA_CERTS: pki.ca });
+    expect(end.phase, (end.logTail ?? []).join('\n')).toBe('succeeded');
+    const [file] = await storageFor({ apiEndpoint: gcs.endpoint, prefix: 'dyfftest' })
+      .bucket(buckets.rawdata!)
+      .file(`${id}/files/table.csv`)
+      .download();
+    expect(file.toString()).toBe('a,b\n1,2\n');
+  }, 120_000);
+
+  it('without it, the step cannot reach the store, and its log says why', async () => {
+    const { end } = await fetchData({ ...process.env, NODE_EXTRA_CA_CERTS: undefined });
+    expect(end.phase).toBe('failed');
+    expect((end.logTail ?? []).join('\n')).toMatch(untrusted);
+  }, 120_000);
 });

@@ -54,6 +54,8 @@ export interface EmulatorPlace {
   root?: string;
   /** Datastore emulator: a project directory (made on first use) whose storage file holds the entities. */
   projectDir?: string;
+  /** fake-gcs-server: serve https with this certificate and key (files) instead of http. */
+  tls?: { cert: string; key: string };
 }
 
 export async function startFakeGcs(place: EmulatorPlace = {}): Promise<Emulator> {
@@ -62,11 +64,13 @@ export async function startFakeGcs(place: EmulatorPlace = {}): Promise<Emulator>
 }
 
 async function startFakeGcsOn(binary: string, port: number, place: EmulatorPlace): Promise<Emulator> {
+  const scheme = place.tls ? 'https' : 'http';
   const child = spawn(
     binary,
     [
       '-scheme',
-      'http',
+      scheme,
+      ...(place.tls ? ['-cert-location', place.tls.cert, '-private-key-location', place.tls.key] : []),
       // The default is 0.0.0.0: keep the server on loopback.
       '-host',
       '127.0.0.1',
@@ -77,13 +81,13 @@ async function startFakeGcsOn(binary: string, port: number, place: EmulatorPlace
       `127.0.0.1:${port}`,
       // Resumable uploads are continued at this URL.
       '-external-url',
-      `http://127.0.0.1:${port}`,
+      `${scheme}://127.0.0.1:${port}`,
       '-log-level',
       'warn',
     ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${scheme}://127.0.0.1:${port}`;
   const stop = () => stopTree(child);
   try {
     // With -log-level warn the server prints nothing when it starts; readiness is the answered request alone.
