@@ -63,7 +63,8 @@ export function trustExtraCasOnFirstUse(env: Record<string, string | undefined> 
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       process.stderr.write(
-        `Warning: ignoring extra certs from ${STEP_EXTRA_CA_CERTS}=${file}, load failed: ${why}\n`,
+        `warn: ignoring the worker's extra certificates (${STEP_EXTRA_CA_CERTS}=${file}, from its ` +
+          `NODE_EXTRA_CA_CERTS): ${why}; TLS connections trust the system's certificates only\n`,
       );
       trusted = null;
     }
