@@ -3,14 +3,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntityStore, createObjectStore } from '../../src/adapters/index.js';
 import type { Config } from '../../src/config.js';
-import { CATEGORIES } from '../../src/domain/kinds.js';
 import { legacyLogKey, logPrefix } from '../../src/domain/log-layout.js';
 import { newId } from '../../src/domain/ids.js';
-import { createCategoryBucket } from '../../src/gcp/buckets.js';
 import type { EntityStore } from '../../src/ports/entity-store.js';
 import type { ObjectStore } from '../../src/ports/object-store.js';
 import type { Emulator } from '../support/gcp-emulators.js';
-import { skipGcp, startFakeGcs } from '../support/gcp-emulators.js';
+import { createTestBuckets, skipGcp, startFakeGcs } from '../support/gcp-emulators.js';
 import { testConfig } from '../support/temporal.js';
 import { cliEnv, run } from '../support/worker-process.js';
 
@@ -36,17 +34,9 @@ async function filesystem(): Promise<Backend> {
 async function gcs(): Promise<Backend> {
   const emulator: Emulator = await startFakeGcs();
   const base = await testConfig();
-  const buckets: Record<string, string> = {};
-  for (const category of CATEGORIES) {
-    const created = await createCategoryBucket({
-      target: { apiEndpoint: emulator.endpoint, prefix: 'dyfflogs' },
-      category,
-      configured: buckets,
-      // The file `dyffctl` reads (cliEnv's DYFF_CONFIG): the bucket names reach it from there.
-      configFile: join(base.config.dataHome, 'dyff.config.yaml'),
-    });
-    buckets[category] = created.bucket;
-  }
+  // The file `dyffctl` reads (cliEnv's DYFF_CONFIG): the bucket names reach it from there.
+  const configFile = join(base.config.dataHome, 'dyff.config.yaml');
+  const buckets = await createTestBuckets(emulator.endpoint, 'dyfflogs', configFile);
   const config: Config = {
     ...base.config,
     objectStore: 'gcs',

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/domain/manifest.js';
-import { CATEGORIES } from '../../src/domain/kinds.js';
-import { createCategoryBucket } from '../../src/gcp/buckets.js';
 import type { Emulator } from '../support/gcp-emulators.js';
-import { skipGcp, startDatastoreEmulator, startFakeGcs } from '../support/gcp-emulators.js';
+import {
+  createTestBuckets,
+  skipGcp,
+  startDatastoreEmulator,
+  startFakeGcs,
+} from '../support/gcp-emulators.js';
 import { FULL } from './support/faults.js';
 import { Harness, SCENARIO_TIMEOUT_MS, recorded } from './support/harness.js';
 import type { Step } from './support/pipeline.js';
@@ -41,16 +44,7 @@ beforeAll(async () => {
     startFakeGcs({ root: join(place, 'gcs') }),
     startDatastoreEmulator({ projectDir: join(place, 'datastore') }),
   ]);
-  const buckets: Record<string, string> = {};
-  for (const category of CATEGORIES) {
-    const made = await createCategoryBucket({
-      target: { apiEndpoint: gcs.endpoint, prefix: 'dyfffaults' },
-      category,
-      configured: buckets,
-      configFile: join(place, 'buckets.yaml'),
-    });
-    buckets[category] = made.bucket;
-  }
+  const buckets = await createTestBuckets(gcs.endpoint, 'dyfffaults', join(place, 'buckets.yaml'));
   h = await Harness.create({
     objectStore: 'gcs',
     entityStore: 'datastore',

@@ -10,12 +10,11 @@ import { stepCommand } from '../../src/adapters/index.js';
 import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
 import { configEnv, loadConfig } from '../../src/config.js';
 import { newId } from '../../src/domain/ids.js';
-import { CATEGORIES } from '../../src/domain/kinds.js';
 import { STEP_EXTRA_CA_CERTS } from '../../src/domain/step-environment.js';
-import { createCategoryBucket, storageFor } from '../../src/gcp/buckets.js';
+import { storageFor } from '../../src/gcp/buckets.js';
 import { trustExtraCasOnFirstUse } from '../../src/steps/net/extra-ca.js';
 import type { Emulator } from '../support/gcp-emulators.js';
-import { skipGcp, startFakeGcs } from '../support/gcp-emulators.js';
+import { createTestBuckets, skipGcp, startFakeGcs } from '../support/gcp-emulators.js';
 import { makePki, type TestPki } from '../support/test-pki.js';
 
 /*
@@ -139,16 +138,7 @@ describe.skipIf(skipGcp)('a real step reaches Cloud Storage over TLS signed by t
     // This process trusts the test CA the same way, for its readiness probe and the buckets made here.
     trusting = trustExtraCasOnFirstUse({ [STEP_EXTRA_CA_CERTS]: pki.ca });
     gcs = await startFakeGcs({ tls: { cert: pki.serverCert, key: pki.serverKey } });
-    buckets = {};
-    for (const category of CATEGORIES) {
-      const made = await createCategoryBucket({
-        target: { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' },
-        category,
-        configured: buckets,
-        configFile: join(home, 'dyff.config.yaml'),
-      });
-      buckets[category] = made.bucket;
-    }
+    buckets = await createTestBuckets(gcs.endpoint, 'dyfftest', join(home, 'dyff.config.yaml'));
   }, 120_000);
   afterAll(async () => {
     trusting();

@@ -258,3 +258,27 @@ function run(file: string, args: string[]): Promise<{ stdout: string; stderr: st
     ),
   );
 }
+
+/**
+ * One bucket per category on `endpoint`, named with `prefix`, as `dyffctl buckets create` makes them; their names are
+ * also written to `configFile` (what a `dyffctl` started with it reads). Returns the names by category.
+ */
+export async function createTestBuckets(
+  endpoint: string,
+  prefix: string,
+  configFile: string,
+): Promise<Record<string, string>> {
+  const { createCategoryBucket } = await import('../../src/gcp/buckets.js');
+  const { CATEGORIES } = await import('../../src/domain/kinds.js');
+  const buckets: Record<string, string> = {};
+  for (const category of CATEGORIES) {
+    const made = await createCategoryBucket({
+      target: { apiEndpoint: endpoint, prefix },
+      category,
+      configured: buckets,
+      configFile,
+    });
+    buckets[category] = made.bucket;
+  }
+  return buckets;
+}

@@ -4,10 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DyffClient } from '../../../src/client.js';
 import type { Config } from '../../../src/config.js';
 import { parsePipelineManifest, validateManifest } from '../../../src/domain/manifest.js';
-import { CATEGORIES } from '../../../src/domain/kinds.js';
-import { createCategoryBucket } from '../../../src/gcp/buckets.js';
 import type { Emulator } from '../../support/gcp-emulators.js';
-import { startDatastoreEmulator, startFakeGcs } from '../../support/gcp-emulators.js';
+import { createTestBuckets, startDatastoreEmulator, startFakeGcs } from '../../support/gcp-emulators.js';
 import type { RunningWorker } from '../../support/temporal.js';
 import { startWorker, testConfig } from '../../support/temporal.js';
 import { tinyCorpus } from '../../support/tiny-corpus.js';
@@ -24,16 +22,11 @@ beforeAll(async () => {
   [gcs, datastore] = await Promise.all([startFakeGcs(), startDatastoreEmulator()]);
   const base = await testConfig();
   cleanup = base.cleanup;
-  const buckets: Record<string, string> = {};
-  for (const category of CATEGORIES) {
-    const r = await createCategoryBucket({
-      target: { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' },
-      category,
-      configured: buckets,
-      configFile: join(base.config.dataHome, 'dyff.config.yaml'),
-    });
-    buckets[category] = r.bucket;
-  }
+  const buckets = await createTestBuckets(
+    gcs.endpoint,
+    'dyfftest',
+    join(base.config.dataHome, 'dyff.config.yaml'),
+  );
   config = {
     ...base.config,
     objectStore: 'gcs',

@@ -16,13 +16,12 @@ import type { Config } from '../../../src/config.js';
 import type { Entity } from '../../../src/domain/entity.js';
 import { newId } from '../../../src/domain/ids.js';
 import type { EntityKind } from '../../../src/domain/kinds.js';
-import { CATEGORIES, workflowIdFor } from '../../../src/domain/kinds.js';
+import { workflowIdFor } from '../../../src/domain/kinds.js';
 import type { ServiceDescription } from '../../../src/domain/service.js';
-import { createCategoryBucket } from '../../../src/gcp/buckets.js';
 import type { CloudBuildServer } from '../../support/cloud-build-server.js';
 import { startCloudBuildServer } from '../../support/cloud-build-server.js';
 import type { Emulator } from '../../support/gcp-emulators.js';
-import { startFakeGcs } from '../../support/gcp-emulators.js';
+import { createTestBuckets, startFakeGcs } from '../../support/gcp-emulators.js';
 
 import { startWorker, temporalClient, testConfig } from '../../support/temporal.js';
 import { spawnWorker, until } from '../../support/worker-process.js';
@@ -43,13 +42,7 @@ beforeAll(async () => {
   const base = await testConfig();
   cleanup = base.cleanup;
   const configFile = join(base.config.dataHome, 'dyff.config.yaml');
-  const buckets: Record<string, string> = {};
-  for (const category of CATEGORIES) {
-    const target = { apiEndpoint: gcs.endpoint, prefix: 'dyfftest' };
-    buckets[category] = (
-      await createCategoryBucket({ target, category, configured: buckets, configFile })
-    ).bucket;
-  }
+  const buckets = await createTestBuckets(gcs.endpoint, 'dyfftest', configFile);
   const settings = {
     objectStore: 'gcs' as const,
     gcs: { ...base.config.gcs, apiEndpoint: gcs.endpoint, buckets },
