@@ -46,18 +46,15 @@ const EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS';
 /** What a step reads the worker's extra certificates from (`trustExtraCasOnFirstUse`, src/steps/net/extra-ca.ts). */
 export const STEP_EXTRA_CA_CERTS = 'DYFF_EXTRA_CA_CERTS';
 
-function opensTls(program: string | undefined, config: Record<string, string>): boolean {
-  if (!isStepProgram(program) || program === 'session') return true;
-  const { network } = STEP_CATALOGUE[program];
-  return network === 'internet' || (network === 'storage' && config.DYFF_OBJECT_STORE !== 'filesystem');
-}
-
 /** The worker's extra certificates, under the name the program reads them by, where it may open TLS. */
 function extraCaCerts(program: string | undefined, input: StepEnvironmentInput): Record<string, string> {
   const file = input.worker[EXTRA_CA_CERTS];
-  if (!file || !opensTls(program, input.config)) return {};
-  const stepProgram = isStepProgram(program) && program !== 'session';
-  return { [stepProgram ? STEP_EXTRA_CA_CERTS : EXTRA_CA_CERTS]: file };
+  if (!file) return {};
+  if (!isStepProgram(program) || program === 'session') return { [EXTRA_CA_CERTS]: file };
+  const { network } = STEP_CATALOGUE[program];
+  const opensTls =
+    network === 'internet' || (network === 'storage' && input.config.DYFF_OBJECT_STORE !== 'filesystem');
+  return opensTls ? { [STEP_EXTRA_CA_CERTS]: file } : {};
 }
 
 export interface StepEnvironmentInput {
