@@ -2,7 +2,7 @@ import { Pool } from 'undici';
 import type { EgressPolicy } from '../net/egress-guard.js';
 import { checkLiteralHost, guardedLookup } from '../net/egress-guard.js';
 import type { HttpAnswer } from './exchange.js';
-import { Exchange } from './exchange.js';
+import { Exchange, OpenExchanges } from './exchange.js';
 
 export type { HttpAnswer } from './exchange.js';
 export { RequestTimeoutError, ResponseTooLargeError } from './exchange.js';
@@ -57,11 +57,9 @@ export function createTransport(
     method: 'POST' as const,
     headers,
   };
-  const open = new Set<Exchange>();
-  const abortAll = () => {
-    const reason = signal?.reason instanceof Error ? signal.reason : new Error('aborted');
-    for (const exchange of open) exchange.abort(reason);
-  };
+  const open = new OpenExchanges();
+  const abortAll = () =>
+    open.abortAll(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal?.addEventListener('abort', abortAll, { once: true });
 
   return {
