@@ -66,6 +66,19 @@ describe('ExplodeCollections', () => {
     expect(explode({ label: [], score: [] })).toEqual([]);
   });
 
+  it('copies a response field named __proto__ as a field, never as the record prototype', () => {
+    const response = JSON.parse(
+      '{"__proto__": {"polluted": true}, "label": ["a"], "score": [1]}',
+    ) as Parameters<typeof explode>[0];
+    const [record] = explode(response);
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect((record as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(record, '__proto__')?.value).toEqual({ polluted: true });
+    expect(JSON.stringify(record)).toBe(
+      '{"__proto__":{"polluted":true},"label":"a","score":1,"_response_index_":0}',
+    );
+  });
+
   it('rejects a response whose collections are missing or differ in length', () => {
     expect(() => explode({ label: 'spam', score: [1] })).toThrow(ResponseShapeError);
     expect(() => explode({ label: ['a'], score: [1, 2] })).toThrow(/differ in length \(label: 1, score: 2\)/);

@@ -74,7 +74,7 @@ function compileTemplate(t: unknown, where: string): Template {
       } catch (err) {
         throw new AdapterConfigError(`${where}: ${(err as Error).message}`);
       }
-      return (input) => path(input);
+      return path;
     }
     return () => t;
   }
@@ -83,12 +83,13 @@ function compileTemplate(t: unknown, where: string): Template {
     return (input) => items.map((item) => item(input) ?? null);
   }
   if (t !== null && typeof t === 'object') {
-    const fields = Object.entries(t).map(([k, v]) => [k, compileTemplate(v, `${where}.${k}`)] as const);
+    const keys = Object.keys(t);
+    const fields = keys.map((k) => compileTemplate((t as Record<string, unknown>)[k], `${where}.${k}`));
     return (input) => {
       const out: JsonObject = {};
-      for (const [k, field] of fields) {
-        const value = field(input);
-        if (value !== undefined) out[k] = value;
+      for (let i = 0; i < keys.length; i++) {
+        const value = fields[i]!(input);
+        if (value !== undefined) out[keys[i]!] = value;
       }
       return out;
     };
@@ -121,24 +122,37 @@ function explodeCollections(configuration: Record<string, unknown>, where: strin
   });
   const names = collections as string[];
   return (record) => {
-    const lists = names.map((name) => {
-      const list = record[name];
+    const lists: Json[][] = new Array<Json[]>(names.length);
+    const ownProto = Object.hasOwn(record, '__proto__');
+    for (let i = 0; i < names.length; i++) {
+      const list = record[names[i]!];
       if (!Array.isArray(list))
-        throw new ResponseShapeError(`response field ${JSON.stringify(name)} is not a list`);
-      return list;
-    });
+        throw new ResponseShapeError(`response field ${JSON.stringify(names[i])} is not a list`);
+      lists[i] = list;
+    }
     const length = lists[0]!.length;
-    if (lists.some((l) => l.length !== length)) {
-      const lengths = names.map((n, i) => `${n}: ${lists[i]!.length}`).join(', ');
-      throw new ResponseShapeError(`collections to explode differ in length (${lengths})`);
+    for (let i = 1; i < lists.length; i++) {
+      if (lists[i]!.length !== length) {
+        const lengths = names.map((n, j) => `${n}: ${lists[j]!.length}`).join(', ');
+        throw new ResponseShapeError(`collections to explode differ in length (${lengths})`);
+      }
     }
     const out: JsonObject[] = new Array<JsonObject>(length);
     for (let position = 0; position < length; position++) {
-      const exploded: JsonObject = { ...record };
+      const exploded = copyRecord(record, ownProto);
       for (let i = 0; i < names.length; i++) exploded[names[i]!] = lists[i]![position]!;
-      for (const field of indexFields) exploded[field] = position;
+      for (let i = 0; i < indexFields.length; i++) exploded[indexFields[i]!] = position;
       out[position] = exploded;
     }
     return out;
   };
+}
+
+/**
+ * A shallow copy of a record. `Object.assign` is ~20 × faster than `{ ...record }` on Node 20 (0.03 against 0.67 µs
+ * a record), but it assigns where the spread defines: a response's own `__proto__` key (JSON.parse makes one) would
+ * set the copy's prototype, so such a record takes the spread.
+ */
+function copyRecord(record: JsonObject, ownProto: boolean): JsonObject {
+  return ownProto ? { ...record } : Object.assign({}, record);
 }

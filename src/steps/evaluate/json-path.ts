@@ -11,6 +11,20 @@ export type CompiledPath = (value: Json | undefined) => Json | undefined;
 
 export function compilePath(expr: string): CompiledPath {
   const segments = parse(expr);
+  // Paths of names only (`$.a.b`), the usual kind, walk a list of keys; the rest go through `walk`.
+  if (segments.every((s) => 'key' in s)) {
+    const keys = segments.map((s) => (s as { key: string }).key);
+    return (value) => {
+      let current = value;
+      for (let i = 0; i < keys.length; i++) {
+        if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+        const key = keys[i]!;
+        if (!Object.hasOwn(current, key)) return undefined;
+        current = current[key];
+      }
+      return current;
+    };
+  }
   return (value) => walk(value, segments, 0);
 }
 

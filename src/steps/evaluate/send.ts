@@ -116,9 +116,10 @@ export class RequestSender {
     }
     try {
       const records = this.opts.toResponses(doc as JsonObject);
+      // Set in place: the output pipeline's records are objects of their own (JSON.parse's, or made by an adapter).
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
-        if (!(RESPONSE_INDEX in r)) records[i] = { ...r, [RESPONSE_INDEX]: i };
+        if (!(RESPONSE_INDEX in r)) r[RESPONSE_INDEX] = i;
       }
       return { records };
     } catch (err) {
