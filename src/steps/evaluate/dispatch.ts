@@ -14,7 +14,7 @@ export interface DispatchOptions<T> {
 }
 
 export async function dispatch<T>(
-  batches: AsyncIterable<readonly T[]>,
+  batches: AsyncIterable<Iterable<T>>,
   opts: DispatchOptions<T>,
 ): Promise<void> {
   let inFlight = 0;

@@ -2,7 +2,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { pendingWork, WINDOW_BYTES, windowRows } from '../../../src/steps/evaluate/work.js';
 
-async function collect(work: AsyncGenerator<{ index: number; replication: string }[]>) {
+async function collect(work: AsyncIterable<Iterable<{ index: number; replication: string }>>) {
   const out: string[] = [];
   for await (const batch of work) for (const item of batch) out.push(`${item.index}/${item.replication}`);
   return out;
