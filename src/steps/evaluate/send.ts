@@ -97,10 +97,10 @@ export class RequestSender {
   }
 
   private requestBody(item: WorkItem): string {
-    const [request, ...extra] = this.opts.toRequest(item.row);
-    if (!request || extra.length > 0)
+    const requests = this.opts.toRequest(item.row);
+    if (requests.length !== 1 || !requests[0])
       throw invalidInput('the input pipeline must make exactly one request per row');
-    return JSON.stringify(request);
+    return JSON.stringify(requests[0]);
   }
 
   /** The response as output records, each with `_response_index_` (its position, unless the pipeline set it). */

@@ -51,12 +51,8 @@ export function createTransport(
     'content-type': 'application/json',
     accept: 'application/json',
   };
-  const dispatch = {
-    origin: url.origin,
-    path: `${url.pathname}${url.search}`,
-    method: 'POST' as const,
-    headers,
-  };
+  const origin = url.origin;
+  const path = `${url.pathname}${url.search}`;
   const open = new OpenExchanges();
   const abortAll = () =>
     open.abortAll(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -68,7 +64,8 @@ export function createTransport(
         if (signal?.aborted) return reject(signal.reason);
         const exchange = new Exchange(resolve, reject, maxResponseBytes, open);
         exchange.start(timeoutMs);
-        pool.dispatch({ ...dispatch, body }, exchange);
+        // A literal, not a spread of shared options: an object spread per request is slow on Node 20 (adapters.ts).
+        pool.dispatch({ origin, path, method: 'POST', headers, body }, exchange);
       });
     },
     close() {
