@@ -2,8 +2,12 @@
  * Evaluation-client benchmark: the evaluate step end to end (dataset Parquet → one POST per row → outputs
  * checkpointed in Parquet) against an independent load generator (autocannon, a devDependency) hitting the same
  * endpoint. At every concurrency level of the sweep both send the same number of requests, one after the other,
- * and the ratio client items/s ÷ generator requests/s is printed. The endpoint (a worker thread on 127.0.0.1)
- * answers each request after a fixed latency, like a model would. The last line is key=value pairs.
+ * and the ratio client items/s ÷ generator requests/s is printed. The client is the step as its own process,
+ * started the way the local runner of a worker running from dist/ starts it (`bin/dyff-step.cjs`, with the
+ * environment `stepEnvironment` gives it), a fresh one at each level, timed from spawn to exit; the ratio of its
+ * sending alone (from its own log line: without its start and its last part) is printed beside it.
+ * The endpoint (a worker thread of this process, on 127.0.0.1) answers each request after a fixed latency, like a
+ * model would. The last line is key=value pairs.
  *
  *   npm run bench:inference -- [--requests 100000] [--concurrency 64,128,256,512] [--latency-ms 20]
  */
@@ -14,12 +18,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { execFileSync } from 'node:child_process';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { loadConfig } from '../src/config.js';
-import { runStepProgram } from '../src/steps/run.js';
 import { countParquetRows, putDataset } from './inference/dataset.js';
 import { BODY, loadAutocannon } from './inference/loadgen.js';
 import { threadCpu, threadCpuDelta, threadIds } from './inference/threads.js';
+import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +32,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '100000' },
     'latency-ms': { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '64,128,256,512' },
-    /** Run only the client, e.g. under `node --cpu-prof --import tsx bench/inference.ts --client-only`. */
+    /** Run only the client. */
     'client-only': { type: 'boolean', default: false },
   },
 });
@@ -79,7 +84,7 @@ const SERVICE = {
   },
 };
 
-/** The evaluate step in this process, timed from start to its last checkpoint; outputs counted from Parquet. */
+/** The evaluate step as its own process, timed from spawn to exit; outputs counted from Parquet. */
 async function runClient(
   ctx: { store: FilesystemObjectStore; dir: string; base: string },
   concurrency: number,
@@ -96,17 +101,13 @@ async function runClient(
     workersPerReplica: concurrency,
   };
   const lines: string[] = [];
-  const started = performance.now();
-  const code = await runStepProgram(
-    'evaluate',
-    ['--id', evaluation, '--spec', JSON.stringify(spec), '--service', JSON.stringify(SERVICE)].concat([
-      '--endpoint',
-      ctx.base,
-    ]),
-    { objectStore: ctx.store, config, write: (line) => void lines.push(line) },
+  const args = ['--id', evaluation, '--spec', JSON.stringify(spec), '--service', JSON.stringify(SERVICE)];
+  const run = await measured(
+    stepArgs('evaluate', [...args, '--endpoint', ctx.base]),
+    stepEnv('evaluate', config),
+    join(ctx.dir, `usage-${concurrency}.json`),
+    (line) => void lines.push(line),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`evaluate exited with ${code}: ${lines.slice(-3).join(' | ')}`);
   const parts = (await ctx.store.list('outputs', `${evaluation}/data/`)).map((o) =>
     quotedString(ctx.store.localPath('outputs', o.key)),
   );
@@ -115,7 +116,17 @@ async function runClient(
   // The adaptive limit the client ran at (it halves on signs of overload, such as rising latency).
   const limits = lines.flatMap((l) => /concurrency (\d+)/.exec(l)?.[1] ?? []).map(Number);
   const limit = { min: Math.min(...limits), last: limits.at(-1) ?? concurrency };
-  return { written, elapsed, itemsPerSecond: written / elapsed, limit };
+  // "sent N items in S s": the sending alone, from its first request to its last answer.
+  const sending = Number(/sent \d+ items in ([\d.]+) s/.exec(lines.join('\n'))?.[1]);
+  return {
+    written,
+    elapsed: run.seconds,
+    itemsPerSecond: written / run.seconds,
+    sendingPerSecond: written / sending,
+    cpuPerRequest: Math.round((run.cpuSeconds * 1e6) / requests),
+    maxRssMiB: run.maxRssMiB,
+    limit,
+  };
 }
 
 const DATASET = '0123456789abcdef0123456789abcdef';
@@ -125,6 +136,8 @@ const cpuPerRequest = (since: NodeJS.CpuUsage) => {
   return Math.round((user + system) / requests);
 };
 const load = () => loadavg()[0]!.toFixed(1);
+// The step runs from the build, as a worker running from dist/ starts it: build it first where it is stale.
+execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
 const autocannon = await loadAutocannon();
 const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-inference-'));
 const { base, worker } = await startEndpoint();
@@ -132,33 +145,37 @@ try {
   console.log(
     `endpoint ${base}${SERVICE.endpoint}, ${latencyMs} ms per request; ${requests} requests per run; ${cpus().length} cores, load ${load()}`,
   );
-  const store = new FilesystemObjectStore({ root: join(dir, 'store') });
+  // The store the step's configuration names (dataHome/objects), as the local runner's steps use it.
+  const store = new FilesystemObjectStore({ root: join(dir, 'home', 'objects') });
   await putDataset(store, dir, DATASET, requests);
   const ratios: string[] = [];
+  const sendingRatios: string[] = [];
   let min = Infinity;
   for (const c of levels) {
-    let cpu = process.cpuUsage();
+    const cpu = process.cpuUsage();
     let threads = threadCpu(labels);
     const gen = values['client-only']
       ? { requestsPerSecond: NaN, errors: 0 }
       : await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
     const genCpu = cpuPerRequest(cpu);
     const genThreads = threadCpuDelta(threads, threadCpu(labels));
-    cpu = process.cpuUsage();
     threads = threadCpu(labels);
     const client = await runClient({ store, dir, base }, c);
-    const clientCpu = cpuPerRequest(cpu);
-    const clientThreads = threadCpuDelta(threads, threadCpu(labels));
+    const endpointThreads = threadCpuDelta(threads, threadCpu(labels));
     const ratio = client.itemsPerSecond / gen.requestsPerSecond;
+    const sendingRatio = client.sendingPerSecond / gen.requestsPerSecond;
     min = Math.min(min, ratio);
     ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);
+    sendingRatios.push(`sending_ratio_c${c}=${sendingRatio.toFixed(2)}`);
     console.log(
-      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s, ${clientCpu} µs CPU/req, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; load ${load()}`,
+      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
     );
-    console.log(`  CPU ms by thread: autocannon run ${genThreads}; client run ${clientThreads}`);
+    console.log(
+      `  CPU ms by thread: autocannon run ${genThreads}; client run, this process ${endpointThreads}`,
+    );
   }
   console.log(
-    `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} load=${load()}`,
+    `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} ${sendingRatios.join(' ')} load=${load()}`,
   );
 } finally {
   await worker.terminate();

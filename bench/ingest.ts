@@ -16,20 +16,18 @@
  *
  *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 5]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { configEnv, loadConfig } from '../src/config.js';
-import { stepEnvironment } from '../src/domain/step-environment.js';
+import { loadConfig } from '../src/config.js';
+import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const REPO = join(here, '..');
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
@@ -70,60 +68,22 @@ async function generateCsv(): Promise<void> {
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
 
-/**
- * Runs one process with `bench/exit-usage.cjs` preloaded; `onLine` sees each line of its stdout with the time since
- * the spawn. Resolves with its wall time, CPU and peak RSS.
- */
-async function measured(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  usageFile: string,
-  onLine: (line: string, atSeconds: number) => void = () => {},
-): Promise<Omit<Measurement, 'workSeconds'>> {
-  const started = performance.now();
-  const child = spawn(process.execPath, ['--require', join(here, 'exit-usage.cjs'), ...args], {
-    env: { ...env, BENCH_USAGE_FILE: usageFile },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  createInterface({ input: child.stdout }).on('line', (line) =>
-    onLine(line, (performance.now() - started) / 1000),
-  );
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
-  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { cpuSeconds: number; maxRssMiB: number };
-  return { seconds, ...usage };
-}
-
-/** The environment the local runner gives step `program` over a filesystem store under `dir` (stepEnvironment). */
-function stepEnv(program: string, dir: string): NodeJS.ProcessEnv {
+/** The environment the local runner gives step `program` over a filesystem store under `dir`. */
+function stepEnvIn(program: string, dir: string): NodeJS.ProcessEnv {
   const config = loadConfig(
     { dataHome: join(dir, 'home'), sources: { localRoots: [dirname(csv)] } },
     { DYFF_CONFIG: join(dir, 'none.yaml') },
   );
-  const env = stepEnvironment(program, {
-    config: configEnv(config),
-    worker: process.env,
-    placement: 'local',
-  });
-  return { ...env, DYFF_JOB_NAME: `${program}-bench` };
+  return stepEnv(program, config);
 }
 
-const step = (name: string, spec: unknown) => [
-  join(REPO, 'bin/dyff-step.cjs'),
-  'step',
-  name,
-  '--id',
-  ID,
-  '--spec',
-  JSON.stringify(spec),
-];
+const step = (name: string, spec: unknown) => stepArgs(name, ['--id', ID, '--spec', JSON.stringify(spec)]);
 
 /** The CSV into a fresh store, as fetch-data leaves it (not measured), then the ingest step alone. */
 async function ingestSide(dir: string): Promise<Measurement> {
   await measured(
     step('fetch-data', { source: { kind: 'local', path: csv } }),
-    stepEnv('fetch-data', dir),
+    stepEnvIn('fetch-data', dir),
     join(dir, 'fetch.json'),
   );
   // The step logs `ingest 1 csv file(s) …` once DuckDB is loaded, just before it opens its engine.
@@ -131,7 +91,7 @@ async function ingestSide(dir: string): Promise<Measurement> {
   let last = 0;
   const m = await measured(
     step('ingest-dataset', { ingest: { format: 'csv' } }),
-    stepEnv('ingest-dataset', dir),
+    stepEnvIn('ingest-dataset', dir),
     join(dir, 'usage.json'),
     (line, at) => {
       if (line.startsWith('ingest ')) begun ??= at;

@@ -1,0 +1,68 @@
+/**
+ * A step as its own process, started the way the local runner of a worker running from dist/ starts it
+ * (`bin/dyff-step.cjs`: the step bundle with its code cache; the environment `stepEnvironment` gives it), and
+ * measured from spawn to exit: wall time, and the whole process's CPU and peak RSS from `bench/exit-usage.cjs`,
+ * preloaded into it. Used by bench:ingest and bench:inference.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../src/config.js';
+import { configEnv } from '../src/config.js';
+import { stepEnvironment } from '../src/domain/step-environment.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO = join(here, '..');
+
+export interface ProcessMeasurement {
+  /** Spawn to exit. */
+  seconds: number;
+  cpuSeconds: number;
+  maxRssMiB: number;
+}
+
+/**
+ * Runs one Node process (`args` after the preload) with `bench/exit-usage.cjs` preloaded; `onLine` sees each line
+ * of its stdout with the time since the spawn. Resolves with its wall time, CPU and peak RSS.
+ */
+export async function measured(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  usageFile: string,
+  onLine: (line: string, atSeconds: number) => void = () => {},
+): Promise<ProcessMeasurement> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--require', join(here, 'exit-usage.cjs'), ...args], {
+    env: { ...env, BENCH_USAGE_FILE: usageFile },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  createInterface({ input: child.stdout }).on('line', (line) =>
+    onLine(line, (performance.now() - started) / 1000),
+  );
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
+  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { cpuSeconds: number; maxRssMiB: number };
+  return { seconds, ...usage };
+}
+
+/** The environment the local runner gives step `program` under `config` (stepEnvironment). */
+export function stepEnv(program: string, config: Config): NodeJS.ProcessEnv {
+  const env = stepEnvironment(program, {
+    config: configEnv(config),
+    worker: process.env,
+    placement: 'local',
+  });
+  return { ...env, DYFF_JOB_NAME: `${program}-bench` };
+}
+
+/** The arguments that start step `name` through the launcher (after the Node executable). */
+export const stepArgs = (name: string, args: string[]) => [
+  join(REPO, 'bin/dyff-step.cjs'),
+  'step',
+  name,
+  ...args,
+];
