@@ -16,12 +16,7 @@ export function compilePath(expr: string): CompiledPath {
     const keys = segments.map((s) => (s as { key: string }).key);
     return (value) => {
       let current = value;
-      for (let i = 0; i < keys.length; i++) {
-        if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
-        const key = keys[i]!;
-        if (!Object.hasOwn(current, key)) return undefined;
-        current = current[key];
-      }
+      for (let i = 0; i < keys.length && current !== undefined; i++) current = member(current, keys[i]!);
       return current;
     };
   }
@@ -60,11 +55,15 @@ function walk(value: Json | undefined, segments: readonly Segment[], from: numbe
         ? current[s.index < 0 ? current.length + s.index : s.index]
         : undefined;
     } else {
-      current =
-        typeof current === 'object' && !Array.isArray(current) && Object.hasOwn(current, s.key)
-          ? current[s.key]
-          : undefined;
+      current = member(current, s.key);
     }
   }
   return current;
+}
+
+/** `value[key]` where `value` is an object (not a list) with that key of its own; otherwise undefined. */
+function member(value: Json | undefined, key: string): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, key)
+    ? value[key]
+    : undefined;
 }
