@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { loadConfig } from '../src/config.js';
 import { countParquetRows, putDataset } from './inference/dataset.js';
-import { BODY, loadAutocannon } from './inference/loadgen.js';
+import { autocannonProcess, BODY, loadAutocannon } from './inference/loadgen.js';
 import { threadCpu, threadCpuDelta, threadIds } from './inference/threads.js';
 import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
 
@@ -150,6 +150,7 @@ try {
   await putDataset(store, dir, DATASET, requests);
   const ratios: string[] = [];
   const sendingRatios: string[] = [];
+  const processRatios: string[] = [];
   let min = Infinity;
   for (const c of levels) {
     const cpu = process.cpuUsage();
@@ -162,20 +163,35 @@ try {
     threads = threadCpu(labels);
     const client = await runClient({ store, dir, base }, c);
     const endpointThreads = threadCpuDelta(threads, threadCpu(labels));
+    const genProcess = values['client-only']
+      ? undefined
+      : await autocannonProcess(
+          `${base}${SERVICE.endpoint}`,
+          c,
+          requests,
+          join(dir, `usage-autocannon-${c}.json`),
+        );
     const ratio = client.itemsPerSecond / gen.requestsPerSecond;
     const sendingRatio = client.sendingPerSecond / gen.requestsPerSecond;
     min = Math.min(min, ratio);
     ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);
     sendingRatios.push(`sending_ratio_c${c}=${sendingRatio.toFixed(2)}`);
+    const processRatio = client.itemsPerSecond / (genProcess?.requestsPerSecond ?? NaN);
+    processRatios.push(`process_ratio_c${c}=${processRatio.toFixed(2)}`);
     console.log(
       `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
     );
+    if (genProcess) {
+      console.log(
+        `  autocannon as its own process: ${genProcess.requestsPerSecond.toFixed(0)} req/s (${genProcess.seconds.toFixed(1)} s spawn to exit, ${genProcess.errors} errors, ${genProcess.cpuPerRequest} µs CPU/req in its process, peak RSS ${genProcess.maxRssMiB.toFixed(0)} MiB) → client process ÷ autocannon process ${processRatio.toFixed(2)}`,
+      );
+    }
     console.log(
       `  CPU ms by thread: autocannon run ${genThreads}; client run, this process ${endpointThreads}`,
     );
   }
   console.log(
-    `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} ${sendingRatios.join(' ')} load=${load()}`,
+    `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} ${sendingRatios.join(' ')} ${processRatios.join(' ')} load=${load()}`,
   );
 } finally {
   await worker.terminate();

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { measured } from '../step-process.js';
 import { sampleText } from './dataset.js';
 
 /** The generator's request body: a dataset row as the client's input pipeline turns it into a request. */
@@ -41,5 +43,47 @@ export async function loadAutocannon() {
     });
     const ok = result.requests.total - result.non2xx;
     return { requestsPerSecond: ok / result.duration, errors: result.errors + result.non2xx };
+  };
+}
+
+export interface ProcessLoadResult extends LoadResult {
+  /** Spawn to exit. */
+  seconds: number;
+  cpuPerRequest: number;
+  maxRssMiB: number;
+}
+
+/**
+ * autocannon as its own process, through its command line, timed from spawn to exit: the same terms as the client,
+ * which is the evaluate step's own process (its start, its JIT's warm-up and its exit inside its time). In the
+ * benchmark's process autocannon is loaded once and warmed by the levels before; this is the comparison on equal
+ * footing, printed beside the other.
+ */
+export async function autocannonProcess(
+  url: string,
+  connections: number,
+  amount: number,
+  usageFile: string,
+): Promise<ProcessLoadResult> {
+  const cli = createRequire(import.meta.url).resolve('autocannon');
+  let json = '';
+  const run = await measured(
+    [
+      cli,
+      ...['-c', String(connections), '-a', String(amount), '-m', 'POST', '-b', BODY],
+      ...['-H', 'content-type=application/json', '-H', 'accept=application/json', '--json', url],
+    ],
+    process.env,
+    usageFile,
+    (line) => void (json += line),
+  );
+  const result = JSON.parse(json) as AutocannonResult;
+  const ok = result.requests.total - result.non2xx;
+  return {
+    requestsPerSecond: ok / run.seconds,
+    errors: result.errors + result.non2xx,
+    seconds: run.seconds,
+    cpuPerRequest: Math.round((run.cpuSeconds * 1e6) / amount),
+    maxRssMiB: run.maxRssMiB,
   };
 }
