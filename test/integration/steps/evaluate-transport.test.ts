@@ -60,4 +60,32 @@ describe('evaluate: the transport', () => {
       transport.close();
     }
   }, 20_000);
+
+  it('opens no more connections than its limit, and answers on after the server closes one', async () => {
+    const ports: number[] = [];
+    let closeAfter = 21;
+    const answering = createServer((req, res) => {
+      ports.push(req.socket.remotePort!);
+      req.resume();
+      // The first request after the twenty is answered with `connection: close`: the server then closes it.
+      if (--closeAfter === 0) res.setHeader('connection', 'close');
+      req.on('end', () => res.end('{}'));
+    });
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    const { port } = answering.address() as AddressInfo;
+    const transport = createTransport(new URL(`http://127.0.0.1:${port}/generate`), 4);
+    try {
+      // Twenty at once on a limit of four: they wait for the four connections, and all are answered.
+      const answers = await Promise.all(Array.from({ length: 20 }, () => transport.postJson('{}', 10_000)));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(new Set(ports).size).toBeLessThanOrEqual(4);
+      // The server closes the next one's connection: the requests after it are answered all the same.
+      for (let i = 0; i < 8; i++) expect((await transport.postJson('{}', 10_000)).status).toBe(200);
+      expect(ports).toHaveLength(28);
+    } finally {
+      transport.close();
+      answering.closeAllConnections();
+      await new Promise<void>((resolve) => answering.close(() => resolve()));
+    }
+  }, 20_000);
 });
