@@ -124,6 +124,7 @@ async function runClient(
     itemsPerSecond: written / run.seconds,
     sendingPerSecond: written / sending,
     cpuPerRequest: Math.round((run.cpuSeconds * 1e6) / requests),
+    mainCpuPerRequest: Math.round((run.mainCpuSeconds * 1e6) / requests),
     maxRssMiB: run.maxRssMiB,
     limit,
   };
@@ -179,11 +180,11 @@ try {
     const processRatio = client.itemsPerSecond / (genProcess?.requestsPerSecond ?? NaN);
     processRatios.push(`process_ratio_c${c}=${processRatio.toFixed(2)}`);
     console.log(
-      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
+      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, ${client.mainCpuPerRequest} on its main thread, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
     );
     if (genProcess) {
       console.log(
-        `  autocannon as its own process: ${genProcess.requestsPerSecond.toFixed(0)} req/s (${genProcess.seconds.toFixed(1)} s spawn to exit, ${genProcess.errors} errors, ${genProcess.cpuPerRequest} µs CPU/req in its process, peak RSS ${genProcess.maxRssMiB.toFixed(0)} MiB) → client process ÷ autocannon process ${processRatio.toFixed(2)}`,
+        `  autocannon as its own process: ${genProcess.requestsPerSecond.toFixed(0)} req/s (${genProcess.seconds.toFixed(1)} s spawn to exit, ${genProcess.errors} errors, ${genProcess.cpuPerRequest} µs CPU/req in its process, ${genProcess.mainCpuPerRequest} on its main thread, peak RSS ${genProcess.maxRssMiB.toFixed(0)} MiB) → client process ÷ autocannon process ${processRatio.toFixed(2)}`,
       );
     }
     console.log(

@@ -21,6 +21,8 @@ export interface ProcessMeasurement {
   /** Spawn to exit. */
   seconds: number;
   cpuSeconds: number;
+  /** The main thread's CPU alone (Linux; NaN elsewhere). */
+  mainCpuSeconds: number;
   maxRssMiB: number;
 }
 
@@ -45,8 +47,12 @@ export async function measured(
   const [code] = (await once(child, 'exit')) as [number | null];
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
-  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as { cpuSeconds: number; maxRssMiB: number };
-  return { seconds, ...usage };
+  const usage = JSON.parse(readFileSync(usageFile, 'utf8')) as {
+    cpuSeconds: number;
+    mainCpuSeconds: number | null;
+    maxRssMiB: number;
+  };
+  return { seconds, ...usage, mainCpuSeconds: usage.mainCpuSeconds ?? NaN };
 }
 
 /** The environment the local runner gives step `program` under `config` (stepEnvironment). */

@@ -50,6 +50,7 @@ export interface ProcessLoadResult extends LoadResult {
   /** Spawn to exit. */
   seconds: number;
   cpuPerRequest: number;
+  mainCpuPerRequest: number;
   maxRssMiB: number;
 }
 
@@ -84,6 +85,7 @@ export async function autocannonProcess(
     errors: result.errors + result.non2xx,
     seconds: run.seconds,
     cpuPerRequest: Math.round((run.cpuSeconds * 1e6) / amount),
+    mainCpuPerRequest: Math.round((run.mainCpuSeconds * 1e6) / amount),
     maxRssMiB: run.maxRssMiB,
   };
 }
