@@ -5,7 +5,8 @@
  * and the ratio client items/s ÷ generator requests/s is printed. The client is the step as its own process,
  * started the way the local runner of a worker running from dist/ starts it (`bin/dyff-step.cjs`, with the
  * environment `stepEnvironment` gives it), a fresh one at each level, timed from spawn to exit; the ratio of its
- * sending alone (from its own log line: without its start and its last part) is printed beside it.
+ * sending alone (from its own log line: without its start and its last part) is printed beside it, and so is its
+ * ratio to autocannon run as its own process through its command line, timed the same way.
  * The endpoint (a worker thread of this process, on 127.0.0.1) answers each request after a fixed latency, like a
  * model would. The last line is key=value pairs.
  *
