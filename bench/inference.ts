@@ -10,7 +10,10 @@
  * The endpoint (a worker thread of this process, on 127.0.0.1) answers each request after a fixed latency, like a
  * model would. The last line is key=value pairs.
  *
- *   npm run bench:inference -- [--requests 100000] [--concurrency 64,128,256,512] [--latency-ms 20]
+ * With `--repeat N` each level runs N times, the three runs of each time side by side, and the last line holds each
+ * ratio's median over the N (with its range beside it); the machine's noise moves one run by ±10–20 %.
+ *
+ *   npm run bench:inference -- [--requests 100000] [--concurrency 64,128,256,512] [--latency-ms 20] [--repeat 1]
  */
 import { quotedString } from '@duckdb/node-api';
 import { once } from 'node:events';
@@ -33,6 +36,8 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '100000' },
     'latency-ms': { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '64,128,256,512' },
+    /** Runs of each level; the last line holds each ratio's median. */
+    repeat: { type: 'string', default: '1' },
     /** Run only the client. */
     'client-only': { type: 'boolean', default: false },
   },
@@ -40,8 +45,9 @@ const { values } = parseArgs({
 const requests = Number(values.requests);
 const latencyMs = Number(values['latency-ms']);
 const levels = values.concurrency.split(',').map(Number);
-if (!(requests > 0) || levels.some((c) => !(c > 0)))
-  throw new Error('--requests and --concurrency: expected positive numbers');
+const repeat = Number(values.repeat);
+if (!(requests > 0) || levels.some((c) => !(c > 0)) || !Number.isInteger(repeat) || repeat < 1)
+  throw new Error('--requests, --concurrency and --repeat: expected positive numbers');
 
 /** The endpoint, in its own thread so that it does not share an event loop with either client. */
 const SERVER = `
@@ -89,12 +95,14 @@ const SERVICE = {
 async function runClient(
   ctx: { store: FilesystemObjectStore; dir: string; base: string },
   concurrency: number,
+  runIndex: number,
 ) {
   const config = loadConfig(
     { dataHome: join(ctx.dir, 'home'), limits: { maxConcurrentRequests: Math.max(...levels) } },
     { DYFF_CONFIG: join(ctx.dir, 'none.yaml') },
   );
-  const evaluation = `${concurrency.toString(16).padStart(8, '0')}${'fedcba98'.repeat(3)}`;
+  // One evaluation per run: its outputs are written create-only.
+  const evaluation = `${concurrency.toString(16).padStart(6, '0')}${runIndex.toString(16).padStart(2, '0')}${'fedcba98'.repeat(3)}`;
   const spec = {
     dataset: DATASET,
     inferenceService: DATASET,
@@ -138,6 +146,12 @@ const cpuPerRequest = (since: NodeJS.CpuUsage) => {
   return Math.round((user + system) / requests);
 };
 const load = () => loadavg()[0]!.toFixed(1);
+/** The middle value of `sorted` (ascending), the mean of the two middle ones for an even count. */
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 // The step runs from the build, as a worker running from dist/ starts it: build it first where it is stale.
 execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs'), '--if-stale'], { stdio: 'inherit' });
 const autocannon = await loadAutocannon();
@@ -150,50 +164,60 @@ try {
   // The store the step's configuration names (dataHome/objects), as the local runner's steps use it.
   const store = new FilesystemObjectStore({ root: join(dir, 'home', 'objects') });
   await putDataset(store, dir, DATASET, requests);
-  const ratios: string[] = [];
-  const sendingRatios: string[] = [];
-  const processRatios: string[] = [];
-  let min = Infinity;
-  for (const c of levels) {
-    const cpu = process.cpuUsage();
-    let threads = threadCpu(labels);
-    const gen = values['client-only']
-      ? { requestsPerSecond: NaN, errors: 0 }
-      : await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
-    const genCpu = cpuPerRequest(cpu);
-    const genThreads = threadCpuDelta(threads, threadCpu(labels));
-    threads = threadCpu(labels);
-    const client = await runClient({ store, dir, base }, c);
-    const endpointThreads = threadCpuDelta(threads, threadCpu(labels));
-    const genProcess = values['client-only']
-      ? undefined
-      : await autocannonProcess(
-          `${base}${SERVICE.endpoint}`,
-          c,
-          requests,
-          join(dir, `usage-autocannon-${c}.json`),
-        );
-    const ratio = client.itemsPerSecond / gen.requestsPerSecond;
-    const sendingRatio = client.sendingPerSecond / gen.requestsPerSecond;
-    min = Math.min(min, ratio);
-    ratios.push(`ratio_c${c}=${ratio.toFixed(2)}`);
-    sendingRatios.push(`sending_ratio_c${c}=${sendingRatio.toFixed(2)}`);
-    const processRatio = client.itemsPerSecond / (genProcess?.requestsPerSecond ?? NaN);
-    processRatios.push(`process_ratio_c${c}=${processRatio.toFixed(2)}`);
-    console.log(
-      `concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, ${client.mainCpuPerRequest} on its main thread, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
-    );
-    if (genProcess) {
+  /** Each ratio's value per run, by its key in the last line. */
+  const figures = new Map<string, number[]>();
+  const note = (key: string, value: number) => figures.set(key, [...(figures.get(key) ?? []), value]);
+  for (let run = 0; run < repeat; run++) {
+    for (const c of levels) {
+      const cpu = process.cpuUsage();
+      let threads = threadCpu(labels);
+      const gen = values['client-only']
+        ? { requestsPerSecond: NaN, errors: 0 }
+        : await autocannon(`${base}${SERVICE.endpoint}`, c, requests);
+      const genCpu = cpuPerRequest(cpu);
+      const genThreads = threadCpuDelta(threads, threadCpu(labels));
+      threads = threadCpu(labels);
+      const client = await runClient({ store, dir, base }, c, run);
+      const endpointThreads = threadCpuDelta(threads, threadCpu(labels));
+      const genProcess = values['client-only']
+        ? undefined
+        : await autocannonProcess(
+            `${base}${SERVICE.endpoint}`,
+            c,
+            requests,
+            join(dir, `usage-autocannon-${c}-${run}.json`),
+          );
+      const ratio = client.itemsPerSecond / gen.requestsPerSecond;
+      const sendingRatio = client.sendingPerSecond / gen.requestsPerSecond;
+      const processRatio = client.itemsPerSecond / (genProcess?.requestsPerSecond ?? NaN);
+      note(`ratio_c${c}`, ratio);
+      note(`sending_ratio_c${c}`, sendingRatio);
+      note(`process_ratio_c${c}`, processRatio);
       console.log(
-        `  autocannon as its own process: ${genProcess.requestsPerSecond.toFixed(0)} req/s (${genProcess.seconds.toFixed(1)} s spawn to exit, ${genProcess.errors} errors, ${genProcess.cpuPerRequest} µs CPU/req in its process, ${genProcess.mainCpuPerRequest} on its main thread, peak RSS ${genProcess.maxRssMiB.toFixed(0)} MiB) → client process ÷ autocannon process ${processRatio.toFixed(2)}`,
+        `${repeat > 1 ? `run ${run + 1}/${repeat}, ` : ''}concurrency ${c}: autocannon ${gen.requestsPerSecond.toFixed(0)} req/s (${gen.errors} errors, ${genCpu} µs CPU/req with the endpoint), client ${client.itemsPerSecond.toFixed(0)} items/s (${client.elapsed.toFixed(1)} s spawn to exit, ${client.cpuPerRequest} µs CPU/req in its process, ${client.mainCpuPerRequest} on its main thread, peak RSS ${client.maxRssMiB.toFixed(0)} MiB, limit min ${client.limit.min} last ${client.limit.last}) → ratio ${ratio.toFixed(2)}; sending alone ${client.sendingPerSecond.toFixed(0)} items/s → ${sendingRatio.toFixed(2)}; load ${load()}`,
+      );
+      if (genProcess) {
+        console.log(
+          `  autocannon as its own process: ${genProcess.requestsPerSecond.toFixed(0)} req/s (${genProcess.seconds.toFixed(1)} s spawn to exit, ${genProcess.errors} errors, ${genProcess.cpuPerRequest} µs CPU/req in its process, ${genProcess.mainCpuPerRequest} on its main thread, peak RSS ${genProcess.maxRssMiB.toFixed(0)} MiB) → client process ÷ autocannon process ${processRatio.toFixed(2)}`,
+        );
+      }
+      console.log(
+        `  CPU ms by thread: autocannon run ${genThreads}; client run, this process ${endpointThreads}`,
       );
     }
-    console.log(
-      `  CPU ms by thread: autocannon run ${genThreads}; client run, this process ${endpointThreads}`,
-    );
   }
+  // Each ratio's median over the runs, and with more than one run its range (`…_range=lo-hi`).
+  const pairs = (prefix: string) =>
+    [...figures]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, runs]) => {
+        const sorted = [...runs].sort((a, b) => a - b);
+        const range = repeat > 1 ? ` ${key}_range=${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)}` : '';
+        return `${key}=${median(sorted).toFixed(2)}${range}`;
+      });
+  const min = Math.min(...levels.map((c) => median(figures.get(`ratio_c${c}`)!)));
   console.log(
-    `loadgen=autocannon requests=${requests} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${ratios.join(' ')} min_ratio=${min.toFixed(2)} ${sendingRatios.join(' ')} ${processRatios.join(' ')} load=${load()}`,
+    `loadgen=autocannon requests=${requests} repeat=${repeat} latency_ms=${latencyMs} body_bytes=${Buffer.byteLength(BODY)} ${pairs('ratio_').join(' ')} min_ratio=${min.toFixed(2)} ${pairs('sending_ratio_').join(' ')} ${pairs('process_ratio_').join(' ')} load=${load()}`,
   );
 } finally {
   await worker.terminate();
