@@ -114,7 +114,7 @@ async function runClient(
   const run = await measured(
     stepArgs('evaluate', [...args, '--endpoint', ctx.base]),
     stepEnv('evaluate', config),
-    join(ctx.dir, `usage-${concurrency}.json`),
+    join(ctx.dir, `usage-${concurrency}-${runIndex}.json`),
     (line) => void lines.push(line),
   );
   const parts = (await ctx.store.list('outputs', `${evaluation}/data/`)).map((o) =>
@@ -146,7 +146,7 @@ const cpuPerRequest = (since: NodeJS.CpuUsage) => {
   return Math.round((user + system) / requests);
 };
 const load = () => loadavg()[0]!.toFixed(1);
-/** The middle value of `sorted` (ascending), the mean of the two middle ones for an even count. */
+/** The middle value of `values`, the mean of the two middle ones for an even count. */
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -166,7 +166,11 @@ try {
   await putDataset(store, dir, DATASET, requests);
   /** Each ratio's value per run, by its key in the last line. */
   const figures = new Map<string, number[]>();
-  const note = (key: string, value: number) => figures.set(key, [...(figures.get(key) ?? []), value]);
+  const note = (key: string, value: number) => {
+    const runs = figures.get(key);
+    if (runs) runs.push(value);
+    else figures.set(key, [value]);
+  };
   for (let run = 0; run < repeat; run++) {
     for (const c of levels) {
       const cpu = process.cpuUsage();
@@ -211,9 +215,9 @@ try {
     [...figures]
       .filter(([key]) => key.startsWith(prefix))
       .map(([key, runs]) => {
-        const sorted = [...runs].sort((a, b) => a - b);
-        const range = repeat > 1 ? ` ${key}_range=${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)}` : '';
-        return `${key}=${median(sorted).toFixed(2)}${range}`;
+        const range =
+          repeat > 1 ? ` ${key}_range=${Math.min(...runs).toFixed(2)}-${Math.max(...runs).toFixed(2)}` : '';
+        return `${key}=${median(runs).toFixed(2)}${range}`;
       });
   const min = Math.min(...levels.map((c) => median(figures.get(`ratio_c${c}`)!)));
   console.log(
