@@ -18,7 +18,7 @@ import { AdaptiveLimit } from './evaluate/limiter.js';
 import { OutputWriter } from './evaluate/output-writer.js';
 import { RequestSender } from './evaluate/send.js';
 import { loadService, requestUrl } from './evaluate/service.js';
-import { createTransport } from './evaluate/transport.js';
+import { createTransport, loadUndici } from './evaluate/transport.js';
 import { replicationIds } from '../uuid5.js';
 import { countWork, pendingWork, windowRows } from './evaluate/work.js';
 import { openEngine } from './ingest/duckdb.js';
@@ -45,12 +45,15 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
 
   const scratch = join(ctx.workDir, id);
   await mkdir(scratch, { recursive: true });
-  // Two databases: the work query streams on one while parts are written with the other.
-  const reader = await openEngine(join(scratch, 'read'), ctx.signal);
+  // Two databases: the work query streams on one while parts are written with the other. DuckDB opens them on
+  // threads of its own, side by side, while this thread loads the HTTP client.
+  const [[reader, writerEngine]] = await Promise.all([
+    Promise.all([openEngine(join(scratch, 'read'), ctx.signal), openEngine(join(scratch, 'write'))]),
+    loadUndici(),
+  ]);
   // DuckDB keeps what it reads of a Parquet file in its buffer pool (up to its memory limit, most of the machine)
   // in case it is read again; the client reads each shard once, so that cache would only grow with the dataset.
   await reader.connection.run('SET enable_external_file_cache = false');
-  const writerEngine = await openEngine(join(scratch, 'write'));
   const stop = new AbortController();
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
   // Every request and every retry wait listens on it: hundreds of listeners are expected, not a leak.
@@ -65,7 +68,7 @@ export async function evaluate(ctx: StepContext, { id, spec, options }: Evaluate
   const apiKey = service.apiKey && (await ctx.secrets.resolve(service.apiKey));
   // A full URL in the description is the user's endpoint (openai, http); a path is on the platform's own session.
   const userEndpoint = /^https?:\/\//.test(service.endpoint);
-  const transport = createTransport(url, maxConcurrency, signal, {
+  const transport = await createTransport(url, maxConcurrency, signal, {
     egress: userEndpoint ? ctx.sources.egress : undefined,
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
     maxResponseBytes: ctx.limits.maxResponseBytes,

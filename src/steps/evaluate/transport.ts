@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { EgressPolicy } from '../net/egress-guard.js';
 import { checkLiteralHost, guardedLookup } from '../net/egress-guard.js';
 import type { HttpAnswer } from './exchange.js';
@@ -22,6 +22,17 @@ export interface TransportOptions {
   egress?: EgressPolicy;
 }
 
+/** undici's Pool as its module loads: the evaluate step's start spends ~0.1 s on it, on its main thread. */
+let undiciPool: Promise<typeof Pool> | undefined;
+
+/**
+ * Loads undici, once. The evaluate step asks for it while DuckDB opens its engines on threads of its own, so that
+ * the two overlap in the step's start instead of following each other.
+ */
+export function loadUndici(): Promise<typeof Pool> {
+  return (undiciPool ??= import('undici').then((undici) => undici.Pool));
+}
+
 /**
  * POSTs to one URL over a pool of at most `maxSockets` keep-alive connections (undici). Not node:http: its
  * ClientRequest, agent queue and header handling cost the client more CPU per request than the load generator it
@@ -29,16 +40,17 @@ export interface TransportOptions {
  * request to a few objects. One abort registry for all requests rather than a listener each: at thousands of
  * requests a second, listeners add up.
  */
-export function createTransport(
+export async function createTransport(
   url: URL,
   maxSockets: number,
   signal?: AbortSignal,
   opts: TransportOptions = {},
-): Transport {
+): Promise<Transport> {
   const { egress } = opts;
   if (egress) checkLiteralHost(url, egress);
+  const UndiciPool = await loadUndici();
   const maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
-  const pool = new Pool(url.origin, {
+  const pool = new UndiciPool(url.origin, {
     connections: maxSockets,
     pipelining: 1,
     // The one timer below covers the whole exchange, as requestTimeoutSeconds means; undici's own are off.

@@ -38,7 +38,7 @@ describe('evaluate: the transport', () => {
   it('ends every request in flight when its signal aborts, those answered before it included', async () => {
     server = await holdingServer();
     const stop = new AbortController();
-    const transport = createTransport(server.url, 8, stop.signal);
+    const transport = await createTransport(server.url, 8, stop.signal);
     try {
       const requests = Array.from({ length: 6 }, (_, i) =>
         transport.postJson(JSON.stringify({ i }), 60_000).then(
@@ -73,7 +73,7 @@ describe('evaluate: the transport', () => {
     });
     await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
     const { port } = answering.address() as AddressInfo;
-    const transport = createTransport(new URL(`http://127.0.0.1:${port}/generate`), 4);
+    const transport = await createTransport(new URL(`http://127.0.0.1:${port}/generate`), 4);
     try {
       // Twenty at once on a limit of four: they wait for the four connections, and all are answered.
       const answers = await Promise.all(Array.from({ length: 20 }, () => transport.postJson('{}', 10_000)));
