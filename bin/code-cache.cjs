@@ -10,14 +10,14 @@
 'use strict';
 const { existsSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
-const { dirname, join } = require('node:path');
+const { basename, dirname, join } = require('node:path');
 const vm = require('node:vm');
 
 /**
  * Compiles `file` as a module's code, from its code cache where that cache is valid. Returns the script and whether
  * the cache was `accepted`, `rejected` or `absent`; with DYFF_CODE_CACHE=write, the cache is written at exit.
  */
-function compileWithCodeCache(file) {
+function compileWithCodeCache(file, label) {
   const cacheFile = `${file}.cache`;
   const mode = process.env.DYFF_CODE_CACHE;
   let cachedData;
@@ -28,7 +28,7 @@ function compileWithCodeCache(file) {
   }
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
   const state = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
-  if (mode === 'report') process.stderr.write(`code cache: ${state}\n`);
+  if (mode === 'report') process.stderr.write(`code cache: ${state}${label ? ` (${label})` : ''}\n`);
   if (mode === 'write') {
     // Taken at exit, so that it holds the functions the run compiled, not only the top level. Written whole under
     // another name first: a step starting meanwhile reads either no cache or a complete one.
@@ -40,13 +40,33 @@ function compileWithCodeCache(file) {
   return { script, state };
 }
 
-/** Runs a script compiled from `file` as the main module would run: its require, module, exports and paths. */
+/**
+ * Runs a script compiled from `file` as the main module would run: its require, module, exports and paths. Returns
+ * what the module exports.
+ */
 function runCompiled(script, file) {
   const mod = new Module(file, null);
   mod.filename = file;
   mod.loaded = true;
   const wrapper = script.runInThisContext();
   wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dirname(file));
+  return mod.exports;
+}
+
+const vendored = new Map();
+
+/**
+ * What a package the build bundled into a file of its own exports (dist/cli/vendor/, see scripts/build.mjs), the
+ * file compiled from its code cache where that cache is valid, once per process, as `require` would load it.
+ */
+function requireVendored(file) {
+  let exports = vendored.get(file);
+  if (exports === undefined) {
+    const { script } = compileWithCodeCache(file, `vendor/${basename(file)}`);
+    exports = runCompiled(script, file);
+    vendored.set(file, exports);
+  }
+  return exports;
 }
 
 /** Loads `file` as the main module would be, compiled from its code cache where that cache is valid. */
@@ -66,4 +86,4 @@ function stepBundle() {
   return process.env.DYFF_STEP_BUNDLE !== '0' && existsSync(file) ? file : undefined;
 }
 
-module.exports = { compileWithCodeCache, runCompiled, runWithCodeCache, stepBundle };
+module.exports = { compileWithCodeCache, requireVendored, runCompiled, runWithCodeCache, stepBundle };

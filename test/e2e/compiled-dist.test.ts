@@ -70,6 +70,59 @@ describe('local jobs run the compiled JavaScript', () => {
       expect(modular[0]).toBe(`fetch-data ${id}: start`);
     }
   });
+
+  it("a step that uses DuckDB or undici loads it from its vendored bundle, with the bundle's own code cache", async () => {
+    // The real path: an ingest job from the step bundle, which reaches DuckDB's API only when it imports it.
+    const sources = join(home, 'csv');
+    await mkdir(sources, { recursive: true });
+    await writeFile(join(sources, 'rows.csv'), 'a,b\n1,x\n2,y\n');
+    const env = configEnv(loadConfig({ dataHome: join(home, 'data'), sources: { localRoots: [sources] } }));
+    const jobs = join(home, 'vendored-jobs');
+    const built = (await import(join(REPO, 'dist/adapters/index.js'))) as { stepCommand(): string[] };
+    const runner = new LocalProcessJobRunner({
+      root: jobs,
+      command: built.stepCommand(),
+      env: { ...env, DYFF_CODE_CACHE: 'report' },
+    });
+    const id = 'd0ffee00d0ffee00d0ffee00d0ffee00';
+    const run = async (stage: string, spec: unknown) => {
+      const name = `${stage}-${id}-1`;
+      await runner.start({
+        name,
+        entityId: id,
+        stage,
+        args: [stage, '--id', id, '--spec', JSON.stringify(spec)],
+      });
+      const done = await runner.wait(name);
+      expect(done.phase, done.logTail?.join('\n')).toBe('succeeded');
+      return (await readFile(join(jobs, name, 'output.log'), 'utf8')).split('\n');
+    };
+    expect(await run('fetch-data', { source: { kind: 'local', path: sources } })).not.toContain(
+      'code cache: accepted (vendor/duckdb-node-api.cjs)',
+    );
+    const ingest = await run('ingest-dataset', { ingest: { format: 'csv' } });
+    expect(ingest[0]).toBe('code cache: accepted');
+    expect(ingest).toContain('code cache: accepted (vendor/duckdb-node-api.cjs)');
+    expect(ingest.some((l) => l.startsWith('ingested 2 rows into 1 shard(s)'))).toBe(true);
+
+    // Each vendored file loads on its own as the package would, its cache accepted (undici's user, the evaluate
+    // step, needs an inference endpoint: its own tests run it).
+    const load = async (file: string, member: string) => {
+      const script = `const m = require(${JSON.stringify(join(REPO, 'bin/code-cache.cjs'))}).requireVendored(${JSON.stringify(join(REPO, 'dist/cli/vendor', file))}); console.log(typeof m.${member});`;
+      const { stdout, stderr } = await node(process.execPath, ['-e', script], {
+        env: { PATH: process.env.PATH ?? '', DYFF_CODE_CACHE: 'report' },
+      });
+      return [stderr.trim(), stdout.trim()];
+    };
+    expect(await load('undici.cjs', 'Pool')).toEqual([
+      'code cache: accepted (vendor/undici.cjs)',
+      'function',
+    ]);
+    expect(await load('duckdb-node-api.cjs', 'DuckDBInstance')).toEqual([
+      'code cache: accepted (vendor/duckdb-node-api.cjs)',
+      'function',
+    ]);
+  });
 });
 
 /*
