@@ -71,7 +71,7 @@ describe('local jobs run the compiled JavaScript', () => {
     }
   });
 
-  it("a step that uses DuckDB or undici loads it from its vendored bundle, with the bundle's own code cache", async () => {
+  it('a step that uses DuckDB, undici or Cloud Storage loads it from its vendored bundle, with its own code cache', async () => {
     // The real path: an ingest job from the step bundle, which reaches DuckDB's API only when it imports it.
     const sources = join(home, 'csv');
     await mkdir(sources, { recursive: true });
@@ -105,8 +105,8 @@ describe('local jobs run the compiled JavaScript', () => {
     expect(ingest).toContain('code cache: accepted (vendor/duckdb-node-api.cjs)');
     expect(ingest.some((l) => l.startsWith('ingested 2 rows into 1 shard(s)'))).toBe(true);
 
-    // Each vendored file loads on its own as the package would, its cache accepted (undici's user, the evaluate
-    // step, needs an inference endpoint: its own tests run it).
+    // Each vendored file loads on its own as the package would, its cache accepted (the evaluate step, undici's user,
+    // needs an inference endpoint, and a step on a bucket a storage emulator: their own tests run them).
     const load = async (file: string, member: string) => {
       const script = `const m = require(${JSON.stringify(join(REPO, 'bin/code-cache.cjs'))}).requireVendored(${JSON.stringify(join(REPO, 'dist/cli/vendor', file))}); console.log(typeof m.${member});`;
       const { stdout, stderr } = await node(process.execPath, ['-e', script], {
@@ -120,6 +120,10 @@ describe('local jobs run the compiled JavaScript', () => {
     ]);
     expect(await load('duckdb-node-api.cjs', 'DuckDBInstance')).toEqual([
       'code cache: accepted (vendor/duckdb-node-api.cjs)',
+      'function',
+    ]);
+    expect(await load('google-cloud-storage.cjs', 'Storage')).toEqual([
+      'code cache: accepted (vendor/google-cloud-storage.cjs)',
       'function',
     ]);
   });
