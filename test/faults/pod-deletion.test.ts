@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchV1Api, CoreV1Api, type V1Job } from '@kubernetes/client-node';
 import { parseLogTail } from '../../src/adapters/job-runner/log-tail.js';
@@ -74,8 +76,16 @@ async function scenario(target: Target): Promise<number> {
     { force: true },
   );
   const victim = target === 'session' ? await sessionInUse(seen) : await stepRunning(target, seen);
+  // A step on a tiny corpus can end within a few hundred ms, before a deletion reaches it. So its process group is
+  // held (SIGSTOP) from the moment it is seen until the kubelet has signalled it (SIGTERM pending): the deletion
+  // always lands on a running step, which then gets the signal as it would have.
+  const held = target !== 'session' && signalGroup(victim.pid, 'SIGSTOP');
   await core.deleteNamespacedPod({ name: victim.pod, namespace: NS });
   const started = Date.now();
+  if (held) {
+    await until('the kubelet to signal the held step', async () => termSent(victim.pid), 60_000, 5);
+    signalGroup(victim.pid, 'SIGCONT');
+  }
 
   const view = await pipelines.wait(id);
   expect(view.status, JSON.stringify(view)).toBe('Complete');
@@ -140,7 +150,33 @@ async function stepRunning(step: Step, seen: Set<string>): Promise<ExecRecord> {
       newExecs(seen).find((e) => e.args[0] === 'step' && e.args[1] === step && groupAlive(e.pid)) ??
       undefined,
     300_000,
+    // Every 5 ms: a short step may be gone within a few hundred.
+    5,
   );
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // already gone
+  }
+}
+
+/** Whether process `pid` has been sent SIGTERM (Linux: its pending signals in /proc), or is gone. */
+function termSent(pid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return true;
+  }
+  const pending = [...status.matchAll(/^(?:ShdPnd|SigPnd):\s*([0-9a-f]+)$/gm)].reduce(
+    (bits, [, hex]) => bits | BigInt(`0x${hex}`),
+    0n,
+  );
+  return (pending & (1n << BigInt(constants.signals.SIGTERM - 1))) !== 0n;
 }
 
 /** The session's server pod, once the evaluate step has had answers from it. */

@@ -21,8 +21,10 @@ let suite: PipelineSuite;
 beforeAll(async () => {
   h = await Harness.create();
   await h.startWorker();
-  // Enough requests, one at a time per replication, that the evaluate step is still sending when the fault lands.
-  suite = await PipelineSuite.create(h, { perLabel: 400, workersPerReplica: 1 });
+  // Enough requests, one at a time per replication, that the evaluate step is still sending when the fault lands: its
+  // first progress line with answers comes after ~1 s, and 12,000 items take ~3 s on a fast machine (at 400 per label
+  // the step was done before that line on one, and the kill found no server).
+  suite = await PipelineSuite.create(h, { perLabel: 2000, workersPerReplica: 1 });
 }, 180_000);
 afterAll(async () => {
   await h?.close();
