@@ -155,11 +155,7 @@ function warmVendored(file, log) {
 const vendored = {
   name: 'vendored',
   setup(b) {
-    const filter = new RegExp(
-      `^(${Object.keys(VENDORED)
-        .map((n) => n.replace(/[/.]/g, '\\$&'))
-        .join('|')})$`,
-    );
+    const filter = new RegExp(`^(${Object.keys(VENDORED).map(escapeRegExp).join('|')})$`);
     b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'vendored' }));
     b.onResolve({ filter: /.*/, namespace: 'vendored' }, (args) => ({ path: args.path, external: true }));
     b.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
@@ -169,6 +165,8 @@ const vendored = {
     }));
   },
 };
+
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 function checkBundle(file, log, what) {
   const text = readFileSync(file, 'utf8');

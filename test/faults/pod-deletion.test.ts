@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchV1Api, CoreV1Api, type V1Job } from '@kubernetes/client-node';
 import { parseLogTail } from '../../src/adapters/job-runner/log-tail.js';
 import { LABEL_SESSION } from '../../src/adapters/session-runner/kubernetes.js';
-import { groupAlive } from '../../src/adapters/process-group.js';
+import { groupAlive, signalGroup } from '../../src/adapters/process-group.js';
 import { Pipelines } from '../../src/client-pipelines.js';
 import type { ExecRecord } from '../support/k8s-fake-kubelet.js';
 import { skipK8s } from '../support/k8s-control-plane.js';
@@ -79,7 +79,8 @@ async function scenario(target: Target): Promise<number> {
   // A step on a tiny corpus can end within a few hundred ms, before a deletion reaches it. So its process group is
   // held (SIGSTOP) from the moment it is seen until the kubelet has signalled it (SIGTERM pending): the deletion
   // always lands on a running step, which then gets the signal as it would have.
-  const held = target !== 'session' && signalGroup(victim.pid, 'SIGSTOP');
+  const held = target !== 'session' && groupAlive(victim.pid);
+  if (held) signalGroup(victim.pid, 'SIGSTOP');
   await core.deleteNamespacedPod({ name: victim.pod, namespace: NS });
   const started = Date.now();
   if (held) {
@@ -153,15 +154,6 @@ async function stepRunning(step: Step, seen: Set<string>): Promise<ExecRecord> {
     // Every 5 ms: a short step may be gone within a few hundred.
     5,
   );
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    return false; // already gone
-  }
 }
 
 /** Whether process `pid` has been sent SIGTERM (Linux: its pending signals in /proc), or is gone. */

@@ -22,7 +22,7 @@ export interface TransportOptions {
   egress?: EgressPolicy;
 }
 
-/** undici's Pool as its module loads: the evaluate step's start spends ~0.1 s on it, on its main thread. */
+/** undici's Pool as its module loads, on the step's main thread. */
 let undiciPool: Promise<typeof Pool> | undefined;
 
 /**
