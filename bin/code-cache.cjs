@@ -56,8 +56,9 @@ function runCompiled(script, file) {
 const vendored = new Map();
 
 /**
- * What a package the build bundled into a file of its own exports (dist/cli/vendor/, see scripts/build.mjs), the
- * file compiled from its code cache where that cache is valid, once per process, as `require` would load it.
+ * What a package the build bundled into a file of its own exports (dist/cli/vendor/node_modules/, see
+ * scripts/build.mjs), the file compiled from its code cache where that cache is valid, once per process, as
+ * `require` would load it.
  */
 function requireVendored(file) {
   let exports = vendored.get(file);

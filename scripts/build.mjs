@@ -17,15 +17,22 @@ const dist = join(root, 'dist');
 const lock = join(root, 'dist', '.building');
 const STEP_BUNDLE = join(dist, 'cli', 'step.cjs');
 const VENDOR = join(dist, 'cli', 'vendor');
+/**
+ * Where the vendored files go, below VENDOR: a directory named node_modules, because Node judges whether code is a
+ * dependency's by whether its file's path has a `node_modules` directory in it. A dependency's use of a deprecated
+ * API prints nothing (DEP0040, the `punycode` module, on Node 21+; DEP0169, `url.parse()`, on Node 24+: both used
+ * by the Cloud Storage client's HTTP stack); the application's own code gets a warning in every step's log.
+ */
+const VENDOR_MODULES = join(VENDOR, 'node_modules');
 const CODE_CACHE = join(root, 'bin', 'code-cache.cjs');
 
 /**
  * Packages a step loads whole on every start of its kind (DuckDB's JavaScript API for ingest, evaluate, verify and
  * report; undici for evaluate; the Cloud Storage client for every step on a bucket), each bundled by esbuild into a
- * file of its own under dist/cli/vendor/ with a code cache of its own, and loaded from there by the step bundle
- * (bin/code-cache.cjs, requireVendored) only when a step imports it. From node_modules Node finds, reads and
- * compiles each of their 100-200 modules one by one: in a bare process 60 ms for DuckDB's API with its native
- * binding, 48 ms for undici and 80-100 ms for the Cloud Storage client, against 25, 18 and 32-35 ms from the
+ * file of its own under dist/cli/vendor/node_modules/ with a code cache of its own, and loaded from there by the
+ * step bundle (bin/code-cache.cjs, requireVendored) only when a step imports it. From node_modules Node finds,
+ * reads and compiles each of their 100-200 modules one by one: in a bare process 60 ms for DuckDB's API with its
+ * native binding, 48 ms for undici and 80-100 ms for the Cloud Storage client, against 25, 18 and 32-35 ms from the
  * vendored file and its cache. Inside the step bundle itself they would grow it several times over, and with it the
  * start of every step, whether it uses them or not.
  */
@@ -115,7 +122,7 @@ async function bundleStep(log) {
   });
   checkBundle(STEP_BUNDLE, log, 'bundled dyffctl step');
   for (const [name, file] of Object.entries(VENDORED)) {
-    const outfile = join(VENDOR, file);
+    const outfile = join(VENDOR_MODULES, file);
     await esbuild({
       ...common,
       stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root },
@@ -160,7 +167,7 @@ const vendored = {
     b.onResolve({ filter: /.*/, namespace: 'vendored' }, (args) => ({ path: args.path, external: true }));
     b.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
       contents: `module.exports = require('../../bin/code-cache.cjs').requireVendored(
-        require('node:path').join(__dirname, 'vendor', ${JSON.stringify(VENDORED[args.path])}));`,
+        require('node:path').join(__dirname, 'vendor', 'node_modules', ${JSON.stringify(VENDORED[args.path])}));`,
       loader: 'js',
     }));
   },

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DYFFCTL_COMMAND, stepCommand } from '../../src/adapters/index.js';
 import { LocalProcessJobRunner } from '../../src/adapters/job-runner/local-process.js';
+import { freePort } from '../../src/adapters/process-group.js';
 import { configEnv, loadConfig } from '../../src/config.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -108,7 +109,7 @@ describe('local jobs run the compiled JavaScript', () => {
     // Each vendored file loads on its own as the package would, its cache accepted (the evaluate step, undici's user,
     // needs an inference endpoint, and a step on a bucket a storage emulator: their own tests run them).
     const load = async (file: string, member: string) => {
-      const script = `const m = require(${JSON.stringify(join(REPO, 'bin/code-cache.cjs'))}).requireVendored(${JSON.stringify(join(REPO, 'dist/cli/vendor', file))}); console.log(typeof m.${member});`;
+      const script = `const m = require(${JSON.stringify(join(REPO, 'bin/code-cache.cjs'))}).requireVendored(${JSON.stringify(join(REPO, 'dist/cli/vendor/node_modules', file))}); console.log(typeof m.${member});`;
       const { stdout, stderr } = await node(process.execPath, ['-e', script], {
         env: { PATH: process.env.PATH ?? '', DYFF_CODE_CACHE: 'report' },
       });
@@ -126,6 +127,39 @@ describe('local jobs run the compiled JavaScript', () => {
       'code cache: accepted (vendor/google-cloud-storage.cjs)',
       'function',
     ]);
+  });
+
+  // The Cloud Storage client's HTTP stack requires the `punycode` module and calls `url.parse()`. Node warns of both
+  // (DEP0040 from 22, DEP0169 from 24) unless the caller's file is inside a node_modules directory, as every package
+  // was before it was vendored. Node 20 has neither warning (only behind --pending-deprecation, and there for
+  // dependencies too), so the second half runs on 22 and later.
+  const major = Number(process.versions.node.split('.')[0]);
+  it.skipIf(major < 22)(
+    'a step using the vendored Cloud Storage client prints no deprecation warning of its dependencies',
+    async () => {
+      const file = join(REPO, 'dist/cli/vendor/node_modules/google-cloud-storage.cjs');
+      const cache = join(REPO, 'bin/code-cache.cjs');
+      // A free port on loopback, which nothing listens on: the request fails at once, after its URL is parsed.
+      const endpoint = `http://127.0.0.1:${await freePort()}`;
+      const script = `
+        const { Storage } = require(${JSON.stringify(cache)}).requireVendored(${JSON.stringify(file)});
+        const options = { apiEndpoint: '${endpoint}', projectId: 'p', retryOptions: { autoRetry: false } };
+        new Storage(options).bucket('b').file('f').download()
+          .then(() => console.log('ok'), (e) => console.log(e.code ?? e.message));`;
+      const { stdout, stderr } = await node(process.execPath, ['-e', script], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      expect(stdout.trim()).toBe('ECONNREFUSED');
+      expect(stderr).not.toMatch(/DeprecationWarning/);
+    },
+  );
+
+  it('the vendored files lie inside a node_modules directory, where Node treats code as a dependency', async () => {
+    const step = await readFile(join(REPO, 'dist/cli/step.cjs'), 'utf8');
+    for (const file of ['duckdb-node-api.cjs', 'undici.cjs', 'google-cloud-storage.cjs']) {
+      expect(step).toContain(`"vendor","node_modules","${file}"`);
+      await expect(readFile(join(REPO, 'dist/cli/vendor/node_modules', file), 'utf8')).resolves.toBeTruthy();
+    }
   });
 });
 
