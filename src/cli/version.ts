@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -21,10 +22,28 @@ export function versionMain(): number {
   const steps = !compiled
     ? 'the sources, as above'
     : existsSync(bundle)
-      ? `one-file bundle (dist/cli/step.cjs), ${existsSync(`${fileURLToPath(bundle)}.cache`) ? 'with' : 'without'} its code cache`
+      ? `one-file bundle (dist/cli/step.cjs), ${codeCacheState(fileURLToPath(bundle))}`
       : "dist/'s modules (no step bundle)";
   process.stdout.write(`dyffctl ${pkg?.version ?? '(unknown version)'}\ncode: ${code}\nsteps: ${steps}\n`);
   return 0;
+}
+
+/**
+ * Whether this Node takes the bundle's code cache, as V8 itself judges it (bin/code-cache.cjs): a cache made by
+ * another Node version, or under other V8 flags (`NODE_OPTIONS` included), is refused, and every step then compiles
+ * the bundle as it starts.
+ */
+function codeCacheState(file: string): string {
+  const { compileWithCodeCache } = createRequire(import.meta.url)('../../bin/code-cache.cjs') as {
+    compileWithCodeCache(file: string): { state: 'accepted' | 'rejected' | 'absent' };
+  };
+  const { state } = compileWithCodeCache(file);
+  if (state === 'accepted') return 'with its code cache';
+  if (state === 'absent') return 'without its code cache';
+  return (
+    `with a code cache this Node refuses (made by another Node version, or under other V8 flags): steps compile ` +
+    `the bundle as they start, slower; \`npm run build\` on this Node makes one for it, without V8 flags`
+  );
 }
 
 function readJson(url: URL): unknown {

@@ -154,6 +154,22 @@ describe('local jobs run the compiled JavaScript', () => {
     },
   );
 
+  it("dyffctl version tells whether this Node takes the step bundle's code cache", async () => {
+    const version = async (env: Record<string, string>) =>
+      (
+        await node(process.execPath, [join(REPO, 'bin/dyffctl.mjs'), 'version'], {
+          env: { PATH: process.env.PATH ?? '', ...env },
+        })
+      ).stdout;
+    expect(await version({})).toMatch(
+      /^steps: one-file bundle \(dist\/cli\/step\.cjs\), with its code cache$/m,
+    );
+    // V8 takes a cache only under the flags it was made with; a step started so compiles the bundle instead.
+    expect(await version({ NODE_OPTIONS: '--max-semi-space-size=32' })).toMatch(
+      /^steps: one-file bundle \(dist\/cli\/step\.cjs\), with a code cache this Node refuses .*`npm run build`/m,
+    );
+  });
+
   it('the vendored files lie inside a node_modules directory, where Node treats code as a dependency', async () => {
     const step = await readFile(join(REPO, 'dist/cli/step.cjs'), 'utf8');
     for (const file of ['duckdb-node-api.cjs', 'undici.cjs', 'google-cloud-storage.cjs']) {
