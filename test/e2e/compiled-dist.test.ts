@@ -130,9 +130,9 @@ describe('local jobs run the compiled JavaScript', () => {
   });
 
   // The Cloud Storage client's HTTP stack requires the `punycode` module and calls `url.parse()`. Node warns of both
-  // (DEP0040 from 22, DEP0169 from 24) unless the caller's file is inside a node_modules directory, as every package
+  // (DEP0040 from 21, DEP0169 from 24) unless the caller's file is inside a node_modules directory, as every package
   // was before it was vendored. Node 20 has neither warning (only behind --pending-deprecation, and there for
-  // dependencies too), so the second half runs on 22 and later.
+  // dependencies too), so this test runs on 22 and later; the last one checks the layout on any Node.
   const major = Number(process.versions.node.split('.')[0]);
   it.skipIf(major < 22)(
     'a step using the vendored Cloud Storage client prints no deprecation warning of its dependencies',
