@@ -24,6 +24,9 @@ export function cliEnv(config: Config): NodeJS.ProcessEnv {
   };
 }
 
+/** How long a worker may take to report `worker on` (it builds its workflow bundle first: seconds, not minutes). */
+const WORKER_START_MS = 120_000;
+
 /** A `dyffctl worker` in its own process, so a test can SIGKILL it like a crashed machine would. */
 export async function spawnWorker(
   config: Config,
@@ -37,9 +40,21 @@ export async function spawnWorker(
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const onData = () => out.includes('worker on') && resolve();
+    // A worker that neither starts nor exits fails its test here, with what it printed, not at the test's timeout.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`worker ${child.pid} not started within ${WORKER_START_MS / 1000} s:\n${out}`));
+    }, WORKER_START_MS);
+    const onData = () => {
+      if (!out.includes('worker on')) return;
+      clearTimeout(timer);
+      resolve();
+    };
     child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${out}`));
+    });
   });
   return Object.assign(child, { output: () => out });
 }

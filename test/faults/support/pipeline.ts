@@ -62,16 +62,36 @@ export class PipelineSuite {
     return { id, seen };
   }
 
+  /** `wait`'s result, or, past RUN_END_MS, an error that shows where the run stands (`notEnded`). */
+  private async settled<T>(run: { id: string; seen: Set<string> }, wait: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        notEnded(this, run).then(
+          (state) => reject(new Error(`the run did not end within ${RUN_END_MS / 1000} s\n${state}`)),
+          reject,
+        );
+      }, RUN_END_MS);
+    });
+    try {
+      return await Promise.race([wait(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Wait for the run through any outage and make every check. `faulted` is the job the fault hit (if any), and
    * `newTry` whether that job was expected to fail and be tried again. Returns the pipeline's final view.
    */
   async finish(run: { id: string; seen: Set<string> }, faulted: { job?: string; newTry?: boolean }) {
     const { h, corpus, opts } = this;
-    const view = await whileUnreachable(() => this.pipelines.wait(run.id), {
-      address: h.config.temporal.address,
-      timeoutMs: 120_000,
-    });
+    const view = await this.settled(run, () =>
+      whileUnreachable(() => this.pipelines.wait(run.id), {
+        address: h.config.temporal.address,
+        timeoutMs: 120_000,
+      }),
+    );
     expect(view.status, JSON.stringify(view)).toBe('Complete');
 
     const jobs = (await h.jobs()).filter((j) => !run.seen.has(j.name));
@@ -101,6 +121,27 @@ export class PipelineSuite {
     await until('nothing of the run left running', async () => (await h.leftRunning()).length === 0, 20_000);
     return view;
   }
+}
+
+/** Longer than any scenario's recovery (under a minute), shorter than the scenario's own timeout. */
+const RUN_END_MS = 300_000;
+
+/** What a run that did not end shows: its view, its jobs, and the end of each worker's output. */
+async function notEnded(suite: PipelineSuite, run: { id: string; seen: Set<string> }): Promise<string> {
+  const { h } = suite;
+  const view = await suite.pipelines.get(run.id).then(
+    (v) => JSON.stringify(v),
+    (err: unknown) => `(no view: ${String(err)})`,
+  );
+  const jobs = (await h.jobs())
+    .filter((j) => !run.seen.has(j.name))
+    .map((j) => `${j.name} exit=${j.exit ?? '-'} pid=${j.pid ?? '-'}`);
+  const workers = h.workers.map((w) => {
+    const state =
+      w.exitCode !== null || w.signalCode !== null ? `ended ${w.exitCode ?? w.signalCode}` : 'running';
+    return `worker ${w.pid} (${state}):\n${w.output().split('\n').slice(-30).join('\n')}`;
+  });
+  return [`pipeline ${run.id}: ${view}`, 'jobs:', ...jobs, ...workers].join('\n');
 }
 
 /** The fault suite's pipeline: a tiny corpus through every stage, with a real model server. */
