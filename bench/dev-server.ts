@@ -10,7 +10,19 @@ import { startDevServer } from '../src/dev/dev-server.js';
 import { LATENCY_DYNAMIC_CONFIG } from '../src/dev/latency.js';
 import { installRuntime } from '../src/worker.js';
 import { PIPELINE_SHAPE, SKELETON_WORKFLOWS } from './skeleton/shape.js';
+import { benchArgs, stopOnInterrupt } from './cli.js';
 
+benchArgs(
+  `npm run bench:dev-server
+
+The skeleton pipeline (5 child workflows of no-op activities) one at a time on two Temporal dev servers side by
+side: the server's own dynamic config against the project's latency settings. Prints the median and p95 per run
+and per stage, and the ratio; the last line holds them as key=value.
+
+Environment:
+  BENCH_RUNS=N   runs on each server (default 30)`,
+  {},
+);
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
 const STAGES = PIPELINE_SHAPE.length;
@@ -21,6 +33,7 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 async function measure(name: string, dynamicConfig: Readonly<Record<string, number | boolean>>) {
   const server = await startDevServer({ port: 0, dynamicConfig });
+  const stopServer = stopOnInterrupt(() => server.stop());
   const taskQueue = `skeleton-${name}`;
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({
@@ -43,10 +56,11 @@ async function measure(name: string, dynamicConfig: Readonly<Record<string, numb
       if (i >= WARMUP) latencies.push(performance.now() - t0);
     }
   } finally {
-    worker.shutdown();
+    // An interrupt has the SDK's runtime stop the worker first.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running;
     await connection.close();
-    await server.stop();
+    await stopServer();
   }
   const p50 = quantile(latencies, 0.5);
   const p95 = quantile(latencies, 0.95);

@@ -18,22 +18,30 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { IMAGE_ROW_GROUP_BYTES, rowGroupRows, rowGroupsCopySql } from '../src/steps/ingest/row-groups.js';
 import { noisePng } from './images/png.js';
 import { countParquetRows } from './inference/dataset.js';
+import { benchArgs, refuse } from './cli.js';
 
-const { values } = parseArgs({
-  options: {
-    gib: { type: 'string', default: '0.25,1.25' },
-    /** Image side in pixels: 256 gives PNGs of 193 KiB, about an ImageNet JPEG's size. */
-    side: { type: 'string', default: '256' },
-    'shard-mib': { type: 'string', default: '64' },
-    'row-group-mib': { type: 'string', default: String(IMAGE_ROW_GROUP_BYTES / 2 ** 20) },
-    concurrency: { type: 'string', default: '16' },
-  },
+const USAGE = `npm run bench:images -- [--gib 0.25,1.25] [--side 256] [--shard-mib 64] [--row-group-mib 4] [--concurrency 16]
+
+The evaluate step's memory on image datasets of each size (Parquet shards of PNGs), each run in a process of its
+own against a loopback endpoint; the last line gives each peak RSS and the largest's over the smallest's.
+
+  --gib LIST           dataset sizes in GiB (default 0.25,1.25)
+  --side N             image side in pixels (default 256: PNGs of ~193 KiB)
+  --shard-mib N        Parquet shard size (default 64)
+  --row-group-mib N    row group size; 0 writes one row group per shard (default 4)
+  --concurrency N      the client's requests in flight (default 16)`;
+const values = benchArgs(USAGE, {
+  gib: { type: 'string', default: '0.25,1.25' },
+  /** Image side in pixels: 256 gives PNGs of 193 KiB, about an ImageNet JPEG's size. */
+  side: { type: 'string', default: '256' },
+  'shard-mib': { type: 'string', default: '64' },
+  'row-group-mib': { type: 'string', default: String(IMAGE_ROW_GROUP_BYTES / 2 ** 20) },
+  concurrency: { type: 'string', default: '16' },
 });
 const sizes = values.gib.split(',').map((g) => Number(g) * 2 ** 30);
 const side = Number(values.side);
@@ -41,8 +49,9 @@ const shardBytes = Number(values['shard-mib']) * 2 ** 20;
 const rowGroupBytes = Number(values['row-group-mib']) * 2 ** 20;
 const concurrency = Number(values.concurrency);
 if (![...sizes, side, shardBytes, concurrency].every((n) => n > 0) || !(rowGroupBytes >= 0))
-  throw new Error(
+  refuse(
     '--gib (a comma-separated list), --side, --shard-mib and --concurrency: expected positive numbers',
+    USAGE,
   );
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 

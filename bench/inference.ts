@@ -20,7 +20,6 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
@@ -29,25 +28,36 @@ import { countParquetRows, putDataset } from './inference/dataset.js';
 import { autocannonProcess, BODY, loadAutocannon } from './inference/loadgen.js';
 import { threadCpu, threadCpuDelta, threadIds } from './inference/threads.js';
 import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
+import { benchArgs, refuse } from './cli.js';
 
-const { values } = parseArgs({
-  options: {
-    /** Requests per run, the same for the generator and the client at each level. */
-    requests: { type: 'string', default: '100000' },
-    'latency-ms': { type: 'string', default: '20' },
-    concurrency: { type: 'string', default: '64,128,256,512' },
-    /** Runs of each level; the last line holds each ratio's median. */
-    repeat: { type: 'string', default: '1' },
-    /** Run only the client. */
-    'client-only': { type: 'boolean', default: false },
-  },
+const USAGE = `npm run bench:inference -- [--requests 100000] [--concurrency 64,128,256,512] [--latency-ms 20] [--repeat 1]
+
+The evaluate step (dataset Parquet -> one POST per row -> outputs in Parquet) as its own process against
+autocannon, an independent load generator, on the same loopback endpoint, at each concurrency level. The last
+line holds every ratio as key=value. The goal: the client's items/s >= 0.95 x autocannon's requests/s at every
+level.
+
+  --requests N        requests per run, the same for both (default 100000)
+  --concurrency LIST  the levels of the sweep (default 64,128,256,512)
+  --latency-ms N      the endpoint's fixed answer latency (default 20)
+  --repeat N          runs of each level; the last line holds each ratio's median (default 1)
+  --client-only       run only the client`;
+const values = benchArgs(USAGE, {
+  /** Requests per run, the same for the generator and the client at each level. */
+  requests: { type: 'string', default: '100000' },
+  'latency-ms': { type: 'string', default: '20' },
+  concurrency: { type: 'string', default: '64,128,256,512' },
+  /** Runs of each level; the last line holds each ratio's median. */
+  repeat: { type: 'string', default: '1' },
+  /** Run only the client. */
+  'client-only': { type: 'boolean', default: false },
 });
 const requests = Number(values.requests);
 const latencyMs = Number(values['latency-ms']);
 const levels = values.concurrency.split(',').map(Number);
 const repeat = Number(values.repeat);
 if (!(requests > 0) || levels.some((c) => !(c > 0)) || !Number.isInteger(repeat) || repeat < 1)
-  throw new Error('--requests, --concurrency and --repeat: expected positive numbers');
+  refuse('--requests, --concurrency (a comma-separated list) and --repeat: expected positive numbers', USAGE);
 
 /** The endpoint, in its own thread so that it does not share an event loop with either client. */
 const SERVER = `

@@ -14,7 +14,7 @@
  * the whole process) and peak RSS come from `bench/exit-usage.cjs`, preloaded into both. The last line is
  * key=value pairs.
  *
- *   npx tsx bench/ingest.ts [--rows 1000000] [--repeat 5]
+ *   npm run bench:ingest -- [--rows 1000000] [--repeat 5]
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,19 +23,27 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
+import { benchArgs, refuse } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '1000000' },
-    /** Runs of each side; the median time is reported (the machine may be shared). */
-    repeat: { type: 'string', default: '5' },
-  },
+const USAGE = `npm run bench:ingest -- [--rows 1000000] [--repeat 5]
+
+The ingest-dataset step (a CSV in the object store -> Parquet shards and manifest) against a bare DuckDB COPY of
+the same CSV to Parquet, each side a process of its own timed from spawn to exit. The last line holds every figure
+as key=value. The goals: >= 0.8 x the COPY's rows/s, peak RSS <= 1.1 x the COPY's.
+
+  --rows N     rows of the generated CSV (default 1000000)
+  --repeat N   runs of each side; the medians are reported (default 5)`;
+const values = benchArgs(USAGE, {
+  rows: { type: 'string', default: '1000000' },
+  /** Runs of each side; the median time is reported (the machine may be shared). */
+  repeat: { type: 'string', default: '5' },
 });
 const rows = Number(values.rows);
+if (![rows, Number(values.repeat)].every((n) => Number.isInteger(n) && n > 0))
+  refuse('--rows and --repeat: expected positive whole numbers', USAGE);
 const csv = join(here, '.data', `ingest-${rows}.csv`);
 const ID = '0123456789abcdef0123456789abcdef';
 

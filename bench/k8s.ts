@@ -13,7 +13,20 @@ import { KubernetesJobRunner } from '../src/adapters/job-runner/kubernetes.js';
 import { newId } from '../src/domain/ids.js';
 import { jobName } from '../src/ports/job-runner.js';
 import { startControlPlane, startNamespace } from '../test/support/k8s-control-plane.js';
+import { benchArgs, stopOnInterrupt } from './cli.js';
 
+benchArgs(
+  `npm run bench:k8s
+
+How soon the Kubernetes job runner learns that a Job finished, on a real kube-apiserver (a fake kubelet plays the
+job controller): p50 and p99 from the Job's Complete condition to wait() resolving, against a 10 s poll. Needs
+scripts/k8s/build.sh run once.
+
+Environment:
+  DYFF_BENCH_JOBS=N          jobs (default 100)
+  DYFF_BENCH_CONCURRENCY=N   jobs at once (default 10)`,
+  {},
+);
 const JOBS = Number(process.env.DYFF_BENCH_JOBS ?? 100);
 const CONCURRENCY = Number(process.env.DYFF_BENCH_CONCURRENCY ?? 10);
 const POLL_MS = 10_000;
@@ -24,6 +37,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const cp = await startControlPlane({ controllerManager: false });
+const stopControlPlane = stopOnInterrupt(() => cp.stop());
 try {
   const ns = await startNamespace(cp, 'dyff-bench');
   const runner = new KubernetesJobRunner({
@@ -71,5 +85,5 @@ try {
     `p50_ms=${p50} p99_ms=${p99} poll_baseline_ms=${POLL_MS} ratio=${(POLL_MS / Math.max(p50, 1)).toFixed(0)}`,
   );
 } finally {
-  await cp.stop();
+  await stopControlPlane();
 }

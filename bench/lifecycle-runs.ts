@@ -2,13 +2,13 @@
  * The pieces bench:lifecycle is made of: its flags, starting runs at a given concurrency, and the memory that
  * runs held in flight cost a worker.
  */
-import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { specHash } from '../src/activities/lookups.js';
 import { newId } from '../src/domain/ids.js';
 import type { PipelineInput } from '../src/domain/pipeline.js';
 import { PipelineSpec } from '../src/domain/pipeline.js';
 import { runStartMetadata } from '../src/domain/run-metadata.js';
+import { benchArgs, refuse } from './cli.js';
 import { PIPELINE_SHAPE } from './skeleton/shape.js';
 
 const PHASES = ['counts', 'serial', 'throughput', 'memory', 'real'] as const;
@@ -63,16 +63,16 @@ export interface BenchFlags {
 
 const count = (name: string, s: string): number => {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${s}: expected a whole number`);
+  if (!Number.isInteger(n) || n < 0) refuse(`--${name} ${s}: expected a whole number`, HELP);
   return n;
 };
 const list = (name: string, s: string): number[] => s.split(',').map((x) => count(name, x.trim()));
 
-/** The flags, or undefined after printing the help. */
-export function benchFlags(argv: string[]): BenchFlags | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+/** The flags (`--help` prints the usage and exits; a flag it does not accept exits with the usage). */
+export function benchFlags(argv: string[]): BenchFlags {
+  const values = benchArgs(
+    HELP,
+    {
       phases: { type: 'string' },
       pipelines: { type: 'string' },
       concurrency: { type: 'string' },
@@ -80,17 +80,13 @@ export function benchFlags(argv: string[]): BenchFlags | undefined {
       held: { type: 'string' },
       real: { type: 'string' },
       shape: { type: 'string' },
-      help: { type: 'boolean' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return undefined;
-  }
+    argv,
+  );
   const phases = (values.phases ?? PHASES.join(',')).split(',').map((p) => p.trim());
   for (const p of phases)
     if (!(PHASES as readonly string[]).includes(p))
-      throw new Error(`--phases: ${p} is not one of ${PHASES.join(', ')}`);
+      refuse(`--phases: ${p} is not one of ${PHASES.join(', ')}`, HELP);
   const concurrency = count('concurrency', values.concurrency ?? process.env.BENCH_CONCURRENCY ?? '100');
   return {
     phases: new Set(phases as Phase[]),

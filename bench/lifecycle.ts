@@ -40,10 +40,10 @@ import {
   scriptedPipelineSpec,
   slope,
 } from './lifecycle-runs.js';
+import { stopOnInterrupt } from './cli.js';
 import { SKELETON_WORKFLOWS } from './skeleton/shape.js';
 
 const flags = benchFlags(process.argv.slice(2));
-if (!flags) process.exit(0);
 const { phases } = flags;
 const STAGES = 5; // dataset, model, inference service, evaluation, report
 const out: string[] = []; // the last line's key=value pairs
@@ -54,6 +54,7 @@ installRuntime((process.env.BENCH_LOG_LEVEL as 'WARN' | undefined) ?? 'ERROR');
 // Its metrics port names it: the throughput phase reads the server's CPU time and metrics (server-profile.ts).
 const metricsPort = await freePort();
 const server = await startDevServer({ port: 0, metricsPort });
+const stopServer = stopOnInterrupt(() => server.stop());
 const serverProcess = serverPid(metricsPort);
 // The server is a child process: stop it however the run ends, or it outlives the benchmark.
 const home = await mkdtemp(join(tmpdir(), 'dyff-bench-'));
@@ -335,6 +336,6 @@ try {
     }
   }
 } finally {
-  await server.stop();
+  await stopServer();
   await rm(home, { recursive: true, force: true });
 }

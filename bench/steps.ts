@@ -31,7 +31,21 @@ import { fileURLToPath } from 'node:url';
 import { DYFFCTL_COMMAND } from '../src/adapters/index.js';
 import { LocalProcessJobRunner } from '../src/adapters/job-runner/local-process.js';
 import { configEnv, loadConfig } from '../src/config.js';
+import { benchArgs } from './cli.js';
 
+benchArgs(
+  `npm run bench:steps
+
+How long a local step takes from the job runner's start to its first log line, one job at a time through the
+local process runner, for a bare node -e and the step started each way it can be (from dist/, through
+bin/dyffctl.mjs, from dist/'s modules, through tsx), interleaved. Prints the median and p95 of each and where a
+compiled step's start goes; the last line holds them as key=value. The goal: from dist/, p95 <= 200 ms.
+
+Environment:
+  BENCH_JOBS=N       jobs per command (default 50)
+  BENCH_PROFILES=N   runs profiled per start phase (default 7)`,
+  {},
+);
 const JOBS = Number(process.env.BENCH_JOBS ?? 50);
 const PROFILES = Number(process.env.BENCH_PROFILES ?? 7);
 const WARMUP = 2;

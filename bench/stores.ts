@@ -22,7 +22,20 @@ import { GcsObjectStore } from '../src/adapters/object-store/gcs.js';
 import { newId } from '../src/domain/ids.js';
 import type { EntityStore, ObjectStore } from '../src/ports/index.js';
 import { startDatastoreEmulator, startFakeGcs } from '../test/support/gcp-emulators.js';
+import { benchArgs, stopOnInterrupt } from './cli.js';
 
+benchArgs(
+  `npm run bench:stores
+
+The embedded stores against their GCP counterparts on this machine, side by side: status transitions per second
+(SQLite against the Datastore emulator) and 4 KiB object writes per second (filesystem against fake-gcs-server),
+one at a time, in rounds alternated between the backends. Needs scripts/tools/fake-gcs-server.sh run once.
+
+Environment:
+  BENCH_ROUNDS=N    rounds (default 3); each figure is the median of its rounds
+  BENCH_SECONDS=N   seconds per backend per round (default 2)`,
+  {},
+);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Time budget per backend per round; each loop also stops at MAX_OPS. */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -69,6 +82,8 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dyff-bench-stores-'));
   const [gcs, datastore] = await Promise.all([startFakeGcs(), startDatastoreEmulator()]);
+  // Both run in process groups of their own: an interrupt that ends this process alone would leave them running.
+  const stopEmulators = stopOnInterrupt(() => Promise.all([gcs.stop(), datastore.stop()]));
   const sqlite = new SqliteEntityStore({ path: join(dir, 'entities.db') });
   const ds = new DatastoreEntityStore({
     projectId: datastore.projectId,
@@ -110,7 +125,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await Promise.all([sqlite.close(), ds.close()]);
-    await Promise.all([gcs.stop(), datastore.stop()]);
+    await stopEmulators();
     await rm(dir, { recursive: true, force: true });
   }
   const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)])) as Record<
