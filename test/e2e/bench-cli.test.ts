@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { groupAlive } from '../../src/adapters/process-group.js';
+import { childrenOf } from '../support/process-tree.js';
 import { until } from '../support/worker-process.js';
 import { skipGcp } from '../support/gcp-emulators.js';
 
@@ -94,39 +96,6 @@ describe('the benchmarks’ command lines', { timeout: 180_000 }, () => {
   });
 });
 
-/** The pids of `pid`'s descendants, from /proc. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Field 4 of /proc/<pid>/stat, after the command name in parentheses.
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-  } catch {
-    return false;
-  }
-};
-
 describe.skipIf(skipGcp)('an interrupted benchmark', { timeout: 180_000 }, () => {
   // The emulators run in process groups of their own, so a SIGTERM to the benchmark alone used to leave them
   // running (reparented to init) after it exited.
@@ -141,15 +110,17 @@ describe.skipIf(skipGcp)('an interrupted benchmark', { timeout: 180_000 }, () =>
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
       await until('the first round', async () => stderr.includes('round 1/1000') || undefined, 120_000);
-      const started = descendants(child.pid!);
-      const commands = started.map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8'));
-      expect(commands.some((c) => c.includes('fake-gcs-server'))).toBe(true);
-      expect(commands.some((c) => c.includes('java'))).toBe(true);
+      // Each emulator leads a process group of its own (the Datastore emulator's shell script and its java).
+      const groups = childrenOf(child.pid!).filter((c) =>
+        /fake-gcs-server|cloud_datastore_emulator/.test(c.command),
+      );
+      expect(groups).toHaveLength(2);
+      expect(groups.every((g) => groupAlive(g.pid))).toBe(true);
       child.kill('SIGTERM');
       const [code] = await exited;
       expect(code).toBe(143);
       expect(stderr).toContain('SIGTERM: stopping 1 service(s) the benchmark started');
-      expect(started.filter(alive)).toEqual([]);
+      expect(groups.filter((g) => groupAlive(g.pid))).toEqual([]);
     } finally {
       child.kill('SIGKILL');
     }

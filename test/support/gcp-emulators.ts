@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../src/adapters/process-group.js';
+import { spawnTied } from './process-tree.js';
 
 /**
  * Local stand-ins for GCS and Datastore, each a child process on 127.0.0.1 with an ephemeral port.
@@ -65,28 +66,24 @@ export async function startFakeGcs(place: EmulatorPlace = {}): Promise<Emulator>
 
 async function startFakeGcsOn(binary: string, port: number, place: EmulatorPlace): Promise<Emulator> {
   const scheme = place.tls ? 'https' : 'http';
-  const child = spawn(
-    binary,
-    [
-      '-scheme',
-      scheme,
-      ...(place.tls ? ['-cert-location', place.tls.cert, '-private-key-location', place.tls.key] : []),
-      // The default is 0.0.0.0: keep the server on loopback.
-      '-host',
-      '127.0.0.1',
-      '-port',
-      String(port),
-      ...(place.root ? ['-backend', 'filesystem', '-filesystem-root', place.root] : ['-backend', 'memory']),
-      '-public-host',
-      `127.0.0.1:${port}`,
-      // Resumable uploads are continued at this URL.
-      '-external-url',
-      `${scheme}://127.0.0.1:${port}`,
-      '-log-level',
-      'warn',
-    ],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnTied(binary, [
+    '-scheme',
+    scheme,
+    ...(place.tls ? ['-cert-location', place.tls.cert, '-private-key-location', place.tls.key] : []),
+    // The default is 0.0.0.0: keep the server on loopback.
+    '-host',
+    '127.0.0.1',
+    '-port',
+    String(port),
+    ...(place.root ? ['-backend', 'filesystem', '-filesystem-root', place.root] : ['-backend', 'memory']),
+    '-public-host',
+    `127.0.0.1:${port}`,
+    // Resumable uploads are continued at this URL.
+    '-external-url',
+    `${scheme}://127.0.0.1:${port}`,
+    '-log-level',
+    'warn',
+  ]);
   const endpoint = `${scheme}://127.0.0.1:${port}`;
   const stop = () => stopTree(child);
   try {
@@ -120,23 +117,19 @@ async function startDatastoreOn(
   place: EmulatorPlace,
   projectId: string,
 ): Promise<Emulator & { projectId: string }> {
-  const child = spawn(
-    script,
-    [
-      'start',
-      '--host=127.0.0.1',
-      `--port=${port}`,
-      ...(place.projectDir ? ['--store_on_disk=true'] : ['--store_on_disk=false']),
-      // Every query sees every committed write, as in Firestore in Datastore mode.
-      '--consistency=1.0',
-      // Queries must be served by index.yaml, as in production: a query the file does not cover fails here first.
-      '--require_indexes',
-      `--index_file=${join(REPO, 'index.yaml')}`,
-      '--store_index_configuration_on_disk=false',
-      ...(place.projectDir ? [place.projectDir] : []),
-    ],
-    { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawnTied(script, [
+    'start',
+    '--host=127.0.0.1',
+    `--port=${port}`,
+    ...(place.projectDir ? ['--store_on_disk=true'] : ['--store_on_disk=false']),
+    // Every query sees every committed write, as in Firestore in Datastore mode.
+    '--consistency=1.0',
+    // Queries must be served by index.yaml, as in production: a query the file does not cover fails here first.
+    '--require_indexes',
+    `--index_file=${join(REPO, 'index.yaml')}`,
+    '--store_index_configuration_on_disk=false',
+    ...(place.projectDir ? [place.projectDir] : []),
+  ]);
   const endpoint = `127.0.0.1:${port}`;
   // The emulator writes its storage file only when asked to shut down; a signal would lose every entity.
   const stop = async () => {

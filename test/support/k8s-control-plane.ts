@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { FakeKubelet, type FakeKubeletRule } from './k8s-fake-kubelet.js';
+import { onOwnerExit } from './process-tree.js';
 
 /**
  * A real etcd + kube-apiserver (+ kube-controller-manager) on loopback for one test file, started by
@@ -64,6 +65,8 @@ export async function startControlPlane(opts: { controllerManager?: boolean } = 
     await run(join(SCRIPTS, 'stop.sh'), [dir]).catch(() => undefined);
     throw new Error(`scripts/k8s/start.sh failed: ${e.stderr ?? e.message}`);
   }
+  // start.sh leaves the control plane running on its own: stop.sh ends it should this process end without stop().
+  const unwatch = onOwnerExit(join(SCRIPTS, 'stop.sh'), [dir]);
   const kubeconfigPath = join(dir, 'kubeconfig');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
@@ -94,6 +97,7 @@ export async function startControlPlane(opts: { controllerManager?: boolean } = 
       });
     },
     async stop() {
+      unwatch();
       await run(join(SCRIPTS, 'stop.sh'), [dir], {
         env: { ...process.env, DYFF_K8S_KEEP: process.env.DYFF_K8S_KEEP ?? '0' },
       });
