@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { registerSearchAttributes as registerOn } from '../search-attributes-setup.js';
 import { installRuntime } from '../worker.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigArgs } from './latency.js';
-import { resolveTemporalCli } from './temporal-cli.js';
+import { resolveTemporalCli, tiedTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
   /** Persist the server's state here; in memory when unset. */
@@ -38,7 +38,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const namespace = opts.namespace ?? 'default';
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
-      executable: path ? { type: 'existing-path', path } : { type: 'cached-download' },
+      executable: path ? { type: 'existing-path', path: tiedTemporalCli(path) } : { type: 'cached-download' },
       dbFilename: opts.dbFilename,
       port: opts.port === 0 ? undefined : (opts.port ?? 7233),
       ui: opts.uiPort !== undefined,

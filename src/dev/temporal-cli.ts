@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/install-temporal-cli.sh');
@@ -16,4 +17,47 @@ export async function resolveTemporalCli(): Promise<string | undefined> {
     if ((err as { code?: number }).code === 3) return undefined;
     throw new Error(`could not provide the Temporal CLI: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The SDK stops the dev server it started by killing it, but a process that dies first (SIGKILL, a crash, the OOM
+ * killer) cannot, and the server then outlived it, holding its ports and its database: the next `dyffctl dev` could
+ * not start. So the server is started through this script: it leaves a watcher that polls the process that started
+ * it once a second and ends the server (SIGTERM, SIGKILL after 10 s) when that process is gone, then becomes the
+ * server itself (exec), so that the SDK's own kill still reaches the server directly.
+ */
+export function tiedTemporalCliScript(cli: string): string {
+  const quoted = `'${cli.replace(/'/g, `'\\''`)}'`;
+  return `#!/bin/sh
+# Written by dyff-temporal (src/dev/temporal-cli.ts): the Temporal CLI, ended with the process that started it.
+owner=$PPID
+self=$$
+(
+  while kill -0 "$owner" 2>/dev/null && kill -0 "$self" 2>/dev/null; do sleep 1; done
+  if ! kill -0 "$owner" 2>/dev/null && kill -TERM "$self" 2>/dev/null; then
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$self" 2>/dev/null || exit 0; sleep 1; done
+    kill -KILL "$self" 2>/dev/null
+  fi
+) </dev/null >/dev/null 2>&1 &
+exec ${quoted} "$@"
+`;
+}
+
+/** tiedTemporalCliScript for `cli`, written beside it (once per content); returns its path. */
+export function tiedTemporalCli(cli: string): string {
+  const file = join(dirname(cli), 'temporal-tied.sh');
+  const script = tiedTemporalCliScript(cli);
+  let current: string | undefined;
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    // not written yet
+  }
+  if (current !== script) {
+    // Whole or absent: another process may be writing the same script at the same moment.
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, script, { mode: 0o755 });
+    renameSync(partial, file);
+  }
+  return file;
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { until } from '../support/worker-process.js';
  */
 const REPO = resolve(import.meta.dirname, '../..');
 
-/** A process that runs `code` (an ES module), prints its one line of JSON and waits to be ended. */
+/** A process that runs `code` (an ES module), which prints one line of JSON and waits to be ended. */
 async function owner<T>(code: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     cwd: REPO,
@@ -25,11 +26,12 @@ async function owner<T>(code: string) {
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = once(child, 'exit');
-  const printed = await until(
-    'what the owner started',
-    async () => (out.includes('\n') ? out : undefined),
-    150_000,
-  );
+  // Its one line of JSON, among what the servers it starts print.
+  const line = () => out.split('\n').find((l) => l.startsWith('{') && l.endsWith('}'));
+  const printed = await until('what the owner started', async () => line(), 150_000).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return { child, exited, printed: JSON.parse(printed) as T };
 }
 
@@ -40,6 +42,15 @@ const answers = (url: string) =>
     () => true,
     () => false,
   );
+
+/** Whether something accepts TCP connections at `host:port` (the dev server's frontend speaks gRPC only). */
+const accepts = (address: string) =>
+  new Promise<boolean>((done) => {
+    const [host, port] = address.split(':');
+    const socket = connect({ host, port: Number(port) });
+    socket.once('connect', () => (socket.destroy(), done(true)));
+    socket.once('error', () => done(false));
+  });
 
 describe('servers a test process started', { timeout: 180_000 }, () => {
   it.skipIf(skipGcp)('the emulators end with it, even when it is SIGKILLed', async () => {
@@ -59,6 +70,36 @@ describe('servers a test process started', { timeout: 180_000 }, () => {
       await exited;
       await until('the emulators to end', async () => groups.every((g) => !groupAlive(g.pid)), 20_000);
       expect([await answers(printed.gcs), await answers(printed.datastore)]).toEqual([false, false]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('the Temporal dev server ends with it, even when it is SIGKILLed', async () => {
+    const { child, exited, printed } = await owner<{ address: string }>(`
+      const { startDevServer } = await import(${JSON.stringify(`${REPO}/src/dev/dev-server.ts`)});
+      const server = await startDevServer({ port: 0 });
+      console.log(JSON.stringify({ address: server.address }));
+      setInterval(() => {}, 60_000);
+    `);
+    try {
+      const servers = childrenOf(child.pid!).filter((c) => /temporal.* server start-dev/.test(c.command));
+      expect(servers).toHaveLength(1);
+      const [server] = servers;
+      expect(await accepts(printed.address)).toBe(true);
+      child.kill('SIGKILL');
+      await exited;
+      // The server is no group leader: whether it runs is whether its pid does.
+      const running = () => {
+        try {
+          process.kill(server!.pid, 0);
+          return !readFileSync(`/proc/${server!.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+        } catch {
+          return false;
+        }
+      };
+      await until('the dev server to end', async () => !running(), 20_000);
+      expect(await accepts(printed.address)).toBe(false);
     } finally {
       child.kill('SIGKILL');
     }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /*
  * Servers the tests start (emulators, a control plane) run in process groups of their own, so that one signal ends
@@ -47,16 +47,25 @@ export function onOwnerExit(file: string, args: string[]): () => void {
   };
 }
 
-/** The processes `pid` started and has not lost, each with its command line, from /proc. */
+/**
+ * The processes `pid` started and has not lost, each with its command line, from /proc: every thread's children
+ * (a native addon, such as the Temporal SDK's core, starts processes from threads of its own).
+ */
 export function childrenOf(pid: number): { pid: number; command: string }[] {
-  let children: string;
+  let tasks: string[];
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
-  return children
-    .split(/\s+/)
+  return tasks
+    .flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/);
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    })
     .filter(Boolean)
     .flatMap((c) => {
       try {
