@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -43,21 +45,39 @@ exec ${quoted} "$@"
 `;
 }
 
-/** tiedTemporalCliScript for `cli`, written beside it (once per content); returns its path. */
+/**
+ * tiedTemporalCliScript for `cli`, written once per content beside it or, where that directory is not writable (a
+ * CLI installed system-wide), under the temp directory; returns its path. Where neither can be written, `cli`
+ * itself: the server then runs untied, as it did before.
+ */
 export function tiedTemporalCli(cli: string): string {
-  const file = join(dirname(cli), 'temporal-tied.sh');
   const script = tiedTemporalCliScript(cli);
-  let current: string | undefined;
-  try {
-    current = readFileSync(file, 'utf8');
-  } catch {
-    // not written yet
+  const key = createHash('sha256').update(script).digest('hex').slice(0, 16);
+  for (const dir of [dirname(cli), join(tmpdir(), `dyff-temporal-${process.getuid?.() ?? 'user'}`)]) {
+    const file = join(dir, dir === dirname(cli) ? 'temporal-tied.sh' : `temporal-tied-${key}.sh`);
+    try {
+      if (readFileSync(file, 'utf8') !== script) {
+        throw new Error('stale');
+      }
+    } catch {
+      try {
+        // The CLI's own directory exists; the temp one is made the first time.
+        if (dir !== dirname(cli)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Whole or absent: another process may be writing the same script at the same moment.
+        const partial = `${file}.${process.pid}.tmp`;
+        writeFileSync(partial, script, { mode: 0o755 });
+        renameSync(partial, file);
+      } catch {
+        continue; // not writable here: the next place
+      }
+    }
+    try {
+      // Linux refuses X_OK on a file system mounted noexec, where the script could not run.
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // the next place
+    }
   }
-  if (current !== script) {
-    // Whole or absent: another process may be writing the same script at the same moment.
-    const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, script, { mode: 0o755 });
-    renameSync(partial, file);
-  }
-  return file;
+  return cli;
 }
