@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { freePort } from '../../../src/adapters/process-group.js';
 import { dynamicConfigArgs, LATENCY_DYNAMIC_CONFIG } from '../../../src/dev/latency.js';
-import { resolveTemporalCli } from '../../../src/dev/temporal-cli.js';
+import { resolveTemporalCli, tiedTemporalCli } from '../../../src/dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../../src/domain/search-attributes.js';
 
 /**
@@ -47,7 +47,8 @@ export class ServerProcess {
       ...dynamicConfigArgs(LATENCY_DYNAMIC_CONFIG),
     );
     for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
-    const child = spawn(this.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Tied: a fault run interrupted before its afterAll does not leave the server running (temporal-cli.ts).
+    const child = spawn(tiedTemporalCli(this.cli), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
     child.stderr.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
     this.child = child;
