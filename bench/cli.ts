@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Exit code for a command line the benchmark does not accept. */
-export const USAGE_EXIT = 2;
+const USAGE_EXIT = 2;
 
 /**
  * The benchmark's flags, parsed strictly from `argv`. With `--help` (or `-h`) prints `usage` and exits 0; anything

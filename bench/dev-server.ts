@@ -42,23 +42,21 @@ async function measure(name: string, dynamicConfig: Readonly<Record<string, numb
     workflowsPath: SKELETON_WORKFLOWS,
     activities: { noop: async () => {} },
   });
-  const running = worker.run();
   const client = new Client({ connection: server.env.connection });
   const latencies: number[] = [];
   try {
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      const t0 = performance.now();
-      await client.workflow.execute('skeletonPipeline', {
-        taskQueue,
-        workflowId: `skeleton-${name}-${i}`,
-        args: [PIPELINE_SHAPE],
-      });
-      if (i >= WARMUP) latencies.push(performance.now() - t0);
-    }
+    await worker.runUntil(async () => {
+      for (let i = 0; i < WARMUP + RUNS; i++) {
+        const t0 = performance.now();
+        await client.workflow.execute('skeletonPipeline', {
+          taskQueue,
+          workflowId: `skeleton-${name}-${i}`,
+          args: [PIPELINE_SHAPE],
+        });
+        if (i >= WARMUP) latencies.push(performance.now() - t0);
+      }
+    });
   } finally {
-    // An interrupt has the SDK's runtime stop the worker first.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running;
     await connection.close();
     await stopServer();
   }

@@ -26,7 +26,8 @@ export async function resolveTemporalCli(): Promise<string | undefined> {
  * killer) cannot, and the server then outlived it, holding its ports and its database: the next `dyffctl dev` could
  * not start. So the server is started through this script: it leaves a watcher that polls the process that started
  * it once a second and ends the server (SIGTERM, SIGKILL after 10 s) when that process is gone, then becomes the
- * server itself (exec), so that the SDK's own kill still reaches the server directly.
+ * server itself (exec), so that the SDK's own kill still reaches the server directly. (The tests tie their own
+ * servers by a pipe instead, test/support/process-tree.ts; the SDK starts this one with no stdin to hold.)
  */
 export function tiedTemporalCliScript(cli: string): string {
   const quoted = `'${cli.replace(/'/g, `'\\''`)}'`;

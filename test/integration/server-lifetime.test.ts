@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { groupAlive } from '../../src/adapters/process-group.js';
 import { skipGcp } from '../support/gcp-emulators.js';
 import { skipK8s } from '../support/k8s-control-plane.js';
-import { childrenOf } from '../support/process-tree.js';
+import { childrenOf, running } from '../support/process-tree.js';
 import { until } from '../support/worker-process.js';
 
 /*
@@ -90,15 +90,7 @@ describe('servers a test process started', { timeout: 180_000 }, () => {
       child.kill('SIGKILL');
       await exited;
       // The server is no group leader: whether it runs is whether its pid does.
-      const running = () => {
-        try {
-          process.kill(server!.pid, 0);
-          return !readFileSync(`/proc/${server!.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
-        } catch {
-          return false;
-        }
-      };
-      await until('the dev server to end', async () => !running(), 20_000);
+      await until('the dev server to end', async () => !running(server!.pid), 20_000);
       expect(await accepts(printed.address)).toBe(false);
     } finally {
       child.kill('SIGKILL');

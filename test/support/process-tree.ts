@@ -75,3 +75,14 @@ export function childrenOf(pid: number): { pid: number; command: string }[] {
       }
     });
 }
+
+/** Whether process `pid` runs: an exited one not yet reaped (a zombie) does not. */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state …: comm may hold spaces and parentheses, so read after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
