@@ -2,6 +2,7 @@
  * Records one history per workflow type into test/histories/, for the replay test: run after a deliberate change to
  * a workflow's command sequence (guarded by a patch), never to paper over an accidental one. Histories of earlier
  * shapes stay beside them under another name (`dataset-v1.pb`), so replay keeps checking the patched() paths.
+ * Every run is started as the client starts it, at the current patch level (`runStartMetadata`, `startMemo`).
  *
  *   npx tsx scripts/record-histories.ts
  */
@@ -17,6 +18,7 @@ import { SqliteEntityStore } from '../src/adapters/entity-store/sqlite.js';
 import { FilesystemObjectStore } from '../src/adapters/object-store/filesystem.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { newId } from '../src/domain/ids.js';
+import { runStartMetadata, startMemo } from '../src/domain/run-metadata.js';
 import { BenchmarkSpec } from '../src/domain/benchmark.js';
 import { installRuntime } from '../src/worker.js';
 import { scriptedPipelineSpec } from '../bench/lifecycle-runs.js';
@@ -55,17 +57,17 @@ const client = new Client({ connection: await Connection.connect({ address: serv
 const spec = scriptedPipelineSpec({ audits: [{ procedure: { kind: 'local', path: '/procedures/probe' } }] });
 await worker.runUntil(async () => {
   const id = newId();
+  const input = {
+    id,
+    account: 'record',
+    spec,
+    hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+  };
   const view = (await client.workflow.execute('pipelineWorkflow', {
     workflowId: `pipeline-${id}`,
     taskQueue: 'record',
-    args: [
-      {
-        id,
-        account: 'record',
-        spec,
-        hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
-      },
-    ],
+    args: [input],
+    ...runStartMetadata({ ...input, kind: 'Pipeline' }),
   })) as { stages: Record<string, { id: string }>; audits?: { id?: string }[] };
   const ids: Record<string, string> = { pipeline: `pipeline-${id}` };
   for (const [stage, s] of Object.entries(view.stages)) ids[stage] = `${stage.toLowerCase()}-${s.id}`;
@@ -107,6 +109,7 @@ async function derivedDataset(sourceId: string): Promise<Record<string, string>>
   const handle = await client.workflow.start('datasetWorkflow', {
     workflowId: `dataset-${id}`,
     taskQueue: 'record',
+    memo: startMemo(),
     args: [{ id, account: 'record', spec: { source } }],
   });
   await handle.result();
@@ -120,6 +123,7 @@ async function cancelledDataset(): Promise<Record<string, string>> {
   const handle = await client.workflow.start('datasetWorkflow', {
     workflowId: `dataset-${id}`,
     taskQueue: 'record',
+    memo: startMemo(),
     args: [
       { id, account: 'record', spec: { source: { kind: 'url', url: 'https://example.invalid/c.csv' } } },
     ],
@@ -139,6 +143,7 @@ async function serviceThatWaited(): Promise<Record<string, string>> {
   const model = await client.workflow.start('modelWorkflow', {
     workflowId: `model-${modelId}`,
     taskQueue: 'record',
+    memo: startMemo(),
     args: [
       {
         id: modelId,
@@ -152,6 +157,7 @@ async function serviceThatWaited(): Promise<Record<string, string>> {
   const service = await client.workflow.start('inferenceServiceWorkflow', {
     workflowId: `inferenceservice-${serviceId}`,
     taskQueue: 'record',
+    memo: startMemo(),
     args: [
       {
         id: serviceId,
@@ -177,17 +183,17 @@ async function benchmark(): Promise<Record<string, string>> {
     ...pipeline,
     corruptions: [{ name: 'contrast', severities: [2] }],
   });
+  const input = {
+    id,
+    account: 'record',
+    spec: benchmarkSpec,
+    hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
+  };
   await client.workflow.execute('benchmarkWorkflow', {
     workflowId: `benchmark-${id}`,
     taskQueue: 'record',
-    args: [
-      {
-        id,
-        account: 'record',
-        spec: benchmarkSpec,
-        hashes: { dataset: specHash(spec.dataset), model: specHash(spec.model) },
-      },
-    ],
+    args: [input],
+    ...runStartMetadata({ ...input, kind: 'Benchmark' }),
   });
   return { benchmark: `benchmark-${id}` };
 }

@@ -95,13 +95,16 @@ export async function createEntity(
     return { id, workflowId, created: false };
   }
   try {
+    const metadata = runStartMetadata(run);
     await startWorkflow(deps.temporal, row.workflow, {
       workflowId,
       taskQueue: deps.taskQueue,
       args: [input],
-      ...runStartMetadata(run),
+      ...metadata,
       // A request id names one run for good: not a second one after the first has finished either.
-      ...(request ? { memo: { [REQUEST_MEMO]: request }, workflowIdReusePolicy: 'REJECT_DUPLICATE' } : {}),
+      ...(request
+        ? { memo: { ...metadata.memo, [REQUEST_MEMO]: request }, workflowIdReusePolicy: 'REJECT_DUPLICATE' }
+        : {}),
     });
     return { id, workflowId, created: true };
   } catch (err) {

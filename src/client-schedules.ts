@@ -10,7 +10,7 @@ import { DyffError, ErrorType } from './domain/errors.js';
 import type { Entity } from './domain/entity.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from './domain/labels.js';
 import type { Manifest } from './domain/manifest.js';
-import { runDetails } from './domain/run-metadata.js';
+import { runDetails, startMemo } from './domain/run-metadata.js';
 import type { PipelineSpec } from './domain/pipeline.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffScheduleId } from './domain/search-attributes.js';
 import { PipelineWorkflow } from './workflows/definitions.js';
@@ -93,6 +93,7 @@ export class Schedules {
         ],
         staticSummary: `Pipeline ${manifest.metadata.name ?? scheduleId} (${manifest.account}), scheduled by ${scheduleId}`,
         staticDetails: runDetails({ ...input, kind: 'Pipeline', id: '(a new id per run)', scheduleId }),
+        memo: startMemo(),
       },
       policies: { overlap: OVERLAP_POLICIES[opts.overlap ?? 'skip'], catchupWindow: '1 day' },
       state: { paused: opts.paused ?? false, note: `pipeline ${manifest.metadata.name ?? scheduleId}` },

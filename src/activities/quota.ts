@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { acquireSlotSignal, quotaWorkflowId, releaseSlotSignal } from '../workflows/quota-messages.js';
 import { QuotaWorkflow } from '../workflows/definitions.js';
+import { startMemo } from '../domain/run-metadata.js';
 
 export interface QuotaOptions {
   /** Evaluations an account may have Admitted at once when the evaluation names no quota. @default 4 */
@@ -24,6 +25,7 @@ export const createQuotaActivities = (opts: QuotaOptions = {}) => ({
       args: [{ account: input.account, checkEveryMs: opts.checkEveryMs }],
       signal: acquireSlotSignal,
       signalArgs: [{ holder: input.holder, limit: input.limit ?? opts.defaultLimit ?? 4 }],
+      memo: startMemo(),
     });
   },
 

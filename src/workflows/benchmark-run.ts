@@ -11,6 +11,7 @@ import { datasetWorkflow } from './dataset.js';
 import { evaluationWorkflow } from './evaluation.js';
 import { inferenceServiceWorkflow } from './inference-service.js';
 import { modelWorkflow } from './model.js';
+import { startedAtLevel } from './patch-baseline.js';
 import { newEntityId } from './pipeline-run.js';
 import { stageWaitingSignal } from './quota-messages.js';
 import { reportWorkflow } from './report.js';
@@ -41,7 +42,7 @@ export class BenchmarkRun {
       this.view.reason = reason;
       upsertSearchAttributes([{ key: DyffStatus, value: reason ?? 'Running' }]);
     });
-    this.tagged = announceRun({ ...input, kind: 'Benchmark' });
+    this.tagged = announceRun({ ...input, kind: 'Benchmark' }, () => startedAtLevel(1));
     this.context = { pipelineId: input.id };
     this.setStatus('Running');
   }

@@ -4,10 +4,9 @@ import {
   CancellationScope,
   ContinueAsNew,
   isCancellation,
-  patched,
   sleep,
 } from '@temporalio/workflow';
-import { ENDING_WITH_WORK_PATCH, hasPatch } from './patch-baseline.js';
+import { endsWithWork, hasPatch } from './patch-baseline.js';
 import type { Ending, FinishRequest } from '../domain/entity-endings.js';
 import type { Entity } from '../domain/entity.js';
 import type { NewEntity } from '../ports/entity-store.js';
@@ -75,7 +74,7 @@ export class EntityLifecycle {
     const tagged = announceRun({ ...input, kind }, lean);
     this.lean = tagged && lean();
     this.compact = compactKind && tagged && hasPatch(COMPACT_BOOKKEEPING_PATCH);
-    this.endsWithWork = this.compact && patched(ENDING_WITH_WORK_PATCH);
+    this.endsWithWork = this.compact && endsWithWork();
     const { id, account, name, labels, annotations, spec } = input;
     const entity = { id, kind, account, name, labels: labels ?? {}, annotations: annotations ?? {}, spec };
     this.record = new RunRecord(id, entity, tagged, this.lean);

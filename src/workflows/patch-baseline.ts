@@ -1,4 +1,5 @@
-import { patched } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
+import { PATCH_LEVEL_MEMO } from '../domain/run-metadata.js';
 
 /**
  * Every patch made before this one, answered by one marker. Temporal records each patch a run asks for as a marker
@@ -41,9 +42,29 @@ export type BaselinePatch = (typeof BASELINE_PATCHES)[number];
 export const ENDING_WITH_WORK_PATCH = 'entity-ends-in-its-last-activity';
 
 /**
- * Whether the run takes the new branch of a patch made before ENDING_WITH_WORK_PATCH: `patched(patchId)`, in
- * one marker.
+ * Whether the run was started at patch `level` or above: its starter put its PATCH_LEVEL in the run's memo
+ * (`runStartMetadata`: the client, a parent run; `startMemo`: a schedule, the quota's signal-with-start). The memo
+ * a run starts with is in its first history event, so replay answers as the run did, without a patch marker and
+ * its TemporalChangeVersion upsert. A run continued as new starts with the same memo. Level 1 stands for
+ * ENDING_WITH_WORK_PATCH, and so for every patch before it; a pipeline or benchmark run started at it also leaves
+ * alone the search attributes it was started with. A run started without a level (by earlier code, or by hand)
+ * asks for the patches by marker, as before. A patch made after level 1 is asked for with `patched` until a new
+ * level stands for it.
+ */
+export function startedAtLevel(level: number): boolean {
+  const given = workflowInfo().memo?.[PATCH_LEVEL_MEMO];
+  return typeof given === 'number' && given >= level;
+}
+
+/** Whether the run takes ENDING_WITH_WORK_PATCH's new branch: started at level 1, or by its one marker. */
+export function endsWithWork(): boolean {
+  return startedAtLevel(1) || patched(ENDING_WITH_WORK_PATCH);
+}
+
+/**
+ * Whether the run takes the new branch of a patch made before ENDING_WITH_WORK_PATCH: started at level 1, or
+ * `patched(patchId)` in one marker.
  */
 export function hasPatch(patchId: BaselinePatch): boolean {
-  return patched(ENDING_WITH_WORK_PATCH) || patched(PATCH_BASELINE) || patched(patchId);
+  return endsWithWork() || patched(PATCH_BASELINE) || patched(patchId);
 }

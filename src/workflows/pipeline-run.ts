@@ -1,5 +1,5 @@
 import { setHandler, sleep, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
-import { hasPatch } from './patch-baseline.js';
+import { hasPatch, startedAtLevel } from './patch-baseline.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 import type { PipelineInput, StageName, StageView } from '../domain/pipeline.js';
@@ -46,7 +46,7 @@ export class PipelineRun {
     this.view = { id: this.id, status: 'Admitting', stages };
     setHandler(pipelineQuery, () => this.view);
     // Found by kind, account, id and schedule however it was started; its children start with the same.
-    this.tagged = announceRun({ ...input, kind: 'Pipeline', id: this.id });
+    this.tagged = announceRun({ ...input, kind: 'Pipeline', id: this.id }, () => startedAtLevel(1));
     if (!this.tagged && !input.id) upsertSearchAttributes([{ key: DyffEntityId, value: this.id }]);
     this.context = { pipelineId: this.id, scheduleId: input.scheduleId };
     this.show();

@@ -72,7 +72,10 @@ export function showProgress(status: string, lines: (string | undefined)[]): voi
 /** The options that make a child run findable and readable from the moment it starts. */
 export function childRunOptions(
   run: RunIdentity & { kind: EntityKind },
-): Pick<ChildWorkflowOptions, 'workflowId' | 'typedSearchAttributes' | 'staticSummary' | 'staticDetails'> {
+): Pick<
+  ChildWorkflowOptions,
+  'workflowId' | 'typedSearchAttributes' | 'staticSummary' | 'staticDetails' | 'memo'
+> {
   return { workflowId: workflowIdFor(run.kind, run.id), ...runStartMetadata(run) };
 }
 

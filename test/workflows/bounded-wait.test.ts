@@ -2,7 +2,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/index.js';
 import type { StateMemo } from '../../src/domain/run-metadata.js';
-import { STATE_MEMO } from '../../src/domain/run-metadata.js';
+import { PATCH_LEVEL_MEMO, STATE_MEMO, startMemo } from '../../src/domain/run-metadata.js';
 import { newId } from '../../src/domain/ids.js';
 import { workflowIdFor } from '../../src/domain/kinds.js';
 import type { EntityInput } from '../../src/workflows/entity-lifecycle.js';
@@ -56,6 +56,8 @@ it(
         workflowId,
         taskQueue: env.config.temporal.taskQueue,
         args: [input],
+        // Started at the patch level, as the client starts it: every run of the chain keeps it.
+        memo: startMemo(),
       });
       const current = env.client.workflow.getHandle(workflowId);
       // What it waits for is in the run itself: its memo (what a Temporal-only client reads) says why.
@@ -77,6 +79,11 @@ it(
           defaultPayloadConverter.fromPayload<EntityInput<unknown>>(p),
         );
         runs.add(attrs?.originalExecutionRunId ?? '');
+        // Continued as new, a run still starts at the patch level, so it asks for no patch either.
+        expect(attrs?.memo?.fields?.[PATCH_LEVEL_MEMO]).toBeDefined();
+        expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual(
+          [],
+        );
         polled = runInput?.waitPolicy?.polled ?? 0;
         // Compressed time: a batch of checks, each as soon as the one before has been recorded.
         for (let i = 0; i < 50 && polled < POLLS; i++) await current.executeUpdate(recheckDependencyUpdate);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { quotaWorkflowId } from '../../src/workflows/quota-messages.js';
 import { workflowIdFor } from '../../src/domain/kinds.js';
+import { PATCH_LEVEL, PATCH_LEVEL_MEMO, runStartMetadata } from '../../src/domain/run-metadata.js';
 import { countRun, formatCounts } from '../../bench/lifecycle-counts.js';
 import { executePipeline, scriptedPipelineSpec } from '../../bench/lifecycle-runs.js';
 import { FIRST_TASK, runTimeline } from '../../bench/lifecycle-timeline.js';
@@ -45,12 +46,13 @@ describe('the server work of one pipeline', () => {
       // read and its quota slot asked for with its admission and given back by its last step, its session stopped
       // by the evaluate step's activity, the report's lineage read with its admission).
       expect(counts.localActivities).toBeLessThanOrEqual(6);
-      // One patch marker per run, each with its change-version upsert (PATCH_BASELINE; before it, a marker and an
-      // upsert per patch: 16 of each, 227 events). Every entity run writes its metadata only when it changes
-      // (LEAN_METADATA_PATCH, no longer only the dataset's and the evaluation's: 38 upserts before).
-      expect(counts.markers).toBeLessThanOrEqual(7);
-      expect(counts.upserts).toBeLessThanOrEqual(32);
-      expect(counts.events - 3 * late).toBeLessThanOrEqual(191);
+      // No patch marker: every run starts at the client's patch level (PATCH_LEVEL_MEMO), which stands for the
+      // patches. Before it, one marker per run with its change-version upsert (7 of each, 191 events); before
+      // PATCH_BASELINE, a marker and an upsert per patch (16 of each, 227 events). Every run writes its metadata
+      // only when it changes (LEAN_METADATA_PATCH; 38 upserts before it), the pipeline too since the level.
+      expect(counts.markers).toBe(0);
+      expect(counts.upserts).toBeLessThanOrEqual(24);
+      expect(counts.events - 3 * late).toBeLessThanOrEqual(176);
 
       // bench:lifecycle's timeline of the same run puts each of its workflow tasks under one category: each
       // workflow's first, those that ran local activities, the others.
@@ -61,6 +63,51 @@ describe('the server work of one pipeline', () => {
       const tasks = onWorker.reduce((sum, [, n]) => sum + n, 0);
       expect(tasks).toBe((await countRun(env.client, workflowId)).workflowTasks);
       expect(onWorker.some(([c]) => c.includes('local activit'))).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('a run started at the patch level asks for no patch; one started without it (an earlier client) asks by marker', async () => {
+    const worker = await startScriptedWorker(env, () => ({
+      outcome: 'succeed',
+      effect: stepEffects(env.objects),
+    }));
+    const model = async (memo: 'level' | 'none') => {
+      const id = newId();
+      const workflowId = workflowIdFor('Model', id);
+      const input = {
+        id,
+        account: 'cost',
+        spec: { source: { kind: 'urls', urls: ['https://example.invalid/m'] } },
+      };
+      const { memo: level, ...metadata } = runStartMetadata({ ...input, kind: 'Model' });
+      expect(level).toEqual({ [PATCH_LEVEL_MEMO]: PATCH_LEVEL });
+      await env.client.workflow.execute('modelWorkflow', {
+        workflowId,
+        taskQueue: env.config.temporal.taskQueue,
+        args: [input],
+        ...metadata,
+        ...(memo === 'level' ? { memo: level } : {}),
+      });
+      expect((await env.entities.get(id))?.status).toBe('Ready');
+      return countRun(env.client, workflowId);
+    };
+    try {
+      const atLevel = await model('level');
+      const without = await model('none');
+      console.log(formatCounts('level_', atLevel), formatCounts('none_', without));
+      expect(atLevel.markers).toBe(0);
+      expect(without.markers).toBe(1);
+      // The marker and its TemporalChangeVersion upsert; the rest of the run is the same.
+      expect(without.events - atLevel.events).toBe(2);
+      expect(without.upserts - atLevel.upserts).toBe(1);
+      expect({ ...without, events: 0, markers: 0, upserts: 0 }).toEqual({
+        ...atLevel,
+        events: 0,
+        markers: 0,
+        upserts: 0,
+      });
     } finally {
       await worker.stop();
     }
