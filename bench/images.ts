@@ -31,13 +31,12 @@ The evaluate step's memory on image datasets of each size (Parquet shards of PNG
 own against a loopback endpoint; the last line gives each peak RSS and the largest's over the smallest's.
 
   --gib LIST           dataset sizes in GiB (default 0.25,1.25)
-  --side N             image side in pixels (default 256: PNGs of ~193 KiB)
+  --side N             image side in pixels (default 256: PNGs of ~193 KiB, about an ImageNet JPEG's size)
   --shard-mib N        Parquet shard size (default 64)
   --row-group-mib N    row group size; 0 writes one row group per shard (default 4)
   --concurrency N      the client's requests in flight (default 16)`;
 const values = benchArgs(USAGE, {
   gib: { type: 'string', default: '0.25,1.25' },
-  /** Image side in pixels: 256 gives PNGs of 193 KiB, about an ImageNet JPEG's size. */
   side: { type: 'string', default: '256' },
   'shard-mib': { type: 'string', default: '64' },
   'row-group-mib': { type: 'string', default: String(IMAGE_ROW_GROUP_BYTES / 2 ** 20) },

@@ -43,13 +43,10 @@ level.
   --repeat N          runs of each level; the last line holds each ratio's median (default 1)
   --client-only       run only the client`;
 const values = benchArgs(USAGE, {
-  /** Requests per run, the same for the generator and the client at each level. */
   requests: { type: 'string', default: '100000' },
   'latency-ms': { type: 'string', default: '20' },
   concurrency: { type: 'string', default: '64,128,256,512' },
-  /** Runs of each level; the last line holds each ratio's median. */
   repeat: { type: 'string', default: '1' },
-  /** Run only the client. */
   'client-only': { type: 'boolean', default: false },
 });
 const requests = Number(values.requests);

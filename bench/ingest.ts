@@ -38,7 +38,6 @@ as key=value. The goals: >= 0.8 x the COPY's rows/s, peak RSS <= 1.1 x the COPY'
   --repeat N   runs of each side; the medians are reported (default 5)`;
 const values = benchArgs(USAGE, {
   rows: { type: 'string', default: '1000000' },
-  /** Runs of each side; the median time is reported (the machine may be shared). */
   repeat: { type: 'string', default: '5' },
 });
 const rows = Number(values.rows);

@@ -10,12 +10,13 @@
  * does not reach. The check itself is unchanged: the same schemas, the same messages, inside the workflow.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { BundleOptions } from '@temporalio/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
+import { writeFileWhole } from './file-whole.js';
 
 const TS = import.meta.url.endsWith('.ts');
 
@@ -54,10 +55,8 @@ function sharedInputsFile(): Promise<string> {
     const dir = join(tmpdir(), 'dyff-temporal-workflows');
     const file = join(dir, `inputs-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.cjs`);
     mkdirSync(dir, { recursive: true });
-    // Whole or absent: another worker may be bundling the same content at the same moment.
-    const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, code);
-    renameSync(partial, file);
+    // Another worker may be bundling the same content at the same moment.
+    writeFileWhole(file, code);
     return file;
   })();
   sharedInputs.catch(() => (sharedInputs = undefined));

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileWhole } from '../file-whole.js';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/install-temporal-cli.sh');
 
@@ -55,30 +56,29 @@ export function tiedTemporalCli(cli: string): string {
   const script = tiedTemporalCliScript(cli);
   const key = createHash('sha256').update(script).digest('hex').slice(0, 16);
   for (const dir of [dirname(cli), join(tmpdir(), `dyff-temporal-${process.getuid?.() ?? 'user'}`)]) {
-    const file = join(dir, dir === dirname(cli) ? 'temporal-tied.sh' : `temporal-tied-${key}.sh`);
+    const beside = dir === dirname(cli);
+    const file = join(dir, beside ? 'temporal-tied.sh' : `temporal-tied-${key}.sh`);
     try {
-      if (readFileSync(file, 'utf8') !== script) {
-        throw new Error('stale');
-      }
-    } catch {
-      try {
+      if (readOrUndefined(file) !== script) {
         // The CLI's own directory exists; the temp one is made the first time.
-        if (dir !== dirname(cli)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-        // Whole or absent: another process may be writing the same script at the same moment.
-        const partial = `${file}.${process.pid}.tmp`;
-        writeFileSync(partial, script, { mode: 0o755 });
-        renameSync(partial, file);
-      } catch {
-        continue; // not writable here: the next place
+        if (!beside) mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Another process may be writing the same script at the same moment.
+        writeFileWhole(file, script, 0o755);
       }
-    }
-    try {
       // Linux refuses X_OK on a file system mounted noexec, where the script could not run.
       accessSync(file, constants.X_OK);
       return file;
     } catch {
-      // the next place
+      // not writable or not executable here: the next place
     }
   }
   return cli;
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
