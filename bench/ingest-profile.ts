@@ -1,6 +1,6 @@
 /**
  * Where the ingest time goes: DuckDB's own profiler (per-operator time, CPU time) on the raw `COPY` with its
- * default threads, the raw `COPY` on one thread, and the ingest step's write (`shardsCopySql`, the query the
+ * default threads, the raw `COPY` on one thread, and the ingest step's write (`firstShardSql`, the query the
  * step runs, on the step's engine and, like the step, on one thread) over the CSV `bench:ingest` generates. Each case runs in a fresh child process. Last line key=value.
  *
  *   npx tsx bench/ingest-profile.ts [--rows 1000000]
@@ -18,7 +18,7 @@ import { IngestSpec } from '../src/domain/specs.js';
 import { openEngine } from '../src/steps/ingest/duckdb.js';
 import { readerSql } from '../src/steps/ingest/formats.js';
 import { freeName, projection } from '../src/steps/ingest/projection.js';
-import { shardsCopySql } from '../src/steps/ingest/shards.js';
+import { firstShardSql } from '../src/steps/ingest/shards.js';
 
 const CASES = ['raw', 'raw-1-thread', 'ingest-write'] as const;
 type Case = (typeof CASES)[number];
@@ -74,7 +74,9 @@ async function child(kind: Case, dir: string): Promise<Profile> {
       const position = freeName('_position_', columns);
       const query = { relation, position, shard: '_shard_', shardRows: 1_000_000 };
       const select = projection(columns, IngestSpec.parse({ format: 'csv' }), position).join(', ');
-      const sql = shardsCopySql({ ...query, select }, join(dir, 'shards'));
+      // A source of at most shardRows rows, as this one: the first shard's query is the whole write.
+      await engine.connection.run('CREATE TEMP SEQUENCE rows_seen START 1');
+      const sql = firstShardSql({ ...query, select }, join(dir, 'shard-0.parquet'), 'rows_seen');
       // On one thread, as writeShards runs it.
       await engine.connection.run('SET threads = 1');
       return await profiled(engine.connection, dir, () => engine.connection.run(sql));

@@ -12,6 +12,7 @@ import { freeName, projection } from './ingest/projection.js';
 import { publishDataset } from './ingest/publish.js';
 import { materialize, readRawManifest } from './ingest/raw-files.js';
 import { datasetSchema } from './ingest/schema.js';
+import { likelyRows } from './ingest/row-estimate.js';
 import { writeShards } from './ingest/shards.js';
 import { openSource } from './ingest/source.js';
 import type { DatasetManifest } from './manifests.js';
@@ -89,6 +90,11 @@ export async function ingestDataset(
         shardRows,
         shardBy: source.shardBy,
         rowGroupBytes: source.rowGroupBytes,
+        likelyRows: await likelyRows(
+          connection,
+          format,
+          files.map((f) => f.local),
+        ),
       };
       const report = (done: number) =>
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedIdentifier, quotedString } from '@duckdb/node-api';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runWithProgress } from './duckdb.js';
 import { INDEX_COLUMN } from './projection.js';
@@ -19,7 +20,15 @@ export interface ShardQuery {
   shardBy?: string;
   /** Bytes of data per Parquet row group (shards are rewritten to it); by default a shard is one row group. */
   rowGroupBytes?: number;
+  /** About how many rows the source holds (`likelyRows`), when that is known before reading it. */
+  likelyRows?: number;
 }
+
+/**
+ * A source likely to hold at most this many shards' rows has its first shard written by the plain writer: one
+ * that turns out to hold more reads its first shard's rows twice.
+ */
+const FIRST_SHARD_APART_UP_TO = 1.25;
 
 export interface Shard {
   /** The shard's Parquet file (local), its rows in `_index_` order. */
@@ -36,9 +45,14 @@ interface Written {
 
 /**
  * Writes the dataset's rows in one pass: DuckDB scans the source once, numbers the rows as they stream by
- * (`row_number() OVER ()` with no ordering is a streaming window, not a sort), and writes each run of
- * `shardRows` rows into its own partition directory under `dir`. Returns the shards in order, empty if the
- * source holds no rows.
+ * (`row_number() OVER ()` with no ordering is a streaming window, not a sort), and writes them into shards of
+ * `shardRows` rows under `dir`. Returns the shards in order, empty if the source holds no rows.
+ *
+ * A source of at most `shardRows` rows (most datasets, at the default of a million) is one shard, and DuckDB's
+ * plain Parquet writer writes it a fifth faster than its partitioned writer does (`firstShardSql`). So a source
+ * likely to be about one shard (`likelyRows`) has its first shard written that way, and only if it holds more rows
+ * than that is it read again for the rest, by the partitioned writer (`shardsCopySql`), which numbers the first
+ * shard's rows again without writing them. Any other source is written by the partitioned writer alone.
  */
 export async function writeShards(
   connection: DuckDBConnection,
@@ -46,14 +60,35 @@ export async function writeShards(
   dir: string,
   report: (percent: number) => void,
 ): Promise<Shard[]> {
-  const written = (
-    await oneThread(connection, () => runWithProgress(connection, shardsCopySql(q, dir), report))
-  ).getRowObjectsJS();
+  // Two queries, each reporting from 0: what the step shows never goes back.
+  let shown = -1;
+  const progress = (percent: number) => {
+    if (percent > shown) report((shown = percent));
+  };
+  const written = await oneThread(connection, async () => {
+    const apart =
+      q.shardBy === undefined &&
+      q.likelyRows !== undefined &&
+      q.likelyRows <= q.shardRows * FIRST_SHARD_APART_UP_TO &&
+      Number.isSafeInteger(q.shardRows + 1);
+    if (!apart) {
+      return (await runWithProgress(connection, shardsCopySql(q, dir), progress)).getRowObjectsJS();
+    }
+    await mkdir(dir, { recursive: true });
+    const first = await writeFirstShard(connection, q, join(dir, 'first.parquet'), progress);
+    if (!first.more) return first.rows > 0 ? [{ filename: first.file, count: first.rows, shard: 0 }] : [];
+    const rest = await runWithProgress(
+      connection,
+      shardsCopySql(q, join(dir, 'rest'), q.shardRows),
+      progress,
+    );
+    return [{ filename: first.file, count: first.rows, shard: 0 }, ...rest.getRowObjectsJS()];
+  });
   const byShard = new Map<number, Written>();
   const pattern = new RegExp(`[\\\\/]${escape(q.shard)}=(\\d+)[\\\\/]`);
   for (const file of written) {
     const filename = String(file.filename);
-    const n = Number(pattern.exec(filename)?.[1]);
+    const n = file.shard === undefined ? Number(pattern.exec(filename)?.[1]) : Number(file.shard);
     if (!Number.isSafeInteger(n)) throw new Error(`DuckDB wrote ${filename} outside a shard directory`);
     const entry = byShard.get(n) ?? { files: [], rows: 0 };
     entry.files.push(filename);
@@ -83,16 +118,63 @@ export async function writeShards(
 }
 
 /**
- * The one query: `row_number() OVER ()` with no ordering is a streaming window, not a sort; the shard number is
- * the position divided by `shardRows`; RETURN_STATS gives each file's row count.
+ * The first shard, by the plain writer, and whether the source holds more rows than it. The rows are counted
+ * as they leave the numbering by a sequence (`nextval`, evaluated below the LIMIT, which no filter crosses), so a
+ * row past the shard is seen without being written: one scan of the first `shardRows + 1` rows.
  */
-export function shardsCopySql(q: ShardQuery, dir: string): string {
+async function writeFirstShard(
+  connection: DuckDBConnection,
+  q: ShardQuery,
+  file: string,
+  report: (percent: number) => void,
+): Promise<{ file: string; rows: number; more: boolean }> {
+  const counter = `dyff_rows_seen_${Math.random().toString(36).slice(2, 10)}`;
+  await connection.run(`CREATE TEMP SEQUENCE ${counter} START 1`);
+  try {
+    const written = await runWithProgress(connection, firstShardSql(q, file, counter), report);
+    const rows = Number(written.getRowObjectsJS()[0]?.count ?? 0);
+    // A sequence no row reached has no current value.
+    const seen =
+      rows === 0
+        ? 0
+        : Number((await connection.runAndReadAll(`SELECT currval('${counter}')`)).getRows()[0]![0]);
+    return { file, rows, more: seen > q.shardRows };
+  } finally {
+    await connection.run(`DROP SEQUENCE IF EXISTS ${counter}`);
+  }
+}
+
+/**
+ * The first shard's query: rows numbered as in `shardsCopySql`, counted by the sequence `counter` up to one row
+ * past the shard (the LIMIT), and those of the shard written to `file` with RETURN_STATS.
+ */
+export function firstShardSql(q: ShardQuery, file: string, counter: string): string {
+  const position = quotedIdentifier(q.position);
+  // The shard column's name is free in the relation and the select list, and this query needs no shard column.
+  const seen = quotedIdentifier(q.shard);
+  return `COPY (
+    SELECT ${q.select}
+    FROM (
+      SELECT *, nextval(${quotedString(counter)}) AS ${seen}
+      FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
+      LIMIT ${q.shardRows + 1}
+    )
+    WHERE ${position} < ${q.shardRows} AND ${seen} > 0
+  ) TO ${quotedString(file)} (FORMAT parquet, RETURN_STATS true)`;
+}
+
+/**
+ * The partitioned write: `row_number() OVER ()` with no ordering is a streaming window, not a sort; the shard
+ * number is the position divided by `shardRows`; RETURN_STATS gives each file's row count. From `from` on (the
+ * rows before it numbered, not written).
+ */
+export function shardsCopySql(q: ShardQuery, dir: string, from = 0): string {
   const position = quotedIdentifier(q.position);
   const shard = quotedIdentifier(q.shard);
   const number = q.shardBy === undefined ? `${position} // ${q.shardRows}` : quotedIdentifier(q.shardBy);
   return `COPY (
     SELECT ${q.select}, ${number} AS ${shard}
-    FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
+    FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})${from > 0 ? `\n    WHERE ${position} >= ${from}` : ''}
   ) TO ${quotedString(dir)} (FORMAT parquet, PARTITION_BY (${shard}), RETURN_STATS true)`;
 }
 

@@ -1,5 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -19,12 +19,13 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const query = (rows: number, shardRows: number): ShardQuery => ({
+const query = (rows: number, shardRows: number, likelyRows?: number): ShardQuery => ({
   relation: `(SELECT i AS v, i::VARCHAR AS s FROM range(${rows}) r(i))`,
   position: 'p',
   shard: 'n',
   select: 'p AS _index_, v, s',
   shardRows,
+  ...(likelyRows === undefined ? {} : { likelyRows }),
 });
 
 /** Per shard: rows, and how many rows sit elsewhere than at `_index_ - first index` (read in file order). */
@@ -101,4 +102,73 @@ it('writes on one DuckDB thread and gives the engine its threads back, also when
     /bad row/,
   );
   expect(await threads()).toBe(2n);
+  // The same through the first shard's own query: its counting sequence goes too.
+  await expect(
+    writeShards(engine.connection, { ...failing, likelyRows: 10 }, join(dir, 'bad-first'), () => {}),
+  ).rejects.toThrow(/bad row/);
+  expect(await threads()).toBe(2n);
+  const sequences = await engine.connection.runAndReadAll('SELECT count(*)::INT FROM duckdb_sequences()');
+  expect(sequences.getRows()[0]![0]).toBe(0);
+});
+
+it('writes a source of at most shardRows rows as one shard by the plain writer, reading it once', async () => {
+  for (const [rows, shardRows] of [
+    [100_000, 100_000],
+    [99_999, 100_000],
+    [1, 100_000],
+  ] as const) {
+    const out = join(dir, `one-${rows}`);
+    const progress: number[] = [];
+    const shards = await writeShards(engine.connection, query(rows, shardRows, rows), out, (p) =>
+      progress.push(p),
+    );
+    expect(shards.map((s) => [s.rows, s.resorted])).toEqual([[rows, false]]);
+    expect(await layout([shards[0]!.file], shardRows)).toEqual([{ rows, misplaced: 0 }]);
+    // No partitioned write: the shard is the plain writer's file, and nothing was read for a rest.
+    expect(await readdir(out)).toEqual(['first.parquet']);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  }
+  // The counting sequence is dropped once the shard is written.
+  const sequences = await engine.connection.runAndReadAll('SELECT count(*)::INT FROM duckdb_sequences()');
+  expect(sequences.getRows()[0]![0]).toBe(0);
+});
+
+it('sees the one row past the first shard, and writes it as a shard of its own', async () => {
+  const likely = 100_000; // as a source a row longer than it looked would be
+  const out = join(dir, 'out');
+  const shards = await writeShards(engine.connection, query(100_001, 100_000, likely), out, () => {});
+  expect(shards.map((s) => s.rows)).toEqual([100_000, 1]);
+  expect((await readdir(out)).sort()).toEqual(['first.parquet', 'rest']);
+  expect(
+    await layout(
+      shards.map((s) => s.file),
+      100_000,
+    ),
+  ).toEqual([
+    { rows: 100_000, misplaced: 0 },
+    { rows: 1, misplaced: 0 },
+  ]);
+});
+
+it('writes exact shards in order when the source holds many more rows than it looked to', async () => {
+  const shards = await writeShards(
+    engine.connection,
+    query(1_000_000, 250_000, 200_000),
+    join(dir, 'out'),
+    () => {},
+  );
+  expect(shards.map((s) => s.rows)).toEqual([250_000, 250_000, 250_000, 250_000]);
+  expect(
+    await layout(
+      shards.map((s) => s.file),
+      250_000,
+    ),
+  ).toEqual(Array(4).fill({ rows: 250_000, misplaced: 0 }));
+});
+
+it('writes a source likely to hold several shards by the partitioned writer alone', async () => {
+  const out = join(dir, 'out');
+  const shards = await writeShards(engine.connection, query(400_000, 100_000, 400_000), out, () => {});
+  expect(shards.map((s) => s.rows)).toEqual([100_000, 100_000, 100_000, 100_000]);
+  expect(await readdir(out)).not.toContain('first.parquet');
 });
