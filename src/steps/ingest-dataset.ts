@@ -90,11 +90,7 @@ export async function ingestDataset(
         shardRows,
         shardBy: source.shardBy,
         rowGroupBytes: source.rowGroupBytes,
-        likelyRows: await likelyRows(
-          connection,
-          format,
-          files.map((f) => f.local),
-        ),
+        likelyRows: await likelyRows(connection, format, files),
       };
       const report = (done: number) =>
         log.progress({ done, total: 100, unit: 'percent', message: `write parquet from ${format}` });

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { quotedString } from '@duckdb/node-api';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { COMPRESSION } from './csv.js';
 import type { Format } from './formats.js';
 
@@ -17,24 +17,25 @@ const SAMPLED_FILES = 4;
 export async function likelyRows(
   connection: DuckDBConnection,
   format: Format,
-  files: readonly string[],
+  /** The source's files (local paths) with their sizes in bytes. */
+  files: readonly { local: string; size: number }[],
 ): Promise<number | undefined> {
   if (files.length === 0) return undefined;
   if (format === 'parquet') {
-    const list = `[${files.map(quotedString).join(', ')}]`;
+    const list = `[${files.map((f) => quotedString(f.local)).join(', ')}]`;
     const counted = await connection.runAndReadAll(
       `SELECT sum(num_rows) FROM parquet_file_metadata(${list})`,
     );
     return Number(counted.getRows()[0]?.[0] ?? 0);
   }
-  if ((format !== 'csv' && format !== 'jsonl') || files.some((f) => COMPRESSION.test(f))) return undefined;
-  let bytes = 0;
-  for (const f of files) bytes += (await stat(f)).size;
+  if ((format !== 'csv' && format !== 'jsonl') || files.some((f) => COMPRESSION.test(f.local)))
+    return undefined;
+  const bytes = files.reduce((sum, f) => sum + f.size, 0);
   let sampled = 0;
   let lines = 0;
   const buffer = Buffer.alloc(SAMPLE_BYTES);
   for (const f of files.slice(0, SAMPLED_FILES)) {
-    const handle = await open(f, 'r');
+    const handle = await open(f.local, 'r');
     try {
       const { bytesRead } = await handle.read(buffer, 0, SAMPLE_BYTES, 0);
       sampled += bytesRead;

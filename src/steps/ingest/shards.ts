@@ -76,13 +76,14 @@ export async function writeShards(
     }
     await mkdir(dir, { recursive: true });
     const first = await writeFirstShard(connection, q, join(dir, 'first.parquet'), progress);
-    if (!first.more) return first.rows > 0 ? [{ filename: first.file, count: first.rows, shard: 0 }] : [];
+    const shard0 = first.rows > 0 ? [{ filename: first.file, count: first.rows, shard: 0 }] : [];
+    if (!first.more) return shard0;
     const rest = await runWithProgress(
       connection,
       shardsCopySql(q, join(dir, 'rest'), q.shardRows),
       progress,
     );
-    return [{ filename: first.file, count: first.rows, shard: 0 }, ...rest.getRowObjectsJS()];
+    return [...shard0, ...rest.getRowObjectsJS()];
   });
   const byShard = new Map<number, Written>();
   const pattern = new RegExp(`[\\\\/]${escape(q.shard)}=(\\d+)[\\\\/]`);
@@ -145,8 +146,8 @@ async function writeFirstShard(
 }
 
 /**
- * The first shard's query: rows numbered as in `shardsCopySql`, counted by the sequence `counter` up to one row
- * past the shard (the LIMIT), and those of the shard written to `file` with RETURN_STATS.
+ * The first shard's query: the rows `numbered`, counted by the sequence `counter` up to one row past the shard
+ * (the LIMIT), and those of the shard written to `file` with RETURN_STATS.
  */
 export function firstShardSql(q: ShardQuery, file: string, counter: string): string {
   const position = quotedIdentifier(q.position);
@@ -156,7 +157,7 @@ export function firstShardSql(q: ShardQuery, file: string, counter: string): str
     SELECT ${q.select}
     FROM (
       SELECT *, nextval(${quotedString(counter)}) AS ${seen}
-      FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})
+      FROM ${numbered(q)}
       LIMIT ${q.shardRows + 1}
     )
     WHERE ${position} < ${q.shardRows} AND ${seen} > 0
@@ -164,9 +165,15 @@ export function firstShardSql(q: ShardQuery, file: string, counter: string): str
 }
 
 /**
- * The partitioned write: `row_number() OVER ()` with no ordering is a streaming window, not a sort; the shard
- * number is the position divided by `shardRows`; RETURN_STATS gives each file's row count. From `from` on (the
- * rows before it numbered, not written).
+ * The source's rows, each with its position (0-based) in `q.position`: `row_number() OVER ()` with no ordering is a
+ * streaming window, not a sort.
+ */
+const numbered = (q: ShardQuery) =>
+  `(SELECT (row_number() OVER () - 1)::BIGINT AS ${quotedIdentifier(q.position)}, * FROM ${q.relation})`;
+
+/**
+ * The partitioned write: the rows `numbered`, the shard number the position divided by `shardRows`; RETURN_STATS
+ * gives each file's row count. From `from` on (the rows before it numbered, not written).
  */
 export function shardsCopySql(q: ShardQuery, dir: string, from = 0): string {
   const position = quotedIdentifier(q.position);
@@ -174,7 +181,7 @@ export function shardsCopySql(q: ShardQuery, dir: string, from = 0): string {
   const number = q.shardBy === undefined ? `${position} // ${q.shardRows}` : quotedIdentifier(q.shardBy);
   return `COPY (
     SELECT ${q.select}, ${number} AS ${shard}
-    FROM (SELECT (row_number() OVER () - 1)::BIGINT AS ${position}, * FROM ${q.relation})${from > 0 ? `\n    WHERE ${position} >= ${from}` : ''}
+    FROM ${numbered(q)}${from > 0 ? `\n    WHERE ${position} >= ${from}` : ''}
   ) TO ${quotedString(dir)} (FORMAT parquet, PARTITION_BY (${shard}), RETURN_STATS true)`;
 }
 
