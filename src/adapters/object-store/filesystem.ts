@@ -29,6 +29,11 @@ import type { ObjectInfo, ObjectStore, PutOptions } from '../../ports/object-sto
  */
 const TMP_DIR = '.dyff-tmp';
 const MD5_CACHE_LIMIT = 10_000;
+/**
+ * Reads of a file `putFile` hashes (one at a time, a shard of megabytes): an 8 MiB shard's `putFile` took 14 ms
+ * (median of 16) in chunks of 1 MiB, 20 ms in Node's 64 KiB, its fsync alongside either way.
+ */
+const HASH_CHUNK_BYTES = 1 << 20;
 /** Timestamps are coarse (a kernel tick): a file changed this recently may change again without a new ctime. */
 const RACY_MS = 2_000;
 const LIST_BATCH = 32;
@@ -83,7 +88,10 @@ export class FilesystemObjectStore implements ObjectStore {
       let stats: BigIntStats;
       try {
         [md5] = await Promise.all([
-          digest(handle.createReadStream({ start: 0, autoClose: false }), 'md5'),
+          digest(
+            handle.createReadStream({ start: 0, autoClose: false, highWaterMark: HASH_CHUNK_BYTES }),
+            'md5',
+          ),
           handle.sync(),
         ]);
         stats = await handle.stat({ bigint: true });
