@@ -41,7 +41,11 @@ level.
   --concurrency LIST  the levels of the sweep (default 64,128,256,512)
   --latency-ms N      the endpoint's fixed answer latency (default 20)
   --repeat N          runs of each level; the last line holds each ratio's median (default 1)
-  --client-only       run only the client`;
+  --client-only       run only the client
+
+Environment:
+  BENCH_STEP_NODE_FLAGS  Node options, space-separated, for each process timed from spawn to exit (the
+                         step and the reference beside it), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
 const values = benchArgs(USAGE, {
   requests: { type: 'string', default: '100000' },
   'latency-ms': { type: 'string', default: '20' },

@@ -35,7 +35,11 @@ the same CSV to Parquet, each side a process of its own timed from spawn to exit
 as key=value. The goals: >= 0.8 x the COPY's rows/s, peak RSS <= 1.1 x the COPY's.
 
   --rows N     rows of the generated CSV (default 1000000)
-  --repeat N   runs of each side; the medians are reported (default 5)`;
+  --repeat N   runs of each side; the medians are reported (default 5)
+
+Environment:
+  BENCH_STEP_NODE_FLAGS  Node options, space-separated, for each process timed from spawn to exit (the
+                         step and the reference beside it), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
 const values = benchArgs(USAGE, {
   rows: { type: 'string', default: '1000000' },
   repeat: { type: 'string', default: '5' },

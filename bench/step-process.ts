@@ -28,7 +28,9 @@ export interface ProcessMeasurement {
 
 /**
  * Runs one Node process (`args` after the preload) with `bench/exit-usage.cjs` preloaded; `onLine` sees each line
- * of its stdout with the time since the spawn. Resolves with its wall time, CPU and peak RSS.
+ * of its stdout with the time since the spawn. Resolves with its wall time, CPU and peak RSS. Node options in
+ * `BENCH_STEP_NODE_FLAGS` (space-separated) go to every such process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+ * for a CPU profile of each: a step is given its runner's environment, so `NODE_OPTIONS` would not reach it.
  */
 export async function measured(
   args: string[],
@@ -37,7 +39,8 @@ export async function measured(
   onLine: (line: string, atSeconds: number) => void = () => {},
 ): Promise<ProcessMeasurement> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--require', join(here, 'exit-usage.cjs'), ...args], {
+  const flags = process.env.BENCH_STEP_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...flags, '--require', join(here, 'exit-usage.cjs'), ...args], {
     env: { ...env, BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
