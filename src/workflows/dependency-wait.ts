@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -31,19 +32,32 @@ export interface WaitPolicy {
 }
 
 /**
+ * Runs since this patch answer a `recheckDependency` update that finds no wait in progress at once. Before it, such
+ * an update waited for the run's next wait to check, and in a run that never waits (its dependencies were done at
+ * its admission, or it has none) for the run's end.
+ */
+export const RECHECK_OUTSIDE_A_WAIT_PATCH = 'recheck-answers-outside-a-wait';
+
+/**
  * The `recheckDependency` update's side of a wait: registered when the workflow starts (an update that arrives
- * before a handler exists is rejected), it makes the current or next check happen at once.
+ * before a handler exists is rejected), it makes the current check happen at once and answers once it has, with
+ * the number of checks so far. Outside a wait it answers at once: a wait that begins later checks first thing.
  */
 export class Recheck {
   nudged = false;
   checks = 0;
-  /** No wait in progress: the update answers at once. */
+  /** A wait has ended and no other is in progress (runs before RECHECK_OUTSIDE_A_WAIT_PATCH). */
   idle = false;
+  /** A wait is in progress. */
+  waiting = false;
 
   constructor() {
     setHandler(recheckDependencyUpdate, async () => {
       const after = this.checks;
       this.nudged = true;
+      // Asked only outside a wait, as the patch changes only what happens there: a replay of a run recorded before
+      // it, whose updates came during waits, meets no marker it did not record.
+      if (!this.waiting && patched(RECHECK_OUTSIDE_A_WAIT_PATCH)) return this.checks;
       await condition(() => this.checks > after || this.idle);
       return this.checks;
     });
@@ -99,10 +113,12 @@ export async function waitUntilReady<I extends { waitPolicy?: WaitPolicy }>(
 ): Promise<Entity> {
   const { recheck } = opts;
   recheck.idle = false;
+  recheck.waiting = true;
   try {
     return await checkUntilReady(opts);
   } finally {
     recheck.idle = true;
+    recheck.waiting = false;
   }
 }
 

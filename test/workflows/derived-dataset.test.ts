@@ -88,6 +88,48 @@ describe('datasetWorkflow, derived from another Dataset', () => {
     }
   });
 
+  it('answers a recheck at once in a run that is not waiting, and a waiting run after its next check', async () => {
+    const source = newId();
+    const derived = newId();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const script = (stage: string): Behaviour =>
+      stage === 'fetch'
+        ? { outcome: 'succeed', effect: () => gate }
+        : { outcome: 'succeed', effect: (j) => writeShard(j) };
+    const runner = new ScriptedJobRunner(script);
+    const worker = await startWorkerWithActivities(
+      env.config,
+      createActivities({ entityStore: env.entities, objectStore: env.objects, jobRunner: runner }),
+    );
+    try {
+      // A Dataset fetched from a URL waits for nothing: while its fetch is held, the run cannot end, so an answer
+      // now is an answer before the run's end (an update that waited for a wait would hang here).
+      const first = await start(source, {
+        source: { kind: 'url', url: 'https://example.invalid/digits.zip' },
+        ingest: { format: 'image-folders' },
+      });
+      await until('the source fetch to start', async () => runner.started.some((j) => j.entityId === source));
+      expect(await first.executeUpdate(recheckDependencyUpdate)).toBe(0);
+      // A run waiting for its source answers after a check made since the update came.
+      const second = await start(derived, derivedSpec(source));
+      await until('the derived dataset to wait', async () => {
+        const v = await second.query(statusQuery);
+        return v.reason === 'UnsatisfiedDependency';
+      });
+      const checks = await second.executeUpdate(recheckDependencyUpdate);
+      expect(checks).toBeGreaterThanOrEqual(2);
+      expect((await second.query(statusQuery)).reason).toBe('UnsatisfiedDependency');
+      release();
+      await first.result();
+      await second.executeUpdate(recheckDependencyUpdate);
+      expect(await second.result()).toMatchObject({ id: derived, status: 'Ready' });
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+
   it('ends Error/DataSourceMissing when the source Dataset does not exist', async () => {
     const runner = new ScriptedJobRunner(() => ({ outcome: 'succeed' }));
     const worker = await startWorkerWithActivities(
