@@ -135,7 +135,12 @@ async function cancelledDataset(): Promise<Record<string, string>> {
   return { 'dataset-cancelled': handle.workflowId };
 }
 
-/** An inference service created before its model is Ready: it waits, with the wait in its memo, then proceeds. */
+/**
+ * An inference service created before its model is Ready: it waits, with the wait in its memo, then proceeds. Each
+ * run is sent the `recheckDependency` update: the model's while its fetch runs (no wait in progress: answered at
+ * once, with RECHECK_OUTSIDE_A_WAIT_PATCH's marker), the service's while it waits (answered after a check). Their
+ * histories are kept apart from the one without updates.
+ */
 async function serviceThatWaited(): Promise<Record<string, string>> {
   const modelId = newId();
   const serviceId = newId();
@@ -154,6 +159,7 @@ async function serviceThatWaited(): Promise<Record<string, string>> {
   });
   const job = await running(modelId);
   hanging.delete('fetch');
+  await model.executeUpdate('recheckDependency');
   const service = await client.workflow.start('inferenceServiceWorkflow', {
     workflowId: `inferenceservice-${serviceId}`,
     taskQueue: 'record',
@@ -169,10 +175,11 @@ async function serviceThatWaited(): Promise<Record<string, string>> {
   });
   // Let it poll the waiting model a few times before the model becomes Ready.
   await new Promise((r) => setTimeout(r, 1500));
+  await service.executeUpdate('recheckDependency');
   runner.finish(job.name);
   await model.result();
   await service.result();
-  return { 'inferenceService-waited': service.workflowId };
+  return { 'inferenceService-rechecked': service.workflowId, 'model-rechecked': model.workflowId };
 }
 
 /** A robustness benchmark over the pipeline's dataset and model (both reused): the clean cell and one corruption. */
