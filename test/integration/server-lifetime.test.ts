@@ -89,9 +89,10 @@ describe('servers a test process started', { timeout: 180_000 }, () => {
       expect(await accepts(printed.address)).toBe(true);
       child.kill('SIGKILL');
       await exited;
-      // The server is no group leader: whether it runs is whether its pid does.
+      // The server is no group leader: whether it runs is whether its pid does. A process that has ended holds no
+      // socket, and its port is then free for the next server the suite starts on a free port (a clean-clone run
+      // found this one's port answering again right after the server had ended), so it is not asked again.
       await until('the dev server to end', async () => !running(server!.pid), 20_000);
-      expect(await accepts(printed.address)).toBe(false);
     } finally {
       child.kill('SIGKILL');
     }
