@@ -82,6 +82,22 @@ async function verifiedPairs(evaluationId: string) {
   return row;
 }
 
+/**
+ * `promise`, or after `ms` a failure saying what `explain` finds: a run that hangs then fails its test with where it
+ * stands and what its worker printed, where the test's own timeout would say nothing.
+ */
+async function within<T>(promise: Promise<T>, ms: number, explain: () => Promise<string>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => void explain().then((m) => reject(new Error(m)), reject), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('SIGKILL of the worker during each stage of the pipeline', { timeout: 240_000 }, () => {
   it.each([
     'fetch-data',
@@ -104,7 +120,10 @@ describe('SIGKILL of the worker during each stage of the pipeline', { timeout: 2
       await new Promise((r) => first.once('exit', r));
       const second = await spawnWorker(config);
       try {
-        const view = await pipelines.wait(id);
+        const view = await within(pipelines.wait(id), 200_000, async () => {
+          const now = await pipelines.get(id).catch((err: unknown) => String(err));
+          return `pipeline ${id} not ended 200 s after the worker was killed during ${step}: ${JSON.stringify(now)}\nthe second worker's last output:\n${second.output().slice(-6000)}`;
+        });
         expect(view.status, JSON.stringify(view)).toBe('Complete');
         const jobName = jobDir.split('/').at(-1)!;
         // The killed worker's job was adopted, not run a second time under the same try.
