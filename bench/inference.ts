@@ -27,7 +27,7 @@ import { loadConfig } from '../src/config.js';
 import { countParquetRows, putDataset } from './inference/dataset.js';
 import { autocannonProcess, BODY, loadAutocannon } from './inference/loadgen.js';
 import { threadCpu, threadCpuDelta, threadIds } from './inference/threads.js';
-import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
+import { measured, NODE_FLAGS_HELP, REPO, stepArgs, stepEnv } from './step-process.js';
 import { benchArgs, refuse } from './cli.js';
 
 const USAGE = `npm run bench:inference -- [--requests 100000] [--concurrency 64,128,256,512] [--latency-ms 20] [--repeat 1]
@@ -43,9 +43,7 @@ level.
   --repeat N          runs of each level; the last line holds each ratio's median (default 1)
   --client-only       run only the client
 
-Environment:
-  BENCH_STEP_NODE_FLAGS  Node options, space-separated, for each process timed from spawn to exit (the
-                         step and the reference beside it), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+${NODE_FLAGS_HELP}`;
 const values = benchArgs(USAGE, {
   requests: { type: 'string', default: '100000' },
   'latency-ms': { type: 'string', default: '20' },

@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
-import { measured, REPO, stepArgs, stepEnv } from './step-process.js';
+import { measured, NODE_FLAGS_HELP, REPO, stepArgs, stepEnv } from './step-process.js';
 import { benchArgs, refuse } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,9 +37,7 @@ as key=value. The goals: >= 0.8 x the COPY's rows/s, peak RSS <= 1.1 x the COPY'
   --rows N     rows of the generated CSV (default 1000000)
   --repeat N   runs of each side; the medians are reported (default 5)
 
-Environment:
-  BENCH_STEP_NODE_FLAGS  Node options, space-separated, for each process timed from spawn to exit (the
-                         step and the reference beside it), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+${NODE_FLAGS_HELP}`;
 const values = benchArgs(USAGE, {
   rows: { type: 'string', default: '1000000' },
   repeat: { type: 'string', default: '5' },

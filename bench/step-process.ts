@@ -26,6 +26,11 @@ export interface ProcessMeasurement {
   maxRssMiB: number;
 }
 
+/** The `--help` lines of a benchmark whose processes `measured` starts. */
+export const NODE_FLAGS_HELP = `Environment:
+  BENCH_STEP_NODE_FLAGS  Node options, space-separated, for each process timed from spawn to exit (the
+                         step and the reference beside it), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"`;
+
 /**
  * Runs one Node process (`args` after the preload) with `bench/exit-usage.cjs` preloaded; `onLine` sees each line
  * of its stdout with the time since the spawn. Resolves with its wall time, CPU and peak RSS. Node options in
