@@ -81,8 +81,12 @@ export class Benchmarks {
     }
   }
 
-  async cancel(id: string): Promise<void> {
-    await this.handle(id).cancel();
+  /** Request cancellation; false when the run has ended already, and there is nothing to cancel. */
+  async cancel(id: string): Promise<boolean> {
+    const handle = this.handle(id);
+    if ((await handle.describe()).status.name !== 'RUNNING') return false;
+    await handle.cancel();
+    return true;
   }
 
   private handle(id: string) {

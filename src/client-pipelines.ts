@@ -103,7 +103,12 @@ export class Pipelines {
     }
   }
 
-  async cancel(id: string): Promise<void> {
-    await (await this.handle(id)).cancel();
+  /** Request cancellation; false when the run has ended already, and there is nothing to cancel. */
+  async cancel(id: string): Promise<boolean> {
+    const handle = await this.handle(id);
+    // Temporal accepts a cancel of a closed run and does nothing: told apart here, so the caller can say so.
+    if ((await handle.describe()).status.name !== 'RUNNING') return false;
+    await handle.cancel();
+    return true;
   }
 }

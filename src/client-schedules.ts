@@ -13,6 +13,7 @@ import type { Manifest } from './domain/manifest.js';
 import { runDetails, startMemo } from './domain/run-metadata.js';
 import type { PipelineSpec } from './domain/pipeline.js';
 import { DyffAccount, DyffEntityId, DyffKind, DyffScheduleId } from './domain/search-attributes.js';
+import { isTerminal } from './domain/status.js';
 import { PipelineWorkflow } from './workflows/definitions.js';
 
 /** What a scheduled action does when the schedule's previous run is still going. */
@@ -57,6 +58,8 @@ export interface ScheduledRun {
   reportId?: string;
   /** The report's first metric, as the trend in the report shows it. */
   metric?: { name: string; value: number };
+  /** Why a report that ended without completing did so: its message's first line (which stage failed). */
+  reportProblem?: string;
 }
 
 /** Reads entities wherever the client has them (the entity store, or the runs' memos). */
@@ -160,6 +163,9 @@ export class Schedules {
         startTime: run.startTime,
         status: run.status.name,
         reportId: report?.id,
+        ...(report && report.status !== 'Complete' && isTerminal(report.status) && report.message
+          ? { reportProblem: `${report.status}: ${report.message.split('\n')[0]}` }
+          : {}),
         metric:
           report?.status === 'Complete' && metrics[0]
             ? { name: metrics[0][0], value: metrics[0][1] }

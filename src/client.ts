@@ -188,11 +188,22 @@ export class DyffClient {
     return readStepLogs(this.objects, CATEGORY_OF_KIND[kind], id, opts);
   }
 
-  /** Request cancellation: the running job is stopped and the entity ends Terminated. */
-  async cancel(id: string): Promise<void> {
+  /**
+   * Request cancellation: the running job is stopped and the entity ends Terminated. False when the entity's run
+   * has ended already (or is past the namespace's retention): there is nothing to cancel, and nothing changes.
+   */
+  async cancel(id: string): Promise<boolean> {
     const view = await this.get(id);
     if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
-    await this.temporal.workflow.getHandle(view.workflowId).cancel();
+    const handle = this.temporal.workflow.getHandle(view.workflowId);
+    // Temporal accepts a cancel of a closed run and does nothing: told apart here, so the caller can say so.
+    const run = await handle.describe().catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+    if (run?.status.name !== 'RUNNING') return false;
+    await handle.cancel();
+    return true;
   }
 
   uiUrl(workflowId: string): string {

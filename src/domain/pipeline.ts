@@ -54,6 +54,7 @@ export type StageName = 'dataset' | 'model' | 'inferenceService' | 'evaluation' 
 
 export interface StageView {
   id?: string;
-  status: 'Pending' | 'Running' | 'Reused' | 'Done' | 'Failed' | 'Skipped';
+  /** Terminated: its run was cancelled with the pipeline's, where Failed is a stage that failed on its own. */
+  status: 'Pending' | 'Running' | 'Reused' | 'Done' | 'Failed' | 'Terminated' | 'Skipped';
   message?: string;
 }

@@ -1,3 +1,4 @@
+import { isCancellation } from '@temporalio/workflow';
 import { hasPatch } from './patch-baseline.js';
 import type { StageView } from '../domain/pipeline.js';
 import { auditWorkflow } from './audit.js';
@@ -35,7 +36,7 @@ export async function runPipelineAudits(
       );
       views[i]!.status = 'Done';
     } catch (err) {
-      views[i]!.status = 'Failed';
+      views[i]!.status = isCancellation(err) ? 'Terminated' : 'Failed';
       for (const later of views.slice(i + 1)) later.status = 'Skipped';
       throw err;
     } finally {

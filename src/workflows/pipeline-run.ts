@@ -1,4 +1,4 @@
-import { setHandler, sleep, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import { isCancellation, setHandler, sleep, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
 import { hasPatch, startedAtLevel } from './patch-baseline.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
@@ -183,7 +183,7 @@ export class PipelineRun {
       this.stages[stage].status = 'Done';
       return out;
     } catch (err) {
-      this.stages[stage].status = 'Failed';
+      this.stages[stage].status = isCancellation(err) ? 'Terminated' : 'Failed';
       throw err;
     } finally {
       this.show();

@@ -38,7 +38,11 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
     const cancelled = isCancellation(err);
     run.view.status = cancelled ? 'Terminated' : 'Failed';
     await CancellationScope.nonCancellable(async () => {
-      await failDependants(run.stages, input.account, run.labels(), cancelled);
+      await failDependants(
+        run.stages,
+        { account: input.account, name: input.name, labels: run.labels() },
+        cancelled,
+      );
       run.setStatus(run.view.status);
     });
     run.show();
@@ -52,24 +56,31 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<PipelineVi
   }
 }
 
-/** Stages that never started are recorded as entities that failed because of the stage before them. */
+/**
+ * Stages that never started are recorded as entities that failed because of the stage before them: named as the
+ * pipeline's others are, with a message that names the stage that failed, so that a listing says where to look.
+ */
 async function failDependants(
   stages: Record<StageName, StageView>,
-  account: string,
-  labels: Record<string, string>,
+  owner: { account: string; name?: string; labels: Record<string, string> },
   cancelled: boolean,
 ): Promise<void> {
+  const failed = (Object.keys(stages) as StageName[]).find((s) => stages[s].status === 'Failed');
+  const because = failed
+    ? `the pipeline's ${failed} stage failed (${KIND_OF[failed]} ${stages[failed].id})`
+    : 'an earlier stage of the pipeline failed';
   for (const stage of Object.keys(stages) as StageName[]) {
     if (stages[stage].status !== 'Pending') continue;
     const entityId = newEntityId();
     stages[stage] = { id: entityId, status: 'Skipped' };
-    await state.createEntity({ id: entityId, kind: KIND_OF[stage], account, labels, spec: {} });
+    const { account, name, labels } = owner;
+    await state.createEntity({ id: entityId, kind: KIND_OF[stage], account, name, labels, spec: {} });
     await state.transition({
       id: entityId,
       allowedFrom: ['Created'],
       to: cancelled ? 'Terminated' : FAILURE_OF[stage],
       reason: cancelled ? 'TerminateCommand' : 'FailedDependency',
-      message: cancelled ? 'the pipeline was cancelled' : 'an earlier stage of the pipeline failed',
+      message: cancelled ? 'the pipeline was cancelled' : because,
     });
   }
 }

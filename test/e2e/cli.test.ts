@@ -59,6 +59,73 @@ describe('dyffctl', () => {
     const logs = await run(['logs', id!], env);
     expect(logs.code).toBe(0);
     expect(logs.stdout).toContain('pets.jsonl');
+
+    // Temporal accepts a cancel of a closed run and does nothing; the CLI says there is nothing to cancel.
+    const cancelled = await run(['cancel', id!], env);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain(`nothing to cancel: ${id} is Ready, and its run has ended`);
+    expect(JSON.parse((await run(['get', id!, '-o', 'json'], env)).stdout)).toMatchObject({
+      status: 'Ready',
+    });
+  });
+
+  it('a pipeline whose model cannot be fetched: each stage shown, the failed one with why; the rest name it', async () => {
+    await writeFile(join(config.dataHome, 'mails.jsonl'), '{"text":"hi","label":"ham"}\n');
+    const spec = await manifest(
+      'broken-pipeline.yaml',
+      `kind: Pipeline
+account: cli-pipeline
+metadata: { name: no-model }
+spec:
+  dataset: { source: { kind: local, path: mails.jsonl }, ingest: { format: jsonl } }
+  model: { source: { kind: local, path: no-such-model } }
+  service: { runner: { kind: standalone } }
+  evaluation: { replications: 1, workersPerReplica: 1 }
+  report: { rubric: classification.accuracy }
+`,
+    );
+    const r = await run(['pipeline', 'run', '-f', spec, '--wait', '--force'], env);
+    expect(r.code, r.stderr).toBe(1);
+    const pipelineId = /pipeline ([0-9a-f]{32}) started/.exec(r.stdout)![1]!;
+    const modelId = /model +Failed +([0-9a-f]{32})/.exec(r.stdout)?.[1];
+    expect(modelId, r.stdout).toBeDefined();
+    // Under the failed stage: its status and reason, the step's own error line, and where to read the rest.
+    expect(r.stdout).toMatch(new RegExp(`model +Failed +${modelId}\n +Error \\(FetchFailed\\): `));
+    expect(r.stdout).toMatch(/\n +error: spec\.source\.path: .*no-such-model does not exist\n/);
+    expect(r.stdout).toContain(`more: dyffctl get ${modelId}; dyffctl logs ${modelId}`);
+    const serviceId = /inferenceService +Skipped +([0-9a-f]{32})/.exec(r.stdout)?.[1];
+    expect(serviceId, r.stdout).toBeDefined();
+    const got = await run(['pipeline', 'get', pipelineId], env);
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toContain(`more: dyffctl get ${modelId}`);
+
+    // A stage that never ran is an entity of the pipeline's name, whose message names the stage that failed.
+    const service = JSON.parse((await run(['get', serviceId!, '-o', 'json'], env)).stdout) as Record<
+      string,
+      unknown
+    >;
+    expect(service).toMatchObject({
+      name: 'no-model',
+      status: 'Error',
+      reason: 'FailedDependency',
+      message: `the pipeline's model stage failed (Model ${modelId})`,
+    });
+
+    const cancelled = await run(['pipeline', 'cancel', pipelineId], env);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain(`nothing to cancel: pipeline ${pipelineId} has ended`);
+
+    // On a schedule, the run's line in its history says the same in place of a metric.
+    expect((await run(['schedule', 'create', 'no-model', '-f', spec, '--every', '1d'], env)).code).toBe(0);
+    expect((await run(['schedule', 'trigger', 'no-model'], env)).code).toBe(0);
+    const line = await until('the triggered run in the history, ended', async () => {
+      const h = await run(['schedule', 'history', 'no-model'], env);
+      return h.stdout.includes('  FAILED  ') && h.stdout.trim();
+    });
+    expect(line).toMatch(
+      / {2}pipeline [0-9a-f]{32} {2}FAILED {2}- {2}report [0-9a-f]{32} Failed: the pipeline's model stage failed \(Model [0-9a-f]{32}\)$/,
+    );
+    expect((await run(['schedule', 'delete', 'no-model'], env)).code).toBe(0);
   });
 
   it('an entity that ends in Error exits 1 and says why', async () => {

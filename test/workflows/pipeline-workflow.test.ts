@@ -139,6 +139,9 @@ describe('pipelineWorkflow', () => {
         await expect(handle.result()).rejects.toThrow();
         const view = await handle.query<PipelineView>('pipeline');
         expect(view.status).toBe('Terminated');
+        // The stage that was running shows it was cancelled, not that it failed; the one that never ran is Skipped.
+        expect(view.stages.evaluation.status).toBe('Terminated');
+        expect(view.stages.report.status).toBe('Skipped');
         // The ending is in the runs themselves too: the pipeline's and the evaluation's search attribute.
         expect((await handle.describe()).typedSearchAttributes.get(DyffStatus)).toBe('Terminated');
         const evaluationRun = env.client.workflow.getHandle(`evaluation-${view.stages.evaluation.id}`);

@@ -83,8 +83,12 @@ export function registerBenchmarkCommands(program: Command): void {
     .command('cancel <id>')
     .description('cancel a benchmark: running children are cancelled, sessions stopped')
     .action(async (id: string) => {
-      await withBenchmarks((benchmarks) => benchmarks.cancel(id));
-      process.stdout.write(`cancel requested for benchmark ${id}\n`);
+      const requested = await withBenchmarks((benchmarks) => benchmarks.cancel(id));
+      process.stdout.write(
+        requested
+          ? `cancel requested for benchmark ${id}\n`
+          : `nothing to cancel: benchmark ${id} has ended (dyffctl benchmark get ${id})\n`,
+      );
     });
   registerBenchmarkDemoCommand(benchmark);
 }

@@ -17,7 +17,7 @@ import { temporalConnectionOptions } from '../../temporal-connection.js';
 import { createWorker } from '../../worker.js';
 import { ExitCode } from '../exit-codes.js';
 import { waitWithProgress } from './entities.js';
-import { formatPipeline } from './pipelines.js';
+import { formatPipeline, stageFailures } from './pipelines.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../../examples');
 
@@ -123,15 +123,11 @@ export function registerDemoCommand(program: Command): void {
         });
         process.stderr.write(`started pipeline ${pipelineId}\n`);
         const view = await pipelines.wait(pipelineId);
-        out(formatPipeline(view));
+        // A stage that failed is shown with what went wrong, under it.
+        out(formatPipeline(view, await stageFailures(client, view)));
         const reportId = view.stages.report.id;
         const report = reportId ? await client.get(reportId) : undefined;
         if (view.status !== 'Complete' || !report) {
-          const failed = Object.values(view.stages).find((s) => s.status === 'Failed');
-          const entity = failed?.id ? await client.get(failed.id) : undefined;
-          process.stderr.write(
-            `pipeline ${view.status}: ${entity ? `${entity.kind} ${entity.reason}: ${entity.message}` : ''}\n`,
-          );
           process.exitCode = ExitCode.EntityFailed;
           return;
         }

@@ -172,7 +172,13 @@ export function registerEntityCommands(program: Command): void {
     .option('--wait', 'wait until it is Terminated')
     .action(async (id: string, opts: { wait?: boolean }) => {
       await withClient(async (client) => {
-        await client.cancel(id);
+        if (!(await client.cancel(id))) {
+          const v = await client.get(id);
+          process.stdout.write(
+            `nothing to cancel: ${id} is ${v?.status}${v?.reason ? ` (${v.reason})` : ''}, and its run has ended\n`,
+          );
+          return;
+        }
         process.stdout.write(`cancel requested for ${id}\n`);
         if (opts.wait) {
           const v = await client.wait(id);

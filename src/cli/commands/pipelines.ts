@@ -9,6 +9,7 @@ import { loadConfig } from '../../config.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { parsePipelineManifest } from '../../domain/manifest.js';
 import { whileUnreachable } from '../../temporal-outage.js';
+import type { StageView } from '../../domain/pipeline.js';
 import type { PipelineView } from '../../workflows/index.js';
 import { ExitCode } from '../exit-codes.js';
 
@@ -30,19 +31,55 @@ async function readPipeline(file: string) {
   return { manifest: parsePipelineManifest(text, file), baseDir: dirname(path) };
 }
 
-export function formatPipeline(v: PipelineView): string {
+/**
+ * A pipeline's status and each stage's, then its audits'. Under a stage or audit that failed, `failures` gives what
+ * its entity says went wrong (`stageFailures`).
+ */
+export function formatPipeline(v: PipelineView, failures: ReadonlyMap<string, string[]> = new Map()): string {
   const lines = [`pipeline ${v.id}: ${v.status}${v.reason ? ` (${v.reason})` : ''}`];
-  for (const [stage, s] of Object.entries(v.stages)) {
+  const rows: [string, StageView][] = [
+    ...Object.entries(v.stages),
+    ...(v.audits ?? []).map((a, i): [string, StageView] => [`audit ${i + 1}`, a]),
+  ];
+  for (const [stage, s] of rows) {
     lines.push(`  ${stage.padEnd(17)} ${s.status.padEnd(8)} ${s.id ?? ''}`.trimEnd());
+    for (const line of (s.id && failures.get(s.id)) || []) lines.push(`${' '.repeat(20)}${line}`);
   }
   return lines.join('\n');
 }
 
-/** `2026-11-30T04:00:00Z  pipeline <id>  COMPLETED  accuracy=0.9312  report <id>` */
+/**
+ * For each stage or audit that failed, by entity id: its status and reason with the first line of its message, the
+ * last `error:` line of the step's log the message quotes, and where to read the rest.
+ */
+export async function stageFailures(client: DyffClient, v: PipelineView): Promise<Map<string, string[]>> {
+  const failed = [...Object.values(v.stages), ...(v.audits ?? [])].filter(
+    (s) => s.status === 'Failed' && s.id,
+  );
+  const out = new Map<string, string[]>();
+  for (const { id } of failed) {
+    const e = await client.get(id!);
+    if (!e) continue;
+    const message = (e.message ?? '').split('\n').map((l) => l.trim());
+    const error = message.slice(1).findLast((l) => l.startsWith('error:'));
+    out.set(id!, [
+      `${e.status}${e.reason ? ` (${e.reason})` : ''}${message[0] ? `: ${message[0]}` : ''}`,
+      ...(error ? [error] : []),
+      `more: dyffctl get ${id!}; dyffctl logs ${id!}`,
+    ]);
+  }
+  return out;
+}
+
+/**
+ * `2026-11-30T04:00:00Z  pipeline <id>  COMPLETED  accuracy=0.9312  report <id>`; a run whose report did not
+ * complete says why in its place: `…  FAILED  -  report <id> Failed: the pipeline's model stage failed (Model <id>)`.
+ */
 export function formatScheduledRun(r: ScheduledRun): string {
   const metric = r.metric ? `${r.metric.name}=${Math.round(r.metric.value * 10_000) / 10_000}` : '-';
   const when = r.startTime.toISOString().replace(/\.\d+Z$/, 'Z');
-  return `${when}  pipeline ${r.pipelineId ?? r.workflowId}  ${r.status}  ${metric}${r.reportId ? `  report ${r.reportId}` : ''}\n`;
+  const report = r.reportId ? `  report ${r.reportId}${r.reportProblem ? ` ${r.reportProblem}` : ''}` : '';
+  return `${when}  pipeline ${r.pipelineId ?? r.workflowId}  ${r.status}  ${metric}${report}\n`;
 }
 
 export function registerPipelineCommands(program: Command): void {
@@ -66,7 +103,7 @@ export function registerPipelineCommands(program: Command): void {
           timeoutMs: client.config.temporal.unreachableTimeoutSeconds * 1000,
           onUnreachable: () => process.stderr.write('Temporal unreachable, retrying\n'),
         });
-        process.stdout.write(`${formatPipeline(view)}\n`);
+        process.stdout.write(`${formatPipeline(view, await stageFailures(client, view))}\n`);
         return view.status === 'Complete' ? ExitCode.Ok : ExitCode.EntityFailed;
       });
     });
@@ -87,16 +124,21 @@ export function registerPipelineCommands(program: Command): void {
     .command('get <id>')
     .description("show a pipeline's stages")
     .action(async (id: string) => {
-      await withTemporal(async (pipelines) =>
-        process.stdout.write(`${formatPipeline(await pipelines.get(id))}\n`),
-      );
+      await withTemporal(async (pipelines, _s, client) => {
+        const view = await pipelines.get(id);
+        process.stdout.write(`${formatPipeline(view, await stageFailures(client, view))}\n`);
+      });
     });
   pipeline
     .command('cancel <id>')
     .description('cancel a pipeline: running children are cancelled, sessions stopped')
     .action(async (id: string) => {
-      await withTemporal((pipelines) => pipelines.cancel(id));
-      process.stdout.write(`cancel requested for pipeline ${id}\n`);
+      const requested = await withTemporal((pipelines) => pipelines.cancel(id));
+      process.stdout.write(
+        requested
+          ? `cancel requested for pipeline ${id}\n`
+          : `nothing to cancel: pipeline ${id} has ended (dyffctl pipeline get ${id})\n`,
+      );
     });
 
   const schedule = program.command('schedule').description('re-run a pipeline on a Temporal Schedule');
