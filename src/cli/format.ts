@@ -1,5 +1,6 @@
 import type { EntityView } from '../client.js';
 import type { Entity, Progress } from '../domain/entity.js';
+import { outcomesOf } from '../domain/status.js';
 
 export function formatProgress(p?: Progress): string {
   if (!p) return '';
@@ -17,7 +18,11 @@ export function statusLine(v: EntityView): string {
   return `${v.kind} ${v.id}  ${v.status}${v.reason ? ` (${v.reason})` : ''}  ${stage}`.trimEnd();
 }
 
-export function describeEntity(v: EntityView): string {
+/**
+ * An entity as `dyffctl get` shows it. `location`: where its artifacts are, for an entity that does not record it
+ * itself (all but datasets); shown once it is Ready or Complete, with the page of a report or an audit.
+ */
+export function describeEntity(v: EntityView, location?: string): string {
   const lines = [
     `id:        ${v.id}`,
     `kind:      ${v.kind}`,
@@ -27,8 +32,12 @@ export function describeEntity(v: EntityView): string {
   ];
   if (v.progress || v.stage) lines.push(`progress:  ${formatProgress(v.progress) || v.stage}`);
   if (v.message) lines.push(`message:   ${v.message.split('\n').join('\n           ')}`);
-  const location = v.details?.location;
-  if (typeof location === 'string') lines.push(`location:  ${location}`);
+  const recorded = v.details?.location;
+  if (typeof recorded === 'string') lines.push(`location:  ${recorded}`);
+  else if (location && v.status === outcomesOf(v.kind).success) {
+    lines.push(`location:  ${location}`);
+    if (v.kind === 'Report' || v.kind === 'Audit') lines.push(`page:      ${location}index.html`);
+  }
   if (typeof v.details?.rowCount === 'number') lines.push(`rows:      ${v.details.rowCount}`);
   lines.push(`created:   ${v.creationTime}`, `updated:   ${v.lastTransitionTime}`, `workflow:  ${v.uiUrl}`);
   return lines.join('\n');

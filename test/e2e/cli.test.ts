@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -175,6 +176,13 @@ spec:
       // Real predictions of the trained model: far above the 64% of always answering the majority class.
       expect(accuracy).toBeGreaterThan(0.85);
       expect(r.stdout).toContain('index.html');
+      // `get` of the report says where its page is, as `get` of a dataset says where its shards are.
+      const reportId = /Report ([0-9a-f]{32}): accuracy/.exec(r.stdout)![1]!;
+      const report = await run(['get', reportId], env);
+      const page = /^page: +file:\/\/(\/.*\/reports\/[0-9a-f]{32}\/index\.html)$/m.exec(report.stdout)?.[1];
+      expect(page, report.stdout).toBeDefined();
+      expect(existsSync(page!)).toBe(true);
+      expect(report.stdout).toMatch(/^location: +file:\/\/\/.*\/reports\/[0-9a-f]{32}\/$/m);
 
       // Every run of the demo is found by the plain Temporal CLI by its kind and account.
       const cli = (await resolveTemporalCli())!;

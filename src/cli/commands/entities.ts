@@ -92,7 +92,7 @@ export function registerEntityCommands(program: Command): void {
           if (!opts.wait) return ExitCode.Ok;
           const code = await waitWithProgress(client, id);
           const view = await client.get(id);
-          if (view) process.stdout.write(`${describeEntity(view)}\n`);
+          if (view) process.stdout.write(`${describeEntity(view, client.location(view.kind, view.id))}\n`);
           return code;
         });
       },
@@ -107,7 +107,9 @@ export function registerEntityCommands(program: Command): void {
         const view = await client.get(id);
         if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
         process.stdout.write(
-          opts.output === 'json' ? `${JSON.stringify(view, null, 2)}\n` : `${describeEntity(view)}\n`,
+          opts.output === 'json'
+            ? `${JSON.stringify(view, null, 2)}\n`
+            : `${describeEntity(view, client.location(view.kind, view.id))}\n`,
         );
       });
     });
