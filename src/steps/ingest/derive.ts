@@ -56,15 +56,23 @@ export async function deriveDataset(
     const engine = await openEngine(scratch, ctx.signal, limits);
     try {
       const shards: Shard[] = [];
+      // The appender's connection: a connection runs one query at a time, and the appender's flush on the one
+      // that streams the source would end the stream after its first chunk (the shard cut to 2,048 rows).
+      const appending = await engine.connect();
       let done = 0;
       for (const [i, artifact] of from.artifacts.entries()) {
         const input = await localShard(ctx, source.dataset, artifact.path, join(scratch, `in-${i}.parquet`));
         const file = join(scratch, `out-${i}.parquet`);
-        const rows = await corruptShard(engine.connection, input, file, source, (n) => {
+        const rows = await corruptShard(engine.connection, appending, input, file, source, (n) => {
           done += n;
           log.progress({ done, total: from.rowCount, unit: 'rows', message: `corrupt ${artifact.path}` });
         });
         shards.push({ file, rows, resorted: false });
+      }
+      // Every row of the source, or no dataset: a derived dataset cut short would skew every score taken on it.
+      const derived = shards.reduce((n, s) => n + s.rows, 0);
+      if (derived !== from.rowCount) {
+        throw new Error(`derived ${derived} rows from dataset ${source.dataset}, which has ${from.rowCount}`);
       }
       const lineage = { dataset: source.dataset, corruption, parameter: parameterOf(corruption) };
       return await publishDataset(ctx, id, ingest, from.schema, shards, { derivedFrom: lineage });
@@ -80,6 +88,7 @@ export async function deriveDataset(
 
 async function corruptShard(
   connection: DuckDBConnection,
+  appending: DuckDBConnection,
   input: string,
   output: string,
   { corruption }: DerivedDataSource,
@@ -88,7 +97,7 @@ async function corruptShard(
   const index = quotedIdentifier(INDEX_COLUMN);
   const image = quotedIdentifier(corruption.column);
   await connection.run(`CREATE OR REPLACE TABLE corrupted (${index} BIGINT, ${image} BLOB)`);
-  const appender = await connection.createAppender('corrupted');
+  const appender = await appending.createAppender('corrupted');
   let rows = 0;
   try {
     const result = await connection.stream(
@@ -126,10 +135,12 @@ async function corruptShard(
     await connection.runAndReadAll(`SELECT * FROM read_parquet(${quotedString(input)}) LIMIT 0`)
   ).columnNames();
   const replace = [`c.${image} AS ${image}`, ...(columns.includes('format') ? [`'png' AS "format"`] : [])];
-  await connection.run(
+  const copied = await connection.run(
     `COPY (SELECT s.* REPLACE (${replace.join(', ')}) FROM read_parquet(${quotedString(input)}) s
       JOIN corrupted c USING (${index}) ORDER BY s.${index}) TO ${quotedString(output)} (FORMAT parquet)`,
   );
+  if (copied.rowsChanged !== rows)
+    throw new Error(`corrupted ${rows} rows of ${input}, wrote ${copied.rowsChanged}`);
   return rows;
 }
 

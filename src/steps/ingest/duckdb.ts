@@ -6,6 +6,11 @@ import { errorMessage, invalidInput } from '../errors.js';
 
 export interface Engine {
   connection: DuckDBConnection;
+  /**
+   * Another connection to the same database, closed with the engine. A connection runs one query at a time: a
+   * query on it, an appender's flush included, ends a result still streaming there.
+   */
+  connect(): Promise<DuckDBConnection>;
   close(): void;
 }
 
@@ -34,12 +39,22 @@ export async function openEngine(dir: string, signal?: AbortSignal, limits?: Eng
   await connection.run(
     'SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET progress_bar_time = 0',
   );
-  const interrupt = () => connection.interrupt();
+  const others: DuckDBConnection[] = [];
+  const interrupt = () => {
+    connection.interrupt();
+    for (const c of others) c.interrupt();
+  };
   signal?.addEventListener('abort', interrupt, { once: true });
   return {
     connection,
+    async connect() {
+      const other = await instance.connect();
+      others.push(other);
+      return other;
+    },
     close() {
       signal?.removeEventListener('abort', interrupt);
+      for (const c of others) c.closeSync();
       connection.closeSync();
       instance.closeSync();
     },

@@ -102,6 +102,24 @@ describe('derived datasets: ImageNet-C corruptions', () => {
     expect(manifest.rowCount).toBe(cleanRows.length);
   });
 
+  it('derives every row of a source larger than one DuckDB chunk (2,048 rows)', async () => {
+    const big = await fetchFixture(env, await digitFolder('png', [0, 1, 2], 750));
+    const ingested = await env.run('ingest-dataset', big, {});
+    expect(ingested.code, ingested.last).toBe(0);
+    const id = newId();
+    const run = await env.run('ingest-dataset', id, {
+      source: { kind: 'dataset', dataset: big, corruption: { name: 'brightness', severity: 1 } },
+    });
+    expect(run.code, run.last).toBe(0);
+    expect((await datasetManifest(env, id)).rowCount).toBe(2250);
+    const [counts] = (await queryDataset(
+      env,
+      id,
+      "SELECT count(*)::INT AS n, count(DISTINCT _index_)::INT AS indexes, count(*) FILTER (label = '1')::INT AS ones FROM ds",
+    )) as { n: number; indexes: number; ones: number }[];
+    expect(counts).toEqual({ n: 2250, indexes: 2250, ones: 750 });
+  });
+
   it('brightness raises mean intensity, more at severity 5', async () => {
     const base = mean(await pixels(cleanRows));
     const one = mean(await pixels(await rowsOf(await derive('brightness', 1))));
