@@ -106,6 +106,12 @@ describe.each([
       expect(lines.slice(first, second).some((l) => /Z error: .*missing\.csv/.test(l))).toBe(true);
       expect(lines.slice(second).at(-1)).toMatch(new RegExp(`Z fetch-data ${id}: done$`));
 
+      // Progress lines read as text; --raw prints them as the step wrote them.
+      expect(lines).toContainEqual(expect.stringMatching(/Z progress 8\/8 bytes \(100%\) /));
+      expect(all.stdout).not.toContain('::progress::');
+      const raw = await run(['logs', id, '--raw'], b.env);
+      expect(raw.stdout).toMatch(/Z ::progress::\{"done":8,"total":8,"unit":"bytes"/);
+
       const only = await run(['logs', id, '--try', '2'], b.env);
       expect(only.code, only.stderr).toBe(0);
       expect(only.stdout).toBe(lines.slice(second).join('\n') + '\n');

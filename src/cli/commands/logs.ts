@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import type { DyffClient } from '../../client.js';
 import { LOG_START } from '../../activities/step-logs.js';
 import type { LogCursor } from '../../activities/step-logs.js';
+import type { Progress } from '../../domain/entity.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
 import { isTerminal } from '../../domain/status.js';
+import { formatProgress } from '../format.js';
 
 const FOLLOW_INTERVAL_MS = 1000;
 
@@ -21,7 +23,8 @@ export function registerLogsCommand(
     .option('-f, --follow', 'keep printing until the entity reaches a terminal status')
     .option('--try <n>', 'only this try of each step (1 is the first; 0 a step run by hand)')
     .option('--step <name>', 'only this step program (fetch-data, ingest-dataset, evaluate, …)')
-    .action(async (id: string, opts: { follow?: boolean; try?: string; step?: string }) => {
+    .option('--raw', 'print the lines as stored: progress as `::progress::{json}`')
+    .action(async (id: string, opts: { follow?: boolean; try?: string; step?: string; raw?: boolean }) => {
       const only = { try: parseTry(opts.try), step: parseStep(opts.step) };
       await withClient(async (client) => {
         let from: LogCursor = LOG_START;
@@ -29,13 +32,28 @@ export function registerLogsCommand(
           // The status is read before the logs: once it is terminal, this read has every line.
           const view = opts.follow ? await client.get(id) : undefined;
           const { text, next } = await client.logs(id, { ...only, from });
-          process.stdout.write(text);
+          process.stdout.write(opts.raw ? text : readableLogs(text));
           from = next;
           if (!opts.follow || !view || isTerminal(view.status)) return;
           await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
         }
       });
     });
+}
+
+/**
+ * A step's progress lines as a person reads them (`… progress 4328/6046 rows (71%) read spam-1/…`); every other
+ * line, and a progress line that does not parse (one cut by a read while following), as stored.
+ */
+export function readableLogs(text: string): string {
+  return text.replace(/^(\S+ )?::progress::(\{.*\})$/gm, (line, stamp: string | undefined, json: string) => {
+    try {
+      const p = JSON.parse(json) as Omit<Progress, 'stage'>;
+      return `${stamp ?? ''}${formatProgress({ ...p, stage: 'progress' })}`;
+    } catch {
+      return line;
+    }
+  });
 }
 
 function parseTry(raw: string | undefined): number | undefined {
