@@ -48,6 +48,10 @@ const WORKFLOW_INPUTS = {
   inferenceServiceWorkflow: entityInput(InferenceServiceSpec),
   evaluationWorkflow: entityInput(EvaluationSpec).extend({
     concurrencyQuota: z.number().int().positive().optional(),
+    reportColumns: z
+      .array(z.strictObject({ field: z.string().min(1).max(200), column: z.string().min(1).max(1000) }))
+      .max(8)
+      .optional(),
   }),
   reportWorkflow: entityInput(ReportSpec).extend({ scheduleId: z.string().min(1).max(200).optional() }),
   auditWorkflow: entityInput(AuditSpec),

@@ -3,6 +3,7 @@ import type { BenchmarkCell, BenchmarkInput, BenchmarkView } from '../domain/ben
 import { benchmarkCells, headlineMetric } from '../domain/benchmark-cells.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
+import { reportColumns } from '../domain/report-columns.js';
 import type { RunIdentity } from '../domain/run-metadata.js';
 import { DyffDatasetId, DyffModelId, DyffStatus } from '../domain/search-attributes.js';
 import { state } from './activity-proxies.js';
@@ -139,6 +140,7 @@ export class BenchmarkRun {
           ...this.common(evaluationId),
           spec: { ...this.input.spec.evaluation, dataset: cell.datasetId!, inferenceService: serviceId },
           concurrencyQuota: this.input.spec.concurrencyQuota,
+          reportColumns: reportColumns(this.input.spec.report.parameters, 'spec.report.parameters'),
         }),
       );
       const reportId = newEntityId();

@@ -5,6 +5,8 @@ import { stepEnding } from '../domain/entity-endings.js';
 import { artifactRefs, objectPath } from '../domain/object-layout.js';
 import type { Entity } from '../domain/entity.js';
 import type { ServiceDescription } from '../domain/service.js';
+import type { ReportColumn } from '../domain/report-columns.js';
+import { missingReportColumn } from '../domain/report-columns.js';
 import type { EvaluationSpec } from '../domain/specs.js';
 import type { EntityInput } from './entity-lifecycle.js';
 import { sessions, state } from './activity-proxies.js';
@@ -15,6 +17,11 @@ import { QuotaSlot } from './quota-slot.js';
 export interface EvaluationInput extends EntityInput<EvaluationSpec> {
   /** Evaluations the account may have Admitted at once; the worker's configured default when unset. */
   concurrencyQuota?: number;
+  /**
+   * The dataset columns the report after it will read (a pipeline's or a benchmark's): one the dataset lacks fails
+   * the evaluation before it runs, where the report would fail only after it.
+   */
+  reportColumns?: ReportColumn[];
 }
 
 export type { EvaluationSummary } from '../domain/entity-endings.js';
@@ -40,6 +47,20 @@ export async function evaluationWorkflow(
   }
 }
 
+/**
+ * Whether the dataset lacks a column of `wanted`; nothing when its columns are not known (a dataset whose manifest
+ * has no schema records none: every dataset ingested has `_index_` at least).
+ */
+function reportColumnProblem(wanted: ReportColumn[], dataset: Entity | undefined, datasetId: string) {
+  const columns = dataset?.details?.columns;
+  if (!Array.isArray(columns) || columns.length === 0) return undefined;
+  return missingReportColumn(
+    wanted,
+    columns.map((c) => String((c as { name?: unknown }).name)),
+    datasetId,
+  );
+}
+
 async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: QuotaSlot | undefined) {
   const { id, spec } = input;
   return life.run(async () => {
@@ -56,6 +77,8 @@ async function evaluate(input: EvaluationInput, life: EntityLifecycle, slot: Quo
       if (admitted.requested) slot?.asked();
     } else if (life.compact) deps = await life.admit(requires, false);
     else for (const { id, missing } of requires) await life.requireReady(id, missing);
+    const problem = input.reportColumns && reportColumnProblem(input.reportColumns, deps[0], spec.dataset);
+    if (problem) throw new StageFailure('InvalidSpec', `${problem} (checked before the evaluation runs)`);
     await slot?.acquire(life);
     await life.transition(['Created'], 'Admitted');
     // The Ready service's details hold its description (ENDING_WITH_WORK_PATCH); a service made before they did

@@ -3,6 +3,7 @@ import { hasPatch, startedAtLevel } from './patch-baseline.js';
 import type { EntityKind } from '../domain/kinds.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL, SPEC_HASH_LABEL } from '../domain/labels.js';
 import type { PipelineInput, StageName, StageView } from '../domain/pipeline.js';
+import { reportColumns } from '../domain/report-columns.js';
 import type { RunIdentity } from '../domain/run-metadata.js';
 import { DyffDatasetId, DyffEntityId, DyffModelId, DyffStatus } from '../domain/search-attributes.js';
 import { state } from './activity-proxies.js';
@@ -150,6 +151,7 @@ export class PipelineRun {
       ...this.common(id),
       spec: { ...spec.evaluation, dataset: datasetId, inferenceService: serviceId },
       concurrencyQuota: spec.concurrencyQuota,
+      reportColumns: reportColumns(spec.report.parameters, 'spec.report.parameters'),
     };
     await this.stage('evaluation', id, () =>
       executeEntityChild(evaluationWorkflow, 'Evaluation', input, this.context, this.tagged),

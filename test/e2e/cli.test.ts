@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.js';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import type { RunningWorker } from '../support/temporal.js';
 import { startWorker, testConfig } from '../support/temporal.js';
+import { tinyCorpus } from '../support/tiny-corpus.js';
 import { cliEnv, run, until } from '../support/worker-process.js';
 
 let config: Config;
@@ -127,6 +128,38 @@ spec:
       / {2}pipeline [0-9a-f]{32} {2}FAILED {2}- {2}report [0-9a-f]{32} Failed: the pipeline's model stage failed \(Model [0-9a-f]{32}\)$/,
     );
     expect((await run(['schedule', 'delete', 'no-model'], env)).code).toBe(0);
+  });
+
+  it("a report's label column the dataset lacks fails the pipeline before the evaluation runs", async () => {
+    const corpus = await tinyCorpus(join(config.dataHome, 'typo'));
+    const spec = await manifest(
+      'label-typo.yaml',
+      `kind: Pipeline
+account: cli-typo
+metadata: { name: label-typo }
+spec:
+  dataset:
+    source: { kind: local, path: ${corpus.dataDir} }
+    ingest: { format: text-folders, split: { fractions: { train: 1, test: 1 } } }
+  model: { source: { kind: local, path: ${corpus.modelDir} } }
+  service: { runner: { kind: standalone } }
+  evaluation: { replications: 1, workersPerReplica: 1 }
+  report: { rubric: classification.accuracy, parameters: { labelColumn: lable } }
+`,
+    );
+    const r = await run(['pipeline', 'run', '-f', spec, '--wait', '--force'], env);
+    expect(r.code, r.stderr).toBe(1);
+    const evaluationId = /evaluation +Failed +([0-9a-f]{32})/.exec(r.stdout)?.[1];
+    expect(evaluationId, r.stdout).toBeDefined();
+    const datasetId = /dataset +Done +([0-9a-f]{32})/.exec(r.stdout)![1]!;
+    expect(r.stdout).toContain(
+      `Failed (InvalidSpec): spec.report.parameters.labelColumn: column "lable" not in dataset ${datasetId}; available: _index_, text, label, path, split (checked before the evaluation runs)`,
+    );
+    expect(r.stdout).toMatch(/report +Skipped +[0-9a-f]{32}/);
+    // The evaluation never ran a step: it has no step logs.
+    const logs = await run(['logs', evaluationId!], env);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toBe('');
   });
 
   it('an entity that ends in Error exits 1 and says why', async () => {
