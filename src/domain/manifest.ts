@@ -19,13 +19,26 @@ export interface Manifest<S = unknown, K extends string = EntityKind> {
   spec: S;
 }
 
+/**
+ * The issues as `path: message` lines. With the document, a value refused because it is still a placeholder
+ * (`${EVALUATION_ID}`: the shipped examples name the entities they depend on so, for
+ * `examples/create-each-kind.ts` or `--set` to fill in) is said to be one, not a malformed value.
+ */
 export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
   prefix: PropertyKey[],
   source: string,
+  doc?: unknown,
 ): string {
   const lines = issues.map((i) => {
-    const path = [...prefix, ...i.path].map(String).join('.') || '(root)';
+    const at = [...prefix, ...i.path];
+    const path = at.map(String).join('.') || '(root)';
+    const value = at.reduce<unknown>(
+      (node, k) => (node as Record<PropertyKey, unknown> | undefined)?.[k],
+      doc,
+    );
+    if (typeof value === 'string' && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value))
+      return `${path}: ${value} is a placeholder to fill in (dyffctl: --set ${path}=<value>)`;
     return `${path}: ${i.message}`;
   });
   return `${source}: invalid manifest\n  ${lines.join('\n  ')}`;
@@ -37,14 +50,15 @@ export function validateManifest(doc: unknown, source = 'manifest'): Manifest {
     throw new DyffError(ErrorType.InvalidSpec, `${source}: expected a mapping with kind, account and spec`);
   }
   const head = ManifestHeader.safeParse(doc);
-  if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
+  if (!head.success)
+    throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source, doc));
   const { kind, account, metadata } = head.data;
   if (head.data.spec === undefined) {
     throw new DyffError(ErrorType.InvalidSpec, `${source}: invalid manifest\n  spec: required`);
   }
   const spec = SPEC_OF_KIND[kind].safeParse(head.data.spec);
   if (!spec.success)
-    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source, doc));
   return {
     kind,
     account,
@@ -88,7 +102,7 @@ export function parseRunManifest<K extends string, T extends z.ZodType>(
   if (!head.success) throw new DyffError(ErrorType.InvalidSpec, formatIssues(head.error.issues, [], source));
   const spec = schema.safeParse(doc.spec);
   if (!spec.success)
-    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source));
+    throw new DyffError(ErrorType.InvalidSpec, formatIssues(spec.error.issues, ['spec'], source, doc));
   const { account, metadata } = head.data;
   if (metadata?.requestId !== undefined) {
     // Taken silently, it would promise an idempotency a run of this kind does not have.

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
@@ -184,6 +184,16 @@ spec:
     expect(r.stderr).toContain('spec.source.url: expected http(s) URL');
     const listed = await run(['list', '--account', 'cli', '-o', 'json'], env);
     expect((JSON.parse(listed.stdout) as unknown[]).length).toBeLessThanOrEqual(2);
+
+    // A shipped example's placeholder, left unfilled, is named as one, with how to fill it.
+    const example = await run(
+      ['create', '-f', resolve(import.meta.dirname, '../../examples/spamassassin-report.yaml')],
+      env,
+    );
+    expect(example.code).toBe(2);
+    expect(example.stderr).toContain(
+      'spec.evaluation: ${EVALUATION_ID} is a placeholder to fill in (dyffctl: --set spec.evaluation=<value>)',
+    );
   });
 
   it('usage errors exit 2, unknown ids exit 3, an unreachable server exits 4 with what to do', async () => {
