@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
 import { absoluteSource } from './client-create.js';
+import { cancelIfRunning } from './client-runs.js';
 import type { BenchmarkInput, BenchmarkSpec, BenchmarkView } from './domain/benchmark.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
@@ -83,10 +84,7 @@ export class Benchmarks {
 
   /** Request cancellation; false when the run has ended already, and there is nothing to cancel. */
   async cancel(id: string): Promise<boolean> {
-    const handle = this.handle(id);
-    if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    await handle.cancel();
-    return true;
+    return cancelIfRunning(this.handle(id));
   }
 
   private handle(id: string) {

@@ -6,6 +6,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { specHash } from './activities/lookups.js';
 import { absoluteSource } from './client-create.js';
+import { cancelIfRunning } from './client-runs.js';
 import { newId } from './domain/ids.js';
 import type { Manifest } from './domain/manifest.js';
 import type { PipelineInput, PipelineSpec } from './domain/pipeline.js';
@@ -105,10 +106,6 @@ export class Pipelines {
 
   /** Request cancellation; false when the run has ended already, and there is nothing to cancel. */
   async cancel(id: string): Promise<boolean> {
-    const handle = await this.handle(id);
-    // Temporal accepts a cancel of a closed run and does nothing: told apart here, so the caller can say so.
-    if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    await handle.cancel();
-    return true;
+    return cancelIfRunning(await this.handle(id));
   }
 }

@@ -2,12 +2,22 @@
  * Entities read from Temporal alone: each entity's run keeps it in its memo and is found by its search
  * attributes, so a client with a Temporal address and credentials, and nothing else, lists them.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Entity } from './domain/entity.js';
 import { PIPELINE_LABEL, SCHEDULE_LABEL } from './domain/labels.js';
 import { entityFromMemo } from './domain/run-metadata.js';
 import type { EntityQuery } from './ports/entity-store.js';
 import { ENTITY_WORKFLOWS } from './workflows/definitions.js';
+
+/**
+ * Cancel the run if it is still running; false when it has ended. Temporal accepts a cancel of a closed run and
+ * does nothing, so a caller that says what it did asks first.
+ */
+export async function cancelIfRunning(handle: WorkflowHandle): Promise<boolean> {
+  if ((await handle.describe()).status.name !== 'RUNNING') return false;
+  await handle.cancel();
+  return true;
+}
 
 /** The kinds whose entities are made by a workflow of their own (`<kind>-<id>`). */
 export const ENTITY_WORKFLOW_KINDS = Object.keys(ENTITY_WORKFLOWS) as (keyof typeof ENTITY_WORKFLOWS)[];

@@ -22,7 +22,7 @@ import { CATEGORY_OF_KIND, workflowIdFor } from './domain/kinds.js';
 import { datasetKeys, entityLocation } from './domain/object-layout.js';
 import type { Manifest } from './domain/manifest.js';
 import { entityFromMemo } from './domain/run-metadata.js';
-import { ENTITY_WORKFLOW_KINDS, listFromRuns } from './client-runs.js';
+import { cancelIfRunning, ENTITY_WORKFLOW_KINDS, listFromRuns } from './client-runs.js';
 import type { CreateOptions, CreateResult } from './client-create-run.js';
 import { createEntity } from './client-create-run.js';
 
@@ -195,15 +195,11 @@ export class DyffClient {
   async cancel(id: string): Promise<boolean> {
     const view = await this.get(id);
     if (!view) throw new DyffError(ErrorType.NotFound, `no entity with id ${id}`);
-    const handle = this.temporal.workflow.getHandle(view.workflowId);
-    // Temporal accepts a cancel of a closed run and does nothing: told apart here, so the caller can say so.
-    const run = await handle.describe().catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) return undefined;
+    return cancelIfRunning(this.temporal.workflow.getHandle(view.workflowId)).catch((err: unknown) => {
+      // Past the namespace's retention: the store still has the entity, and nothing runs.
+      if (err instanceof WorkflowNotFoundError) return false;
       throw err;
     });
-    if (run?.status.name !== 'RUNNING') return false;
-    await handle.cancel();
-    return true;
   }
 
   uiUrl(workflowId: string): string {

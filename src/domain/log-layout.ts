@@ -10,6 +10,9 @@
  */
 import { DyffError, ErrorType } from './errors.js';
 
+/** How a step writes a progress report into its log: this prefix, then the report as JSON, on one line. */
+export const PROGRESS_PREFIX = '::progress::';
+
 /** Try 0 is a step run by hand (`dyffctl step` with no job name); job runners count tries from 1. */
 export const HAND_RUN_TRY = 0;
 

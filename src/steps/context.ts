@@ -1,5 +1,5 @@
 import type { Category } from '../domain/kinds.js';
-import { logChunkKey } from '../domain/log-layout.js';
+import { logChunkKey, PROGRESS_PREFIX } from '../domain/log-layout.js';
 import type { Limits } from '../config.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { EgressPolicy } from './net/egress-guard.js';
@@ -57,7 +57,7 @@ export interface StepLog {
   close(): Promise<void>;
 }
 
-export const PROGRESS_PREFIX = '::progress::';
+export { PROGRESS_PREFIX };
 
 export interface StepLogOptions {
   objectStore: ObjectStore;

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
+import { PROGRESS_PREFIX } from '../../domain/log-layout.js';
 import type { JobStatus } from '../../ports/job-runner.js';
 
-const PROGRESS_PREFIX = '::progress::';
 const TAIL_BYTES = 64 * 1024;
 
 /** The last lines of a job's output (without progress lines) and its newest progress report. */

@@ -4,6 +4,7 @@ import { LOG_START } from '../../activities/step-logs.js';
 import type { LogCursor } from '../../activities/step-logs.js';
 import type { Progress } from '../../domain/entity.js';
 import { DyffError, ErrorType } from '../../domain/errors.js';
+import { PROGRESS_PREFIX } from '../../domain/log-layout.js';
 import { isTerminal } from '../../domain/status.js';
 import { formatProgress } from '../format.js';
 
@@ -45,8 +46,10 @@ export function registerLogsCommand(
  * A step's progress lines as a person reads them (`… progress 4328/6046 rows (71%) read spam-1/…`); every other
  * line, and a progress line that does not parse (one cut by a read while following), as stored.
  */
+const PROGRESS_LINE = new RegExp(`^(\\S+ )?${PROGRESS_PREFIX}(\\{.*\\})$`, 'gm');
+
 export function readableLogs(text: string): string {
-  return text.replace(/^(\S+ )?::progress::(\{.*\})$/gm, (line, stamp: string | undefined, json: string) => {
+  return text.replace(PROGRESS_LINE, (line, stamp: string | undefined, json: string) => {
     try {
       const p = JSON.parse(json) as Omit<Progress, 'stage'>;
       return `${stamp ?? ''}${formatProgress({ ...p, stage: 'progress' })}`;
